@@ -1,0 +1,118 @@
+"""Registry/loader: imports a v2 app's `function_app.py` and indexes its functions.
+
+Indexing goes through the `azure-functions` library's own `FunctionRegister.get_functions()`
+(called once per app object, as the library requires), so `func.FunctionApp`, `df.DFApp`,
+`func.Blueprint` and `df.Blueprint` registrations are all seen exactly as the Python worker
+sees them. Nothing here knows what the app does.
+"""
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import azure.functions as func
+
+__all__ = ["AppLoadError", "FunctionSpec", "FunctionIndex", "load_app"]
+
+
+class AppLoadError(Exception):
+    """The script root holds no loadable v2 app, or the app's registrations conflict."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One indexed function, as the host sees it in the app's function metadata."""
+
+    name: str
+    """The function name (`@app.function_name` or the Python function's name)."""
+    trigger_type: str
+    """The trigger binding's `type`, e.g. `httpTrigger`, `orchestrationTrigger`."""
+    trigger: dict[str, Any]
+    """The trigger binding as plain JSON (the `function.json` shape)."""
+    bindings: tuple[dict[str, Any], ...]
+    """Every binding, trigger included, as plain JSON."""
+    func: Callable[..., Any]
+    """The callable the worker invokes (the SDK's wrapper where the SDK installs one)."""
+    is_async: bool
+    """Whether `func` is a coroutine function (sync ones run in a thread pool)."""
+
+    def bindings_of_type(self, binding_type: str) -> list[dict[str, Any]]:
+        """The bindings whose `type` is `binding_type` (case-insensitive)."""
+        wanted = binding_type.lower()
+        return [b for b in self.bindings if str(b.get("type", "")).lower() == wanted]
+
+
+@dataclass
+class FunctionIndex:
+    """Every function of one app, by name and by trigger type."""
+
+    app: func.FunctionRegister
+    functions: list[FunctionSpec] = field(default_factory=list)
+
+    def by_trigger(self, trigger_type: str) -> list[FunctionSpec]:
+        """The functions whose trigger `type` is `trigger_type` (case-insensitive)."""
+        wanted = trigger_type.lower()
+        return [f for f in self.functions if f.trigger_type.lower() == wanted]
+
+    def get(self, name: str) -> FunctionSpec | None:
+        """The function called `name` (function names are case-insensitive in the host)."""
+        wanted = name.lower()
+        return next((f for f in self.functions if f.name.lower() == wanted), None)
+
+
+def _find_register(module: Any) -> func.FunctionRegister:
+    registers = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
+    if not registers:
+        raise AppLoadError(
+            "function_app.py defines no FunctionApp (func.FunctionApp or df.DFApp) at module level"
+        )
+    if len(registers) > 1:
+        raise AppLoadError("function_app.py defines more than one FunctionApp; the host allows one")
+    return registers[0]
+
+
+def _spec_of(function: func.decorators.function_app.Function) -> FunctionSpec:
+    metadata = json.loads(function.get_function_json())
+    bindings = tuple(metadata.get("bindings", []))
+    triggers = [b for b in bindings if str(b.get("type", "")).lower().endswith("trigger")]
+    if len(triggers) != 1:
+        raise AppLoadError(f"function {function.get_function_name()!r} must have exactly one trigger")
+    user_function = function.get_user_function()
+    return FunctionSpec(
+        name=str(function.get_function_name()),
+        trigger_type=str(triggers[0]["type"]),
+        trigger=triggers[0],
+        bindings=bindings,
+        func=user_function,
+        is_async=inspect.iscoroutinefunction(user_function),
+    )
+
+
+def load_app(script_root: Path, module_name: str = "function_app") -> FunctionIndex:
+    """Import `<script_root>/function_app.py` with the script root on `sys.path` and index it."""
+    script_root = script_root.resolve()
+    path = script_root / f"{module_name}.py"
+    if not path.is_file():
+        raise AppLoadError(f"no {path.name} in {script_root}")
+    if str(script_root) not in sys.path:
+        sys.path.insert(0, str(script_root))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    register = _find_register(module)
+    # get_functions() may be called only once per app object: this is the one call.
+    index = FunctionIndex(app=register, functions=[_spec_of(f) for f in register.get_functions()])
+    seen: dict[str, str] = {}
+    for spec_ in index.functions:
+        key = spec_.name.lower()
+        if key in seen:
+            raise AppLoadError(f"two functions are named {spec_.name!r}; function names must be unique")
+        seen[key] = spec_.name
+    return index
