@@ -1,0 +1,1 @@
+"""The test suite: mirrors the code's folders (one test module per module)."""
