@@ -1,0 +1,194 @@
+// The function app: a Flex Consumption (FC1) Linux plan, the Python app that
+// runs as the user-assigned identity and is deployed from a blob container
+// through that identity, and the app settings the code reads. The settings are
+// the contract with the code (see /work/shared/DESIGN.md "Settings"); the
+// infra tests compare them with what the Python reads.
+
+@description('Name of the function app.')
+param name string
+
+@description('Name of the Flex Consumption plan.')
+param planName string
+
+@description('Azure region of the plan and the app.')
+param location string
+
+@description('Tags applied to the plan and the app.')
+param tags object = {}
+
+@description('azd service name from azure.yaml; azd finds the app by this tag.')
+param serviceName string = 'api'
+
+@description('Resource id of the user-assigned identity the app runs as.')
+param identityId string
+
+@description('Client id of that identity.')
+param identityClientId string
+
+@description('Storage account backing AzureWebJobsStorage and holding the deployment container.')
+param storageAccountName string
+
+@description('Blob container the app package is deployed from.')
+param deploymentContainerName string
+
+@description('Python version of the Functions worker.')
+@allowed([
+  '3.11'
+  '3.12'
+])
+param pythonVersion string
+
+@description('Upper bound of instances the plan scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('Memory per instance.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int
+
+@description('Application Insights connection string (routing only; auth is Entra ID).')
+param applicationInsightsConnectionString string
+
+@description('Azure OpenAI endpoint, e.g. https://<name>.openai.azure.com/')
+param openAiEndpoint string
+
+@description('Chat model deployment name.')
+param chatDeploymentName string
+
+@description('Azure OpenAI REST API version the openai client sends.')
+param openAiApiVersion string
+
+@description('Durable Functions backend.')
+@allowed([
+  'AzureStorage'
+  'DurableTaskScheduler'
+])
+param durableBackend string
+
+@description('Durable Task Scheduler endpoint; only used with the DurableTaskScheduler backend.')
+param schedulerEndpoint string = ''
+
+@description('Task hub name; only used with the DurableTaskScheduler backend (host.json names the Azure Storage hub).')
+param taskHubName string = ''
+
+var useDts = durableBackend == 'DurableTaskScheduler'
+var storageSuffix = environment().suffixes.storage
+var blobServiceUri = 'https://${storageAccountName}.blob.${storageSuffix}'
+var queueServiceUri = 'https://${storageAccountName}.queue.${storageSuffix}'
+var tableServiceUri = 'https://${storageAccountName}.table.${storageSuffix}'
+
+// Settings for every backend. FUNCTIONS_WORKER_RUNTIME and the Python version
+// are not app settings on Flex Consumption: functionAppConfig.runtime holds them.
+var baseSettings = {
+  AzureWebJobsStorage__blobServiceUri: blobServiceUri
+  AzureWebJobsStorage__queueServiceUri: queueServiceUri
+  AzureWebJobsStorage__tableServiceUri: tableServiceUri
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AZURE_CLIENT_ID: identityClientId
+  AZURE_OPENAI_ENDPOINT: openAiEndpoint
+  AZURE_OPENAI_API_VERSION: openAiApiVersion
+  CHAT_MODEL_DEPLOYMENT_NAME: chatDeploymentName
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+}
+
+// The Durable Task Scheduler switch. host.json keeps the Azure Storage provider;
+// these AzureFunctionsJobHost__* settings override its durableTask section (the
+// documented "override host.json values" mechanism), so one host.json serves both.
+var dtsSettings = useDts ? {
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${schedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
+  TASKHUB_NAME: taskHubName
+  AzureFunctionsJobHost__extensions__durableTask__hubName: taskHubName
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+} : {}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': serviceName
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${blobServiceUri}/${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+    }
+  }
+}
+
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'appsettings'
+  properties: union(baseSettings, dtsSettings)
+}
+
+// No publishing passwords: deployments go through Entra ID (azd uses the blob container).
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: functionApp
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = functionApp.name
+output id string = functionApp.id
+output uri string = 'https://${functionApp.properties.defaultHostName}'
