@@ -1,0 +1,66 @@
+"""Crash-test app: chains and fan-outs whose activities log every execution, and a `tally`
+entity counted from clients and from orchestrations, so a test can check after repeated
+SIGKILLs that every instance finished right and every entity operation landed exactly once.
+
+Each activity execution appends one line `<tag>:<step>` to `$DURABLE_TEST_STATE_DIR/executions.log`.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+def _log_path() -> Path:
+    return Path(os.environ["DURABLE_TEST_STATE_DIR"]) / "executions.log"
+
+
+@app.activity_trigger(input_name="item")
+def work(item: dict[str, Any]) -> str:
+    """Log this execution, take a little time (so work is in flight when the host dies), answer."""
+    line = f"{item['tag']}:{item['step']}\n".encode()
+    descriptor = os.open(_log_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, line)
+    finally:
+        os.close(descriptor)
+    time.sleep(0.02)
+    return f"{item['tag']}-{item['step']}"
+
+
+@app.entity_trigger(context_name="context")
+def tally(context: df.DurableEntityContext) -> None:
+    value = int(context.get_state(lambda: 0))
+    if context.operation_name == "add":
+        value += int(context.get_input())
+    context.set_result(value)
+    context.set_state(value)
+
+
+@app.orchestration_trigger(context_name="context")
+def chain(context: df.DurableOrchestrationContext):
+    """`steps` activities in sequence, then one call and one signal to `tally` entities."""
+    spec = context.get_input()
+    results = []
+    for step in range(int(spec["steps"])):
+        results.append((yield context.call_activity("work", {"tag": spec["tag"], "step": step})))
+    yield context.call_entity(df.EntityId("tally", "called-by-chains"), "add", 1)
+    context.signal_entity(df.EntityId("tally", "signalled-by-orchestrations"), "add", 1)
+    return results
+
+
+@app.orchestration_trigger(context_name="context")
+def fan(context: df.DurableOrchestrationContext):
+    """`width` activities at once, then one signal to a `tally` entity."""
+    spec = context.get_input()
+    results = yield context.task_all(
+        [context.call_activity("work", {"tag": spec["tag"], "step": step}) for step in range(int(spec["width"]))]
+    )
+    context.signal_entity(df.EntityId("tally", "signalled-by-orchestrations"), "add", 1)
+    return results
