@@ -4,7 +4,29 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities.chat_completion import bp as chat_completion_bp
+from api.ask import bp as ask_bp
+from api.chats import bp as chats_bp
 from api.health import bp as health_bp
+from api.openapi import bp as openapi_bp
+from assistant.providers import announce_model
+from entities.chat import bp as chat_entity_bp
+from orchestrators.chat_admin import bp as chat_admin_bp
+from orchestrators.post_user_query import bp as post_user_query_bp
+from skills.blueprint import bp as skills_bp
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-app.register_functions(health_bp)
+for blueprint in (
+    health_bp,
+    openapi_bp,
+    chats_bp,
+    ask_bp,
+    post_user_query_bp,
+    chat_admin_bp,
+    chat_completion_bp,
+    chat_entity_bp,
+    skills_bp,
+):
+    app.register_functions(blueprint)
+
+announce_model()

@@ -1,0 +1,47 @@
+"""One-shot completions, as in the seed sample: `POST /api/ask` and `GET /api/whois/{name}`.
+
+These are single model calls with no chat state, so they call the process's model directly
+(in a worker thread) rather than through an orchestration.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import azure.functions as func
+
+from api.errors import HttpError, json_errors
+from api.inputs import json_body, required_text
+from assistant.providers import chat_model
+
+__all__ = ["WHOIS_MAX_TOKENS", "bp"]
+
+WHOIS_MAX_TOKENS = 100
+
+bp = func.Blueprint()
+
+
+async def _complete(prompt: str, max_tokens: int | None) -> str:
+    answer = await asyncio.to_thread(chat_model().complete, [{"role": "user", "content": prompt}], None, max_tokens)
+    return answer.content
+
+
+@bp.function_name(name="ask")
+@bp.route(route="ask", methods=["POST"])
+@json_errors
+async def ask(req: func.HttpRequest) -> func.HttpResponse:
+    """200 text/plain: the model's answer to `{"prompt": "..."}`."""
+    prompt = required_text(json_body(req, required=True).get("prompt"), "prompt")
+    return func.HttpResponse(await _complete(prompt, None), mimetype="text/plain", charset="utf-8")
+
+
+@bp.function_name(name="whois")
+@bp.route(route="whois/{name}", methods=["GET"])
+@json_errors
+async def whois(req: func.HttpRequest) -> func.HttpResponse:
+    """200 text/plain: the model's answer to "Who is {name}?" in at most 100 tokens."""
+    name = (req.route_params.get("name") or "").strip()
+    if not name:
+        raise HttpError(400, "name is required")
+    if len(name) > 200:
+        raise HttpError(400, "name must be at most 200 characters")
+    return func.HttpResponse(await _complete(f"Who is {name}?", WHOIS_MAX_TOKENS), mimetype="text/plain", charset="utf-8")

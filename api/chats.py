@@ -1,0 +1,150 @@
+"""The chat routes: `/api/chats/{chatId}` and, for the extension samples' clients, `/api/assistants/{assistantId}`.
+
+PUT creates or resets (waiting until the entity has applied it), POST runs one turn and waits a
+bounded time for it, GET reads the chat, DELETE removes the chat, its skills' data and its turns'
+orchestration histories.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+
+from api.errors import HttpError, json_errors, json_response
+from api.inputs import json_body, parse_chat_id, parse_timeout, parse_timestamp, required_text, wants_json
+from api.waiting import wait_for_instance
+from assistant.payloads import TurnInput
+from assistant.settings import assistant_settings
+from assistant.state import ChatState, view_chat
+from entities.chat import chat_entity_id
+from orchestrators.chat_admin import CHAT_ADMIN, ChatAdminInput
+from orchestrators.post_user_query import POST_USER_QUERY
+
+__all__ = ["bp", "handle_chat"]
+
+log = logging.getLogger(__name__)
+
+ADMIN_TIMEOUT_SECONDS = 30.0
+
+bp = df.Blueprint()
+
+
+async def read_chat(client: df.DurableOrchestrationClient, chat_id: str) -> ChatState | None:
+    """The chat's state, or None if it does not exist."""
+    response = await client.read_entity_state(chat_entity_id(chat_id))
+    if not response.entity_exists:
+        return None
+    state = response.entity_state
+    if isinstance(state, (str, bytes)):
+        state = json.loads(state)
+    return ChatState.from_dict(state) if state else None
+
+
+async def _run_admin(client: df.DurableOrchestrationClient, request: ChatAdminInput) -> Any:
+    """Run `chat_admin` to completion and purge it; its output."""
+    instance_id = await client.start_new(
+        CHAT_ADMIN, f"{request.chat_id}-{request.action}-{uuid.uuid4().hex}", request.to_dict()
+    )
+    status = await wait_for_instance(client, instance_id, ADMIN_TIMEOUT_SECONDS)
+    if status is None:
+        raise HttpError(504, f"the chat {request.action} did not finish in time; try again", instanceId=instance_id)
+    if status.runtime_status != OrchestrationRuntimeStatus.Completed:
+        raise HttpError(500, f"the chat {request.action} failed", instanceId=instance_id)
+    await client.purge_instance_history(instance_id)
+    return status.output
+
+
+async def create_chat(req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str, id_field: str) -> func.HttpResponse:
+    """PUT: create or reset; answers once the entity holds the fresh chat."""
+    body = json_body(req, required=False)
+    instructions = body.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise HttpError(400, "instructions must be a string")
+    if instructions:
+        instructions = required_text(instructions, "instructions") if instructions.strip() else None
+    await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="create", instructions=instructions))
+    return json_response({id_field: chat_id}, status=202)
+
+
+async def post_message(req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str) -> func.HttpResponse:
+    """POST: run one turn; 200 with the reply if done within the wait, else 202 with status URLs."""
+    body = json_body(req, required=False)
+    message = required_text(body["message"] if "message" in body else req.params.get("message"), "message")
+    timeout = parse_timeout(req)
+    if await read_chat(client, chat_id) is None:
+        raise HttpError(404, f"chat {chat_id!r} does not exist; create it with PUT first")
+    turn = TurnInput(chat_id=chat_id, message=message, max_tool_rounds=assistant_settings().max_tool_rounds)
+    instance_id = await client.start_new(POST_USER_QUERY, f"{chat_id}-turn-{uuid.uuid4().hex}", turn.to_dict())
+    status = await wait_for_instance(client, instance_id, timeout)
+    if status is None:
+        return client.create_check_status_response(req, instance_id)
+    if status.runtime_status != OrchestrationRuntimeStatus.Completed:
+        log.error("turn %s of chat %s ended %s: %s", instance_id, chat_id, status.runtime_status, status.output)
+        raise HttpError(502, "the turn failed; the chat is unchanged, send the message again", instanceId=instance_id)
+    output = status.output if isinstance(status.output, dict) else json.loads(status.output)
+    if not output.get("found", True):
+        raise HttpError(404, f"chat {chat_id!r} was deleted before the turn ran")
+    if wants_json(req):
+        return json_response(
+            {
+                "chatId": chat_id,
+                "reply": output["reply"],
+                "recentMessages": output["recentMessages"],
+                "instanceId": instance_id,
+            }
+        )
+    return func.HttpResponse(output["reply"], mimetype="text/plain", charset="utf-8")
+
+
+async def get_chat(req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str) -> func.HttpResponse:
+    """GET: the chat's state and its messages after `timestampUTC`."""
+    after = parse_timestamp(req)
+    return json_response(view_chat(chat_id, await read_chat(client, chat_id), after).to_api())
+
+
+async def delete_chat(client: df.DurableOrchestrationClient, chat_id: str) -> func.HttpResponse:
+    """DELETE: state, skills' data and the turns' orchestration histories; 204."""
+    result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="delete"))
+    turn_ids = (result or {}).get("turnIds") or []
+    await asyncio.gather(*(client.purge_instance_history(t) for t in turn_ids))
+    return func.HttpResponse(status_code=204)
+
+
+async def handle_chat(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str, id_field: str
+) -> func.HttpResponse:
+    """Dispatch one request on a chat resource by method."""
+    if req.method == "PUT":
+        return await create_chat(req, client, chat_id, id_field)
+    if req.method == "POST":
+        return await post_message(req, client, chat_id)
+    if req.method == "GET":
+        return await get_chat(req, client, chat_id)
+    if req.method == "DELETE":
+        return await delete_chat(client, chat_id)
+    raise HttpError(405, f"method {req.method} is not allowed")
+
+
+@bp.function_name(name="chats")
+@bp.route(route="chats/{chatId}", methods=["GET", "PUT", "POST", "DELETE"])
+@bp.durable_client_input(client_name="client")
+@json_errors
+async def chats(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """`/api/chats/{chatId}`."""
+    return await handle_chat(req, client, parse_chat_id(req.route_params.get("chatId")), "chatId")
+
+
+@bp.function_name(name="assistants")
+@bp.route(route="assistants/{assistantId}", methods=["GET", "PUT", "POST", "DELETE"])
+@bp.durable_client_input(client_name="client")
+@json_errors
+async def assistants(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """`/api/assistants/{assistantId}` (the extension samples' route)."""
+    chat_id = parse_chat_id(req.route_params.get("assistantId"), "assistantId")
+    return await handle_chat(req, client, chat_id, "assistantId")

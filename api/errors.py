@@ -1,0 +1,45 @@
+"""One HTTP error type and the one place it becomes a JSON response."""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec
+
+import azure.functions as func
+
+__all__ = ["HttpError", "json_errors", "json_response"]
+
+P = ParamSpec("P")
+
+
+class HttpError(Exception):
+    """A client-facing error: `status` with a JSON body `{"error": message, ...details}`."""
+
+    def __init__(self, status: int, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+    """`body` as an `application/json` response."""
+    return func.HttpResponse(
+        json.dumps(body, ensure_ascii=False), status_code=status, mimetype="application/json", headers=headers
+    )
+
+
+def json_errors(
+    handler: Callable[P, Awaitable[func.HttpResponse]],
+) -> Callable[P, Awaitable[func.HttpResponse]]:
+    """Decorator: an `HttpError` raised by `handler` becomes its JSON response."""
+
+    @functools.wraps(handler)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> func.HttpResponse:
+        try:
+            return await handler(*args, **kwargs)
+        except HttpError as error:
+            return json_response({"error": error.message, **error.details}, status=error.status)
+
+    return wrapper

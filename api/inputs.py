@@ -1,0 +1,106 @@
+"""Parsing and validating what clients send: ids, JSON bodies, query options."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime
+from typing import Any
+
+import azure.functions as func
+
+from api.errors import HttpError
+from assistant.messages import parse_utc
+
+__all__ = [
+    "MAX_TIMEOUT_SECONDS",
+    "json_body",
+    "max_message_bytes",
+    "parse_chat_id",
+    "parse_timeout",
+    "parse_timestamp",
+    "required_text",
+    "wants_json",
+]
+
+MAX_TIMEOUT_SECONDS = 230.0
+DEFAULT_TIMEOUT_SECONDS = 30.0
+_CHAT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~:-]{0,127}$")
+
+
+def max_message_bytes() -> int:
+    """`CHAT_MAX_MESSAGE_BYTES` (default 32 KiB): the largest message or prompt accepted."""
+    raw = os.environ.get("CHAT_MAX_MESSAGE_BYTES", "").strip()
+    return int(raw) if raw else 32 * 1024
+
+
+def parse_chat_id(value: str | None, field: str = "chatId") -> str:
+    """A chat id that entity keys and table keys can hold, else 400."""
+    if not value:
+        raise HttpError(400, f"{field} is required")
+    if not _CHAT_ID.match(value):
+        raise HttpError(
+            400,
+            f"{field} must be 1-128 characters: letters, digits, '_', '-', '.', '~' or ':', starting with a letter or digit",
+        )
+    return value
+
+
+def json_body(req: func.HttpRequest, *, required: bool) -> dict[str, Any]:
+    """The body as a JSON object ({} when empty and not `required`), else 400."""
+    raw = req.get_body() or b""
+    if not raw.strip():
+        if required:
+            raise HttpError(400, "the request body must be a JSON object")
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise HttpError(400, f"the request body is not valid JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise HttpError(400, "the request body must be a JSON object")
+    return body
+
+
+def required_text(value: Any, field: str) -> str:
+    """A non-empty string within the size limit, else 400."""
+    if value is None:
+        raise HttpError(400, f"{field} is required")
+    if not isinstance(value, str):
+        raise HttpError(400, f"{field} must be a string")
+    if not value.strip():
+        raise HttpError(400, f"{field} must not be empty")
+    limit = max_message_bytes()
+    if len(value.encode("utf-8")) > limit:
+        raise HttpError(400, f"{field} is longer than {limit} bytes")
+    return value
+
+
+def parse_timeout(req: func.HttpRequest) -> float:
+    """`?timeoutSeconds=` (default 30, 0 to 230), else 400."""
+    raw = req.params.get("timeoutSeconds")
+    if raw is None or raw == "":
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise HttpError(400, f"timeoutSeconds must be a number, got {raw!r}") from error
+    if not 0 <= value <= MAX_TIMEOUT_SECONDS:
+        raise HttpError(400, f"timeoutSeconds must be between 0 and {MAX_TIMEOUT_SECONDS:g}")
+    return value
+
+
+def parse_timestamp(req: func.HttpRequest) -> datetime | None:
+    """`?timestampUTC=` as an aware UTC datetime (None when absent), else 400."""
+    raw = req.params.get("timestampUTC")
+    if raw is None or raw == "":
+        return None
+    try:
+        return parse_utc(raw)
+    except ValueError as error:
+        raise HttpError(400, f"timestampUTC is not an ISO-8601 date-time: {raw!r}") from error
+
+
+def wants_json(req: func.HttpRequest) -> bool:
+    """Whether the `Accept` header asks for `application/json`."""
+    return "application/json" in (req.headers.get("Accept") or "").lower()

@@ -1,0 +1,122 @@
+"""The built-in offline model: a small rule-based stand-in used when no model is configured.
+
+It understands the shipped skills well enough to demo a whole turn with no account: "add a
+todo to buy milk" becomes an `AddTodo` call, "what are my todos?" a `GetTodos` call, and the
+tool results become a reply. Every reply starts with `[offline model]`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from assistant.messages import ToolCall
+from assistant.payloads import CompletionResult
+from assistant.state import Usage
+from assistant.tokens import estimate_tokens
+
+__all__ = ["MARK", "OfflineModel"]
+
+MARK = "[offline model]"
+
+_ADD_PATTERNS = (
+    re.compile(r"\badd\s+(?P<task>.+?)\s+to\s+(?:my\s+|the\s+)?(?:todo|to-do|task)(?:\s*list|s)?\b", re.I),
+    re.compile(
+        r"\b(?:add|create|save|put|make)\s+(?:a\s+|an\s+|the\s+|new\s+|another\s+)*(?:todo|to-do|task|reminder)"
+        r"(?:\s+item)?\s*(?::|-|to\s+|for\s+|that\s+says\s+|saying\s+)?\s*(?P<task>.+)",
+        re.I,
+    ),
+    re.compile(r"\bremind\s+me\s+to\s+(?P<task>.+)", re.I),
+)
+_LIST_PATTERN = re.compile(
+    r"\b(?:what|which|list|show|get|read|tell)\b.*\b(?:todos?|to-dos?|tasks?|todo\s+list)\b", re.I
+)
+
+
+def _clean_task(text: str) -> str:
+    return text.strip().strip(".!?\"'").strip()
+
+
+def _call_id(messages: list[dict[str, Any]], name: str) -> str:
+    """A call id derived from the conversation, so re-running the same request gives the same id."""
+    digest = hashlib.sha256(json.dumps(messages, sort_keys=True).encode("utf-8") + name.encode()).hexdigest()
+    return f"call_{digest[:24]}"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class OfflineModel:
+    """A `ChatModel` that needs no network."""
+
+    name = "offline"
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_tokens: int | None = None
+    ) -> CompletionResult:
+        """Answer like a chat-completions model would."""
+        offered = {t["function"]["name"] for t in tools or () if t.get("type") == "function"}
+        last = messages[-1] if messages else {"role": "user", "content": ""}
+        if last.get("role") == "tool":
+            return self._result(messages, self._summarize(messages))
+        prompt = _text(last.get("content"))
+        if "AddTodo" in offered:
+            for pattern in _ADD_PATTERNS:
+                match = pattern.search(prompt)
+                if match and _clean_task(match.group("task")):
+                    arguments = json.dumps({"taskDescription": _clean_task(match.group("task"))})
+                    return self._result(messages, "", (ToolCall(_call_id(messages, "AddTodo"), "AddTodo", arguments),))
+        if "GetTodos" in offered and _LIST_PATTERN.search(prompt):
+            return self._result(messages, "", (ToolCall(_call_id(messages, "GetTodos"), "GetTodos", "{}"),))
+        if offered:
+            text = (
+                f"{MARK} I can add todos (\"add a todo to buy milk\") and list them (\"what are my todos?\"). "
+                f"For anything else, configure a model (OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT). You said: {prompt}"
+            )
+        else:
+            text = f"{MARK} No model is configured, so I cannot answer {prompt!r}. Set OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT."
+        return self._result(messages, text)
+
+    def _summarize(self, messages: list[dict[str, Any]]) -> str:
+        """Turn the trailing tool results into a reply."""
+        results: list[dict[str, Any]] = []
+        for message in reversed(messages):
+            if message.get("role") != "tool":
+                break
+            results.append(message)
+        results.reverse()
+        asking = messages[-len(results) - 1] if len(messages) > len(results) else {}
+        names = {c["id"]: c["function"]["name"] for c in asking.get("tool_calls") or ()}
+        parts: list[str] = []
+        for result in results:
+            name = names.get(result.get("tool_call_id", ""), "")
+            parts.append(self._describe(name, _text(result.get("content"))))
+        return f"{MARK} " + " ".join(parts)
+
+    @staticmethod
+    def _describe(name: str, content: str) -> str:
+        if content.startswith("error"):
+            return f"That did not work: {content}"
+        try:
+            data = json.loads(content)
+        except json.JSONDecodeError:
+            data = content
+        if name == "AddTodo" and isinstance(data, dict) and "taskDescription" in data:
+            return f"Added \"{data['taskDescription']}\" to your todo list."
+        if name == "GetTodos" and isinstance(data, list):
+            if not data:
+                return "You have no todos."
+            tasks = [str(item.get("taskDescription", item)) if isinstance(item, dict) else str(item) for item in data]
+            return f"You have {len(tasks)} todo(s): " + "; ".join(f"{i}. {t}" for i, t in enumerate(tasks, 1)) + "."
+        return f"{name or 'The tool'} answered: {content}"
+
+    def _result(
+        self, messages: list[dict[str, Any]], content: str, calls: tuple[ToolCall, ...] = ()
+    ) -> CompletionResult:
+        prompt = sum(estimate_tokens(json.dumps(m)) for m in messages)
+        completion = estimate_tokens(content) + sum(estimate_tokens(c.arguments) for c in calls)
+        return CompletionResult(
+            content=content, tool_calls=calls, usage=Usage(prompt, completion, prompt + completion), model=self.name
+        )

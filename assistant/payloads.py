@@ -1,0 +1,140 @@
+"""Typed payloads crossing durable boundaries: orchestrator input/output, activity inputs/outputs.
+
+Each has `to_dict` (what goes into the durable history) and `from_dict` (at the receiving edge).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from assistant.messages import ChatMessage, ToolCall
+from assistant.state import Usage
+
+__all__ = ["CompletionRequest", "CompletionResult", "ToolInvocation", "ToolResult", "TurnInput", "TurnOutput"]
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    """Input of the `post_user_query` orchestration."""
+
+    chat_id: str
+    message: str
+    max_tool_rounds: int = 5
+    """Model answers with tool calls allowed before the model must answer in text (read by the API, so replay never depends on settings)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chatId": self.chat_id, "message": self.message, "maxToolRounds": self.max_tool_rounds}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TurnInput:
+        return cls(
+            chat_id=str(data["chatId"]), message=str(data["message"]), max_tool_rounds=int(data.get("maxToolRounds", 5))
+        )
+
+
+@dataclass(frozen=True)
+class TurnOutput:
+    """Output of the `post_user_query` orchestration (what `statusQueryGetUri` shows when done)."""
+
+    chat_id: str
+    found: bool
+    """False when the chat did not exist (deleted after the turn was accepted); nothing was written."""
+    reply: str = ""
+    """The assistant's final text."""
+    recent_messages: tuple[ChatMessage, ...] = ()
+    """The turn's messages: the user's, any tool calls and results, and the final reply."""
+    usage: Usage = Usage()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chatId": self.chat_id,
+            "found": self.found,
+            "reply": self.reply,
+            "recentMessages": [m.to_api() for m in self.recent_messages],
+            "usage": self.usage.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """Input of the `chat_completion` activity."""
+
+    messages: tuple[ChatMessage, ...]
+    """The whole conversation so far; the activity fits it to the prompt budget."""
+    allow_tools: bool = True
+    """Offer the skills as tools (false for the last call after the round limit)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"messages": [m.to_dict() for m in self.messages], "allowTools": self.allow_tools}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompletionRequest:
+        return cls(
+            messages=tuple(ChatMessage.from_dict(m) for m in data["messages"]),
+            allow_tools=bool(data.get("allowTools", True)),
+        )
+
+
+@dataclass(frozen=True)
+class CompletionResult:
+    """Output of the `chat_completion` activity: the model's answer."""
+
+    content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = Usage()
+    model: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "content": self.content,
+            "toolCalls": [c.to_dict() for c in self.tool_calls],
+            "usage": self.usage.to_dict(),
+            "model": self.model,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CompletionResult:
+        return cls(
+            content=str(data.get("content") or ""),
+            tool_calls=tuple(ToolCall.from_dict(c) for c in data.get("toolCalls") or ()),
+            usage=Usage.from_dict(data.get("usage")),
+            model=str(data.get("model") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class ToolInvocation:
+    """Input of a skill's activity: one tool call of one chat."""
+
+    chat_id: str
+    call: ToolCall
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chatId": self.chat_id, "call": self.call.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ToolInvocation:
+        return cls(chat_id=str(data["chatId"]), call=ToolCall.from_dict(data["call"]))
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """Output of a skill's activity: the text given back to the model."""
+
+    tool_call_id: str
+    name: str
+    content: str
+    ok: bool = True
+    """False when the call failed (bad arguments, unknown tool, skill error): `content` says why."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"toolCallId": self.tool_call_id, "name": self.name, "content": self.content, "ok": self.ok}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ToolResult:
+        return cls(
+            tool_call_id=str(data["toolCallId"]),
+            name=str(data["name"]),
+            content=str(data.get("content") or ""),
+            ok=bool(data.get("ok", True)),
+        )

@@ -1,0 +1,125 @@
+"""Model providers: one `ChatModel` per process, chosen by `model_settings()`.
+
+Azure OpenAI (key, or Microsoft Entra ID through `DefaultAzureCredential`), any OpenAI-compatible
+server (`OPENAI_BASE_URL`), or the built-in offline model. This is the only code that talks to a
+model; clients are built on first use and reused.
+"""
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any, Protocol
+
+from assistant.messages import ToolCall
+from assistant.offline import OfflineModel
+from assistant.payloads import CompletionResult
+from assistant.settings import ModelSettings, model_settings
+from assistant.state import Usage
+
+__all__ = ["ChatModel", "OpenAIChatModel", "announce_model", "build_openai_client", "chat_model", "reset_clients"]
+
+log = logging.getLogger(__name__)
+
+AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+class ChatModel(Protocol):
+    """Anything that answers a chat-completions request."""
+
+    name: str
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_tokens: int | None = None
+    ) -> CompletionResult:
+        """The model's answer to `messages` (chat-completions wire form), offered `tools`."""
+        ...
+
+
+class OpenAIChatModel:
+    """A `ChatModel` over an `openai` client (OpenAI, Azure OpenAI or any compatible server)."""
+
+    def __init__(self, client: Any, model: str, reasoning: bool) -> None:
+        self.client = client
+        self.name = model
+        self.reasoning = reasoning
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_tokens: int | None = None
+    ) -> CompletionResult:
+        """Call chat completions; reasoning models get `max_completion_tokens`, others `max_tokens`."""
+        kwargs: dict[str, Any] = {"model": self.name, "messages": messages}
+        if tools:
+            kwargs["tools"] = tools
+        if max_tokens is not None:
+            kwargs["max_completion_tokens" if self.reasoning else "max_tokens"] = max_tokens
+        response = self.client.chat.completions.create(**kwargs)
+        message = response.choices[0].message
+        calls = tuple(
+            ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
+            for c in message.tool_calls or ()
+            if getattr(c, "function", None) is not None
+        )
+        usage = response.usage
+        return CompletionResult(
+            content=message.content or "",
+            tool_calls=calls,
+            usage=Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.total_tokens or 0)
+            if usage is not None
+            else Usage(),
+            model=response.model or self.name,
+        )
+
+
+def build_openai_client(settings: ModelSettings) -> Any:
+    """The `openai` client for `settings` (Azure with key or Entra ID, or OpenAI-compatible)."""
+    import openai
+
+    if settings.provider == "azure":
+        if settings.api_key:
+            return openai.AzureOpenAI(
+                azure_endpoint=settings.endpoint,
+                api_key=settings.api_key,
+                api_version=settings.api_version,
+                timeout=settings.timeout_seconds,
+                max_retries=settings.max_retries,
+            )
+        from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+
+        return openai.AzureOpenAI(
+            azure_endpoint=settings.endpoint,
+            azure_ad_token_provider=get_bearer_token_provider(DefaultAzureCredential(), AZURE_SCOPE),
+            api_version=settings.api_version,
+            timeout=settings.timeout_seconds,
+            max_retries=settings.max_retries,
+        )
+    return openai.OpenAI(
+        base_url=settings.endpoint,
+        # Local OpenAI-compatible servers (Ollama, vLLM, llama.cpp) accept any key; the SDK needs one.
+        api_key=settings.api_key or "not-needed",
+        timeout=settings.timeout_seconds,
+        max_retries=settings.max_retries,
+    )
+
+
+@lru_cache(maxsize=1)
+def chat_model() -> ChatModel:
+    """The process's model, built on first use from `model_settings()`."""
+    settings = model_settings()
+    if settings.provider == "offline":
+        return OfflineModel()
+    return OpenAIChatModel(build_openai_client(settings), settings.model, settings.reasoning)
+
+
+def announce_model() -> str:
+    """Log (and return) which model this process uses."""
+    line = f"assistant model: {model_settings().describe()}"
+    if model_settings().provider == "offline":
+        log.warning(line)
+    else:
+        log.info(line)
+    return line
+
+
+def reset_clients() -> None:
+    """Forget the built model and client (for tests)."""
+    chat_model.cache_clear()

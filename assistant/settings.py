@@ -1,0 +1,130 @@
+"""Settings of the assistant, read from the environment when first needed and cached.
+
+An empty value counts as unset. Tests change the environment and call `reset_settings()`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["AssistantSettings", "ModelSettings", "assistant_settings", "model_settings", "reset_settings"]
+
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
+DEFAULT_MODEL = "gpt-4o-mini"
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as error:
+        raise ValueError(f"setting {name} must be an integer, got {raw!r}") from error
+    if value < minimum:
+        raise ValueError(f"setting {name} must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which model provider to use and how to reach it."""
+
+    provider: str
+    """`azure`, `openai` (any OpenAI-compatible server) or `offline` (the built-in demo model)."""
+    model: str
+    """Model name, or the Azure OpenAI deployment name."""
+    endpoint: str | None = None
+    """`AZURE_OPENAI_ENDPOINT` or `OPENAI_BASE_URL`."""
+    api_key: str | None = None
+    """`AZURE_OPENAI_KEY` or `OPENAI_API_KEY`; none with Azure means Microsoft Entra ID."""
+    api_version: str = DEFAULT_AZURE_API_VERSION
+    reasoning: bool = False
+    """Reasoning models take `max_completion_tokens` and no `temperature`."""
+    timeout_seconds: float = 60.0
+    max_retries: int = 2
+
+    def describe(self) -> str:
+        """One line for the start-up log (never the key)."""
+        if self.provider == "offline":
+            return "offline model (built-in demo; set OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for a real one)"
+        auth = "key" if self.api_key else ("Entra ID" if self.provider == "azure" else "no key")
+        return f"{self.provider} model {self.model!r} at {self.endpoint} ({auth})"
+
+
+@dataclass(frozen=True)
+class AssistantSettings:
+    """How turns run."""
+
+    max_tool_rounds: int = 5
+    """`CHAT_MAX_TOOL_ROUNDS`: model answers with tool calls allowed in one turn."""
+    prompt_token_budget: int = 12000
+    """`CHAT_PROMPT_TOKEN_BUDGET`: the most tokens of history sent to the model per call."""
+    max_completion_tokens: int | None = None
+    """`CHAT_MAX_COMPLETION_TOKENS`: cap of one answer (none: the model's default)."""
+
+
+@lru_cache(maxsize=1)
+def model_settings() -> ModelSettings:
+    """The model settings from the environment (cached; `reset_settings` clears)."""
+    model = _env("CHAT_MODEL_DEPLOYMENT_NAME") or DEFAULT_MODEL
+    reasoning_flag = _env("CHAT_MODEL_REASONING")
+    reasoning = (
+        reasoning_flag.lower() in ("1", "true", "yes")
+        if reasoning_flag is not None
+        else model.lower().startswith(_REASONING_PREFIXES)
+    )
+    timeout = float(_env("CHAT_MODEL_TIMEOUT_SECONDS") or 60)
+    retries = _env_int("CHAT_MODEL_MAX_RETRIES", 2, minimum=0)
+    azure_endpoint = _env("AZURE_OPENAI_ENDPOINT")
+    if azure_endpoint:
+        return ModelSettings(
+            provider="azure",
+            model=model,
+            endpoint=azure_endpoint,
+            api_key=_env("AZURE_OPENAI_KEY"),
+            api_version=_env("AZURE_OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION,
+            reasoning=reasoning,
+            timeout_seconds=timeout,
+            max_retries=retries,
+        )
+    base_url = _env("OPENAI_BASE_URL")
+    if base_url or _env("OPENAI_API_KEY"):
+        return ModelSettings(
+            provider="openai",
+            model=model,
+            endpoint=base_url or "https://api.openai.com/v1",
+            api_key=_env("OPENAI_API_KEY"),
+            reasoning=reasoning,
+            timeout_seconds=timeout,
+            max_retries=retries,
+        )
+    return ModelSettings(provider="offline", model="offline", reasoning=False)
+
+
+@lru_cache(maxsize=1)
+def assistant_settings() -> AssistantSettings:
+    """The turn settings from the environment (cached; `reset_settings` clears)."""
+    max_completion = _env("CHAT_MAX_COMPLETION_TOKENS")
+    return AssistantSettings(
+        max_tool_rounds=_env_int("CHAT_MAX_TOOL_ROUNDS", 5),
+        prompt_token_budget=_env_int("CHAT_PROMPT_TOKEN_BUDGET", 12000, minimum=256),
+        max_completion_tokens=_env_int("CHAT_MAX_COMPLETION_TOKENS", 1) if max_completion else None,
+    )
+
+
+def reset_settings() -> None:
+    """Forget cached settings and the clients built from them (for tests)."""
+    model_settings.cache_clear()
+    assistant_settings.cache_clear()
+    from assistant import providers, tokens  # local: providers imports this module
+
+    providers.reset_clients()
+    tokens.reset_encodings()

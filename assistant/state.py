@@ -1,0 +1,199 @@
+"""A chat's stored state and its pure transitions (create/reset, append a turn, view for GET).
+
+The `chat` entity in `entities/chat.py` is a thin adapter over these functions, so the rules
+(timestamps strictly increasing, a turn appended once, the view's filter) are tested here
+without any host.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from assistant.messages import ChatMessage, format_utc, parse_utc
+
+__all__ = [
+    "DEFAULT_INSTRUCTIONS",
+    "ChatState",
+    "ChatView",
+    "TurnRecord",
+    "Usage",
+    "append_turn",
+    "new_chat",
+    "view_chat",
+]
+
+DEFAULT_INSTRUCTIONS = (
+    "Don't make assumptions about what values to plug into functions. "
+    "Ask for clarification if a user request is ambiguous."
+)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token usage reported by the model (summed over a turn's rounds)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        """Durable-payload form."""
+        return {
+            "promptTokens": self.prompt_tokens,
+            "completionTokens": self.completion_tokens,
+            "totalTokens": self.total_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Usage:
+        """Inverse of `to_dict` (missing means zero)."""
+        data = data or {}
+        return cls(
+            int(data.get("promptTokens", 0)), int(data.get("completionTokens", 0)), int(data.get("totalTokens", 0))
+        )
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """What a finished turn appends to its chat: the user's message and everything that answered it."""
+
+    turn_id: str
+    """The turn's orchestration instance id; appending the same turn twice is a no-op."""
+    messages: tuple[ChatMessage, ...]
+    usage: Usage = Usage()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form (the `append_turn` operation's input)."""
+        return {
+            "turnId": self.turn_id,
+            "messages": [m.to_dict() for m in self.messages],
+            "usage": self.usage.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TurnRecord:
+        """Inverse of `to_dict`."""
+        return cls(
+            turn_id=str(data["turnId"]),
+            messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
+            usage=Usage.from_dict(data.get("usage")),
+        )
+
+
+@dataclass(frozen=True)
+class ChatState:
+    """The `chat` entity's state."""
+
+    chat_id: str
+    instructions: str
+    created_at: str
+    last_updated_at: str
+    messages: tuple[ChatMessage, ...] = field(default_factory=tuple)
+    """Every message, oldest first; the first is the system message holding the instructions."""
+    total_tokens: int = 0
+    """Cumulative token usage of every turn."""
+    turn_ids: tuple[str, ...] = field(default_factory=tuple)
+    """The turns appended so far (their orchestration instance ids), oldest first."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stored form."""
+        return {
+            "chatId": self.chat_id,
+            "instructions": self.instructions,
+            "createdAt": self.created_at,
+            "lastUpdatedAt": self.last_updated_at,
+            "messages": [m.to_dict() for m in self.messages],
+            "totalTokens": self.total_tokens,
+            "turnIds": list(self.turn_ids),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChatState:
+        """Inverse of `to_dict`."""
+        return cls(
+            chat_id=str(data["chatId"]),
+            instructions=str(data.get("instructions") or ""),
+            created_at=str(data["createdAt"]),
+            last_updated_at=str(data.get("lastUpdatedAt") or data["createdAt"]),
+            messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
+            total_tokens=int(data.get("totalTokens", 0)),
+            turn_ids=tuple(str(t) for t in data.get("turnIds") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class ChatView:
+    """The public answer of `GET /api/chats/{chatId}`."""
+
+    id: str
+    exists: bool
+    created_at: str | None = None
+    last_updated_at: str | None = None
+    total_messages: int = 0
+    total_tokens: int = 0
+    recent_messages: tuple[ChatMessage, ...] = ()
+
+    def to_api(self) -> dict[str, Any]:
+        """The JSON body."""
+        return {
+            "id": self.id,
+            "exists": self.exists,
+            "createdAt": self.created_at,
+            "lastUpdatedAt": self.last_updated_at,
+            "totalMessages": self.total_messages,
+            "totalTokens": self.total_tokens,
+            "recentMessages": [m.to_api() for m in self.recent_messages],
+        }
+
+
+def new_chat(chat_id: str, instructions: str | None, now: datetime) -> ChatState:
+    """A fresh chat whose only message is the system message with `instructions` (default if empty)."""
+    text = instructions if instructions and instructions.strip() else DEFAULT_INSTRUCTIONS
+    stamp = format_utc(now)
+    system = ChatMessage(role="system", content=text, created_at=stamp)
+    return ChatState(chat_id=chat_id, instructions=text, created_at=stamp, last_updated_at=stamp, messages=(system,))
+
+
+def append_turn(state: ChatState, turn: TurnRecord) -> ChatState:
+    """`state` with `turn`'s messages appended (timestamps made strictly increasing), or unchanged if already applied."""
+    if turn.turn_id in state.turn_ids:
+        return state
+    last = parse_utc(state.messages[-1].created_at) if state.messages else parse_utc(state.created_at)
+    appended: list[ChatMessage] = []
+    for message in turn.messages:
+        stamp = parse_utc(message.created_at) if message.created_at else last
+        if stamp <= last:
+            stamp = last + timedelta(microseconds=1)
+        last = stamp
+        appended.append(replace(message, created_at=format_utc(stamp), turn_id=turn.turn_id))
+    return replace(
+        state,
+        messages=state.messages + tuple(appended),
+        last_updated_at=format_utc(last),
+        total_tokens=state.total_tokens + turn.usage.total_tokens,
+        turn_ids=state.turn_ids + (turn.turn_id,),
+    )
+
+
+def view_chat(chat_id: str, state: ChatState | None, after: datetime | None = None) -> ChatView:
+    """The GET view: messages created strictly after `after` (all when None), oldest first."""
+    if state is None:
+        return ChatView(id=chat_id, exists=False)
+    recent = tuple(m for m in state.messages if after is None or parse_utc(m.created_at) > after)
+    return ChatView(
+        id=chat_id,
+        exists=True,
+        created_at=state.created_at,
+        last_updated_at=state.last_updated_at,
+        total_messages=len(state.messages),
+        total_tokens=state.total_tokens,
+        recent_messages=recent,
+    )

@@ -1,0 +1,129 @@
+"""One chat turn as explicit steps, free of any host: the orchestrator drives it, activities act.
+
+user message → model request → (tool calls → tool results → model request)* → final text.
+`TurnRun` holds the whole run state; each step returns a new one, so the orchestrator's replay
+rebuilds it exactly from the same task results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from assistant.messages import ChatMessage, ToolCall, format_utc
+from assistant.payloads import CompletionRequest, CompletionResult, ToolResult, TurnInput, TurnOutput
+from assistant.state import TurnRecord, Usage
+
+__all__ = ["ROUND_LIMIT_REPLY", "ToolPlan", "TurnRun"]
+
+ROUND_LIMIT_REPLY = "I could not finish this request within the allowed number of tool calls."
+
+
+@dataclass(frozen=True)
+class ToolPlan:
+    """What to do with one model answer's tool calls."""
+
+    to_run: tuple[ToolCall, ...]
+    """Calls of known skills, to run as activities (in parallel)."""
+    rejected: tuple[ToolResult, ...]
+    """Results given to the model without running anything (unknown tool names)."""
+
+
+@dataclass(frozen=True)
+class TurnRun:
+    """The state of one turn while it runs."""
+
+    chat_id: str
+    turn_id: str
+    history: tuple[ChatMessage, ...]
+    """The chat's stored messages before this turn (system message first)."""
+    new_messages: tuple[ChatMessage, ...]
+    """This turn's messages so far, the user's first."""
+    max_tool_rounds: int
+    rounds: int = 0
+    """Model answers with tool calls so far."""
+    usage: Usage = Usage()
+    reply: str | None = None
+    """The final text once the turn is done."""
+
+    @classmethod
+    def begin(
+        cls, turn: TurnInput, turn_id: str, history: tuple[ChatMessage, ...], now: datetime
+    ) -> TurnRun:
+        """Step 1: the user's message joins the conversation."""
+        user = ChatMessage(role="user", content=turn.message, created_at=format_utc(now), turn_id=turn_id)
+        return cls(
+            chat_id=turn.chat_id,
+            turn_id=turn_id,
+            history=history,
+            new_messages=(user,),
+            max_tool_rounds=turn.max_tool_rounds,
+        )
+
+    @property
+    def done(self) -> bool:
+        """Whether the model has given its final text."""
+        return self.reply is not None
+
+    def model_request(self) -> CompletionRequest:
+        """Step 2: what to ask the model; tools are withdrawn once the round limit is reached."""
+        return CompletionRequest(
+            messages=self.history + self.new_messages, allow_tools=self.rounds < self.max_tool_rounds
+        )
+
+    def on_answer(self, answer: CompletionResult, now: datetime, known_tools: frozenset[str]) -> tuple[TurnRun, ToolPlan]:
+        """Step 3: take the model's answer; either the turn ends or tool calls are planned."""
+        usage = self.usage + answer.usage
+        stamp = format_utc(now)
+        if not answer.tool_calls or self.rounds >= self.max_tool_rounds:
+            text = answer.content if not answer.tool_calls else (answer.content.strip() or ROUND_LIMIT_REPLY)
+            final = ChatMessage(role="assistant", content=text, created_at=stamp, turn_id=self.turn_id)
+            done = replace(self, new_messages=self.new_messages + (final,), usage=usage, reply=text)
+            return done, ToolPlan(to_run=(), rejected=())
+        asking = ChatMessage(
+            role="assistant", content=answer.content, created_at=stamp, tool_calls=answer.tool_calls, turn_id=self.turn_id
+        )
+        to_run = tuple(c for c in answer.tool_calls if c.name in known_tools)
+        rejected = tuple(
+            ToolResult(
+                tool_call_id=c.id,
+                name=c.name,
+                content=f"error: there is no tool named {c.name!r}; available tools: {', '.join(sorted(known_tools))}",
+                ok=False,
+            )
+            for c in answer.tool_calls
+            if c.name not in known_tools
+        )
+        running = replace(self, new_messages=self.new_messages + (asking,), usage=usage, rounds=self.rounds + 1)
+        return running, ToolPlan(to_run=to_run, rejected=rejected)
+
+    def on_tool_results(self, results: list[ToolResult], now: datetime) -> TurnRun:
+        """Step 4: the results join the conversation, in the order the model asked for the calls."""
+        asking = self.new_messages[-1]
+        by_id = {r.tool_call_id: r for r in results}
+        stamp = format_utc(now)
+        answers = tuple(
+            ChatMessage(
+                role="tool",
+                content=by_id[c.id].content if c.id in by_id else "error: the tool produced no result",
+                created_at=stamp,
+                tool_call_id=c.id,
+                name=c.name,
+                turn_id=self.turn_id,
+            )
+            for c in asking.tool_calls
+        )
+        return replace(self, new_messages=self.new_messages + answers)
+
+    def record(self) -> TurnRecord:
+        """Step 5: what the chat entity appends."""
+        return TurnRecord(turn_id=self.turn_id, messages=self.new_messages, usage=self.usage)
+
+    def output(self) -> TurnOutput:
+        """The orchestration's output."""
+        return TurnOutput(
+            chat_id=self.chat_id,
+            found=True,
+            reply=self.reply or "",
+            recent_messages=self.new_messages,
+            usage=self.usage,
+        )

@@ -1,0 +1,61 @@
+"""The `chat` entity (one per chat id): a thin adapter from entity operations to `assistant.state`.
+
+Operations: `create` (creates or resets), `read`, `append_turn`, `delete`. The state is the
+`ChatState` dataclass, stored as its dict form and converted here, at the edge.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from assistant.messages import parse_utc
+from assistant.state import ChatState, TurnRecord, append_turn, new_chat
+
+__all__ = ["CHAT_ENTITY", "apply_operation", "bp", "chat_entity_id"]
+
+CHAT_ENTITY = "chat"
+
+bp = df.Blueprint()
+
+
+def chat_entity_id(chat_id: str) -> df.EntityId:
+    """The entity id of chat `chat_id`."""
+    return df.EntityId(CHAT_ENTITY, chat_id)
+
+
+class UnknownOperation(ValueError):
+    """The operation name is not one of the chat entity's."""
+
+
+def apply_operation(
+    chat_id: str, state: ChatState | None, operation: str, data: Any
+) -> tuple[ChatState | None, Any]:
+    """The new state (None: deleted) and the result of `operation` on `state`; pure."""
+    if operation == "create":
+        created = new_chat(chat_id, (data or {}).get("instructions"), parse_utc(data["createdAt"]))
+        return created, {"chatId": chat_id, "createdAt": created.created_at}
+    if operation == "read":
+        return state, None if state is None else state.to_dict()
+    if operation == "append_turn":
+        if state is None:
+            return None, {"appended": False, "totalMessages": 0}
+        updated = append_turn(state, TurnRecord.from_dict(data))
+        return updated, {"appended": updated is not state, "totalMessages": len(updated.messages)}
+    if operation == "delete":
+        return None, {"existed": state is not None, "turnIds": list(state.turn_ids) if state else []}
+    raise UnknownOperation(f"unknown chat operation {operation!r}")
+
+
+@bp.entity_trigger(context_name="context", entity_name=CHAT_ENTITY)
+def chat(context: df.DurableEntityContext) -> None:
+    """Apply one operation to one chat's state."""
+    stored = context.get_state(lambda: None)
+    state = ChatState.from_dict(stored) if stored else None
+    new_state, result = apply_operation(context.entity_key, state, context.operation_name or "", context.get_input())
+    if new_state is None:
+        if stored is not None:
+            context.destruct_on_exit()
+    elif new_state is not state:
+        context.set_state(new_state.to_dict())
+    context.set_result(result)

@@ -1,0 +1,56 @@
+"""The `chat_admin` orchestrator: creating/resetting and deleting a chat, so the API can wait for them.
+
+Creating goes through `call_entity`, so when the orchestration completes the entity has applied
+the reset and a GET or POST sent afterwards sees the new chat. Deleting removes the entity's state,
+then the skills' data of the chat, and returns the turn instance ids the API purges.
+"""
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import azure.durable_functions as df
+
+from assistant.messages import format_utc
+from entities.chat import chat_entity_id
+from skills.blueprint import FORGET_CHAT_ACTIVITY
+
+__all__ = ["CHAT_ADMIN", "ChatAdminInput", "bp"]
+
+CHAT_ADMIN = "chat_admin"
+
+bp = df.Blueprint()
+
+
+@dataclass(frozen=True)
+class ChatAdminInput:
+    """Input of `chat_admin`."""
+
+    chat_id: str
+    action: str
+    """`create` or `delete`."""
+    instructions: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chatId": self.chat_id, "action": self.action, "instructions": self.instructions}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChatAdminInput:
+        return cls(chat_id=str(data["chatId"]), action=str(data["action"]), instructions=data.get("instructions"))
+
+
+@bp.function_name(name=CHAT_ADMIN)
+@bp.orchestration_trigger(context_name="context", orchestration=CHAT_ADMIN)
+def chat_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    """Create/reset or delete one chat; the output is the entity's result."""
+    request = ChatAdminInput.from_dict(context.get_input())
+    entity = chat_entity_id(request.chat_id)
+    if request.action == "create":
+        created_at = format_utc(context.current_utc_datetime)
+        return (yield context.call_entity(entity, "create", {"instructions": request.instructions, "createdAt": created_at}))
+    if request.action == "delete":
+        result = yield context.call_entity(entity, "delete")
+        yield context.call_activity(FORGET_CHAT_ACTIVITY, request.chat_id)
+        return result
+    raise ValueError(f"unknown chat_admin action {request.action!r}")

@@ -1,0 +1,58 @@
+"""Every registered skill as an activity (named after the skill), plus `forget_chat_data`."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import azure.durable_functions as df
+
+from assistant.payloads import ToolInvocation
+from skills.registry import SkillRegistry
+
+__all__ = ["FORGET_CHAT_ACTIVITY", "bp", "build_blueprint"]
+
+FORGET_CHAT_ACTIVITY = "forget_chat_data"
+
+
+def _payload(value: Any) -> Any:
+    """Activity inputs arrive decoded from JSON; tolerate a host that hands over the JSON text."""
+    if isinstance(value, str):
+        import json
+
+        return json.loads(value)
+    return value
+
+
+def _skill_activity(registry: SkillRegistry, name: str) -> Callable[[Any], dict[str, Any]]:
+    def run(call: Any) -> dict[str, Any]:
+        return registry.invoke(ToolInvocation.from_dict(_payload(call))).to_dict()
+
+    run.__name__ = f"skill_{name}"
+    run.__qualname__ = run.__name__
+    run.__doc__ = f"Activity running the {name} skill."
+    return run
+
+
+def build_blueprint(registry: SkillRegistry) -> df.Blueprint:
+    """A blueprint with one activity per skill of `registry` and the chat-forgetting activity."""
+    bp = df.Blueprint()
+    for skill in registry.skills():
+        bp.function_name(name=skill.name)(bp.activity_trigger(input_name="call")(_skill_activity(registry, skill.name)))
+
+    def forget_chat_data(chatId: Any) -> bool:  # noqa: N803 - binding name
+        """Delete every skill store's data of one chat (on DELETE)."""
+        registry.forget_chat(str(_payload(chatId)))
+        return True
+
+    bp.function_name(name=FORGET_CHAT_ACTIVITY)(bp.activity_trigger(input_name="chatId")(forget_chat_data))
+    return bp
+
+
+def _app_blueprint() -> df.Blueprint:
+    from skills import registry
+
+    return build_blueprint(registry)
+
+
+bp = _app_blueprint()
+"""The app's skill activities (every skill registered in `skills.registry`)."""
