@@ -24,7 +24,7 @@ local.settings.json:
 	cp local.settings.example.json $@
 
 run: setup
-	$(PY) -m devhost.local --host $(HOST) --port $(PORT)
+	$(PY) -m devhost start --azurite --host $(HOST) --port $(PORT)
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

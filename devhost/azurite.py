@@ -1,0 +1,109 @@
+"""`devhost start --azurite`: run Azurite (the Azure Storage emulator) beside the host.
+
+Azurite comes from `<script_root>/node_modules/.bin/azurite` (installed by `npm install`),
+listens on loopback on its default ports (blob 10000, queue 10001, table 10002, which is what
+`UseDevelopmentStorage=true` points at) with data under `<script_root>/.azurite/` and
+telemetry off. devhost stops it by PID when it exits. If Azurite is already listening on
+all three ports it is reused and left running.
+"""
+from __future__ import annotations
+
+import ctypes
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["AZURITE_PORTS", "AzuriteProcess", "AzuriteUnavailable", "start_local_azurite"]
+
+AZURITE_PORTS = {"blob": 10000, "queue": 10001, "table": 10002}
+"""Azurite's default ports, the ones `UseDevelopmentStorage=true` means."""
+_START_TIMEOUT = 30.0
+
+
+class AzuriteUnavailable(RuntimeError):
+    """Azurite cannot be started; the message says what to do."""
+
+
+@dataclass
+class AzuriteProcess:
+    """Azurite as devhost runs it (or found it running)."""
+
+    location: Path
+    """Its data folder."""
+    process: subprocess.Popen[bytes] | None
+    """The process devhost started, or None when an already running Azurite is reused."""
+
+    def stop(self) -> None:
+        """SIGTERM by PID and wait (SIGKILL after 10 s); nothing if devhost did not start it."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGTERM if devhost dies without stopping it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def start_local_azurite(script_root: Path, timeout: float = _START_TIMEOUT) -> AzuriteProcess:
+    """Start Azurite for `script_root` and wait until its three ports accept connections."""
+    location = script_root / ".azurite"
+    busy = [name for name, port in AZURITE_PORTS.items() if _listening(port)]
+    if len(busy) == len(AZURITE_PORTS):
+        return AzuriteProcess(location=location, process=None)
+    if busy:
+        ports = ", ".join(f"{n} {AZURITE_PORTS[n]}" for n in busy)
+        raise AzuriteUnavailable(f"Azurite's ports are partly taken ({ports}); free them or run without --azurite")
+    node = shutil.which("node")
+    script = script_root / "node_modules" / ".bin" / "azurite"
+    if node is None:
+        raise AzuriteUnavailable("Node.js is not installed; Azurite needs Node.js 18+ (or run without --azurite)")
+    if not script.exists():
+        raise AzuriteUnavailable(
+            f"{script} is missing: run `npm install --no-audit --no-fund` in {script_root} (`make run` does it)"
+        )
+    location.mkdir(parents=True, exist_ok=True)
+    with open(location / "azurite.log", "ab") as log_file:
+        process = subprocess.Popen(
+            [
+                node, str(script), "--silent", "--location", str(location),
+                "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
+                "--blobPort", str(AZURITE_PORTS["blob"]), "--queuePort", str(AZURITE_PORTS["queue"]),
+                "--tablePort", str(AZURITE_PORTS["table"]), "--disableTelemetry", "--skipApiVersionCheck",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C reaches devhost, which stops Azurite last, after in-flight calls.
+            start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+    azurite = AzuriteProcess(location=location, process=process)
+    deadline = time.monotonic() + timeout
+    while not all(_listening(p) for p in AZURITE_PORTS.values()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            azurite.stop()
+            tail = (location / "azurite.log").read_text(errors="replace")[-2000:]
+            raise AzuriteUnavailable(f"Azurite did not start (see {location / 'azurite.log'}):\n{tail}")
+        time.sleep(0.1)
+    return azurite

@@ -1,0 +1,134 @@
+"""The `devhost` command line: `python -m devhost start [...]`.
+
+`start` reads settings, optionally starts Azurite, loads the app, binds the port, builds
+the extensions and serves until Ctrl-C / SIGTERM, then stops everything it started.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+from devhost.azurite import AzuriteProcess, AzuriteUnavailable, start_local_azurite
+from devhost.config import (
+    DEFAULT_PORT,
+    ConfigError,
+    HostConfig,
+    apply_local_settings,
+    build_config,
+    ensure_local_settings,
+)
+from devhost.extension import HostExtension
+from devhost.keys import keys_from_env
+from devhost.loader import AppLoadError, load_app
+from devhost.server import bind_socket, serve
+
+__all__ = ["ExtensionLoader", "build_parser", "configure_logging", "main"]
+
+ExtensionLoader = Callable[[HostConfig], Sequence[HostExtension]]
+"""Builds the host's extensions for a run (see `devhost.__main__.load_extensions`)."""
+
+log = logging.getLogger("devhost")
+
+_LEVELS = {
+    "trace": logging.DEBUG, "debug": logging.DEBUG, "information": logging.INFO,
+    "warning": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL,
+    "none": logging.CRITICAL + 10,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (`start` is the one command)."""
+    parser = argparse.ArgumentParser(prog="python -m devhost", description="Run an Azure Functions "
+                                     "Python v2 app locally, without Core Tools.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("start", help="serve the app in --script-root")
+    start.add_argument("--script-root", type=Path, default=Path.cwd(),
+                       help="folder holding function_app.py and host.json (default: current folder)")
+    start.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    start.add_argument("--port", type=int, default=None,
+                       help=f"port to listen on (default: local.settings.json Host.LocalHttpPort or {DEFAULT_PORT})")
+    start.add_argument("--data-dir", type=Path, default=None,
+                       help="local state folder (default: <script-root>/.devhost)")
+    start.add_argument("--require-keys", action="store_true",
+                       help="enforce function/admin auth levels (DEVHOST_FUNCTION_KEY, DEVHOST_MASTER_KEY)")
+    start.add_argument("--azurite", action="store_true",
+                       help="also run Azurite from node_modules on its default loopback ports")
+    return parser
+
+
+def configure_logging(host_json: dict[str, object]) -> None:
+    """Log to stderr with UTC timestamps at host.json's `logging.logLevel.default` level."""
+    level_name = "information"
+    logging_section = host_json.get("logging")
+    if isinstance(logging_section, dict) and isinstance(logging_section.get("logLevel"), dict):
+        level_name = str(logging_section["logLevel"].get("default", level_name)).lower()
+    formatter = logging.Formatter("[%(asctime)s.%(msecs)03dZ] %(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(_LEVELS.get(level_name, logging.INFO))
+    for noisy in ("azure", "httpx", "httpcore", "urllib3", "openai"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def _fail(message: str) -> int:
+    print(f"devhost: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
+    script_root: Path = args.script_root.resolve()
+    if not (script_root / "function_app.py").is_file():
+        return _fail(f"no function_app.py in {script_root} (use --script-root)")
+    azurite: AzuriteProcess | None = None
+    try:
+        created = ensure_local_settings(script_root)
+        apply_local_settings(script_root)
+        config = build_config(script_root, host=args.host, port=args.port, data_dir=args.data_dir,
+                              require_keys=args.require_keys)
+        configure_logging(config.host_json)
+        if created is not None:
+            log.info("Created %s from local.settings.example.json", created.name)
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        if args.azurite:
+            azurite = start_local_azurite(script_root)
+            log.info("Azurite %s on 127.0.0.1:10000-10002 (data in %s)",
+                     "reused" if azurite.process is None else "started", azurite.location)
+        index = load_app(script_root)
+        try:
+            sock = bind_socket(config.host, config.port)
+        except OSError as error:
+            return _fail(f"cannot listen on {config.host}:{config.port} ({error.strerror}); "
+                         "is another host running? Use --port")
+        config = replace(config, port=int(sock.getsockname()[1]))
+        extensions = list(load_extensions(config))
+        keys = keys_from_env()
+        if config.require_keys:
+            origin = "generated for this run; set DEVHOST_MASTER_KEY to choose it" if keys.generated_master \
+                else "from DEVHOST_MASTER_KEY"
+            print(f"Keys are required (--require-keys). Master key ({origin}): {keys.master_key}", flush=True)
+        asyncio.run(serve(config, index, extensions, keys, sock))
+        return 0
+    except (ConfigError, AppLoadError, AzuriteUnavailable) as error:
+        return _fail(str(error))
+    finally:
+        if azurite is not None:
+            azurite.stop()
+
+
+def main(argv: Sequence[str] | None = None, *, load_extensions: ExtensionLoader = lambda config: []) -> int:
+    """Run the command line; the process exit code."""
+    args = build_parser().parse_args(argv)
+    if args.command == "start":
+        os.environ.setdefault("FUNCTIONS_WORKER_RUNTIME", "python")
+        return _start(args, load_extensions)
+    return _fail(f"unknown command {args.command!r}")

@@ -1,0 +1,313 @@
+"""Invoking one HTTP-triggered function the way the Python worker does.
+
+At start each function gets an `InvocationPlan`: which parameter receives the request,
+whether it wants `context`, which input bindings an extension provides, or why devhost
+cannot run it. Per request it builds the worker's own `HttpRequest` type, fills parameters
+by binding name, runs sync functions in a thread pool (async ones on the loop) and turns the
+return value into an HTTP response as the worker and host would.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, Mapping, Sequence
+
+import anyio.to_thread
+import azure.functions as func
+from anyio import CapacityLimiter
+from azure.functions import _abc as func_abc
+from azure.functions.http import HttpRequest as WorkerHttpRequest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from devhost.extension import BindingRequest, HostExtension
+from devhost.loader import FunctionSpec
+
+__all__ = [
+    "InvocationContext",
+    "InvocationPlan",
+    "build_http_request",
+    "invoke",
+    "plan_function",
+    "to_response",
+]
+
+log = logging.getLogger("devhost.invoke")
+
+_THREAD_LOCAL = threading.local()
+_SYNC_LIMIT = 64
+_limiter: CapacityLimiter | None = None
+
+
+def _thread_limiter() -> CapacityLimiter:
+    """One limiter per process (created lazily, inside the event loop)."""
+    global _limiter
+    if _limiter is None:
+        _limiter = CapacityLimiter(_SYNC_LIMIT)
+    return _limiter
+
+
+class _TraceContext(func_abc.TraceContext):
+    def __init__(self, trace_parent: str, trace_state: str) -> None:
+        self._parent, self._state = trace_parent, trace_state
+
+    @property
+    def trace_parent(self) -> str:
+        return self._parent
+
+    @property
+    def trace_state(self) -> str:
+        return self._state
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return {}
+
+
+class _RetryContext(func_abc.RetryContext):
+    @property
+    def retry_count(self) -> int:
+        return 0
+
+    @property
+    def max_retry_count(self) -> int:
+        return 0
+
+    @property
+    def exception(self) -> Any:
+        """None: HTTP triggers are never retried, so there is no previous failure."""
+        return None
+
+
+class InvocationContext(func.Context):
+    """The `context` argument: what the worker passes a function that asks for it."""
+
+    def __init__(self, function: FunctionSpec, invocation_id: str, function_directory: str,
+                 trace_parent: str, trace_state: str) -> None:
+        self._function = function
+        self._invocation_id = invocation_id
+        self._directory = function_directory
+        self._trace = _TraceContext(trace_parent, trace_state)
+        self._retry = _RetryContext()
+
+    @property
+    def invocation_id(self) -> str:
+        return self._invocation_id
+
+    @property
+    def thread_local_storage(self) -> threading.local:
+        return _THREAD_LOCAL
+
+    @property
+    def function_name(self) -> str:
+        return self._function.name
+
+    @property
+    def function_directory(self) -> str:
+        return self._directory
+
+    @property
+    def trace_context(self) -> func_abc.TraceContext:
+        return self._trace
+
+    @property
+    def retry_context(self) -> func_abc.RetryContext:
+        return self._retry
+
+
+@dataclass(frozen=True)
+class ExtensionInput:
+    """An input binding whose value an extension provides."""
+
+    parameter: str
+    binding: dict[str, Any]
+    extension: HostExtension
+
+
+@dataclass(frozen=True)
+class InvocationPlan:
+    """How to call one HTTP-triggered function, decided once at start."""
+
+    function: FunctionSpec
+    request_parameter: str
+    """The parameter named by the httpTrigger binding."""
+    wants_context: bool = False
+    extension_inputs: tuple[ExtensionInput, ...] = ()
+    unsupported: str | None = None
+    """Why devhost cannot run it (answered with 501), or None."""
+    warned_types: set[str] = field(default_factory=set, compare=False)
+    """Return types already warned about (dict/list/bytes are devhost-only conveniences)."""
+
+
+def plan_function(function: FunctionSpec, extensions: Sequence[HostExtension]) -> InvocationPlan:
+    """Match the function's parameters to its bindings, as the worker does when it loads a function."""
+    request_parameter = str(function.trigger.get("name", "req"))
+    inputs: list[ExtensionInput] = []
+    problems: list[str] = []
+    names: set[str] = set()
+    for binding in function.bindings:
+        name, kind = str(binding.get("name", "")), str(binding.get("type", ""))
+        direction = str(binding.get("direction", "IN")).lower()
+        if binding is function.trigger:
+            names.add(name)
+            continue
+        if name == "$return":
+            if kind.lower() != "http":
+                problems.append(f"return binding type {kind!r} is not supported by devhost")
+            continue
+        names.add(name)
+        owner = next((e for e in extensions if kind.lower() in e.binding_types), None)
+        if owner is not None and direction == "in":
+            inputs.append(ExtensionInput(name, binding, owner))
+        else:
+            problems.append(f"{direction} binding {name!r} of type {kind!r} is not supported by devhost")
+    try:
+        parameters = inspect.signature(function.func).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    wants_context = "context" in parameters and "context" not in names
+    for name, parameter in parameters.items():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if name not in names and name != "context" and parameter.default is parameter.empty:
+            problems.append(f"parameter {name!r} has no binding")
+    return InvocationPlan(
+        function=function,
+        request_parameter=request_parameter,
+        wants_context=wants_context,
+        extension_inputs=tuple(inputs),
+        unsupported="; ".join(problems) or None,
+    )
+
+
+def _joined(items: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Repeated names joined with `,` as the host does for query and header values."""
+    merged: dict[str, str] = {}
+    for key, value in items:
+        merged[key] = f"{merged[key]},{value}" if key in merged else value
+    return merged
+
+
+def build_http_request(request: Request, body: bytes, route_params: Mapping[str, str]) -> func.HttpRequest:
+    """The worker's `HttpRequest` for a starlette request (body already read)."""
+    return WorkerHttpRequest(
+        method=request.method,
+        url=str(request.url),
+        headers=_joined(request.headers.items()),
+        params=_joined(request.query_params.multi_items()),
+        route_params=dict(route_params),
+        body_type="bytes",
+        body=body,
+    )
+
+
+def _json_or_none(value: Any) -> bytes | None:
+    try:
+        return json.dumps(value).encode("utf-8")
+    except (TypeError, ValueError):
+        return None
+
+
+def to_response(plan: InvocationPlan, result: Any) -> Response:
+    """The HTTP response for a function's return value (see README: returns the worker accepts)."""
+    if isinstance(result, func_abc.HttpResponse):
+        response = Response(content=result.get_body() or b"", status_code=int(result.status_code))
+        content_type_set = False
+        for name, value in result.headers.items():
+            if name.lower() in ("content-length", "transfer-encoding"):
+                continue
+            content_type_set |= name.lower() == "content-type"
+            response.headers.append(name, value)
+        if not content_type_set:
+            mimetype = result.mimetype or "text/plain"
+            charset = result.charset or "utf-8"
+            response.headers["content-type"] = (
+                f"{mimetype}; charset={charset}" if mimetype.startswith("text/") else mimetype
+            )
+        return response
+    if isinstance(result, str):
+        return Response(result, media_type="text/plain; charset=utf-8")
+    if isinstance(result, (bytes, bytearray, dict, list)):
+        kind = type(result).__name__
+        if kind not in plan.warned_types:
+            plan.warned_types.add(kind)
+            log.warning(
+                "Function %s returned %s: devhost serves it, but the Python worker on Azure only "
+                "accepts func.HttpResponse or str for an HTTP output and fails the call",
+                plan.function.name, kind,
+            )
+        if isinstance(result, (bytes, bytearray)):
+            return Response(bytes(result), media_type="application/octet-stream")
+        body = _json_or_none(result)
+        if body is not None:
+            return Response(body, media_type="application/json")
+    log.error(
+        "Function %s returned %s, which an HTTP output cannot carry "
+        "(return func.HttpResponse or str)", plan.function.name, type(result).__name__,
+    )
+    return JSONResponse({"error": f"function {plan.function.name!r} returned an unusable value"}, 500)
+
+
+def _run_sync(plan: InvocationPlan, invocation_id: str, kwargs: dict[str, Any]) -> Any:
+    _THREAD_LOCAL.invocation_id = invocation_id
+    try:
+        return plan.function.func(**kwargs)
+    finally:
+        _THREAD_LOCAL.invocation_id = None
+
+
+async def invoke(
+    plan: InvocationPlan,
+    request: Request,
+    route_params: Mapping[str, str],
+    *,
+    base_url: str,
+    function_directory: str,
+) -> Response:
+    """Call the function for this request; a raising function gets a short 500 JSON."""
+    function = plan.function
+    invocation_id = str(uuid.uuid4())
+    log.info("Executing 'Functions.%s' (Reason='This function was programmatically called via "
+             "the host APIs.', Id=%s)", function.name, invocation_id)
+    started = time.perf_counter()
+    outcome = "Failed"
+    try:
+        kwargs: dict[str, Any] = {
+            plan.request_parameter: build_http_request(request, await request.body(), route_params)
+        }
+        for item in plan.extension_inputs:
+            kwargs[item.parameter] = item.extension.binding_value(
+                BindingRequest(function=function, binding=item.binding, base_url=base_url)
+            )
+        if plan.wants_context:
+            kwargs["context"] = InvocationContext(
+                function, invocation_id, function_directory,
+                request.headers.get("traceparent", f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"),
+                request.headers.get("tracestate", ""),
+            )
+        if function.is_async:
+            _THREAD_LOCAL.invocation_id = invocation_id
+            result = await function.func(**kwargs)
+        else:
+            result = await anyio.to_thread.run_sync(
+                partial(_run_sync, plan, invocation_id, kwargs), limiter=_thread_limiter()
+            )
+        response = to_response(plan, result)
+        outcome = "Succeeded" if response.status_code != 500 or isinstance(result, func_abc.HttpResponse) else "Failed"
+        return response
+    except Exception:
+        log.exception("Function %s (Id=%s) raised", function.name, invocation_id)
+        return JSONResponse(
+            {"error": f"function {function.name!r} failed; see the devhost log (invocation {invocation_id})"},
+            status_code=500,
+        )
+    finally:
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info("Executed 'Functions.%s' (%s, Id=%s, Duration=%.0fms)", function.name, outcome,
+                 invocation_id, elapsed)

@@ -1,0 +1,277 @@
+"""The HTTP server: one starlette app (admin, extension and function routes) run by uvicorn in-process.
+
+Route order: `/admin/host/status`, then each extension's routes, then the app's functions
+(chosen by `devhost.routing`). devhost owns the process's signals: SIGINT/SIGTERM stop
+uvicorn gracefully, then extensions shut down. `/admin/host/status` says `Initialized` until
+every extension's startup has finished, then `Running`.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence, TextIO
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match, NoMatchFound, Route
+from starlette.types import Receive, Scope, Send
+
+from devhost.config import HostConfig
+from devhost.extension import HostExtension
+from devhost.invoke import InvocationPlan, invoke, plan_function
+from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
+from devhost.loader import FunctionIndex, FunctionSpec
+from devhost.routing import FunctionRoute, RouteDecision, RouteTable, RouteTemplate, RouteTemplateError, split_path
+
+__all__ = ["HostState", "HttpFunctions", "bind_socket", "build_app", "build_functions", "serve"]
+
+log = logging.getLogger("devhost")
+
+_HTTP_TRIGGER = "httptrigger"
+_GRACEFUL_SECONDS = 10
+
+
+@dataclass
+class HostState:
+    """What `/admin/host/status` reports."""
+
+    state: str = "Initialized"
+
+
+@dataclass
+class HttpFunctions:
+    """The app's HTTP functions: routes, invocation plans, and those whose route is unusable."""
+
+    table: RouteTable
+    plans: dict[str, InvocationPlan]
+    levels: dict[str, AuthLevel]
+    broken: dict[str, str] = field(default_factory=dict)
+    """Function name -> why it has no route (bad template or authLevel)."""
+
+
+def build_functions(index: FunctionIndex, config: HostConfig, extensions: Sequence[HostExtension]) -> HttpFunctions:
+    """Routes and plans for every httpTrigger function; a bad one is recorded, never fatal."""
+    routes: list[FunctionRoute] = []
+    plans: dict[str, InvocationPlan] = {}
+    levels: dict[str, AuthLevel] = {}
+    broken: dict[str, str] = {}
+    for function in index.by_trigger(_HTTP_TRIGGER):
+        trigger = function.trigger
+        route_text = trigger.get("route")
+        route_text = function.name if route_text is None else str(route_text)
+        methods = trigger.get("methods")
+        try:
+            template = RouteTemplate.parse(route_text, config.route_prefix)
+            levels[function.name] = AuthLevel.of(trigger.get("authLevel"))
+        except (RouteTemplateError, ValueError) as error:
+            broken[function.name] = str(error)
+            continue
+        routes.append(FunctionRoute(
+            function_name=function.name,
+            template=template,
+            methods=frozenset(str(m).upper() for m in methods) if methods else None,
+        ))
+        plans[function.name] = plan_function(function, extensions)
+    return HttpFunctions(RouteTable(routes), plans, levels, broken)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class FunctionsRoute(BaseRoute):
+    """Matches any path one of the app's HTTP functions answers; 405 when only the method is wrong."""
+
+    def __init__(self, functions: HttpFunctions, config: HostConfig, keys: HostKeys) -> None:
+        self.functions = functions
+        self.config = config
+        self.keys = keys
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http":
+            return Match.NONE, {}
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if isinstance(raw, bytes) else scope["path"]
+        decision = self.functions.table.resolve(scope["method"], split_path(path))
+        if decision.match is Match.NONE:
+            return Match.NONE, {}
+        return Match.FULL, {"devhost.decision": decision}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = await self._respond(request, scope["devhost.decision"])
+        await response(scope, receive, send)
+
+    async def _respond(self, request: Request, decision: RouteDecision) -> Response:
+        if decision.match is Match.PARTIAL or decision.route is None:
+            allowed = ", ".join(decision.allowed)
+            return _error(405, f"method {request.method} is not allowed here; allowed: {allowed}",
+                          {"Allow": allowed})
+        name = decision.route.function_name
+        if self.config.require_keys:
+            outcome = check_key(self.functions.levels[name], self.keys,
+                                query=request.query_params, headers=request.headers)
+            if outcome is not KeyCheck.ALLOWED:
+                level = self.functions.levels[name].value
+                why = "missing" if outcome is KeyCheck.MISSING else "not valid"
+                return _error(401, f"function {name!r} needs a {level} key (query `code` or header "
+                                   f"`x-functions-key`); the key given is {why}")
+        plan = self.functions.plans[name]
+        if plan.unsupported:
+            return _error(501, f"function {name!r} cannot run on devhost: {plan.unsupported}")
+        return await invoke(plan, request, decision.route_params,
+                            base_url=self.config.base_url, function_directory=str(self.config.script_root))
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException) and exc.status_code == 405:
+        return _error(405, f"method {request.method} is not allowed on {request.url.path}", dict(exc.headers or {}))
+    return _error(404, f"no function or host route answers {request.method} {request.url.path}")
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.error("Unhandled error serving %s %s", request.method, request.url.path, exc_info=exc)
+    return _error(500, "internal error in devhost; see its log")
+
+
+def build_app(
+    functions: HttpFunctions,
+    config: HostConfig,
+    keys: HostKeys,
+    extensions: Sequence[HostExtension],
+    state: HostState,
+) -> Starlette:
+    """The ASGI app: host status, extension routes, then the functions."""
+
+    async def host_status(request: Request) -> Response:
+        return JSONResponse({"state": state.state})
+
+    routes: list[BaseRoute] = [Route("/admin/host/status", host_status, methods=["GET"])]
+    for extension in extensions:
+        routes.extend(extension.routes())
+    routes.append(FunctionsRoute(functions, config, keys))
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: _not_found, 405: _not_found, Exception: _server_error},
+    )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on host:port (port 0 picks a free one); OSError if it is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal capture: devhost installs the handlers (and re-raises none)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listing_lines(index: FunctionIndex, functions: HttpFunctions, config: HostConfig,
+                   extensions: Sequence[HostExtension]) -> list[str]:
+    served = {t for e in extensions for t in e.trigger_types}
+    lines = ["Functions:", ""]
+    for function in index.functions:
+        if function.trigger_type.lower() == _HTTP_TRIGGER:
+            lines.append(_http_line(function, functions, config))
+        elif function.trigger_type.lower() in served:
+            lines.append(f"\t{function.name}: {function.trigger_type}")
+        else:
+            lines.append(
+                f"\t{function.name}: {function.trigger_type} (not supported by devhost: it serves "
+                f"httpTrigger{''.join(', ' + t for t in sorted(served))} only, so this function will not run)"
+            )
+        lines.append("")
+    return lines
+
+
+def _http_line(function: FunctionSpec, functions: HttpFunctions, config: HostConfig) -> str:
+    if function.name in functions.broken:
+        return f"\t{function.name}: httpTrigger (route not usable: {functions.broken[function.name]})"
+    route = next(r for r in functions.table.routes if r.function_name == function.name)
+    methods = ",".join(sorted(route.methods)) if route.methods else "ANY"
+    line = f"\t{function.name}: [{methods}] {config.base_url}/{route.template.text}"
+    plan = functions.plans[function.name]
+    return f"{line} (not runnable by devhost: {plan.unsupported})" if plan.unsupported else line
+
+
+def print_listing(lines: Sequence[str], out: TextIO = sys.stdout) -> None:
+    """Write the start-up listing (stdout, flushed so wrappers see it at once)."""
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+async def serve(
+    config: HostConfig,
+    index: FunctionIndex,
+    extensions: Sequence[HostExtension],
+    keys: HostKeys,
+    sock: socket.socket,
+) -> None:
+    """Serve until SIGINT/SIGTERM; extensions start once listening and stop after uvicorn."""
+    state = HostState()
+    functions = build_functions(index, config, extensions)
+    app = build_app(functions, config, keys, extensions, state)
+    server = _Server(uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off",
+        timeout_graceful_shutdown=_GRACEFUL_SECONDS, server_header=False,
+    ))
+
+    def request_exit() -> None:
+        log.info("Stopping the host (in-flight calls get up to %ss)", _GRACEFUL_SECONDS)
+        if server.should_exit:
+            server.force_exit = True
+        server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, request_exit)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    started: list[HostExtension] = []
+    try:
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if serving.done():
+            await serving
+            return
+        for extension in extensions:
+            await extension.startup(index)
+            started.append(extension)
+        print_listing(_listing_lines(index, functions, config, extensions))
+        state.state = "Running"
+        log.info("Host started: %s (route prefix %r)", config.base_url, config.route_prefix)
+        await serving
+    finally:
+        server.should_exit = True
+        if not serving.done():
+            await serving
+        for extension in reversed(started):
+            try:
+                await extension.shutdown()
+            except Exception:
+                log.exception("Extension %s failed to shut down cleanly", type(extension).__name__)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        log.info("Host stopped")
