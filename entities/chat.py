@@ -18,6 +18,8 @@ CHAT_ENTITY = "chat"
 
 bp = df.Blueprint()
 
+_WITH_INPUT = frozenset({"create", "append_turn"})
+
 
 def chat_entity_id(chat_id: str) -> df.EntityId:
     """The entity id of chat `chat_id`."""
@@ -52,10 +54,13 @@ def chat(context: df.DurableEntityContext) -> None:
     """Apply one operation to one chat's state."""
     stored = context.get_state(lambda: None)
     state = ChatState.from_dict(stored) if stored else None
-    new_state, result = apply_operation(context.entity_key, state, context.operation_name or "", context.get_input())
+    operation = context.operation_name or ""
+    data = context.get_input() if operation in _WITH_INPUT else None
+    new_state, result = apply_operation(context.entity_key, state, operation, data)
+    # The SDK's set_result marks the entity as existing, so a chat without state (deleted,
+    # or never created) is destructed after it, or a read would bring it into existence.
+    context.set_result(result)
     if new_state is None:
-        if stored is not None:
-            context.destruct_on_exit()
+        context.destruct_on_exit()
     elif new_state is not state:
         context.set_state(new_state.to_dict())
-    context.set_result(result)

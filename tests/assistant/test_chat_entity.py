@@ -1,0 +1,76 @@
+"""The chat entity through the SDK's own entity handler (the batch protocol)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from entities.chat import chat
+
+HANDLE = chat._function._func if hasattr(chat, "_function") else chat
+
+
+def run_batch(key: str, state: dict[str, Any] | None, *operations: tuple[str, Any]) -> dict[str, Any]:
+    """Run one batch as the durable extension would (inputs are JSON text inside a JSON string)."""
+    context = {
+        "self": {"name": "chat", "key": key},
+        "exists": state is not None,
+        "state": json.dumps(state) if state is not None else None,
+        "batch": [{"name": name, "input": json.dumps(json.dumps(data))} for name, data in operations],
+    }
+    return json.loads(HANDLE(json.dumps(context)))
+
+
+def results(response: dict[str, Any]) -> list[Any]:
+    return [json.loads(r["result"]) if isinstance(r["result"], str) else r["result"] for r in response["results"]]
+
+
+def stored(response: dict[str, Any]) -> dict[str, Any] | None:
+    state = response.get("entityState")
+    return json.loads(state) if isinstance(state, str) else state
+
+
+def test_create_append_read_in_one_batch() -> None:
+    """Operations apply in order; read sees the appended turn; the state is saved."""
+    turn = {
+        "turnId": "t1",
+        "messages": [
+            {"role": "user", "content": "hi", "createdAt": "2026-11-20T12:00:01.000000Z"},
+            {"role": "assistant", "content": "hello", "createdAt": "2026-11-20T12:00:02.000000Z"},
+        ],
+        "usage": {"promptTokens": 3, "completionTokens": 2, "totalTokens": 5},
+    }
+    response = run_batch(
+        "c1", None,
+        ("create", {"instructions": "be kind", "createdAt": "2026-11-20T12:00:00Z"}),
+        ("append_turn", turn),
+        ("append_turn", turn),
+        ("read", None),
+    )
+    created, first, repeated, read = results(response)
+    assert created == {"chatId": "c1", "createdAt": "2026-11-20T12:00:00.000000Z"}
+    assert first == {"appended": True, "totalMessages": 3} and repeated == {"appended": False, "totalMessages": 3}
+    assert [m["role"] for m in read["messages"]] == ["system", "user", "assistant"]
+    assert read["totalTokens"] == 5 and stored(response)["turnIds"] == ["t1"]
+
+
+def test_create_resets_and_delete_removes_state() -> None:
+    """create on an existing chat starts fresh; delete returns the turn ids and drops the state."""
+    existing = run_batch(
+        "c2", None,
+        ("create", {"createdAt": "2026-11-20T12:00:00Z"}),
+        ("append_turn", {"turnId": "t9", "messages": [{"role": "user", "content": "x", "createdAt": "2026-11-20T12:00:01Z"}]}),
+    )
+    state = stored(existing)
+    reset = run_batch("c2", state, ("create", {"instructions": "new rules", "createdAt": "2026-11-20T13:00:00Z"}))
+    assert [m["content"] for m in stored(reset)["messages"]] == ["new rules"] and stored(reset)["turnIds"] == []
+    deleted = run_batch("c2", state, ("delete", None), ("read", None))
+    assert results(deleted) == [{"existed": True, "turnIds": ["t9"]}, None]
+    assert deleted["entityExists"] is False
+    assert run_batch("never-created", None, ("read", None))["entityExists"] is False
+
+
+def test_unknown_operation_is_an_error_result_and_leaves_state() -> None:
+    """A bad operation name fails that operation only."""
+    created = stored(run_batch("c3", None, ("create", {"createdAt": "2026-11-20T12:00:00Z"})))
+    response = run_batch("c3", created, ("rename", None))
+    assert response["results"][0]["isError"] is True and "unknown chat operation" in response["results"][0]["result"]

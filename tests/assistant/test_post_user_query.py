@@ -1,0 +1,88 @@
+"""The turn orchestrator's decisions, driving its generator with scripted task results."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from assistant.messages import ToolCall
+from assistant.payloads import CompletionResult, ToolInvocation, TurnInput
+from assistant.state import Usage, new_chat
+from orchestrators.post_user_query import run_turn
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+class ScriptedContext:
+    """Records what the orchestrator schedules; tasks are plain tuples."""
+
+    def __init__(self, turn: TurnInput) -> None:
+        self.instance_id = "chat1-turn-x"
+        self.current_utc_datetime = T0
+        self._input = turn.to_dict()
+
+    def get_input(self) -> dict[str, Any]:
+        return self._input
+
+    def call_entity(self, entity: Any, operation: str, data: Any = None) -> tuple[Any, ...]:
+        return ("entity", entity.name, entity.key, operation, data)
+
+    def call_activity(self, name: str, data: Any) -> tuple[Any, ...]:
+        return ("activity", name, data)
+
+    def task_all(self, tasks: list[Any]) -> tuple[Any, ...]:
+        return ("all", tuple(tasks))
+
+
+def test_turn_with_parallel_tool_calls_then_text() -> None:
+    """read → model → both AddTodo calls in one task_all → model → append_turn → output."""
+    context = ScriptedContext(TurnInput("chat1", "add milk and eggs", 5))
+    steps = run_turn(context)
+    assert next(steps) == ("entity", "chat", "chat1", "read", None)
+    model_call = steps.send(new_chat("chat1", "be brief", T0).to_dict())
+    assert model_call[:2] == ("activity", "chat_completion")
+    assert [m["role"] for m in model_call[2]["messages"]] == ["system", "user"]
+    calls = (ToolCall("c1", "AddTodo", '{"taskDescription": "milk"}'), ToolCall("c2", "AddTodo", '{"taskDescription": "eggs"}'))
+    fan_out = steps.send(CompletionResult("", tool_calls=calls, usage=Usage(1, 1, 2)).to_dict())
+    assert fan_out[0] == "all"
+    invocations = [ToolInvocation.from_dict(task[2]) for task in fan_out[1]]
+    assert [(t[1], i.chat_id, i.call.id) for t, i in zip(fan_out[1], invocations)] == [
+        ("AddTodo", "chat1", "c1"), ("AddTodo", "chat1", "c2")
+    ]
+    results = [
+        {"toolCallId": "c1", "name": "AddTodo", "content": "added milk", "ok": True},
+        {"toolCallId": "c2", "name": "AddTodo", "content": "added eggs", "ok": True},
+    ]
+    second_model_call = steps.send(results)
+    assert [m["role"] for m in second_model_call[2]["messages"]] == ["system", "user", "assistant", "tool", "tool"]
+    append = steps.send(CompletionResult("Added milk and eggs.", usage=Usage(1, 1, 2)).to_dict())
+    assert append[:4] == ("entity", "chat", "chat1", "append_turn")
+    assert append[4]["turnId"] == "chat1-turn-x" and append[4]["usage"]["totalTokens"] == 4
+    try:
+        steps.send({"appended": True})
+    except StopIteration as stop:
+        output = stop.value
+    assert output["reply"] == "Added milk and eggs." and output["found"] is True
+    assert [m["role"] for m in output["recentMessages"]] == ["user", "assistant", "tool", "tool", "assistant"]
+    json.dumps(output)  # the output must be plain JSON for the durable history
+
+
+def test_missing_chat_ends_without_calling_the_model() -> None:
+    """A chat deleted before the turn ran: the output says not found and nothing is scheduled."""
+    steps = run_turn(ScriptedContext(TurnInput("gone", "hi")))
+    next(steps)
+    try:
+        steps.send(None)
+        raise AssertionError("the orchestrator scheduled more work for a missing chat")
+    except StopIteration as stop:
+        assert stop.value == {"chatId": "gone", "found": False, "reply": "", "recentMessages": [], "usage": Usage().to_dict()}
+
+
+def test_only_unknown_tools_schedule_no_activity() -> None:
+    """An answer naming only unknown tools goes straight back to the model with error results."""
+    steps = run_turn(ScriptedContext(TurnInput("chat1", "do magic")))
+    next(steps)
+    steps.send(new_chat("chat1", None, T0).to_dict())
+    again = steps.send(CompletionResult("", tool_calls=(ToolCall("x", "Magic", "{}"),)).to_dict())
+    assert again[:2] == ("activity", "chat_completion")
+    assert again[2]["messages"][-1]["role"] == "tool" and "no tool named 'Magic'" in again[2]["messages"][-1]["content"]

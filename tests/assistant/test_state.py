@@ -1,0 +1,70 @@
+"""Chat state transitions: create/reset, append a turn, the GET view."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from assistant.messages import ChatMessage, ToolCall, format_utc, parse_utc
+from assistant.state import DEFAULT_INSTRUCTIONS, ChatState, TurnRecord, Usage, append_turn, new_chat, view_chat
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+def turn(turn_id: str, at: datetime, tokens: int = 7) -> TurnRecord:
+    stamp = format_utc(at)
+    call = ToolCall(id="call_1", name="AddTodo", arguments='{"taskDescription": "milk"}')
+    return TurnRecord(
+        turn_id=turn_id,
+        messages=(
+            ChatMessage(role="user", content="add milk", created_at=stamp),
+            ChatMessage(role="assistant", content="", created_at=stamp, tool_calls=(call,)),
+            ChatMessage(role="tool", content='{"added": true}', created_at=stamp, tool_call_id="call_1", name="AddTodo"),
+            ChatMessage(role="assistant", content="Added milk.", created_at=stamp),
+        ),
+        usage=Usage(5, 2, tokens),
+    )
+
+
+def test_new_chat_has_system_message_with_default_or_given_instructions() -> None:
+    """Empty instructions fall back to the documented default."""
+    assert new_chat("c", None, T0).messages[0].content == DEFAULT_INSTRUCTIONS
+    assert new_chat("c", "  ", T0).instructions == DEFAULT_INSTRUCTIONS
+    chat = new_chat("c", "Talk like a pirate.", T0)
+    assert [(m.role, m.content) for m in chat.messages] == [("system", "Talk like a pirate.")]
+    assert chat.created_at == chat.last_updated_at == "2026-11-20T12:00:00.000000Z"
+
+
+def test_append_turn_orders_timestamps_counts_tokens_and_is_idempotent() -> None:
+    """Same-instant messages get strictly increasing stamps; a repeated turn id changes nothing."""
+    chat = append_turn(new_chat("c", None, T0), turn("t1", T0))
+    stamps = [parse_utc(m.created_at) for m in chat.messages]
+    assert all(a < b for a, b in zip(stamps, stamps[1:]))
+    assert chat.total_tokens == 7 and chat.turn_ids == ("t1",)
+    assert {m.turn_id for m in chat.messages[1:]} == {"t1"}
+    assert append_turn(chat, turn("t1", T0)) is chat
+    again = append_turn(chat, turn("t2", T0 + timedelta(seconds=5), tokens=3))
+    assert again.total_tokens == 10 and len(again.messages) == 9
+    assert again.last_updated_at == again.messages[-1].created_at
+
+
+def test_state_round_trips_through_its_dict_form() -> None:
+    """What the entity stores converts back to the same state."""
+    chat = append_turn(new_chat("c", "be brief", T0), turn("t1", T0))
+    assert ChatState.from_dict(chat.to_dict()) == chat
+
+
+def test_view_filters_strictly_after_timestamp_and_reports_missing_chat() -> None:
+    """`timestampUTC` keeps messages created strictly after it; unknown chats say exists false."""
+    chat = append_turn(new_chat("c", None, T0), turn("t1", T0 + timedelta(seconds=1)))
+    everything = view_chat("c", chat).to_api()
+    assert [m["role"] for m in everything["recentMessages"]] == ["system", "user", "assistant", "tool", "assistant"]
+    assert everything["recentMessages"][2]["toolCalls"] == [
+        {"id": "call_1", "functionName": "AddTodo", "arguments": '{"taskDescription": "milk"}'}
+    ]
+    after_user = parse_utc(chat.messages[1].created_at)
+    later = view_chat("c", chat, after_user).to_api()
+    assert [m["role"] for m in later["recentMessages"]] == ["assistant", "tool", "assistant"]
+    assert later["totalMessages"] == 5 and later["totalTokens"] == 7
+    assert view_chat("x", None).to_api() == {
+        "id": "x", "exists": False, "createdAt": None, "lastUpdatedAt": None,
+        "totalMessages": 0, "totalTokens": 0, "recentMessages": [],
+    }

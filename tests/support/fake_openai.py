@@ -1,0 +1,177 @@
+"""A scripted OpenAI-compatible chat-completions server for tests, reached over real HTTP.
+
+Each test scripts what the "model" answers: a queue of replies (text or tool calls), each of
+which can be slow (`delay`) or fail (`status`, `retry_after`); or a `responder` function that
+picks the reply from the request (for concurrent chats). Every request received is recorded, so
+tests can check the prompts and tools that were sent. It runs uvicorn in a thread on a socket
+bound to a free loopback port.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+__all__ = ["FakeOpenAI", "ScriptedReply", "tool_call"]
+
+
+@dataclass(frozen=True)
+class ScriptedReply:
+    """One scripted answer of the fake model."""
+
+    content: str = ""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    """Each `{"id", "name", "arguments"}` (arguments as JSON text)."""
+    delay: float = 0.0
+    """Seconds to wait before answering."""
+    status: int = 200
+    """Non-200: answer with an OpenAI-style error body instead."""
+    retry_after: float | None = None
+    """`Retry-After` header (seconds) on an error answer."""
+    usage: tuple[int, int] = (10, 5)
+    """(prompt_tokens, completion_tokens)."""
+
+
+def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = None) -> dict[str, Any]:
+    """A tool call for `ScriptedReply.tool_calls`."""
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"id": call_id or f"call_{name}_{next(_ids)}", "name": name, "arguments": text}
+
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class FakeOpenAI:
+    """The server: script it, start it, point `OPENAI_BASE_URL` at `base_url`."""
+
+    responder: Callable[[dict[str, Any]], ScriptedReply] | None = None
+    """Used when the queue is empty: picks a reply from the request body."""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    """Every chat-completions request body received, in order."""
+    _queue: deque[ScriptedReply] = field(default_factory=deque)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    _socket: socket.socket | None = None
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL, e.g. `http://127.0.0.1:54321/v1`."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script(self, *replies: ScriptedReply) -> FakeOpenAI:
+        """Queue replies, answered in order."""
+        with self._lock:
+            self._queue.extend(replies)
+        return self
+
+    def reply(self, content: str, *, delay: float = 0.0) -> FakeOpenAI:
+        """Queue a text reply."""
+        return self.script(ScriptedReply(content=content, delay=delay))
+
+    def call_tools(self, *calls: dict[str, Any], delay: float = 0.0) -> FakeOpenAI:
+        """Queue a reply asking for tool calls (made with `tool_call`)."""
+        return self.script(ScriptedReply(tool_calls=tuple(calls), delay=delay))
+
+    def fail(self, status: int, *, retry_after: float | None = None, delay: float = 0.0) -> FakeOpenAI:
+        """Queue an error answer."""
+        return self.script(ScriptedReply(status=status, retry_after=retry_after, delay=delay))
+
+    def pending(self) -> int:
+        """Scripted replies not yet used."""
+        with self._lock:
+            return len(self._queue)
+
+    def _next(self, body: dict[str, Any]) -> ScriptedReply:
+        with self._lock:
+            self.requests.append(body)
+            if self._queue:
+                return self._queue.popleft()
+        if self.responder is not None:
+            return self.responder(body)
+        return ScriptedReply(status=500, content="the fake model has no scripted reply left")
+
+    async def _completions(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        reply = self._next(body)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.status != 200:
+            headers = {"Retry-After": f"{reply.retry_after:g}"} if reply.retry_after is not None else None
+            error = {"error": {"message": reply.content or f"scripted failure {reply.status}", "type": "fake", "code": None}}
+            return JSONResponse(error, status_code=reply.status, headers=headers)
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
+        if reply.tool_calls:
+            message["tool_calls"] = [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in reply.tool_calls
+            ]
+        prompt, completion = reply.usage
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{next(_ids)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [
+                    {"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
+                ],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            }
+        )
+
+    def start(self) -> FakeOpenAI:
+        """Listen on a free loopback port (the socket is bound here, so there is no race)."""
+        app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._completions, methods=["POST"]),
+                Route("/chat/completions", self._completions, methods=["POST"]),
+            ]
+        )
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
+        config = uvicorn.Config(app, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the fake OpenAI server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        if self._socket is not None:
+            self._socket.close()
+
+    def __enter__(self) -> FakeOpenAI:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
