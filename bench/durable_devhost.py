@@ -1,0 +1,127 @@
+"""The devhost side of the Durable benchmark: `python -m devhost start` as a subprocess
+(persistence on, fresh data dir) serving `bench/durable_app`, driven over real HTTP through the
+management API under `/runtime/webhooks/durabletask/`.
+
+Throughput: N start requests are sent concurrently; completion is detected by polling the
+instance list filtered to Pending/Running (cheap: one request per 0.2 s), and the end of the
+run is the latest `lastUpdatedTime` devhost recorded (the poll time if timestamps are whole
+seconds). Latency: one instance at a time, its status polled every 2 ms.
+"""
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.durable_results import LatencyResult, ThroughputResult, expected_output
+from tests.support.devhost import DevhostProcess, start_devhost
+
+__all__ = ["BACKEND_NAME", "DevhostBench", "devhost_bench"]
+
+BACKEND_NAME = "devhost (SQLite)"
+APP_DIR = Path(__file__).resolve().parent / "durable_app"
+WEBHOOKS = "/runtime/webhooks/durabletask"
+ORCHESTRATOR = "hello_cities"
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+class DevhostBench:
+    """A running devhost serving the benchmark app."""
+
+    def __init__(self, host: DevhostProcess) -> None:
+        self.host = host
+
+    async def _start_all(self, instances: int, concurrency: int) -> list[str]:
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=self.host.base_url, limits=limits, timeout=120) as client:
+            gate = asyncio.Semaphore(concurrency)
+
+            async def start_one() -> str:
+                async with gate:
+                    response = await client.post(f"{WEBHOOKS}/orchestrators/{ORCHESTRATOR}", json=None)
+                if response.status_code != 202:
+                    raise RuntimeError(f"start failed: {response.status_code} {response.text}")
+                return str(response.json()["id"])
+
+            return list(await asyncio.gather(*(start_one() for _ in range(instances))))
+
+    def _list(self, http: httpx.Client, params: dict[str, str]) -> list[dict[str, Any]]:
+        """Every instance the list query returns, following `x-ms-continuation-token` pages."""
+        found: list[dict[str, Any]] = []
+        headers: dict[str, str] = {}
+        while True:
+            response = http.get(f"{WEBHOOKS}/instances", params=params, headers=headers)
+            response.raise_for_status()
+            found.extend(response.json())
+            token = response.headers.get("x-ms-continuation-token")
+            if not token or token == "null":
+                return found
+            headers = {"x-ms-continuation-token": token}
+
+    def throughput(self, instances: int, concurrency: int = 64) -> ThroughputResult:
+        """Start `instances` at once; time from the first start to the last completion."""
+        started_at = datetime.now(timezone.utc)
+        ids = asyncio.run(self._start_all(instances, concurrency))
+        since = {"createdTimeFrom": started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "showInput": "false"}
+        with httpx.Client(base_url=self.host.base_url, timeout=120) as http:
+            while True:
+                running = http.get(
+                    f"{WEBHOOKS}/instances", params={**since, "runtimeStatus": "Pending,Running", "top": "1"}
+                )
+                running.raise_for_status()
+                if not running.json():
+                    break
+                time.sleep(0.2)
+            polled_end = datetime.now(timezone.utc)
+            statuses = {s["instanceId"]: s for s in self._list(http, since)}
+        wanted = expected_output()
+        bad = [i for i in ids if statuses.get(i, {}).get("runtimeStatus") != "Completed"
+               or statuses[i].get("output") != wanted]
+        if bad:
+            raise RuntimeError(f"{len(bad)} of {instances} instances did not complete right, e.g. {statuses.get(bad[0])}")
+        finished = [_parse_time(statuses[i]["lastUpdatedTime"]) for i in ids]
+        end = max(finished) if any(t.microsecond for t in finished) else polled_end
+        return ThroughputResult(BACKEND_NAME, instances, (end - started_at).total_seconds())
+
+    def latency(self, runs: int) -> LatencyResult:
+        """`runs` instances one after another; client-observed start-to-completion times."""
+        samples = []
+        wanted = expected_output()
+        with httpx.Client(base_url=self.host.base_url, timeout=60) as http:
+            for _ in range(runs):
+                begin = time.perf_counter()
+                started = http.post(f"{WEBHOOKS}/orchestrators/{ORCHESTRATOR}", json=None)
+                started.raise_for_status()
+                status_url = f"{WEBHOOKS}/instances/{started.json()['id']}"
+                while True:
+                    status = http.get(status_url, params={"showInput": "false"})
+                    if status.status_code == 200:
+                        break
+                    time.sleep(0.002)
+                samples.append((time.perf_counter() - begin) * 1000)
+                body = status.json()
+                if body.get("runtimeStatus") != "Completed" or body.get("output") != wanted:
+                    raise RuntimeError(f"latency run ended wrong: {body}")
+        return LatencyResult(BACKEND_NAME, tuple(samples))
+
+
+@contextmanager
+def devhost_bench() -> Iterator[DevhostBench]:
+    """Start devhost on a free port with a fresh data dir; stop it (SIGTERM) after."""
+    with tempfile.TemporaryDirectory(prefix="durable-bench-") as tmp:
+        host = start_devhost(APP_DIR, data_dir=Path(tmp) / "data")
+        try:
+            yield DevhostBench(host)
+        finally:
+            host.stop()
