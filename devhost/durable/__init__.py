@@ -1,0 +1,63 @@
+"""The Durable Functions engine of devhost, plugged into the HTTP host as a `HostExtension`.
+
+Serves `orchestrationTrigger`, `activityTrigger` and `entityTrigger` functions through the
+SDK's own handlers, provides `durableClient` binding values, and mounts the management
+API under `/runtime/webhooks/durabletask/`. State lives in `<data_dir>/<hubName>.sqlite`.
+
+Modules by role: `history` (event builders), `replay` (pure replay executor),
+`entities` (entity batch executor), `store` (SQLite), `state` (in-memory hot state),
+`steps` (one orchestration step / entity batch), `engine` (scheduler and group commit),
+`operations` (client operations), `api` (HTTP routes), `binding` (client binding value).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from devhost.durable.api import management_routes
+from devhost.durable.binding import WEBHOOK_PREFIX, client_binding_json, management_urls
+from devhost.durable.engine import DurableEngine
+from devhost.durable.operations import DurableError, Operations
+from devhost.extension import BindingRequest
+from devhost.loader import FunctionIndex
+
+__all__ = [
+    "DurableEngine",
+    "DurableError",
+    "DurableExtension",
+    "Operations",
+    "WEBHOOK_PREFIX",
+    "create_extension",
+    "management_urls",
+]
+
+
+class DurableExtension:
+    """The `HostExtension` that runs durable functions for one task hub."""
+
+    trigger_types = frozenset({"orchestrationtrigger", "activitytrigger", "entitytrigger"})
+    binding_types = frozenset({"durableclient"})
+
+    def __init__(self, data_dir: Path, hub_name: str) -> None:
+        self.hub_name = hub_name
+        self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name)
+        self.operations = Operations(self.engine)
+
+    def routes(self) -> list[BaseRoute]:
+        return management_routes(self.operations, self.hub_name)
+
+    def binding_value(self, request: BindingRequest) -> Any:
+        return client_binding_json(request.base_url.rstrip("/"), self.hub_name)
+
+    async def startup(self, index: FunctionIndex) -> None:
+        await self.engine.startup(index)
+
+    async def shutdown(self) -> None:
+        await self.engine.shutdown()
+
+
+def create_extension(config: Any) -> DurableExtension:
+    """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir` and `hub_name`)."""
+    return DurableExtension(Path(config.data_dir), str(config.hub_name))

@@ -1,0 +1,431 @@
+"""The scheduler/dispatcher: one asyncio loop drives every orchestration, entity and activity.
+
+Hot state lives in memory (`state.py`); every change is recorded in the open write batch.
+The pump steps ready instances and entities into that batch, commits it in one SQLite
+transaction on a dedicated thread (group commit: one transaction for many steps; the
+next batch fills while the previous one commits), and only then releases what the
+batch scheduled: activities start, timers are armed, API callers get their answer,
+status queries see the new summaries. Messages between instances are delivered in
+memory at once (a message created and consumed in the same batch is never written),
+which is safe because batches commit strictly in order.
+
+Crash recovery (`startup`): instances not yet finished are loaded with their history,
+undelivered messages are delivered again (future timers re-armed) and activities whose
+completion was not committed are run again.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from devhost.durable import history as h
+from devhost.durable.payloads import decode_activity_input, encode_activity_output
+from devhost.durable.replay import ReplayState, SubOrchestrationCall
+from devhost.durable.state import RUNNING_STATES, TERMINAL_STATES, EntityState, Instance, OpenBatch
+from devhost.durable.steps import EntitySteps, OrchestrationStepper, new_instance_row, start_message_body
+from devhost.durable.store import ActivityRow, InstanceRow, MessageRow, Store
+from devhost.loader import FunctionIndex, FunctionSpec
+
+__all__ = ["DurableEngine"]
+
+log = logging.getLogger("devhost.durable")
+STEPS_PER_ROUND = 256
+"""Steps taken into one batch before committing it (keeps the loop responsive)."""
+ACTIVITY_THREADS = 32
+
+
+class DurableEngine:
+    """The durable task hub of one devhost: orchestrations, entities, activities, timers."""
+
+    def __init__(self, store_path: Path, hub_name: str) -> None:
+        self.store_path = store_path
+        self.hub_name = hub_name
+        self.store: Store | None = None
+        self.orchestrations: dict[str, Instance] = {}
+        self.entities: dict[str, EntityState] = {}
+        self._orchestrators: dict[str, FunctionSpec] = {}
+        self._activities: dict[str, FunctionSpec] = {}
+        self._entity_functions: dict[str, FunctionSpec] = {}
+        self._ready: dict[str, None] = {}
+        self._open = OpenBatch()
+        self._id = 0
+        self._timers: list[tuple[float, int, MessageRow]] = []
+        self._cancelled: set[int] = set()
+        self._wake: asyncio.Event | None = None
+        self._timer_wake: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._db: ThreadPoolExecutor | None = None
+        self._stopping = False
+        self._stepper = OrchestrationStepper(self)
+        self._entity_steps = EntitySteps(self)
+
+    # -- functions ------------------------------------------------------------------------
+    def register(self, index: FunctionIndex) -> None:
+        """Index the app's orchestrator, activity and entity functions by (case-insensitive) name."""
+        for spec in index.functions:
+            kind = spec.trigger_type.lower()
+            names = {spec.name.lower()}
+            if kind == "orchestrationtrigger":
+                names.add(str(spec.trigger.get("orchestration") or spec.name).lower())
+                for name in names:
+                    self._orchestrators[name] = spec
+            elif kind == "activitytrigger":
+                names.add(str(spec.trigger.get("activity") or spec.name).lower())
+                for name in names:
+                    self._activities[name] = spec
+            elif kind == "entitytrigger":
+                names.add(str(spec.trigger.get("entityName") or spec.name).lower())
+                for name in names:
+                    self._entity_functions[name] = spec
+
+    def orchestrator(self, name: str) -> Callable[[str], str] | None:
+        spec = self._orchestrators.get(name.lower())
+        return spec.func if spec is not None else None
+
+    def entity_handler(self, name: str) -> Callable[[str], str] | None:
+        spec = self._entity_functions.get(name.lower())
+        return spec.func if spec is not None else None
+
+    def orchestrator_name(self, name: str) -> str | None:
+        """The registered orchestrator's canonical name, or None."""
+        spec = self._orchestrators.get(name.lower())
+        return spec.name if spec is not None else None
+
+    def has_entity(self, name: str) -> bool:
+        return name.lower() in self._entity_functions
+
+    def next_id(self) -> int:
+        self._id += 1
+        return self._id
+
+    @property
+    def open(self) -> OpenBatch:
+        """The batch being filled."""
+        return self._open
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def startup(self, index: FunctionIndex) -> None:
+        """Open the store, recover unfinished work and start the pump and the timer loop."""
+        self.register(index)
+        self._wake, self._timer_wake = asyncio.Event(), asyncio.Event()
+        self._pool = ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="durable-activity")
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="durable-store")
+        self.store = Store(self.store_path)
+        self._id = self.store.max_ids()
+        self._recover()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._pump()), loop.create_task(self._timer_loop())]
+
+    def _recover(self) -> None:
+        assert self.store is not None
+        for row in self.store.instances_in(RUNNING_STATES):
+            inst = Instance(row=row, public=replace(row), played=self.store.history(row.instance_id),
+                            replay=ReplayState.from_json(row.replay))
+            self.orchestrations[row.instance_id] = inst
+        now = time.time()
+        for message in self.store.messages():
+            if message.visible_at is not None and message.visible_at > now:
+                inst = self.orchestrations.get(message.target)
+                if inst is not None and "TimerId" in message.body:
+                    inst.timers[int(message.body["TimerId"])] = message.id
+                heapq.heappush(self._timers, (message.visible_at, message.id, message))
+            elif not self.deliver(message):
+                self._open.writes.delete_messages.append(message.id)
+        for activity in self.store.activities():
+            self._open.after_commit.append(lambda a=activity: self.dispatch_activity(a))
+
+    async def shutdown(self) -> None:
+        """Stop dispatching, commit what is open, close the store."""
+        self._stopping = True
+        if self._wake is not None:
+            self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # the pump stops at a clean point
+                pass
+        if self.store is not None and self._db is not None:
+            self._open.elide_transient_messages()
+            await asyncio.get_running_loop().run_in_executor(self._db, self.store.commit, self._open.writes)
+            self._db.shutdown(wait=True)
+            self.store.close()
+            self.store = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- delivery ---------------------------------------------------------------------------
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    def load_instance(self, instance_id: str) -> Instance | None:
+        """The in-memory instance, loading it from the store if needed."""
+        inst = self.orchestrations.get(instance_id)
+        if inst is None and self.store is not None:
+            row = self.store.get_instance(instance_id)
+            if row is None:
+                return None
+            played = self.store.history(instance_id) if row.status not in TERMINAL_STATES else []
+            inst = Instance(row=row, public=replace(row), played=played, replay=ReplayState.from_json(row.replay))
+            self.orchestrations[instance_id] = inst
+        return inst
+
+    def load_entity(self, entity_id: str) -> EntityState:
+        entity = self.entities.get(entity_id)
+        if entity is None:
+            name, _, key = entity_id[1:].partition("@")
+            row = self.store.get_entity(entity_id) if self.store is not None else None
+            entity = EntityState(entity_id, name, key, row is not None, row.state if row else None,
+                                 row.updated if row else h.format_time(h.utc_now()))
+            self.entities[entity_id] = entity
+        return entity
+
+    def deliver(self, message: MessageRow) -> bool:
+        """Put a committed-or-batched message into its target's inbox; False if no such target."""
+        if message.target.startswith("@"):
+            self.load_entity(message.target).inbox.append(message)
+        else:
+            inst = self.load_instance(message.target)
+            if inst is None:
+                return False
+            if "TimerId" in message.body and message.body.get("EventType") == h.EventType.TIMER_FIRED:
+                inst.timers.pop(int(message.body["TimerId"]), None)
+            inst.inbox.append(message)
+        self._ready[message.target] = None
+        self.wake()
+        return True
+
+    def send(self, target: str, execution_id: str | None, body: dict[str, Any], batch: OpenBatch,
+             first: bool = False) -> MessageRow | None:
+        """Record a message in `batch` and deliver it now (it commits with, or before, its consumer)."""
+        message = MessageRow(self.next_id(), target, execution_id, None, body)
+        if not target.startswith("@") and self.load_instance(target) is None:
+            return None
+        batch.writes.messages.append(message)
+        if first and not target.startswith("@"):
+            inst = self.orchestrations[target]
+            inst.inbox.insert(0, message)
+            self._ready[target] = None
+            self.wake()
+        else:
+            self.deliver(message)
+        return message
+
+    def cancel_timers(self, inst: Instance, timer_ids: list[int], batch: OpenBatch) -> None:
+        for timer_id in timer_ids:
+            message_id = inst.timers.pop(timer_id, None)
+            if message_id is not None:
+                batch.writes.delete_messages.append(message_id)
+                self._cancelled.add(message_id)
+
+    def schedule_timer(self, message: MessageRow) -> None:
+        if message.id in self._cancelled:
+            self._cancelled.discard(message.id)
+            return
+        heapq.heappush(self._timers, (message.visible_at or 0.0, message.id, message))
+        if self._timer_wake is not None:
+            self._timer_wake.set()
+
+    async def _timer_loop(self) -> None:
+        assert self._timer_wake is not None
+        while True:
+            if not self._timers:
+                self._timer_wake.clear()
+                await self._timer_wake.wait()
+                continue
+            due, _, message = self._timers[0]
+            delay = due - time.time()
+            if delay > 0:
+                self._timer_wake.clear()
+                try:
+                    await asyncio.wait_for(self._timer_wake.wait(), timeout=min(delay, 60.0))
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            heapq.heappop(self._timers)
+            if message.id in self._cancelled:
+                self._cancelled.discard(message.id)
+                continue
+            if not self.deliver(message):
+                self._open.writes.delete_messages.append(message.id)
+
+    # -- instances ----------------------------------------------------------------------------
+    def create_instance(self, instance_id: str, name: str, input_text: str | None, batch: OpenBatch,
+                        parent: dict[str, Any] | None = None) -> Instance:
+        """Create (or overwrite a finished) instance and send it ExecutionStarted."""
+        now = h.utc_now()
+        row = new_instance_row(instance_id, name, input_text, now, parent)
+        previous = self.orchestrations.get(instance_id)
+        inst = Instance(row=row, public=previous.public if previous else None)
+        if previous is not None or (self.store is not None and self.store.get_instance(instance_id) is not None):
+            batch.writes.reset_history.append(instance_id)
+            batch.writes.history = [r for r in batch.writes.history if r[0] != instance_id]
+            if previous is not None:
+                self.cancel_timers(previous, list(previous.timers), batch)
+        self.orchestrations[instance_id] = inst
+        batch.writes.instances[instance_id] = row
+        batch.touched.add(instance_id)
+        self.send(instance_id, None, start_message_body(row, now), batch)
+        return inst
+
+    def start_child(self, parent: Instance, call: SubOrchestrationCall, batch: OpenBatch, now: Any) -> None:
+        existing = self.load_instance(call.instance_id)
+        problem = None
+        if self.orchestrator(call.name) is None:
+            problem = f"The orchestrator function '{call.name}' doesn't exist in this app."
+        elif existing is not None and existing.row.status not in TERMINAL_STATES:
+            problem = f"An instance with ID '{call.instance_id}' already exists and is {existing.row.status}."
+        if problem is not None:
+            body = h.sub_orchestration_failed(now, call.task_id, problem, None)
+            self.send(parent.row.instance_id, parent.row.execution_id, body, batch)
+            return
+        info = {"instance_id": parent.row.instance_id, "execution_id": parent.row.execution_id,
+                "task_id": call.task_id, "name": parent.row.name}
+        self.create_instance(call.instance_id, self.orchestrator_name(call.name) or call.name, call.input, batch, info)
+
+    def on_terminal(self, instance_id: str) -> None:
+        """After a finished instance's commit: drop it from memory unless messages wait."""
+        inst = self.orchestrations.get(instance_id)
+        if inst is not None and inst.row.status in TERMINAL_STATES and not inst.inbox:
+            del self.orchestrations[instance_id]
+
+    def public_row(self, instance_id: str) -> InstanceRow | None:
+        """The committed summary of an instance (memory first, then the store)."""
+        inst = self.orchestrations.get(instance_id)
+        if inst is not None:
+            return inst.public
+        return self.store.get_instance(instance_id) if self.store is not None else None
+
+    # -- activities -----------------------------------------------------------------------------
+    def dispatch_activity(self, activity: ActivityRow) -> None:
+        if self._stopping:
+            return
+        spec = self._activities.get(activity.name.lower())
+        if spec is None:
+            reason = f"The function '{activity.name}' doesn't exist, is disabled, or is not an activity function."
+            self._activity_done(activity, h.task_failed(h.utc_now(), activity.task_id, reason, None))
+            return
+        if spec.is_async:
+            asyncio.get_running_loop().create_task(self._run_async(spec, activity))
+            return
+        assert self._pool is not None
+        future = asyncio.get_running_loop().run_in_executor(self._pool, _run_sync_activity, spec, activity)
+        future.add_done_callback(lambda f: self._activity_done(activity, f.result()) if not f.cancelled() else None)
+
+    async def _run_async(self, spec: FunctionSpec, activity: ActivityRow) -> None:
+        try:
+            value = await spec.func(**{_param(spec): decode_activity_input(activity.input)})
+            event = h.task_completed(h.utc_now(), activity.task_id, encode_activity_output(value))
+        except Exception as exc:  # the activity's failure goes to the orchestrator
+            event = _failure(activity, exc)
+        self._activity_done(activity, event)
+
+    def _activity_done(self, activity: ActivityRow, event: h.Event) -> None:
+        if self._stopping:
+            return  # not recorded: it runs again after a restart
+        self._open.writes.delete_activities.append(activity.id)
+        if self.send(activity.instance_id, activity.execution_id, event, self._open) is None:
+            self.wake()
+
+    # -- the pump --------------------------------------------------------------------------------
+    def _run_ready(self) -> None:
+        batch = self._open
+        now = h.utc_now()
+        for _ in range(min(len(self._ready), STEPS_PER_ROUND)):
+            target = next(iter(self._ready))
+            del self._ready[target]
+            if target.startswith("@"):
+                entity = self.entities.get(target)
+                if entity is not None and entity.inbox:
+                    self._entity_steps.step(entity, batch, now)
+                    if entity.inbox:
+                        self._ready[target] = None
+                continue
+            inst = self.orchestrations.get(target)
+            if inst is None or not inst.inbox:
+                continue
+            self._stepper.again = False
+            try:
+                self._stepper.step(inst, batch, now)
+            except Exception:  # an engine bug must not stop every other instance
+                log.exception("durable step of %s failed", target)
+                continue
+            if self._stepper.again and inst.inbox:
+                self._ready[target] = None
+
+    async def _pump(self) -> None:
+        assert self._wake is not None and self.store is not None and self._db is not None
+        loop = asyncio.get_running_loop()
+        inflight: asyncio.Future[None] | None = None
+        committing: OpenBatch | None = None
+        while True:
+            if not self._stopping:
+                self._run_ready()
+            if inflight is not None and committing is not None:
+                try:
+                    await inflight
+                except Exception as exc:
+                    log.exception("durable store commit failed")
+                    for waiter in committing.waiters:
+                        if not waiter.done():
+                            waiter.set_exception(exc)
+                else:
+                    self._after_commit(committing)
+                inflight, committing = None, None
+                continue
+            if not self._open.is_empty():
+                committing, self._open = self._open, OpenBatch()
+                committing.elide_transient_messages()
+                inflight = loop.run_in_executor(self._db, self.store.commit, committing.writes)
+                continue
+            if self._ready and not self._stopping:
+                continue
+            self._wake.clear()
+            await self._wake.wait()
+
+    def _after_commit(self, batch: OpenBatch) -> None:
+        for instance_id in batch.touched:
+            inst = self.orchestrations.get(instance_id)
+            if inst is not None:
+                inst.publish()
+        for hook in batch.after_commit:
+            hook()
+        for waiter in batch.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def committed(self) -> None:
+        """Wait until everything recorded so far is committed."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._open.waiters.append(waiter)
+        self.wake()
+        await waiter
+
+
+def _param(spec: FunctionSpec) -> str:
+    return str(spec.trigger.get("name") or "input")
+
+
+def _failure(activity: ActivityRow, exc: BaseException) -> h.Event:
+    reason = f"Activity function '{activity.name}' failed: {type(exc).__name__}: {exc}"
+    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return h.task_failed(h.utc_now(), activity.task_id, reason, details)
+
+
+def _run_sync_activity(spec: FunctionSpec, activity: ActivityRow) -> h.Event:
+    """Runs on an activity thread: call the function, encode as the worker does."""
+    try:
+        value = spec.func(**{_param(spec): decode_activity_input(activity.input)})
+        return h.task_completed(h.utc_now(), activity.task_id, encode_activity_output(value))
+    except Exception as exc:  # the activity's failure goes to the orchestrator
+        return _failure(activity, exc)

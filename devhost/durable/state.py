@@ -1,0 +1,86 @@
+"""In-memory state of the engine: hot orchestration instances, entities and the open write batch.
+
+The engine keeps every running instance's history (already encoded for replay), replay
+bookkeeping and undelivered messages here, so a step never reads the store. Every change
+is also recorded in the open `WriteBatch`; what others may observe (`public`, dispatched
+work, API answers) changes only after that batch is committed.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from devhost.durable.replay import ReplayState
+from devhost.durable.store import InstanceRow, MessageRow, WriteBatch
+
+__all__ = ["EntityState", "Instance", "OpenBatch", "RUNNING_STATES", "TERMINAL_STATES", "encode_played"]
+
+TERMINAL_STATES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+"""Statuses an instance never leaves on its own."""
+RUNNING_STATES = frozenset({"Pending", "Running", "Suspended", "ContinuedAsNew"})
+"""Statuses that block starting the same instance id again (the host's default)."""
+
+
+def encode_played(event: dict[str, Any]) -> str:
+    """One history event as JSON with `IsPlayed` true (how later replays see it)."""
+    return json.dumps({**event, "IsPlayed": True}, separators=(",", ":"))
+
+
+@dataclass
+class Instance:
+    """One orchestration instance held in memory."""
+
+    row: InstanceRow
+    """The working summary (may be ahead of the store until the open batch commits)."""
+    public: InstanceRow | None
+    """The last committed summary (what status queries show); None before the first commit."""
+    played: list[str] = field(default_factory=list)
+    """The current execution's history, each event encoded with IsPlayed true."""
+    replay: ReplayState = field(default_factory=ReplayState)
+    inbox: list[MessageRow] = field(default_factory=list)
+    """Delivered, unconsumed messages, in arrival order."""
+    timers: dict[int, int] = field(default_factory=dict)
+    """Pending timer id → message id (to cancel timers that lost a task_any)."""
+
+    def publish(self) -> None:
+        self.public = replace(self.row)
+
+
+@dataclass
+class EntityState:
+    """One entity held in memory."""
+
+    entity_id: str
+    name: str
+    key: str
+    exists: bool
+    state: str | None
+    updated: str
+    inbox: list[MessageRow] = field(default_factory=list)
+
+
+@dataclass
+class OpenBatch:
+    """The batch being filled, with what to do once it is committed."""
+
+    writes: WriteBatch = field(default_factory=WriteBatch)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    touched: set[str] = field(default_factory=set)
+    """Instances whose `public` summary is refreshed after the commit."""
+    waiters: list[Any] = field(default_factory=list)
+    """Futures resolved (None) after the commit."""
+
+    def is_empty(self) -> bool:
+        return self.writes.is_empty() and not self.after_commit and not self.touched and not self.waiters
+
+    def elide_transient_messages(self) -> None:
+        """Drop messages both created and consumed within this batch (nothing to store)."""
+        writes = self.writes
+        if not writes.delete_messages or not writes.messages:
+            return
+        inserted = {m.id for m in writes.messages}
+        both = inserted.intersection(writes.delete_messages)
+        if both:
+            writes.messages = [m for m in writes.messages if m.id not in both]
+            writes.delete_messages = [i for i in writes.delete_messages if i not in both]

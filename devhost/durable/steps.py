@@ -1,0 +1,277 @@
+"""One orchestration step and one entity batch, applied to memory and to the open write batch.
+
+`OrchestrationStepper.step` takes an instance's delivered messages, builds the episode
+(control messages first: terminate, suspend, resume; stale messages of an earlier
+execution dropped; a retry-relevant event always last), runs the replay executor and
+records the outcome: history, summary, consumed messages, and the work it schedules
+(activities, timers, sub-orchestrations, entity requests, the parent's completion
+message). Work that leaves the engine (activities, timers) is handed to the engine's
+`after_commit` hooks, never dispatched before the batch that records it is committed.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable
+
+from devhost.durable import history as h
+from devhost.durable.entities import run_entity_batch
+from devhost.durable.replay import Decision, ReplayState, build_context, decide, is_retry_event, run_orchestrator
+from devhost.durable.state import TERMINAL_STATES, EntityState, Instance, OpenBatch, encode_played
+from devhost.durable.store import ActivityRow, EntityRow, InstanceRow, MessageRow
+
+if TYPE_CHECKING:
+    from devhost.durable.engine import DurableEngine
+
+__all__ = ["EntitySteps", "OrchestrationStepper", "new_instance_row", "start_message_body"]
+
+_CONTROL = {h.EventType.EXECUTION_TERMINATED, h.EventType.EXECUTION_SUSPENDED, h.EventType.EXECUTION_RESUMED}
+MAX_ENTITY_BATCH = 100
+
+
+def new_instance_row(
+    instance_id: str, name: str, input_text: str | None, now: datetime, parent: dict[str, Any] | None = None
+) -> InstanceRow:
+    """The summary of a freshly created (Pending) instance."""
+    stamp = h.format_time(now)
+    return InstanceRow(
+        instance_id=instance_id, name=name, status="Pending", execution_id=uuid.uuid4().hex, input=input_text,
+        output=None, custom_status=None, created=stamp, updated=stamp, parent=parent, replay=None,
+    )
+
+
+def start_message_body(row: InstanceRow, now: datetime) -> dict[str, Any]:
+    """The ExecutionStarted event that starts `row`'s current execution."""
+    parent = None
+    if row.parent:
+        parent = {
+            "Name": row.parent.get("name"),
+            "TaskScheduleId": row.parent.get("task_id"),
+            "OrchestrationInstance": {
+                "InstanceId": row.parent.get("instance_id"), "ExecutionId": row.parent.get("execution_id")
+            },
+        }
+    return h.execution_started(now, row.name, row.instance_id, row.execution_id, row.input, parent)
+
+
+@dataclass
+class _Episode:
+    events: list[h.Event]
+    consumed: list[MessageRow]
+
+
+class OrchestrationStepper:
+    """Runs orchestration steps for one engine."""
+
+    def __init__(self, engine: DurableEngine) -> None:
+        self.engine = engine
+        self.again = False
+        """Set by a step that made buffered messages deliverable (the engine steps it again)."""
+
+    # -- helpers --------------------------------------------------------------------------
+    def _append(self, inst: Instance, batch: OpenBatch, events: list[h.Event]) -> None:
+        start = len(inst.played)
+        for offset, event in enumerate(events):
+            text = encode_played(event)
+            inst.played.append(text)
+            batch.writes.history.append((inst.row.instance_id, start + offset, text))
+
+    def _save(self, inst: Instance, batch: OpenBatch, now: datetime) -> None:
+        inst.row.updated = h.format_time(now)
+        inst.row.replay = inst.replay.to_json()
+        batch.writes.instances[inst.row.instance_id] = inst.row
+        batch.touched.add(inst.row.instance_id)
+
+    def _reset_history(self, inst: Instance, batch: OpenBatch) -> None:
+        iid = inst.row.instance_id
+        batch.writes.reset_history.append(iid)
+        batch.writes.history = [r for r in batch.writes.history if r[0] != iid]
+        inst.played = []
+        inst.replay = ReplayState()
+        self.engine.cancel_timers(inst, list(inst.timers), batch)
+
+    # -- episode ----------------------------------------------------------------------------
+    def _episode(self, inst: Instance, batch: OpenBatch, now: datetime) -> _Episode | None:
+        """Pick the messages of this step; applies control messages directly."""
+        row = inst.row
+        events: list[h.Event] = []
+        consumed: list[MessageRow] = []
+        keep: list[MessageRow] = []
+        stop = False
+        for message in inst.inbox:
+            if stop:
+                keep.append(message)
+                continue
+            event = message.body
+            kind = event["EventType"]
+            if message.execution_id and message.execution_id != row.execution_id:
+                consumed.append(message)  # a result or timer of an earlier execution
+                continue
+            if row.status in TERMINAL_STATES:
+                consumed.append(message)
+                continue
+            if kind == h.EventType.EXECUTION_TERMINATED:
+                self._terminate(inst, batch, now, event.get("Input"))
+                consumed, keep, events = list(inst.inbox), [], []
+                break
+            if row.status == "Suspended":
+                if kind == h.EventType.EXECUTION_RESUMED:
+                    consumed.append(message)
+                    self._append(inst, batch, [h.execution_resumed(now, event.get("Reason"))])
+                    row.status = "Running"
+                    self.again = True  # the buffered messages are deliverable now
+                else:
+                    keep.append(message)
+                continue
+            if kind == h.EventType.EXECUTION_SUSPENDED:
+                consumed.append(message)
+                if events:  # deliver what came before the suspension first
+                    keep.append(message)
+                    consumed.remove(message)
+                    stop = True
+                    continue
+                self._append(inst, batch, [h.execution_suspended(now, event.get("Reason"))])
+                row.status = "Suspended"
+                continue
+            if kind == h.EventType.EXECUTION_RESUMED:
+                consumed.append(message)
+                continue
+            if kind == h.EventType.EXECUTION_STARTED:
+                if inst.played or any(e["EventType"] == h.EventType.EXECUTION_STARTED for e in events):
+                    consumed.append(message)
+                    continue
+            elif not inst.played and not events:
+                keep.append(message)  # nothing to deliver to before the execution starts
+                continue
+            consumed.append(message)
+            events.append(event)
+            if is_retry_event(event, inst.replay):
+                stop = True
+        inst.inbox = keep
+        batch.writes.delete_messages.extend(m.id for m in consumed)
+        if consumed:
+            self._save(inst, batch, now)
+        if not events or row.status in TERMINAL_STATES:
+            return None
+        return _Episode(events, consumed)
+
+    # -- the step -------------------------------------------------------------------------------
+    def step(self, inst: Instance, batch: OpenBatch, now: datetime) -> None:
+        """Consume `inst`'s deliverable messages: at most one replay of the orchestrator."""
+        episode = self._episode(inst, batch, now)
+        if episode is None:
+            return
+        row = inst.row
+        new_events = [h.orchestrator_started(now), *episode.events]
+        handler = self.engine.orchestrator(row.name)
+        parent_id = row.parent.get("instance_id") if row.parent else None
+        if handler is None:
+            decision = Decision()
+            from devhost.durable.replay import Completion
+
+            decision.completion = Completion("Failed", f"The orchestrator function '{row.name}' doesn't exist in this app.")
+        else:
+            context = build_context(row.instance_id, parent_id, row.input, inst.played, new_events)
+            outcome = run_orchestrator(handler, context)
+            decision = decide(inst.replay, episode.events, outcome, now, row.instance_id, row.execution_id)
+        if row.status == "Pending":
+            row.status = "Running"
+        if decision.custom_status is not None:
+            row.custom_status = decision.custom_status
+        self._apply(inst, batch, now, new_events, decision)
+
+    def _apply(self, inst: Instance, batch: OpenBatch, now: datetime, new_events: list[h.Event], decision: Decision) -> None:
+        engine, row = self.engine, inst.row
+        events = new_events + decision.new_events
+        for call in decision.activities:
+            activity = ActivityRow(engine.next_id(), row.instance_id, row.execution_id, call.task_id, call.name, call.input)
+            batch.writes.activities.append(activity)
+            batch.after_commit.append(lambda a=activity: engine.dispatch_activity(a))
+        for timer in decision.timers:
+            message = MessageRow(
+                engine.next_id(), row.instance_id, row.execution_id, timer.fire_at.timestamp(),
+                h.timer_fired(timer.fire_at, timer.timer_id, timer.fire_at),
+            )
+            inst.timers[timer.timer_id] = message.id
+            batch.writes.messages.append(message)
+            batch.after_commit.append(lambda m=message: engine.schedule_timer(m))
+        engine.cancel_timers(inst, decision.cancelled_timers, batch)
+        for sub in decision.suborchestrations:
+            engine.start_child(inst, sub, batch, now)
+        for call in decision.entity_calls:
+            engine.send(call.target, None, {"request": call.request}, batch)
+        completion = decision.completion
+        if completion is None:
+            events.append(h.orchestrator_completed(now))
+            self._append(inst, batch, events)
+            self._save(inst, batch, now)
+            return
+        if completion.status == "ContinuedAsNew":
+            row.status = "ContinuedAsNew"
+            row.input = completion.output
+            row.output = None
+            row.execution_id = uuid.uuid4().hex
+            self._reset_history(inst, batch)
+            self._save(inst, batch, now)
+            engine.send(row.instance_id, None, start_message_body(row, now), batch, first=True)
+            return
+        if completion.status == "Completed":
+            events.append(h.execution_completed(now, completion.output))
+            row.output = completion.output
+        else:
+            events.append(h.execution_failed(now, completion.output or "", completion.details))
+            row.output = json.dumps(f"Orchestrator function '{row.name}' failed: {completion.output}")
+        events.append(h.orchestrator_completed(now))
+        row.status = completion.status
+        self._append(inst, batch, events)
+        self._finish(inst, batch, now, completion.status, completion.output, completion.details)
+
+    def _finish(self, inst: Instance, batch: OpenBatch, now: datetime, status: str, output: str | None, details: str | None) -> None:
+        row = inst.row
+        self._save(inst, batch, now)
+        self.engine.cancel_timers(inst, list(inst.timers), batch)
+        parent = row.parent
+        if parent:
+            task_id = int(parent["task_id"])
+            if status == "Completed":
+                body = h.sub_orchestration_completed(now, task_id, output)
+            else:
+                reason = f"Sub-orchestration '{row.name}' ({row.instance_id}) {status.lower()}: {output}"
+                body = h.sub_orchestration_failed(now, task_id, reason, details)
+            self.engine.send(str(parent["instance_id"]), parent.get("execution_id"), body, batch)
+        batch.after_commit.append(lambda: self.engine.on_terminal(row.instance_id))
+
+    def _terminate(self, inst: Instance, batch: OpenBatch, now: datetime, reason: str | None) -> None:
+        row = inst.row
+        self._append(inst, batch, [h.execution_terminated(now, reason)])
+        row.status = "Terminated"
+        row.output = json.dumps(reason) if reason is not None else None
+        self._finish(inst, batch, now, "Terminated", row.output, None)
+
+
+class EntitySteps:
+    """Runs entity batches for one engine."""
+
+    def __init__(self, engine: DurableEngine) -> None:
+        self.engine = engine
+
+    def step(self, entity: EntityState, batch: OpenBatch, now: datetime) -> None:
+        """Apply up to MAX_ENTITY_BATCH delivered requests, in arrival order, exactly once."""
+        messages = entity.inbox[:MAX_ENTITY_BATCH]
+        entity.inbox = entity.inbox[MAX_ENTITY_BATCH:]
+        requests = [m.body["request"] for m in messages]
+        handler: Callable[[str], str] | None = self.engine.entity_handler(entity.name)
+        result = run_entity_batch(handler, entity.entity_id, entity.exists, entity.state, requests)
+        entity.exists, entity.state = result.exists, result.state
+        entity.updated = h.format_time(now)
+        batch.writes.delete_messages.extend(m.id for m in messages)
+        if result.exists:
+            batch.writes.entities[entity.entity_id] = EntityRow(entity.entity_id, entity.name, entity.key, entity.state, entity.updated)
+        else:
+            batch.writes.entities.pop(entity.entity_id, None)
+            batch.writes.delete_entities.append(entity.entity_id)
+        for response in result.responses:
+            body = h.event_raised(now, response.request_id, response.payload)
+            self.engine.send(response.parent, response.parent_execution, body, batch)
