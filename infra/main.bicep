@@ -70,8 +70,8 @@ param chatModelSkuName string = 'GlobalStandard'
 @minValue(1)
 param chatModelCapacity int = 10
 
-@description('Name of the chat deployment (CHAT_MODEL_DEPLOYMENT_NAME).')
-param chatDeploymentName string = 'chat'
+@description('Name of the chat deployment (CHAT_MODEL_DEPLOYMENT_NAME); empty means the model name, which lets the app recognise reasoning models (gpt-5*, o*) by name.')
+param chatDeploymentName string = ''
 
 @description('Azure OpenAI API version the app sends (AZURE_OPENAI_API_VERSION).')
 param openAiApiVersion string = '2025-04-01-preview'
@@ -149,7 +149,7 @@ module openAi 'core/openai.bicep' = {
     name: 'oai-${resourceToken}'
     location: empty(openAiLocation) ? location : openAiLocation
     tags: tags
-    deploymentName: chatDeploymentName
+    deploymentName: empty(chatDeploymentName) ? chatModelName : chatDeploymentName
     modelName: chatModelName
     modelVersion: chatModelVersion
     skuName: chatModelSkuName

@@ -32,13 +32,15 @@ param ipAllowlist array = [
   '0.0.0.0/0'
 ]
 
+var dedicated = skuName == 'Dedicated'
+
 resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' = {
   name: name
   location: location
   tags: tags
   properties: {
     ipAllowlist: ipAllowlist
-    sku: skuName == 'Dedicated' ? {
+    sku: dedicated ? {
       name: skuName
       capacity: dedicatedCapacity
     } : {
