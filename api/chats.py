@@ -55,6 +55,7 @@ async def _run_admin(client: df.DurableOrchestrationClient, request: ChatAdminIn
     if status is None:
         raise HttpError(504, f"the chat {request.action} did not finish in time; try again", instanceId=instance_id)
     if status.runtime_status != OrchestrationRuntimeStatus.Completed:
+        log.error("chat %s of %s ended %s: %s", request.action, request.chat_id, status.runtime_status, status.output)
         raise HttpError(500, f"the chat {request.action} failed", instanceId=instance_id)
     await client.purge_instance_history(instance_id)
     return status.output

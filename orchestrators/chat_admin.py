@@ -51,6 +51,6 @@ def chat_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
         return (yield context.call_entity(entity, "create", {"instructions": request.instructions, "createdAt": created_at}))
     if request.action == "delete":
         result = yield context.call_entity(entity, "delete")
-        yield context.call_activity(FORGET_CHAT_ACTIVITY, request.chat_id)
+        yield context.call_activity(FORGET_CHAT_ACTIVITY, {"chatId": request.chat_id})
         return result
     raise ValueError(f"unknown chat_admin action {request.action!r}")

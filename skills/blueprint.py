@@ -39,12 +39,12 @@ def build_blueprint(registry: SkillRegistry) -> df.Blueprint:
     for skill in registry.skills():
         bp.function_name(name=skill.name)(bp.activity_trigger(input_name="call")(_skill_activity(registry, skill.name)))
 
-    def forget_chat_data(chatId: Any) -> bool:  # noqa: N803 - binding name
-        """Delete every skill store's data of one chat (on DELETE)."""
-        registry.forget_chat(str(_payload(chatId)))
+    def forget_chat_data(request: Any) -> bool:
+        """Delete every skill store's data of one chat (on DELETE); input `{"chatId": ...}`."""
+        registry.forget_chat(str(_payload(request)["chatId"]))
         return True
 
-    bp.function_name(name=FORGET_CHAT_ACTIVITY)(bp.activity_trigger(input_name="chatId")(forget_chat_data))
+    bp.function_name(name=FORGET_CHAT_ACTIVITY)(bp.activity_trigger(input_name="request")(forget_chat_data))
     return bp
 
 

@@ -93,6 +93,14 @@ class FakeOpenAI:
         """Queue an error answer."""
         return self.script(ScriptedReply(status=status, retry_after=retry_after, delay=delay))
 
+    def reset(self) -> FakeOpenAI:
+        """Forget the script, the responder and the recorded requests (between tests sharing a server)."""
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+        self.responder = None
+        return self
+
     def pending(self) -> int:
         """Scripted replies not yet used."""
         with self._lock:
