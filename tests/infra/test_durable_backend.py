@@ -5,9 +5,8 @@ import json
 import re
 from typing import Any
 
-import pytest
 
-from tests.infra.bicep_model import REPO, Deployed, Opaque, deploy
+from tests.infra.bicep_model import INFRA, REPO, Deployed, Opaque, deploy, template
 from tests.infra.test_rbac import DURABLE_TASK_DATA_CONTRIBUTOR, IDENTITY, role_id
 
 HOST_OVERRIDE = "AzureFunctionsJobHost__"
@@ -132,10 +131,8 @@ def test_extension_bundle_can_resolve_a_scheduler_capable_version() -> None:
     assert _upper_bound(bundle["version"]) > DTS_BUNDLE_MINIMUM
 
 
-@pytest.mark.parametrize("backend", ["AzureStorage", "DurableTaskScheduler"])
-def test_backend_is_reported_as_an_output(backend: str) -> None:
-    """DURABLE_BACKEND lands in the azd environment."""
-    from tests.infra.bicep_model import INFRA, template
-
-    output = template(INFRA / "main.bicep").outputs["DURABLE_BACKEND"]
-    assert str(output["value"]) == "durableBackend"
+def test_backend_and_scheduler_are_reported_as_outputs() -> None:
+    """DURABLE_BACKEND, the scheduler endpoint and the task hub land in the azd environment."""
+    outputs = template(INFRA / "main.bicep").outputs
+    assert str(outputs["DURABLE_BACKEND"]["value"]) == "durableBackend"
+    assert {"DURABLE_TASK_SCHEDULER_ENDPOINT", "TASKHUB_NAME"} <= set(outputs)
