@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 __all__ = ["AZURITE_PORTS", "AzuriteProcess", "AzuriteUnavailable", "start_local_azurite"]
 
@@ -65,15 +66,20 @@ def _die_with_parent() -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def start_local_azurite(script_root: Path, timeout: float = _START_TIMEOUT) -> AzuriteProcess:
-    """Start Azurite for `script_root` and wait until its three ports accept connections."""
+def start_local_azurite(
+    script_root: Path,
+    *,
+    ports: Mapping[str, int] = AZURITE_PORTS,
+    timeout: float = _START_TIMEOUT,
+) -> AzuriteProcess:
+    """Start Azurite for `script_root` and wait until its three ports (`blob`, `queue`, `table`) accept."""
     location = script_root / ".azurite"
-    busy = [name for name, port in AZURITE_PORTS.items() if _listening(port)]
-    if len(busy) == len(AZURITE_PORTS):
+    busy = [name for name, port in ports.items() if _listening(port)]
+    if len(busy) == len(ports):
         return AzuriteProcess(location=location, process=None)
     if busy:
-        ports = ", ".join(f"{n} {AZURITE_PORTS[n]}" for n in busy)
-        raise AzuriteUnavailable(f"Azurite's ports are partly taken ({ports}); free them or run without --azurite")
+        taken = ", ".join(f"{n} {ports[n]}" for n in busy)
+        raise AzuriteUnavailable(f"Azurite's ports are partly taken ({taken}); free them or run without --azurite")
     node = shutil.which("node")
     script = script_root / "node_modules" / ".bin" / "azurite"
     if node is None:
@@ -88,8 +94,8 @@ def start_local_azurite(script_root: Path, timeout: float = _START_TIMEOUT) -> A
             [
                 node, str(script), "--silent", "--location", str(location),
                 "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
-                "--blobPort", str(AZURITE_PORTS["blob"]), "--queuePort", str(AZURITE_PORTS["queue"]),
-                "--tablePort", str(AZURITE_PORTS["table"]), "--disableTelemetry", "--skipApiVersionCheck",
+                "--blobPort", str(ports["blob"]), "--queuePort", str(ports["queue"]),
+                "--tablePort", str(ports["table"]), "--disableTelemetry", "--skipApiVersionCheck",
             ],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
@@ -100,7 +106,7 @@ def start_local_azurite(script_root: Path, timeout: float = _START_TIMEOUT) -> A
         )
     azurite = AzuriteProcess(location=location, process=process)
     deadline = time.monotonic() + timeout
-    while not all(_listening(p) for p in AZURITE_PORTS.values()):
+    while not all(_listening(p) for p in ports.values()):
         if process.poll() is not None or time.monotonic() > deadline:
             azurite.stop()
             tail = (location / "azurite.log").read_text(errors="replace")[-2000:]

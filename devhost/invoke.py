@@ -172,11 +172,15 @@ def plan_function(function: FunctionSpec, extensions: Sequence[HostExtension]) -
     except (TypeError, ValueError):
         parameters = {}
     wants_context = "context" in parameters and "context" not in names
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     for name, parameter in parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
         if name not in names and name != "context" and parameter.default is parameter.empty:
             problems.append(f"parameter {name!r} has no binding")
+    if parameters and not takes_any:
+        # As the worker: every binding needs a parameter of the same name.
+        problems.extend(f"binding {n!r} has no parameter of that name" for n in sorted(names - set(parameters)))
     return InvocationPlan(
         function=function,
         request_parameter=request_parameter,
@@ -194,11 +198,21 @@ def _joined(items: Sequence[tuple[str, str]]) -> dict[str, str]:
     return merged
 
 
+def _request_url(request: Request) -> str:
+    """The URL as the client sent it (starlette's `request.url` re-quotes the decoded path)."""
+    raw = request.scope.get("raw_path")
+    if not isinstance(raw, bytes):
+        return str(request.url)
+    query = request.scope.get("query_string", b"")
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    return origin + raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+
+
 def build_http_request(request: Request, body: bytes, route_params: Mapping[str, str]) -> func.HttpRequest:
     """The worker's `HttpRequest` for a starlette request (body already read)."""
     return WorkerHttpRequest(
         method=request.method,
-        url=str(request.url),
+        url=_request_url(request),
         headers=_joined(request.headers.items()),
         params=_joined(request.query_params.multi_items()),
         route_params=dict(route_params),

@@ -1,0 +1,99 @@
+"""Unit tests of host configuration: host.json, local.settings.json and HostConfig."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devhost.config import (
+    ConfigError,
+    apply_local_settings,
+    build_config,
+    clear_caches,
+    ensure_local_settings,
+    read_host_json,
+    resolve_setting_refs,
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> Iterator[None]:
+    clear_caches()
+    yield
+    clear_caches()
+
+
+def _write(root: Path, name: str, data: object) -> None:
+    (root / name).write_text(json.dumps(data))
+
+
+def test_defaults_without_files(tmp_path: Path) -> None:
+    config = build_config(tmp_path, environ={})
+    assert config.route_prefix == "api"
+    assert config.hub_name == "TestHubName"
+    assert config.port == 7071
+    assert config.data_dir == tmp_path.resolve() / ".devhost"
+    assert config.base_url == "http://127.0.0.1:7071"
+    assert config.host_json == {}
+
+
+def test_route_prefix_and_hub_name_from_host_json(tmp_path: Path) -> None:
+    """Keys are case-insensitive; `%SETTING%` in hubName is resolved from the environment."""
+    _write(tmp_path, "host.json", {"Extensions": {"HTTP": {"routePrefix": "/v2/"},
+                                                  "durableTask": {"hubName": "hub%SUFFIX%"}}})
+    config = build_config(tmp_path, environ={"SUFFIX": "Dev"})
+    assert config.route_prefix == "v2"
+    assert config.hub_name == "hubDev"
+    assert config.host_json["Extensions"]["HTTP"]["routePrefix"] == "/v2/"
+
+
+def test_empty_route_prefix_is_kept(tmp_path: Path) -> None:
+    _write(tmp_path, "host.json", {"extensions": {"http": {"routePrefix": ""}}})
+    assert build_config(tmp_path, environ={}).route_prefix == ""
+
+
+def test_unset_setting_reference_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="MISSING"):
+        resolve_setting_refs("%MISSING%", {})
+
+
+def test_bad_files_raise_config_error(tmp_path: Path) -> None:
+    (tmp_path / "host.json").write_text("{oops")
+    with pytest.raises(ConfigError, match="host.json"):
+        read_host_json(tmp_path)
+    clear_caches()
+    _write(tmp_path, "host.json", {"extensions": {"http": {"routePrefix": 3}}})
+    with pytest.raises(ConfigError, match="routePrefix"):
+        build_config(tmp_path, environ={})
+
+
+def test_local_settings_values_applied_without_overriding(tmp_path: Path) -> None:
+    _write(tmp_path, "local.settings.json", {"Values": {"A": "file", "B": "file", "FLAG": True, "N": 3}})
+    environ = {"B": "env"}
+    applied = apply_local_settings(tmp_path, environ)
+    assert environ == {"A": "file", "B": "env", "FLAG": "true", "N": "3"}
+    assert applied == {"A": "file", "FLAG": "true", "N": "3"}
+
+
+def test_local_settings_nested_value_is_an_error(tmp_path: Path) -> None:
+    _write(tmp_path, "local.settings.json", {"Values": {"A": {"nested": 1}}})
+    with pytest.raises(ConfigError, match="Values.A"):
+        apply_local_settings(tmp_path, {})
+
+
+def test_local_http_port_is_the_default_port(tmp_path: Path) -> None:
+    _write(tmp_path, "local.settings.json", {"Host": {"LocalHttpPort": 7080}})
+    assert build_config(tmp_path, environ={}).port == 7080
+    assert build_config(tmp_path, port=9000, environ={}).port == 9000
+
+
+def test_ensure_local_settings_copies_example_once(tmp_path: Path) -> None:
+    _write(tmp_path, "local.settings.example.json", {"Values": {"X": "1"}})
+    created = ensure_local_settings(tmp_path)
+    assert created == tmp_path / "local.settings.json"
+    assert json.loads(created.read_text()) == {"Values": {"X": "1"}}
+    _write(tmp_path, "local.settings.json", {"Values": {"X": "mine"}})
+    assert ensure_local_settings(tmp_path) is None
+    assert json.loads((tmp_path / "local.settings.json").read_text()) == {"Values": {"X": "mine"}}
