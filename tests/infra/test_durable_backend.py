@@ -5,7 +5,6 @@ import json
 import re
 from typing import Any
 
-
 from tests.infra.bicep_model import INFRA, REPO, Deployed, Opaque, deploy, template
 from tests.infra.test_rbac import DURABLE_TASK_DATA_CONTRIBUTOR, IDENTITY, role_id
 
@@ -15,15 +14,18 @@ DTS_BUNDLE_MINIMUM = (4, 32, 0)  # first GA extension bundle with the azureManag
 
 
 def resources_for(backend: str) -> list[Deployed]:
+    """What a deployment with the deploying user `user-1` and `backend` creates."""
     return deploy({"environmentName": "dev", "location": "eastus", "principalId": "user-1", "durableBackend": backend})
 
 
 def settings_of(resources: list[Deployed]) -> dict[str, Any]:
+    """The function app's evaluated app settings."""
     (config,) = [r for r in resources if r.type == "Microsoft.Web/sites/config"]
     return config.properties
 
 
 def dts_role_holders(resources: list[Deployed]) -> list[Deployed]:
+    """Durable Task Data Contributor assignments."""
     return [
         r for r in resources
         if r.type == "Microsoft.Authorization/roleAssignments" and role_id(r) == DURABLE_TASK_DATA_CONTRIBUTOR
@@ -31,6 +33,7 @@ def dts_role_holders(resources: list[Deployed]) -> list[Deployed]:
 
 
 def host_json() -> dict[str, Any]:
+    """The repository's host.json (owned by the lead; read only)."""
     return json.loads((REPO / "host.json").read_text(encoding="utf-8"))
 
 

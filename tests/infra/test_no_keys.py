@@ -22,10 +22,12 @@ FORBIDDEN_TEXT = [
 
 @pytest.fixture(scope="module", params=["AzureStorage", "DurableTaskScheduler"])
 def resources(request: pytest.FixtureRequest) -> list[Deployed]:
+    """Everything deployed, once per Durable backend."""
     return deploy({"environmentName": "dev", "location": "eastus", "principalId": "u", "durableBackend": request.param})
 
 
 def created(resources: list[Deployed], type_: str) -> list[Deployed]:
+    """The non-`existing` resources of one type (at least one)."""
     found = [r for r in resources if r.type == type_ and not r.existing]
     assert found, f"no {type_} deployed"
     return found

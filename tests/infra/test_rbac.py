@@ -24,11 +24,13 @@ GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 
 def role_assignments(**params: str) -> list[Deployed]:
+    """Role assignments a deployment with `params` (on top of name and region) creates."""
     resources = deploy({"environmentName": "dev", "location": "eastus", **params})
     return [r for r in resources if r.type == "Microsoft.Authorization/roleAssignments"]
 
 
 def role_id(assignment: Deployed) -> str:
+    """The built-in role GUID an assignment grants."""
     definition = assignment.properties["roleDefinitionId"]
     assert isinstance(definition, str), f"role definition must be a fixed built-in id, got {definition}"
     assert definition.startswith("/subscriptions/{subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/")
@@ -36,6 +38,7 @@ def role_id(assignment: Deployed) -> str:
 
 
 def roles_of(assignments: list[Deployed], principal: object) -> dict[str, list[Deployed]]:
+    """Role GUID -> the assignments to `principal`."""
     by_role: dict[str, list[Deployed]] = {}
     for assignment in assignments:
         if assignment.properties["principalId"] == principal:

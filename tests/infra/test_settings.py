@@ -63,6 +63,7 @@ PLATFORM_PREFIXES = ("AzureFunctionsJobHost__",)
 
 
 def _is_env_read(call: ast.Call) -> bool:
+    """os.getenv / os.environ.get / any *env* helper (the app wraps reads in `_env`)."""
     func = call.func
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
     if "env" in name.lower():  # os.getenv, _env, _env_int, ...
@@ -110,6 +111,7 @@ def app_settings(backend: str) -> dict[str, Any]:
 
 
 def function_app(backend: str = "AzureStorage") -> Deployed:
+    """The deployed Microsoft.Web/sites resource."""
     sites = [r for r in deploy({"environmentName": "dev", "location": "eastus", "durableBackend": backend})
              if r.type == "Microsoft.Web/sites"]
     assert len(sites) == 1
