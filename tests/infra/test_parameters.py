@@ -132,3 +132,15 @@ def test_outputs_azd_writes_to_the_environment() -> None:
         "DURABLE_BACKEND",
     }
     assert expected <= outputs, expected - outputs
+
+
+def test_every_azd_variable_is_documented() -> None:
+    """docs/deploy.md's table names each variable the parameters file reads."""
+    from tests.infra.bicep_model import REPO
+
+    docs = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    filled_by_azd = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID"}
+    for name, spec in parameters_file().items():
+        variable = AZD_REFERENCE.match(str(spec["value"]))["name"]
+        if variable not in filled_by_azd:
+            assert f"| `{variable}` | `{name}` |" in docs, f"{variable} -> {name} missing from docs/deploy.md"
