@@ -11,7 +11,7 @@ import azure.functions as func
 
 from api.errors import HttpError, json_errors
 from api.inputs import json_body, required_text
-from assistant.providers import chat_model
+from assistant.providers import ModelUnavailable, chat_model
 
 __all__ = ["WHOIS_MAX_TOKENS", "bp"]
 
@@ -21,7 +21,11 @@ bp = func.Blueprint()
 
 
 async def _complete(prompt: str, max_tokens: int | None) -> str:
-    answer = await asyncio.to_thread(chat_model().complete, [{"role": "user", "content": prompt}], None, max_tokens)
+    try:
+        answer = await asyncio.to_thread(chat_model().complete, [{"role": "user", "content": prompt}], None, max_tokens)
+    except ModelUnavailable as error:
+        status = 503 if error.status in (429, 503) else 502
+        raise HttpError(status, f"{error}; try again later") from error
     return answer.content
 
 

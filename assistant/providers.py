@@ -16,11 +16,19 @@ from assistant.payloads import CompletionResult
 from assistant.settings import ModelSettings, model_settings
 from assistant.state import Usage
 
-__all__ = ["ChatModel", "OpenAIChatModel", "announce_model", "build_openai_client", "chat_model", "reset_clients"]
+__all__ = ["ChatModel", "ModelUnavailable", "OpenAIChatModel", "announce_model", "build_openai_client", "chat_model", "reset_clients"]
 
 log = logging.getLogger(__name__)
 
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+
+class ModelUnavailable(RuntimeError):
+    """The model could not answer (after the client's retries): HTTP errors, timeouts, refused connections."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ChatModel(Protocol):
@@ -52,7 +60,14 @@ class OpenAIChatModel:
             kwargs["tools"] = tools
         if max_tokens is not None:
             kwargs["max_completion_tokens" if self.reasoning else "max_tokens"] = max_tokens
-        response = self.client.chat.completions.create(**kwargs)
+        import openai
+
+        try:
+            response = self.client.chat.completions.create(**kwargs)
+        except openai.APIStatusError as error:
+            raise ModelUnavailable(f"the model answered HTTP {error.status_code}", error.status_code) from error
+        except openai.APIError as error:
+            raise ModelUnavailable(f"the model could not be reached: {type(error).__name__}") from error
         message = response.choices[0].message
         calls = tuple(
             ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "")

@@ -20,6 +20,7 @@ __all__ = [
     "Usage",
     "append_turn",
     "new_chat",
+    "note_failed_turn",
     "view_chat",
 ]
 
@@ -102,6 +103,8 @@ class ChatState:
     """Cumulative token usage of every turn."""
     turn_ids: tuple[str, ...] = field(default_factory=tuple)
     """The turns appended so far (their orchestration instance ids), oldest first."""
+    failed_turn_ids: tuple[str, ...] = field(default_factory=tuple)
+    """Turns that failed (nothing appended); kept so deleting the chat purges their histories too."""
 
     def to_dict(self) -> dict[str, Any]:
         """Stored form."""
@@ -113,6 +116,7 @@ class ChatState:
             "messages": [m.to_dict() for m in self.messages],
             "totalTokens": self.total_tokens,
             "turnIds": list(self.turn_ids),
+            "failedTurnIds": list(self.failed_turn_ids),
         }
 
     @classmethod
@@ -126,6 +130,7 @@ class ChatState:
             messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
             total_tokens=int(data.get("totalTokens", 0)),
             turn_ids=tuple(str(t) for t in data.get("turnIds") or ()),
+            failed_turn_ids=tuple(str(t) for t in data.get("failedTurnIds") or ()),
         )
 
 
@@ -181,6 +186,13 @@ def append_turn(state: ChatState, turn: TurnRecord) -> ChatState:
         total_tokens=state.total_tokens + turn.usage.total_tokens,
         turn_ids=state.turn_ids + (turn.turn_id,),
     )
+
+
+def note_failed_turn(state: ChatState, turn_id: str) -> ChatState:
+    """`state` remembering that turn `turn_id` failed (its messages were never appended)."""
+    if turn_id in state.failed_turn_ids or turn_id in state.turn_ids:
+        return state
+    return replace(state, failed_turn_ids=state.failed_turn_ids + (turn_id,))
 
 
 def view_chat(chat_id: str, state: ChatState | None, after: datetime | None = None) -> ChatView:

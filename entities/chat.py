@@ -1,6 +1,6 @@
 """The `chat` entity (one per chat id): a thin adapter from entity operations to `assistant.state`.
 
-Operations: `create` (creates or resets), `read`, `append_turn`, `delete`. The state is the
+Operations: `create` (creates or resets), `read`, `append_turn`, `note_failed_turn`, `delete`. The state is the
 `ChatState` dataclass, stored as its dict form and converted here, at the edge.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from assistant.messages import parse_utc
-from assistant.state import ChatState, TurnRecord, append_turn, new_chat
+from assistant.state import ChatState, TurnRecord, append_turn, new_chat, note_failed_turn
 
 __all__ = ["CHAT_ENTITY", "apply_operation", "bp", "chat_entity_id"]
 
@@ -18,7 +18,7 @@ CHAT_ENTITY = "chat"
 
 bp = df.Blueprint()
 
-_WITH_INPUT = frozenset({"create", "append_turn"})
+_WITH_INPUT = frozenset({"create", "append_turn", "note_failed_turn"})
 
 
 def chat_entity_id(chat_id: str) -> df.EntityId:
@@ -44,8 +44,11 @@ def apply_operation(
             return None, {"appended": False, "totalMessages": 0}
         updated = append_turn(state, TurnRecord.from_dict(data))
         return updated, {"appended": updated is not state, "totalMessages": len(updated.messages)}
+    if operation == "note_failed_turn":
+        return (None, None) if state is None else (note_failed_turn(state, str(data)), None)
     if operation == "delete":
-        return None, {"existed": state is not None, "turnIds": list(state.turn_ids) if state else []}
+        turn_ids = list(state.turn_ids + state.failed_turn_ids) if state else []
+        return None, {"existed": state is not None, "turnIds": turn_ids}
     raise UnknownOperation(f"unknown chat operation {operation!r}")
 
 

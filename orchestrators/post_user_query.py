@@ -3,7 +3,8 @@
 It drives `assistant.turn.TurnRun` step by step: read the chat (entity), ask the model
 (`chat_completion` activity), run the answer's tool calls as skill activities in parallel
 (`task_all`), repeat until the model answers in text or the round limit is reached, then append
-the turn to the chat (entity) and return the turn's messages.
+the turn to the chat (entity) and return the turn's messages. A turn that fails (the model cannot
+be reached) appends nothing; the entity only notes its id, so DELETE can purge it.
 """
 from __future__ import annotations
 
@@ -32,7 +33,18 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     stored = yield context.call_entity(chat_entity_id(turn.chat_id), "read")
     if not stored:
         return TurnOutput(chat_id=turn.chat_id, found=False).to_dict()
-    chat = ChatState.from_dict(stored)
+    try:
+        return (yield from _turn_loop(context, turn, ChatState.from_dict(stored)))
+    except Exception:
+        # Nothing of the turn was appended; remember its id so deleting the chat purges it too.
+        yield context.call_entity(chat_entity_id(turn.chat_id), "note_failed_turn", context.instance_id)
+        raise
+
+
+def _turn_loop(
+    context: df.DurableOrchestrationContext, turn: TurnInput, chat: ChatState
+) -> Generator[Any, Any, dict[str, Any]]:
+    """Model requests and tool rounds until the final text, then the append."""
     known_tools = registry.names()
     run = TurnRun.begin(turn, context.instance_id, chat.messages, context.current_utc_datetime)
     while not run.done:

@@ -63,8 +63,10 @@ def test_create_resets_and_delete_removes_state() -> None:
     state = stored(existing)
     reset = run_batch("c2", state, ("create", {"instructions": "new rules", "createdAt": "2026-11-20T13:00:00Z"}))
     assert [m["content"] for m in stored(reset)["messages"]] == ["new rules"] and stored(reset)["turnIds"] == []
-    deleted = run_batch("c2", state, ("delete", None), ("read", None))
-    assert results(deleted) == [{"existed": True, "turnIds": ["t9"]}, None]
+    failed = stored(run_batch("c2", state, ("note_failed_turn", "t10"), ("note_failed_turn", "t10")))
+    assert failed["failedTurnIds"] == ["t10"] and failed["messages"] == state["messages"]
+    deleted = run_batch("c2", failed, ("delete", None), ("read", None))
+    assert results(deleted) == [{"existed": True, "turnIds": ["t9", "t10"]}, None]
     assert deleted["entityExists"] is False
     assert run_batch("never-created", None, ("read", None))["entityExists"] is False
 

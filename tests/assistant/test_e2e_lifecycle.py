@@ -107,3 +107,23 @@ def test_bad_input_is_a_400_json_error_and_calls_no_model(
     assert says in response.json()["error"]
     assert model.requests == []
     assert host.http.get(f"{host.api}/chats/{chat}").json()["totalMessages"] == 1
+
+
+def test_model_failure_fails_the_turn_and_leaves_the_chat_unchanged(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+    """A failing model: POST answers 502 with a JSON error, the chat keeps only its system message, a retry works."""
+    host = assistant_host
+    chat = host.new_chat()
+    model.fail(500)
+    response = host.http.post(f"{host.api}/chats/{chat}", json={"message": "hello"})
+    assert response.status_code == 502 and "send the message again" in response.json()["error"]
+    failed_turn = response.json()["instanceId"]
+    assert host.http.get(f"{host.api}/chats/{chat}").json()["totalMessages"] == 1
+    model.reply("Hello again.")
+    assert host.http.post(f"{host.api}/chats/{chat}", json={"message": "hello"}).text == "Hello again."
+    status_url = f"{host.devhost.base_url}/runtime/webhooks/durabletask/instances/{failed_turn}"
+    assert host.http.get(status_url).json()["runtimeStatus"] == "Failed"
+    assert host.http.delete(f"{host.api}/chats/{chat}").status_code == 204
+    assert host.http.get(status_url).status_code == 404
+    model.fail(429)
+    busy = host.http.post(f"{host.api}/ask", json={"prompt": "x"})
+    assert busy.status_code == 503 and "HTTP 429" in busy.json()["error"]

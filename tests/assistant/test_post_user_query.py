@@ -86,3 +86,17 @@ def test_only_unknown_tools_schedule_no_activity() -> None:
     again = steps.send(CompletionResult("", tool_calls=(ToolCall("x", "Magic", "{}"),)).to_dict())
     assert again[:2] == ("activity", "chat_completion")
     assert again[2]["messages"][-1]["role"] == "tool" and "no tool named 'Magic'" in again[2]["messages"][-1]["content"]
+
+
+def test_failed_model_call_notes_the_turn_and_fails() -> None:
+    """An activity failure appends nothing: the entity notes the failed turn, then the orchestration fails."""
+    steps = run_turn(ScriptedContext(TurnInput("chat1", "hi")))
+    next(steps)
+    steps.send(new_chat("chat1", None, T0).to_dict())
+    noted = steps.throw(RuntimeError("model unavailable"))
+    assert noted == ("entity", "chat", "chat1", "note_failed_turn", "chat1-turn-x")
+    try:
+        steps.send(None)
+        raise AssertionError("the orchestration should fail")
+    except RuntimeError as error:
+        assert str(error) == "model unavailable"
