@@ -36,6 +36,7 @@ __all__ = [
     "invoke",
     "plan_function",
     "to_response",
+    "UnusableReturn",
 ]
 
 log = logging.getLogger("devhost.invoke")
@@ -228,8 +229,17 @@ def _json_or_none(value: Any) -> bytes | None:
         return None
 
 
+class UnusableReturn(TypeError):
+    """A function returned something no HTTP response can carry (None, a number, a non-JSON dict...)."""
+
+
 def to_response(plan: InvocationPlan, result: Any) -> Response:
-    """The HTTP response for a function's return value (see README: returns the worker accepts)."""
+    """The HTTP response for a function's return value; UnusableReturn if there is none.
+
+    `func.HttpResponse` and `str` are what the Python worker accepts; `bytes`, `dict` and `list`
+    are served too (with a warning, since the worker on Azure fails them); `None` fails as it
+    does in the worker.
+    """
     if isinstance(result, func_abc.HttpResponse):
         response = Response(content=result.get_body() or b"", status_code=int(result.status_code))
         content_type_set = False
@@ -261,11 +271,10 @@ def to_response(plan: InvocationPlan, result: Any) -> Response:
         body = _json_or_none(result)
         if body is not None:
             return Response(body, media_type="application/json")
-    log.error(
-        "Function %s returned %s, which an HTTP output cannot carry "
-        "(return func.HttpResponse or str)", plan.function.name, type(result).__name__,
+    raise UnusableReturn(
+        f"Function {plan.function.name} returned {type(result).__name__}, which an HTTP output cannot "
+        "carry (return func.HttpResponse or str)"
     )
-    return JSONResponse({"error": f"function {plan.function.name!r} returned an unusable value"}, 500)
 
 
 def _run_sync(plan: InvocationPlan, invocation_id: str, kwargs: dict[str, Any]) -> Any:
@@ -313,8 +322,11 @@ async def invoke(
                 partial(_run_sync, plan, invocation_id, kwargs), limiter=_thread_limiter()
             )
         response = to_response(plan, result)
-        outcome = "Succeeded" if response.status_code != 500 or isinstance(result, func_abc.HttpResponse) else "Failed"
+        outcome = "Succeeded"
         return response
+    except UnusableReturn as unusable:
+        log.error("%s (Id=%s)", unusable, invocation_id)
+        return JSONResponse({"error": f"function {function.name!r} returned an unusable value"}, 500)
     except Exception:
         log.exception("Function %s (Id=%s) raised", function.name, invocation_id)
         return JSONResponse(

@@ -80,7 +80,20 @@ def build_functions(index: FunctionIndex, config: HostConfig, extensions: Sequen
             methods=frozenset(str(m).upper() for m in methods) if methods else None,
         ))
         plans[function.name] = plan_function(function, extensions)
+    _warn_conflicts(routes)
     return HttpFunctions(RouteTable(routes), plans, levels, broken)
+
+
+def _warn_conflicts(routes: Sequence[FunctionRoute]) -> None:
+    """Two functions on one template with a shared method: the host refuses that; devhost warns."""
+    for i, first in enumerate(routes):
+        for second in routes[i + 1 :]:
+            same_path = first.template.text.lower() == second.template.text.lower()
+            methods_overlap = first.methods is None or second.methods is None or bool(first.methods & second.methods)
+            if same_path and methods_overlap:
+                log.warning("Functions %s and %s both answer /%s with the same method; the Functions host "
+                            "rejects such a conflict, devhost calls only one of them",
+                            first.function_name, second.function_name, first.template.text)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

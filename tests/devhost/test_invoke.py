@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 import azure.durable_functions as df
+import pytest
 import azure.functions as func
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from devhost.extension import BindingRequest
-from devhost.invoke import InvocationPlan, build_http_request, invoke, plan_function, to_response
+from devhost.invoke import InvocationPlan, UnusableReturn, build_http_request, invoke, plan_function, to_response
 from devhost.loader import FunctionIndex, FunctionSpec, _spec_of
 
 
@@ -150,8 +151,15 @@ def test_http_response_mimetype_becomes_content_type() -> None:
     assert explicit.headers.getlist("content-type") == ["application/problem+json"]
 
 
-def test_unusable_returns_are_500() -> None:
+@pytest.mark.parametrize("result", [None, 42, {"x": {1, 2}}])
+def test_unusable_returns_raise(result: object) -> None:
+    """None (as in the worker), numbers and non-JSON values have no HTTP response."""
+    with pytest.raises(UnusableReturn):
+        to_response(_any_plan(), result)
+
+
+def test_plain_returns() -> None:
     plan = _any_plan()
-    assert to_response(plan, None).status_code == 500
-    assert to_response(plan, 42).status_code == 500
-    assert to_response(plan, {"x": {1, 2}}).status_code == 500
+    assert to_response(plan, "hé").body == "hé".encode()
+    assert to_response(plan, bytearray(b"\x01")).headers["content-type"] == "application/octet-stream"
+    assert to_response(plan, [1]).body == b"[1]"

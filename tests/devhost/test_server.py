@@ -211,3 +211,36 @@ def test_startup_listing(host: DevhostProcess) -> None:
     assert f"\tbp_hello: [GET] {base}/api/bp/hello/{{name}}\n" in log
     assert "\ttick: timerTrigger (not supported by devhost" in log
     assert "\tqueued: [POST] " in log and "not runnable by devhost" in log
+    assert "\tbad_route: httpTrigger (route not usable: unknown route constraint 'nosuchconstraint')" in log
+
+
+def test_conflicting_routes_are_warned(caplog: pytest.LogCaptureFixture) -> None:
+    """Two functions on one route and method: a warning (the Functions host would refuse them)."""
+    import azure.functions as func
+
+    from devhost.config import HostConfig
+    from devhost.loader import FunctionIndex, _spec_of
+    from devhost.server import build_functions
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="same", methods=["GET"])
+    def one(req: func.HttpRequest) -> str:
+        return "1"
+
+    @app.route(route="SAME", methods=["GET", "POST"])
+    def two(req: func.HttpRequest) -> str:
+        return "2"
+
+    @app.route(route="same", methods=["PUT"])
+    def three(req: func.HttpRequest) -> str:
+        return "3"
+
+    index = FunctionIndex(app=app, functions=[_spec_of(f) for f in app.get_functions()])
+    config = HostConfig(script_root=Path("/app"), host="127.0.0.1", port=1, data_dir=Path("/d"),
+                        route_prefix="api", hub_name="h")
+    with caplog.at_level("WARNING", logger="devhost"):
+        functions = build_functions(index, config, [])
+    assert len(functions.table.routes) == 3
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "one and two" in warnings[0]

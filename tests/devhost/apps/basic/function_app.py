@@ -164,3 +164,9 @@ def queued(req: func.HttpRequest, msg: func.Out[str]) -> str:
 @app.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
 def tick(timer: func.TimerRequest) -> None:
     """A timer: devhost lists it as not supported and keeps serving."""
+
+
+@app.route(route="bad/{x:nosuchconstraint}", methods=["GET"])
+def bad_route(req: func.HttpRequest) -> str:
+    """An unknown constraint: listed as unusable, the rest of the app still served."""
+    return "never"
