@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime
 from typing import Any
@@ -11,11 +10,11 @@ import azure.functions as func
 
 from api.errors import HttpError
 from assistant.messages import parse_utc
+from assistant.settings import assistant_settings
 
 __all__ = [
     "MAX_TIMEOUT_SECONDS",
     "json_body",
-    "max_message_bytes",
     "parse_chat_id",
     "parse_timeout",
     "parse_timestamp",
@@ -26,12 +25,6 @@ __all__ = [
 MAX_TIMEOUT_SECONDS = 230.0
 DEFAULT_TIMEOUT_SECONDS = 30.0
 _CHAT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.~:-]{0,127}$")
-
-
-def max_message_bytes() -> int:
-    """`CHAT_MAX_MESSAGE_BYTES` (default 32 KiB): the largest message or prompt accepted."""
-    raw = os.environ.get("CHAT_MAX_MESSAGE_BYTES", "").strip()
-    return int(raw) if raw else 32 * 1024
 
 
 def parse_chat_id(value: str | None, field: str = "chatId") -> str:
@@ -70,7 +63,7 @@ def required_text(value: Any, field: str) -> str:
         raise HttpError(400, f"{field} must be a string")
     if not value.strip():
         raise HttpError(400, f"{field} must not be empty")
-    limit = max_message_bytes()
+    limit = assistant_settings().max_message_bytes
     if len(value.encode("utf-8")) > limit:
         raise HttpError(400, f"{field} is longer than {limit} bytes")
     return value

@@ -69,6 +69,8 @@ class AssistantSettings:
     """`CHAT_PROMPT_TOKEN_BUDGET`: the most tokens of history sent to the model per call."""
     max_completion_tokens: int | None = None
     """`CHAT_MAX_COMPLETION_TOKENS`: cap of one answer (none: the model's default)."""
+    max_message_bytes: int = 32 * 1024
+    """`CHAT_MAX_MESSAGE_BYTES`: the largest message, prompt or instructions accepted (UTF-8 bytes)."""
 
 
 @lru_cache(maxsize=1)
@@ -117,6 +119,7 @@ def assistant_settings() -> AssistantSettings:
         max_tool_rounds=_env_int("CHAT_MAX_TOOL_ROUNDS", 5),
         prompt_token_budget=_env_int("CHAT_PROMPT_TOKEN_BUDGET", 12000, minimum=256),
         max_completion_tokens=_env_int("CHAT_MAX_COMPLETION_TOKENS", 1) if max_completion else None,
+        max_message_bytes=_env_int("CHAT_MAX_MESSAGE_BYTES", 32 * 1024),
     )
 
 
