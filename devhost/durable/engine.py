@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import logging
 import time
 import traceback
@@ -28,8 +29,16 @@ from typing import Any, Callable
 from devhost.durable import history as h
 from devhost.durable.payloads import decode_activity_input, encode_activity_output
 from devhost.durable.replay import ReplayState, SubOrchestrationCall
-from devhost.durable.state import RUNNING_STATES, TERMINAL_STATES, EntityState, Instance, OpenBatch
+from devhost.durable.state import (
+    RUNNING_STATES,
+    TERMINAL_STATES,
+    EntityState,
+    Instance,
+    OpenBatch,
+    replayed_by_sdk,
+)
 from devhost.durable.steps import EntitySteps, OrchestrationStepper, new_instance_row, start_message_body
+from devhost.durable.sdk_speedups import install_timestamp_cache
 from devhost.durable.store import ActivityRow, InstanceRow, MessageRow, Store
 from devhost.loader import FunctionIndex, FunctionSpec
 
@@ -115,6 +124,7 @@ class DurableEngine:
     async def startup(self, index: FunctionIndex) -> None:
         """Open the store, recover unfinished work and start the pump and the timer loop."""
         self.register(index)
+        install_timestamp_cache()
         self._wake, self._timer_wake = asyncio.Event(), asyncio.Event()
         self._pool = ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="durable-activity")
         self._db = ThreadPoolExecutor(1, thread_name_prefix="durable-store")
@@ -127,9 +137,7 @@ class DurableEngine:
     def _recover(self) -> None:
         assert self.store is not None
         for row in self.store.instances_in(RUNNING_STATES):
-            inst = Instance(row=row, public=replace(row), played=self.store.history(row.instance_id),
-                            replay=ReplayState.from_json(row.replay))
-            self.orchestrations[row.instance_id] = inst
+            self.orchestrations[row.instance_id] = self._hydrate(row)
         now = time.time()
         for message in self.store.messages():
             if message.visible_at is not None and message.visible_at > now:
@@ -175,10 +183,17 @@ class DurableEngine:
             row = self.store.get_instance(instance_id)
             if row is None:
                 return None
-            played = self.store.history(instance_id) if row.status not in TERMINAL_STATES else []
-            inst = Instance(row=row, public=replace(row), played=played, replay=ReplayState.from_json(row.replay))
+            inst = self._hydrate(row)
             self.orchestrations[instance_id] = inst
         return inst
+
+    def _hydrate(self, row: InstanceRow) -> Instance:
+        """An in-memory instance from its stored row and history."""
+        assert self.store is not None
+        stored = self.store.history(row.instance_id) if row.status not in TERMINAL_STATES else []
+        played = [text for text in stored if replayed_by_sdk(json.loads(text))]
+        return Instance(row=row, public=replace(row), played=played, history_length=len(stored),
+                        replay=ReplayState.from_json(row.replay))
 
     def load_entity(self, entity_id: str) -> EntityState:
         entity = self.entities.get(entity_id)

@@ -14,12 +14,25 @@ from typing import Any, Callable
 from devhost.durable.replay import ReplayState
 from devhost.durable.store import InstanceRow, MessageRow, WriteBatch
 
-__all__ = ["EntityState", "Instance", "OpenBatch", "RUNNING_STATES", "TERMINAL_STATES", "encode_played"]
+__all__ = [
+    "EntityState", "Instance", "OpenBatch", "RUNNING_STATES", "TERMINAL_STATES", "encode_played", "replayed_by_sdk",
+]
 
 TERMINAL_STATES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 """Statuses an instance never leaves on its own."""
 RUNNING_STATES = frozenset({"Pending", "Running", "Suspended", "ContinuedAsNew"})
 """Statuses that block starting the same instance id again (the host's default)."""
+
+
+_IGNORED_BY_SDK = frozenset({4, 7, 10, 13, 17, 18, 19, 20})
+"""TaskScheduled, SubOrchestrationInstanceCreated, TimerCreated, OrchestratorCompleted, GenericEvent,
+HistoryState, ExecutionSuspended, ExecutionResumed: `TaskOrchestrationExecutor.process_event`
+does nothing with them, so they are stored (and shown) but not sent back for replay."""
+
+
+def replayed_by_sdk(event: dict[str, Any]) -> bool:
+    """Whether the SDK's replay reads `event` (the others only cost parsing time)."""
+    return int(event["EventType"]) not in _IGNORED_BY_SDK
 
 
 def encode_played(event: dict[str, Any]) -> str:
@@ -36,7 +49,9 @@ class Instance:
     public: InstanceRow | None
     """The last committed summary (what status queries show); None before the first commit."""
     played: list[str] = field(default_factory=list)
-    """The current execution's history, each event encoded with IsPlayed true."""
+    """The current execution's history as replay sends it (events the SDK reads), IsPlayed true."""
+    history_length: int = 0
+    """How many events the current execution's stored history holds."""
     replay: ReplayState = field(default_factory=ReplayState)
     inbox: list[MessageRow] = field(default_factory=list)
     """Delivered, unconsumed messages, in arrival order."""

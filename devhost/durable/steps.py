@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from devhost.durable import history as h
 from devhost.durable.entities import run_entity_batch
 from devhost.durable.replay import Decision, ReplayState, build_context, decide, is_retry_event, run_orchestrator
-from devhost.durable.state import TERMINAL_STATES, EntityState, Instance, OpenBatch, encode_played
+from devhost.durable.state import TERMINAL_STATES, EntityState, Instance, OpenBatch, encode_played, replayed_by_sdk
 from devhost.durable.store import ActivityRow, EntityRow, InstanceRow, MessageRow
 
 if TYPE_CHECKING:
@@ -72,11 +72,13 @@ class OrchestrationStepper:
 
     # -- helpers --------------------------------------------------------------------------
     def _append(self, inst: Instance, batch: OpenBatch, events: list[h.Event]) -> None:
-        start = len(inst.played)
+        start = inst.history_length
         for offset, event in enumerate(events):
             text = encode_played(event)
-            inst.played.append(text)
+            if replayed_by_sdk(event):
+                inst.played.append(text)
             batch.writes.history.append((inst.row.instance_id, start + offset, text))
+        inst.history_length += len(events)
 
     def _save(self, inst: Instance, batch: OpenBatch, now: datetime) -> None:
         inst.row.updated = h.format_time(now)
@@ -89,6 +91,7 @@ class OrchestrationStepper:
         batch.writes.reset_history.append(iid)
         batch.writes.history = [r for r in batch.writes.history if r[0] != iid]
         inst.played = []
+        inst.history_length = 0
         inst.replay = ReplayState()
         self.engine.cancel_timers(inst, list(inst.timers), batch)
 
