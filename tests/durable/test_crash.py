@@ -18,11 +18,15 @@ import pytest
 from tests.durable.harness import APPS_DIR, TERMINAL, WEBHOOKS
 from tests.support.devhost import DevhostProcess, start_devhost
 
-CHAINS = 24
-CHAIN_STEPS = 5
-FANS = 12
-FAN_WIDTH = 8
 KILLS = 4
+WAVES = KILLS + 1
+"""Work is started in waves, one before each kill (and one after the last), so every kill hits work in flight."""
+CHAINS_PER_WAVE = 6
+CHAIN_STEPS = 8
+FANS_PER_WAVE = 3
+FAN_WIDTH = 8
+CHAINS = CHAINS_PER_WAVE * WAVES
+FANS = FANS_PER_WAVE * WAVES
 CLIENT_KEYS = ("client-a", "client-b", "client-c")
 SIGNALS_PER_BURST = 10
 DEADLINE = 90.0
@@ -97,22 +101,28 @@ def test_sigkill_restarts_lose_nothing_and_apply_entity_operations_once(
     expected: dict[str, list[str]] = {}
     sent: Counter[str] = Counter()
     try:
-        for index in range(CHAINS):
-            tag = f"chain{index}"
-            _start(http, "chain", tag, {"tag": tag, "steps": CHAIN_STEPS})
-            expected[tag] = [f"{tag}-{step}" for step in range(CHAIN_STEPS)]
-        for index in range(FANS):
-            tag = f"fan{index}"
-            _start(http, "fan", tag, {"tag": tag, "width": FAN_WIDTH})
-            expected[tag] = [f"{tag}-{step}" for step in range(FAN_WIDTH)]
-        for kill in range(KILLS):
+        in_flight_at_kill: list[int] = []
+        for wave in range(WAVES):
+            for index in range(CHAINS_PER_WAVE):
+                tag = f"chain{wave}x{index}"
+                _start(http, "chain", tag, {"tag": tag, "steps": CHAIN_STEPS})
+                expected[tag] = [f"{tag}-{step}" for step in range(CHAIN_STEPS)]
+            for index in range(FANS_PER_WAVE):
+                tag = f"fan{wave}x{index}"
+                _start(http, "fan", tag, {"tag": tag, "width": FAN_WIDTH})
+                expected[tag] = [f"{tag}-{step}" for step in range(FAN_WIDTH)]
             _signal_burst(http, rng, sent)
-            pause = rng.uniform(0.05, 1.2)
+            if wave == WAVES - 1:
+                break
+            pause = rng.uniform(0.05, 0.5)
             time.sleep(pause)
-            print(f"kill {kill + 1}/{KILLS} after {pause:.2f}s")
+            unfinished = http.get(f"{WEBHOOKS}/instances", params={"runtimeStatus": "Pending,Running"})
             host.kill()
+            in_flight_at_kill.append(len(unfinished.json()))
+            print(f"kill {wave + 1}/{KILLS} after {pause:.2f}s with {in_flight_at_kill[-1]} instances unfinished")
             host.start()
-        _signal_burst(http, rng, sent)
+        # The kills did interrupt work (otherwise this test would prove nothing).
+        assert any(in_flight_at_kill), in_flight_at_kill
 
         finished = _wait_all_done(http, list(expected), host)
         for instance_id, status in finished.items():

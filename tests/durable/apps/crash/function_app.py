@@ -30,7 +30,7 @@ def work(item: dict[str, Any]) -> str:
         os.write(descriptor, line)
     finally:
         os.close(descriptor)
-    time.sleep(0.02)
+    time.sleep(0.1)
     return f"{item['tag']}-{item['step']}"
 
 
