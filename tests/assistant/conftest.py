@@ -1,12 +1,16 @@
 """Fixtures for the assistant's end-to-end tests: the scripted model server and a devhost serving the app."""
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from tests.support.azurite import Azurite
 from tests.support.devhost import REPO_ROOT, DevhostProcess, start_devhost
@@ -19,6 +23,18 @@ MODEL_SETTINGS_OFF = {
     "OPENAI_API_KEY": "",
     "CHAT_MODEL_DEPLOYMENT_NAME": "",
 }
+
+
+@lru_cache(maxsize=1)
+def _components() -> dict[str, Any]:
+    return json.loads((REPO_ROOT / "openapi.json").read_text())["components"]
+
+
+def assert_conforms(body: Any, schema: str) -> None:
+    """`body` matches `#/components/schemas/<schema>` of the repository's OpenAPI document."""
+    document = {"$ref": f"#/components/schemas/{schema}", "components": _components()}
+    errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in Draft202012Validator(document).iter_errors(body)]
+    assert not errors, f"response does not match {schema}: {errors}"
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from tests.assistant.conftest import AssistantHost
+from tests.assistant.conftest import AssistantHost, assert_conforms
 from tests.support.fake_openai import FakeOpenAI, tool_call
 
 
@@ -19,6 +19,7 @@ def test_add_todo_turn_records_exactly_the_turns_messages(assistant_host: Assist
     assert response.text == 'I added "buy milk" to your todo list.'
 
     state = host.http.get(f"{host.api}/chats/{chat}").json()
+    assert_conforms(state, "ChatState")
     assert state["exists"] is True and state["id"] == chat
     messages = state["recentMessages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
@@ -59,6 +60,7 @@ def test_listing_todos_and_two_chats_isolated(assistant_host: AssistantHost, mod
             f"{host.api}/chats/{chat}", json={"message": "what are my todos?"}, headers={"Accept": "application/json"}
         )
         body = response.json()
+        assert_conforms(body, "TurnReply")
         assert response.status_code == 200 and body["chatId"] == chat and body["reply"] == "Here they are."
         assert body["instanceId"]
         assert [m["role"] for m in body["recentMessages"]] == ["user", "assistant", "tool", "assistant"]

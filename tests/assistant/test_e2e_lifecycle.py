@@ -7,7 +7,7 @@ import httpx
 import pytest
 from azure.data.tables import TableServiceClient
 
-from tests.assistant.conftest import AssistantHost
+from tests.assistant.conftest import AssistantHost, assert_conforms
 from tests.support.fake_openai import FakeOpenAI, tool_call
 
 
@@ -29,6 +29,7 @@ def test_slow_model_answers_202_and_the_status_url_gives_the_turn(assistant_host
     response = host.http.post(f"{host.api}/chats/{chat}", params={"message": "hello?", "timeoutSeconds": "0.3"})
     assert response.status_code == 202, response.text
     payload = response.json()
+    assert_conforms(payload, "CheckStatus")
     assert response.headers["Location"] == payload["statusQueryGetUri"] and payload["id"].startswith(chat)
     done = follow_until_done(host.http, payload["statusQueryGetUri"])
     assert done.status_code == 200, done.text
@@ -54,7 +55,9 @@ def test_delete_removes_state_todos_and_turn_histories(assistant_host: Assistant
     assert host.http.get(status_url.format(turns[0])).status_code == 200
 
     assert host.http.delete(f"{host.api}/chats/{doomed}").status_code == 204
-    assert host.http.get(f"{host.api}/chats/{doomed}").json()["exists"] is False
+    gone = host.http.get(f"{host.api}/chats/{doomed}").json()
+    assert_conforms(gone, "ChatState")
+    assert gone["exists"] is False
     assert host.http.get(status_url.format(turns[0])).status_code == 404
     assert host.http.get(status_url.format(turns[1])).status_code == 200
     table = TableServiceClient.from_connection_string(host.azurite.connection_string).get_table_client(host.todo_table)
@@ -104,6 +107,7 @@ def test_bad_input_is_a_400_json_error_and_calls_no_model(
     response = host.http.request(method, f"{host.api}/{path.format(chat=chat)}", **kwargs)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
+    assert_conforms(response.json(), "Error")
     assert says in response.json()["error"]
     assert model.requests == []
     assert host.http.get(f"{host.api}/chats/{chat}").json()["totalMessages"] == 1
