@@ -7,15 +7,24 @@ rebuilds it exactly from the same task results.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from assistant.messages import ChatMessage, ToolCall, format_utc
+from assistant.messages import ChatMessage, ToolCall, format_utc, parse_utc
 from assistant.payloads import CompletionRequest, CompletionResult, ToolResult, TurnInput, TurnOutput
 from assistant.state import TurnRecord, Usage
 
-__all__ = ["ROUND_LIMIT_REPLY", "ToolPlan", "TurnRun"]
+__all__ = ["ROUND_LIMIT_REPLY", "ToolPlan", "TurnRun", "next_stamp"]
 
 ROUND_LIMIT_REPLY = "I could not finish this request within the allowed number of tool calls."
+
+
+def next_stamp(messages: tuple[ChatMessage, ...], now: datetime) -> str:
+    """`now`, or just after the newest of `messages` if that is not earlier: stamps strictly increase."""
+    if messages and messages[-1].created_at:
+        floor = parse_utc(messages[-1].created_at) + timedelta(microseconds=1)
+        if now < floor:
+            now = floor
+    return format_utc(now)
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,7 @@ class TurnRun:
         cls, turn: TurnInput, turn_id: str, history: tuple[ChatMessage, ...], now: datetime
     ) -> TurnRun:
         """Step 1: the user's message joins the conversation."""
-        user = ChatMessage(role="user", content=turn.message, created_at=format_utc(now), turn_id=turn_id)
+        user = ChatMessage(role="user", content=turn.message, created_at=next_stamp(history, now), turn_id=turn_id)
         return cls(
             chat_id=turn.chat_id,
             turn_id=turn_id,
@@ -73,7 +82,7 @@ class TurnRun:
     def on_answer(self, answer: CompletionResult, now: datetime, known_tools: frozenset[str]) -> tuple[TurnRun, ToolPlan]:
         """Step 3: take the model's answer; either the turn ends or tool calls are planned."""
         usage = self.usage + answer.usage
-        stamp = format_utc(now)
+        stamp = next_stamp(self.new_messages, now)
         if not answer.tool_calls or self.rounds >= self.max_tool_rounds:
             text = answer.content if not answer.tool_calls else (answer.content.strip() or ROUND_LIMIT_REPLY)
             final = ChatMessage(role="assistant", content=text, created_at=stamp, turn_id=self.turn_id)
@@ -100,19 +109,18 @@ class TurnRun:
         """Step 4: the results join the conversation, in the order the model asked for the calls."""
         asking = self.new_messages[-1]
         by_id = {r.tool_call_id: r for r in results}
-        stamp = format_utc(now)
-        answers = tuple(
-            ChatMessage(
+        messages = self.new_messages
+        for call in asking.tool_calls:
+            answer = ChatMessage(
                 role="tool",
-                content=by_id[c.id].content if c.id in by_id else "error: the tool produced no result",
-                created_at=stamp,
-                tool_call_id=c.id,
-                name=c.name,
+                content=by_id[call.id].content if call.id in by_id else "error: the tool produced no result",
+                created_at=next_stamp(messages, now),
+                tool_call_id=call.id,
+                name=call.name,
                 turn_id=self.turn_id,
             )
-            for c in asking.tool_calls
-        )
-        return replace(self, new_messages=self.new_messages + answers)
+            messages = messages + (answer,)
+        return replace(self, new_messages=messages)
 
     def record(self) -> TurnRecord:
         """Step 5: what the chat entity appends."""

@@ -66,6 +66,8 @@ def test_listing_todos_and_two_chats_isolated(assistant_host: AssistantHost, mod
         assert [m["role"] for m in body["recentMessages"]] == ["user", "assistant", "tool", "assistant"]
         listed = json.loads(body["recentMessages"][2]["content"])
         assert [t["taskDescription"] for t in listed] == [task]
+        stored = host.http.get(f"{host.api}/chats/{chat}").json()["recentMessages"]
+        assert stored[-4:] == body["recentMessages"]
 
 
 def test_parallel_tool_calls_and_unknown_tool_in_one_answer(assistant_host: AssistantHost, model: FakeOpenAI) -> None:

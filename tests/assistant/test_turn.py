@@ -55,3 +55,17 @@ def test_round_limit_withdraws_tools_and_never_ends_on_an_empty_reply() -> None:
     run, plan = run.on_answer(CompletionResult("", tool_calls=(ToolCall("b", "GetTodos", "{}"),)), T0, TOOLS)
     assert run.done and run.reply == ROUND_LIMIT_REPLY and plan.to_run == ()
     assert run.new_messages[-1].tool_calls == ()
+
+
+def test_turn_stamps_strictly_increase_after_the_history_even_at_one_instant() -> None:
+    """Every message of a turn is stamped after the previous one, so the entity stores them as returned."""
+    from assistant.messages import parse_utc
+
+    calls = (ToolCall("a", "AddTodo", "{}"), ToolCall("b", "GetTodos", "{}"))
+    early = T0 - timedelta(hours=2)  # before the system message: the floor is the history
+    run = TurnRun.begin(TurnInput("c", "hi"), "turn-1", SYSTEM, early)
+    run, _ = run.on_answer(CompletionResult("", tool_calls=calls), early, TOOLS)
+    run = run.on_tool_results([ToolResult("a", "AddTodo", "x"), ToolResult("b", "GetTodos", "y")], early)
+    run, _ = run.on_answer(CompletionResult("done"), early, TOOLS)
+    stamps = [parse_utc(m.created_at) for m in SYSTEM + run.new_messages]
+    assert all(a < b for a, b in zip(stamps, stamps[1:]))
