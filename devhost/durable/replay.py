@@ -39,6 +39,7 @@ __all__ = [
     "build_context",
     "decide",
     "is_retry_event",
+    "request_id",
     "run_orchestrator",
 ]
 
@@ -340,7 +341,8 @@ def _retry_group(action: dict[str, Any], kind: str) -> RetryGroup:
     )
 
 
-def _child_id(instance_id: str, execution_id: str, task_id: int) -> str:
+def request_id(instance_id: str, execution_id: str, task_id: int) -> str:
+    """The id of the entity request (or unnamed sub-orchestration) of sequence number `task_id`."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"devhost:{instance_id}:{execution_id}:{task_id}").hex
 
 
@@ -395,7 +397,7 @@ def decide(
             state.retries.append(group)
             _schedule_task(decision, at, seq, "activity", name, group.input, None)  # type: ignore[arg-type]
         elif kind in (ActionType.CALL_SUB_ORCHESTRATOR, ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY):
-            child = action.get("instanceId") or _child_id(instance_id, execution_id, seq)  # type: ignore[arg-type]
+            child = action.get("instanceId") or request_id(instance_id, execution_id, seq)  # type: ignore[arg-type]
             if kind == ActionType.CALL_SUB_ORCHESTRATOR_WITH_RETRY:
                 group = _retry_group(action, "suborchestration")
                 group.task_id = seq
@@ -409,7 +411,7 @@ def decide(
         elif kind in (ActionType.CALL_ENTITY, ActionType.SIGNAL_ENTITY):
             target = str(action.get("instanceId"))
             request = {
-                "id": _child_id(instance_id, execution_id, seq),  # type: ignore[arg-type]
+                "id": request_id(instance_id, execution_id, seq),  # type: ignore[arg-type]
                 "op": action.get("operation"),
                 "signal": kind == ActionType.SIGNAL_ENTITY,
                 "input": action.get("input"),
@@ -474,5 +476,5 @@ def _advance_retries(
             group.attempts += 1
             group.task_id = state.next_seq
             state.next_seq += 1
-            child = group.instance_id or _child_id(instance_id, execution_id, group.task_id)
+            child = group.instance_id or request_id(instance_id, execution_id, group.task_id)
             _schedule_task(decision, at, group.task_id, group.kind, group.name, group.input, child)

@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from devhost.durable import history as h
 from devhost.durable.entities import run_entity_batch
-from devhost.durable.replay import Decision, ReplayState, build_context, decide, is_retry_event, run_orchestrator
+from devhost.durable.replay import (
+    ActionType,
+    Decision,
+    ReplayState,
+    build_context,
+    decide,
+    is_retry_event,
+    request_id,
+    run_orchestrator,
+)
 from devhost.durable.state import TERMINAL_STATES, EntityState, Instance, OpenBatch, encode_played, replayed_by_sdk
 from devhost.durable.store import ActivityRow, EntityRow, InstanceRow, MessageRow
 
@@ -179,7 +188,7 @@ class OrchestrationStepper:
             context = build_context(row.instance_id, parent_id, row.input, inst.played, new_events)
             outcome = run_orchestrator(handler, context)
             decision = decide(inst.replay, episode.events, outcome, now, row.instance_id, row.execution_id)
-        if row.status == "Pending":
+        if row.status in ("Pending", "ContinuedAsNew"):
             row.status = "Running"
         if decision.custom_status is not None:
             row.custom_status = decision.custom_status
@@ -212,6 +221,7 @@ class OrchestrationStepper:
             self._save(inst, batch, now)
             return
         if completion.status == "ContinuedAsNew":
+            carried = _unprocessed_events(inst, new_events) if completion.preserve_events else []
             row.status = "ContinuedAsNew"
             row.input = completion.output
             row.output = None
@@ -219,6 +229,12 @@ class OrchestrationStepper:
             self._reset_history(inst, batch)
             self._save(inst, batch, now)
             engine.send(row.instance_id, None, start_message_body(row, now), batch, first=True)
+            for event in reversed(carried):
+                engine.send(row.instance_id, None, {**event, "IsPlayed": False}, batch, first=True)
+            if carried:  # keep ExecutionStarted first, the carried events right after it
+                started = next(m for m in inst.inbox if m.body["EventType"] == h.EventType.EXECUTION_STARTED)
+                inst.inbox.remove(started)
+                inst.inbox.insert(0, started)
             return
         if completion.status == "Completed":
             events.append(h.execution_completed(now, completion.output))
@@ -252,6 +268,29 @@ class OrchestrationStepper:
         row.status = "Terminated"
         row.output = json.dumps(reason) if reason is not None else None
         self._finish(inst, batch, now, "Terminated", row.output, None)
+
+
+def _unprocessed_events(inst: Instance, new_events: list[h.Event]) -> list[h.Event]:
+    """External events of the execution no `wait_for_external_event` consumed (for preserve)."""
+    waits: dict[str, int] = {}
+    responses: set[str] = set()
+    row = inst.row
+    for kind, name, seq in inst.replay.actions:
+        if kind == ActionType.WAIT_FOR_EXTERNAL_EVENT:
+            waits[name] = waits.get(name, 0) + 1
+        elif kind == ActionType.CALL_ENTITY and seq is not None:
+            responses.add(request_id(row.instance_id, row.execution_id, seq))
+    events = [json.loads(text) for text in inst.played] + new_events
+    unprocessed: list[h.Event] = []
+    for event in events:
+        if event["EventType"] != h.EventType.EVENT_RAISED:
+            continue
+        name = str(event.get("Name"))
+        if waits.get(name, 0) > 0:
+            waits[name] -= 1
+        elif name not in responses:
+            unprocessed.append(event)
+    return unprocessed
 
 
 class EntitySteps:
