@@ -16,7 +16,7 @@ from assistant.messages import format_utc
 from entities.chat import chat_entity_id
 from skills.blueprint import FORGET_CHAT_ACTIVITY
 
-__all__ = ["CHAT_ADMIN", "ChatAdminInput", "bp"]
+__all__ = ["CHAT_ADMIN", "ChatAdminInput", "bp", "run_admin"]
 
 CHAT_ADMIN = "chat_admin"
 
@@ -40,9 +40,7 @@ class ChatAdminInput:
         return cls(chat_id=str(data["chatId"]), action=str(data["action"]), instructions=data.get("instructions"))
 
 
-@bp.function_name(name=CHAT_ADMIN)
-@bp.orchestration_trigger(context_name="context", orchestration=CHAT_ADMIN)
-def chat_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     """Create/reset or delete one chat; the output is the entity's result."""
     request = ChatAdminInput.from_dict(context.get_input())
     entity = chat_entity_id(request.chat_id)
@@ -54,3 +52,10 @@ def chat_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
         yield context.call_activity(FORGET_CHAT_ACTIVITY, {"chatId": request.chat_id})
         return result
     raise ValueError(f"unknown chat_admin action {request.action!r}")
+
+
+@bp.function_name(name=CHAT_ADMIN)
+@bp.orchestration_trigger(context_name="context", orchestration=CHAT_ADMIN)
+def chat_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+    """Create/reset or delete one chat."""
+    return (yield from run_admin(context))

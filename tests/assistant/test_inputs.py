@@ -1,0 +1,58 @@
+"""Request parsing: chat ids, JSON bodies, text fields, timeouts, timestamps, Accept."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import azure.functions as func
+import pytest
+
+from api.errors import HttpError
+from api.inputs import json_body, parse_chat_id, parse_timeout, parse_timestamp, required_text, wants_json
+
+
+def request(body: bytes = b"", params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> func.HttpRequest:
+    return func.HttpRequest("POST", "http://h/api/chats/x", body=body, params=params or {}, headers=headers or {})
+
+
+def error_of(call: object) -> str:
+    with pytest.raises(HttpError) as raised:
+        call()  # type: ignore[operator]
+    assert raised.value.status == 400
+    return raised.value.message
+
+
+def test_chat_ids_that_keys_can_hold() -> None:
+    """Letters, digits and _-.~: up to 128, starting with a letter or digit."""
+    assert parse_chat_id("Chat_1.a-b~c:d") == "Chat_1.a-b~c:d"
+    assert parse_chat_id("x" * 128) == "x" * 128
+    for bad in ("", "-lead", "has/slash", "hash#", "q?", "x" * 129, "sp ace"):
+        assert "chatId" in error_of(lambda: parse_chat_id(bad))
+
+
+def test_json_bodies() -> None:
+    """Empty is {} unless required; malformed JSON and non-objects are named."""
+    assert json_body(request(), required=False) == {}
+    assert json_body(request(b'{"a": 1}'), required=True) == {"a": 1}
+    assert "must be a JSON object" in error_of(lambda: json_body(request(), required=True))
+    assert "not valid JSON" in error_of(lambda: json_body(request(b"{oops"), required=False))
+    assert "must be a JSON object" in error_of(lambda: json_body(request(b"[1]"), required=False))
+
+
+def test_text_fields_timeouts_timestamps_and_accept() -> None:
+    """Each parser accepts the documented forms and says what is wrong otherwise."""
+    assert required_text("hi", "message") == "hi"
+    assert error_of(lambda: required_text("", "message")) == "message must not be empty"
+    assert parse_timeout(request()) == 30.0
+    assert parse_timeout(request(params={"timeoutSeconds": "230"})) == 230.0
+    assert "between 0 and 230" in error_of(lambda: parse_timeout(request(params={"timeoutSeconds": "-1"})))
+    assert "must be a number" in error_of(lambda: parse_timeout(request(params={"timeoutSeconds": "soon"})))
+    assert parse_timestamp(request()) is None
+    assert parse_timestamp(request(params={"timestampUTC": "2026-11-20T12:00:00"})) == datetime(
+        2026, 11, 20, 12, tzinfo=timezone.utc
+    )
+    assert parse_timestamp(request(params={"timestampUTC": "2026-11-20T13:00:00+01:00"})) == datetime(
+        2026, 11, 20, 12, tzinfo=timezone.utc
+    )
+    assert "timestampUTC" in error_of(lambda: parse_timestamp(request(params={"timestampUTC": "noon"})))
+    assert wants_json(request(headers={"Accept": "text/plain, application/json;q=0.9"}))
+    assert not wants_json(request(headers={"Accept": "*/*"}))
