@@ -103,7 +103,13 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
             azurite = start_local_azurite(script_root)
             log.info("Azurite %s on 127.0.0.1:10000-10002 (data in %s)",
                      "reused" if azurite.process is None else "started", azurite.location)
-        index = load_app(script_root)
+        try:
+            index = load_app(script_root)
+        except AppLoadError:
+            raise
+        except Exception:
+            log.exception("function_app.py failed to import")
+            return _fail(f"could not load the app in {script_root} (traceback above)")
         try:
             sock = bind_socket(config.host, config.port)
         except OSError as error:

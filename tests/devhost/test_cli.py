@@ -136,3 +136,13 @@ def test_bad_host_json_fails_clearly(tmp_path: Path, bad: str) -> None:
     result = _run_start("--script-root", str(script_root), "--port", str(free_port()), cwd=tmp_path)
     assert result.returncode == 1
     assert "host.json" in result.stderr
+
+
+def test_app_import_error_fails_clearly(tmp_path: Path) -> None:
+    """An app that raises on import: the traceback is logged and devhost exits 1."""
+    script_root = copy_app("basic", tmp_path / "app")
+    (script_root / "helpers.py").write_text("raise RuntimeError('broken helper module')\n")
+    result = _run_start("--script-root", str(script_root), "--port", str(free_port()), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "broken helper module" in result.stderr
+    assert "could not load the app" in result.stderr

@@ -244,3 +244,42 @@ def test_conflicting_routes_are_warned(caplog: pytest.LogCaptureFixture) -> None
     assert len(functions.table.routes) == 3
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "one and two" in warnings[0]
+
+
+def test_status_initialized_until_running_and_extension_routes_first() -> None:
+    """In-process: the status reflects HostState; extension routes answer before function routes."""
+    import azure.functions as func
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from devhost.config import HostConfig
+    from devhost.keys import HostKeys
+    from devhost.loader import FunctionIndex, _spec_of
+    from devhost.server import HostState, build_app, build_functions
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="{*anything}")
+    def everything(req: func.HttpRequest) -> str:
+        return "function"
+
+    class RouteExtension:
+        trigger_types = frozenset({"customtrigger"})
+        binding_types: frozenset[str] = frozenset()
+
+        def routes(self) -> list[Route]:
+            return [Route("/runtime/webhooks/custom", lambda request: PlainTextResponse("extension"))]
+
+    index = FunctionIndex(app=app, functions=[_spec_of(f) for f in app.get_functions()])
+    config = HostConfig(script_root=Path("/app"), host="127.0.0.1", port=1, data_dir=Path("/d"),
+                        route_prefix="", hub_name="h")
+    extensions = [RouteExtension()]
+    state = HostState()
+    asgi = build_app(build_functions(index, config, extensions), config, HostKeys("m"), extensions, state)  # type: ignore[arg-type]
+    with TestClient(asgi) as test_client:
+        assert test_client.get("/admin/host/status").json() == {"state": "Initialized"}
+        state.state = "Running"
+        assert test_client.get("/admin/host/status").json() == {"state": "Running"}
+        assert test_client.get("/runtime/webhooks/custom").text == "extension"
+        assert test_client.get("/runtime/webhooks/other").text == "function"
