@@ -61,6 +61,10 @@ class HostConfig:
     """Whether `function`/`admin` auth levels are enforced."""
     host_json: dict[str, Any] = field(default_factory=dict, compare=False)
     """The raw `host.json` contents."""
+    cors_origins: tuple[str, ...] = ()
+    """`local.settings.json` `Host.CORS` (comma-separated origins, `*` for any), as Core Tools reads it."""
+    cors_credentials: bool = False
+    """`local.settings.json` `Host.CORSCredentials`."""
 
     @property
     def base_url(self) -> str:
@@ -178,8 +182,10 @@ def build_config(
     if hub is not None and not isinstance(hub, str):
         raise ConfigError("host.json extensions.durableTask.hubName must be a string")
     hub_name = resolve_setting_refs(hub, environ) if hub else DEFAULT_HUB_NAME
+    local_settings = read_local_settings(script_root)
+    cors = _nested(local_settings, "Host", "CORS")
     if port is None:
-        local_port = _nested(read_local_settings(script_root), "Host", "LocalHttpPort")
+        local_port = _nested(local_settings, "Host", "LocalHttpPort")
         port = int(local_port) if isinstance(local_port, (int, str)) and str(local_port).isdigit() else DEFAULT_PORT
     return HostConfig(
         script_root=script_root,
@@ -190,4 +196,6 @@ def build_config(
         hub_name=hub_name or DEFAULT_HUB_NAME,
         require_keys=require_keys,
         host_json=host_json,
+        cors_origins=tuple(o.strip() for o in str(cors or "").split(",") if o.strip()),
+        cors_credentials=_nested(local_settings, "Host", "CORSCredentials") is True,
     )

@@ -8,12 +8,14 @@ return value into an HTTP response as the worker and host would.
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
 import threading
 import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Mapping, Sequence
@@ -43,15 +45,17 @@ log = logging.getLogger("devhost.invoke")
 
 _THREAD_LOCAL = threading.local()
 _SYNC_LIMIT = 64
-_limiter: CapacityLimiter | None = None
+"""Sync functions that may run at once (each on a worker thread)."""
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = weakref.WeakKeyDictionary()
 
 
 def _thread_limiter() -> CapacityLimiter:
-    """One limiter per process (created lazily, inside the event loop)."""
-    global _limiter
-    if _limiter is None:
-        _limiter = CapacityLimiter(_SYNC_LIMIT)
-    return _limiter
+    """The thread limiter of the running event loop (created on first use)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = CapacityLimiter(_SYNC_LIMIT)
+    return limiter
 
 
 class _TraceContext(func_abc.TraceContext):

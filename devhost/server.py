@@ -19,6 +19,8 @@ from typing import Any, Iterator, Sequence, TextIO
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
@@ -174,8 +176,15 @@ def build_app(
     for extension in extensions:
         routes.extend(extension.routes())
     routes.append(FunctionsRoute(functions, config, keys))
+    middleware = []
+    if config.cors_origins:
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
+            allow_headers=["*"], allow_credentials=config.cors_credentials,
+        ))
     return Starlette(
         routes=routes,
+        middleware=middleware,
         exception_handlers={404: _not_found, 405: _not_found, Exception: _server_error},
     )
 

@@ -20,14 +20,23 @@ def _get(base_url: str, path: str, **kwargs: object) -> httpx.Response:
 
 
 def test_local_settings_reach_environ_and_real_env_wins(serve_app: ServeApp) -> None:
-    """`Values` become environment variables; a variable already set keeps its value."""
+    """`Values` become environment variables (a variable already set keeps its value); `Host.CORS` applies."""
     host = serve_app(
         "basic",
-        local_settings={"IsEncrypted": False, "Values": {"FROM_FILE": "file", "BOTH": "file", "NUM": 5}},
+        local_settings={"IsEncrypted": False, "Values": {"FROM_FILE": "file", "BOTH": "file", "NUM": 5},
+                        "Host": {"CORS": "http://site.example, http://other.example"}},
         env={"BOTH": "real-env"},
     )
     data = _get(host.base_url, "/api/settings", params={"names": "FROM_FILE,BOTH,NUM"}).json()
     assert data == {"FROM_FILE": "file", "BOTH": "real-env", "NUM": "5"}
+    # Host.CORS is honoured as Core Tools does: allowed origins get CORS headers, others don't.
+    allowed = _get(host.base_url, "/api/items/new", headers={"Origin": "http://site.example"})
+    assert allowed.headers["access-control-allow-origin"] == "http://site.example"
+    assert "access-control-allow-origin" not in _get(host.base_url, "/api/items/new",
+                                                     headers={"Origin": "http://evil.example"}).headers
+    preflight = httpx.options(host.base_url + "/api/items/5", timeout=30, headers={
+        "Origin": "http://other.example", "Access-Control-Request-Method": "DELETE"})
+    assert preflight.status_code == 200
 
 
 def test_custom_route_prefix(serve_app: ServeApp) -> None:

@@ -83,9 +83,12 @@ def test_local_settings_nested_value_is_an_error(tmp_path: Path) -> None:
         apply_local_settings(tmp_path, {})
 
 
-def test_local_http_port_is_the_default_port(tmp_path: Path) -> None:
-    _write(tmp_path, "local.settings.json", {"Host": {"LocalHttpPort": 7080}})
-    assert build_config(tmp_path, environ={}).port == 7080
+def test_local_http_port_and_cors_from_host_section(tmp_path: Path) -> None:
+    _write(tmp_path, "local.settings.json", {"Host": {"LocalHttpPort": 7080, "CORS": "*", "CORSCredentials": True}})
+    config = build_config(tmp_path, environ={})
+    assert config.port == 7080
+    assert config.cors_origins == ("*",) and config.cors_credentials
+    assert build_config(tmp_path / "none", environ={}).cors_origins == ()
     assert build_config(tmp_path, port=9000, environ={}).port == 9000
 
 
