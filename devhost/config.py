@@ -69,7 +69,7 @@ class HostConfig:
     @property
     def base_url(self) -> str:
         """The origin clients use, e.g. `http://127.0.0.1:7071`."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
         host = f"[{host}]" if ":" in host and not host.startswith("[") else host
         return f"http://{host}:{self.port}"
 

@@ -139,9 +139,9 @@ class FunctionsRoute(BaseRoute):
                                 query=request.query_params, headers=request.headers)
             if outcome is not KeyCheck.ALLOWED:
                 level = self.functions.levels[name].value
-                why = "missing" if outcome is KeyCheck.MISSING else "not valid"
+                why = "no key was given" if outcome is KeyCheck.MISSING else "the key given is not valid"
                 return _error(401, f"function {name!r} needs a {level} key (query `code` or header "
-                                   f"`x-functions-key`); the key given is {why}")
+                                   f"`x-functions-key`); {why}")
         plan = self.functions.plans[name]
         if plan.unsupported:
             return _error(501, f"function {name!r} cannot run on devhost: {plan.unsupported}")

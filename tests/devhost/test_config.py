@@ -37,6 +37,8 @@ def test_defaults_without_files(tmp_path: Path) -> None:
     assert config.data_dir == tmp_path.resolve() / ".devhost"
     assert config.base_url == "http://127.0.0.1:7071"
     assert config.host_json == {}
+    assert build_config(tmp_path, host="0.0.0.0", environ={}).base_url == "http://127.0.0.1:7071"
+    assert build_config(tmp_path, host="::", port=1, environ={}).base_url == "http://[::1]:1"
 
 
 def test_route_prefix_and_hub_name_from_host_json(tmp_path: Path) -> None:
