@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import azure.functions as func
 
-__all__ = ["AppLoadError", "FunctionSpec", "FunctionIndex", "load_app"]
+__all__ = ["AppLoadError", "FunctionSpec", "FunctionIndex", "index_register", "load_app"]
 
 
 class AppLoadError(Exception):
@@ -106,8 +106,14 @@ def load_app(script_root: Path, module_name: str = "function_app") -> FunctionIn
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
-    register = _find_register(module)
-    # get_functions() may be called only once per app object: this is the one call.
+    return index_register(_find_register(module))
+
+
+def index_register(register: func.FunctionRegister) -> FunctionIndex:
+    """Index an app object (`func.FunctionApp`, `df.DFApp`) already built, e.g. in a test.
+
+    `get_functions()` may be called only once per app object: this is the one call.
+    """
     index = FunctionIndex(app=register, functions=[_spec_of(f) for f in register.get_functions()])
     seen: dict[str, str] = {}
     for spec_ in index.functions:

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 
 from devhost.extension import BindingRequest
 from devhost.invoke import InvocationPlan, UnusableReturn, build_http_request, invoke, plan_function, to_response
-from devhost.loader import FunctionIndex, FunctionSpec, _spec_of
+from devhost.loader import FunctionIndex, FunctionSpec, index_register
 
 
 class RecordingExtension:
@@ -41,7 +41,7 @@ class RecordingExtension:
 
 
 def _specs(app: func.FunctionRegister) -> dict[str, FunctionSpec]:
-    return {f.get_function_name(): _spec_of(f) for f in app.get_functions()}
+    return {f.name: f for f in index_register(app).functions}
 
 
 def _request(method: str = "GET", path: str = "/api/x", query: bytes = b"", body: bytes = b"",

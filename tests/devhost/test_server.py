@@ -6,11 +6,23 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import azure.functions as func
 import httpx
 import pytest
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.testclient import TestClient
 
+from devhost.config import HostConfig
+from devhost.keys import AuthLevel, HostKeys
+from devhost.loader import index_register
+from devhost.server import HostState, build_app, build_functions
 from tests.devhost.conftest import ServeApp
 from tests.support.devhost import DevhostProcess
+
+CONFIG = HostConfig(script_root=Path("/app"), host="127.0.0.1", port=1, data_dir=Path("/d"),
+                    route_prefix="api", hub_name="h")
+"""A config for in-process tests (nothing is read from disk)."""
 
 
 @pytest.fixture(scope="module")
@@ -216,12 +228,6 @@ def test_startup_listing(host: DevhostProcess) -> None:
 
 def test_conflicting_routes_are_warned(caplog: pytest.LogCaptureFixture) -> None:
     """Two functions on one route and method: a warning (the Functions host would refuse them)."""
-    import azure.functions as func
-
-    from devhost.config import HostConfig
-    from devhost.loader import FunctionIndex, _spec_of
-    from devhost.server import build_functions
-
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
     @app.route(route="same", methods=["GET"])
@@ -236,11 +242,8 @@ def test_conflicting_routes_are_warned(caplog: pytest.LogCaptureFixture) -> None
     def three(req: func.HttpRequest) -> str:
         return "3"
 
-    index = FunctionIndex(app=app, functions=[_spec_of(f) for f in app.get_functions()])
-    config = HostConfig(script_root=Path("/app"), host="127.0.0.1", port=1, data_dir=Path("/d"),
-                        route_prefix="api", hub_name="h")
     with caplog.at_level("WARNING", logger="devhost"):
-        functions = build_functions(index, config, [])
+        functions = build_functions(index_register(app), CONFIG, [])
     assert len(functions.table.routes) == 3
     warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1 and "one and two" in warnings[0]
@@ -248,16 +251,6 @@ def test_conflicting_routes_are_warned(caplog: pytest.LogCaptureFixture) -> None
 
 def test_status_initialized_until_running_and_extension_routes_first() -> None:
     """In-process: the status reflects HostState; extension routes answer before function routes."""
-    import azure.functions as func
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-    from starlette.testclient import TestClient
-
-    from devhost.config import HostConfig
-    from devhost.keys import HostKeys
-    from devhost.loader import FunctionIndex, _spec_of
-    from devhost.server import HostState, build_app, build_functions
-
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
     @app.route(route="{*anything}")
@@ -271,15 +264,39 @@ def test_status_initialized_until_running_and_extension_routes_first() -> None:
         def routes(self) -> list[Route]:
             return [Route("/runtime/webhooks/custom", lambda request: PlainTextResponse("extension"))]
 
-    index = FunctionIndex(app=app, functions=[_spec_of(f) for f in app.get_functions()])
     config = HostConfig(script_root=Path("/app"), host="127.0.0.1", port=1, data_dir=Path("/d"),
                         route_prefix="", hub_name="h")
     extensions = [RouteExtension()]
     state = HostState()
-    asgi = build_app(build_functions(index, config, extensions), config, HostKeys("m"), extensions, state)  # type: ignore[arg-type]
+    asgi = build_app(build_functions(index_register(app), config, extensions), config, HostKeys("m"),  # type: ignore[arg-type]
+                     extensions, state)
     with TestClient(asgi) as test_client:
         assert test_client.get("/admin/host/status").json() == {"state": "Initialized"}
         state.state = "Running"
         assert test_client.get("/admin/host/status").json() == {"state": "Running"}
         assert test_client.get("/runtime/webhooks/custom").text == "extension"
         assert test_client.get("/runtime/webhooks/other").text == "function"
+
+
+def test_route_without_auth_level_inherits_the_apps() -> None:
+    """`@app.route` / blueprint routes without auth_level take the app's `http_auth_level`."""
+    bp = func.Blueprint()
+
+    @bp.route(route="from-blueprint")
+    def from_blueprint(req: func.HttpRequest) -> str:
+        return "b"
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+    app.register_functions(bp)
+
+    @app.route(route="plain")
+    def plain(req: func.HttpRequest) -> str:
+        return "p"
+
+    @app.route(route="open", auth_level=func.AuthLevel.ANONYMOUS)
+    def open_route(req: func.HttpRequest) -> str:
+        return "o"
+
+    levels = build_functions(index_register(app), CONFIG, []).levels
+    assert levels == {"from_blueprint": AuthLevel.FUNCTION, "plain": AuthLevel.FUNCTION,
+                      "open_route": AuthLevel.ANONYMOUS}
