@@ -23,10 +23,12 @@ class TurnInput:
     """Model answers with tool calls allowed before the model must answer in text (read by the API, so replay never depends on settings)."""
 
     def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form (plain JSON)."""
         return {"chatId": self.chat_id, "message": self.message, "maxToolRounds": self.max_tool_rounds}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TurnInput:
+        """Inverse of `to_dict`, at the receiving edge."""
         return cls(
             chat_id=str(data["chatId"]), message=str(data["message"]), max_tool_rounds=int(data.get("maxToolRounds", 5))
         )
@@ -46,6 +48,7 @@ class TurnOutput:
     usage: Usage = Usage()
 
     def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form (plain JSON)."""
         return {
             "chatId": self.chat_id,
             "found": self.found,
@@ -65,10 +68,12 @@ class CompletionRequest:
     """Offer the skills as tools (false for the last call after the round limit)."""
 
     def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form (plain JSON)."""
         return {"messages": [m.to_dict() for m in self.messages], "allowTools": self.allow_tools}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompletionRequest:
+        """Inverse of `to_dict`, at the receiving edge."""
         return cls(
             messages=tuple(ChatMessage.from_dict(m) for m in data["messages"]),
             allow_tools=bool(data.get("allowTools", True)),
@@ -85,6 +90,7 @@ class CompletionResult:
     model: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form (plain JSON)."""
         return {
             "content": self.content,
             "toolCalls": [c.to_dict() for c in self.tool_calls],
@@ -94,6 +100,7 @@ class CompletionResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompletionResult:
+        """Inverse of `to_dict`, at the receiving edge."""
         return cls(
             content=str(data.get("content") or ""),
             tool_calls=tuple(ToolCall.from_dict(c) for c in data.get("toolCalls") or ()),
@@ -110,10 +117,12 @@ class ToolInvocation:
     call: ToolCall
 
     def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form (plain JSON)."""
         return {"chatId": self.chat_id, "call": self.call.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToolInvocation:
+        """Inverse of `to_dict`, at the receiving edge."""
         return cls(chat_id=str(data["chatId"]), call=ToolCall.from_dict(data["call"]))
 
 
@@ -128,10 +137,12 @@ class ToolResult:
     """False when the call failed (bad arguments, unknown tool, skill error): `content` says why."""
 
     def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form (plain JSON)."""
         return {"toolCallId": self.tool_call_id, "name": self.name, "content": self.content, "ok": self.ok}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToolResult:
+        """Inverse of `to_dict`, at the receiving edge."""
         return cls(
             tool_call_id=str(data["toolCallId"]),
             name=str(data["name"]),

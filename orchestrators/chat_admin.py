@@ -33,10 +33,12 @@ class ChatAdminInput:
     instructions: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form (plain JSON)."""
         return {"chatId": self.chat_id, "action": self.action, "instructions": self.instructions}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChatAdminInput:
+        """Inverse of `to_dict`, at the receiving edge."""
         return cls(chat_id=str(data["chatId"]), action=str(data["action"]), instructions=data.get("instructions"))
 
 
