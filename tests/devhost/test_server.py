@@ -300,3 +300,17 @@ def test_route_without_auth_level_inherits_the_apps() -> None:
     levels = build_functions(index_register(app), CONFIG, []).levels
     assert levels == {"from_blueprint": AuthLevel.FUNCTION, "plain": AuthLevel.FUNCTION,
                       "open_route": AuthLevel.ANONYMOUS}
+
+
+def test_bound_socket_is_tcp_so_accepted_connections_get_nodelay() -> None:
+    """asyncio sets TCP_NODELAY on accepted sockets only for proto IPPROTO_TCP (else ~40 ms per keep-alive call)."""
+    import socket
+
+    from devhost.server import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockname()[1] != 0
+    finally:
+        sock.close()
