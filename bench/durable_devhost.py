@@ -10,6 +10,7 @@ seconds). Latency: one instance at a time, its status polled every 2 ms.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -49,7 +50,10 @@ class DevhostBench:
 
             async def start_one() -> str:
                 async with gate:
-                    response = await client.post(f"{WEBHOOKS}/orchestrators/{ORCHESTRATOR}", json=None)
+                    try:
+                        response = await client.post(f"{WEBHOOKS}/orchestrators/{ORCHESTRATOR}", json=None)
+                    except httpx.TransportError as error:
+                        raise RuntimeError(f"start request failed at the transport level: {error!r}") from error
                 if response.status_code != 202:
                     raise RuntimeError(f"start failed: {response.status_code} {response.text}")
                 return str(response.json()["id"])
@@ -123,5 +127,8 @@ def devhost_bench() -> Iterator[DevhostBench]:
         host = start_devhost(APP_DIR, data_dir=Path(tmp) / "data")
         try:
             yield DevhostBench(host)
+        except Exception:
+            print(f"--- devhost log (tail) ---\n{host.log_text()[-3000:]}", file=sys.stderr)
+            raise
         finally:
             host.stop()

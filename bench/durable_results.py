@@ -8,12 +8,14 @@ import platform
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 __all__ = [
     "CITIES",
     "LatencyResult",
     "ThroughputResult",
     "WORK_ITEMS_PER_INSTANCE",
+    "WorkloadRunner",
     "expected_output",
     "latency_table",
     "machine_info",
@@ -64,6 +66,18 @@ class LatencyResult:
     @property
     def p95_ms(self) -> float:
         return percentile(self.samples_ms, 95)
+
+
+class WorkloadRunner(Protocol):
+    """One backend, started and ready to run the workload."""
+
+    def throughput(self, instances: int) -> ThroughputResult:
+        """Start `instances` at once; time from the first start to the last completion."""
+        ...
+
+    def latency(self, runs: int) -> LatencyResult:
+        """`runs` instances one after another."""
+        ...
 
 
 def percentile(samples: tuple[float, ...] | list[float], pct: float) -> float:

@@ -5,8 +5,9 @@
 
 Prints machine info and markdown tables: orchestrations/s and work items/s for N instances
 started at once (11 work items per instance: 6 orchestrator steps + 5 activities), and
-single-instance p50/p95 latency over sequential runs. The backends run one after the other,
-never at the same time, so they do not share the CPUs.
+single-instance p50/p95 latency over sequential runs (measured first, after a 20-instance
+warm-up). The backends run one after the other, never at the same time, so they do not share
+the CPUs.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from bench.durable_results import (
     WORK_ITEMS_PER_INSTANCE,
     LatencyResult,
     ThroughputResult,
+    WorkloadRunner,
     latency_table,
     machine_info,
     throughput_table,
@@ -56,16 +58,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _run_backend(bench: object, sizes: Sequence[int], latency_runs: int) -> tuple[list[ThroughputResult], LatencyResult]:
-    throughput = getattr(bench, "throughput")
-    latency = getattr(bench, "latency")
-    throughput(WARMUP_INSTANCES)  # imports, connections and caches warm before anything is timed
+def _run_backend(
+    bench: WorkloadRunner, sizes: Sequence[int], latency_runs: int
+) -> tuple[list[ThroughputResult], LatencyResult]:
+    bench.throughput(WARMUP_INSTANCES)  # imports, connections and caches warm before anything is timed
+    single = bench.latency(latency_runs)  # before the big runs, so the store is still small
     results = []
     for size in sizes:
-        result = throughput(size)
+        result = bench.throughput(size)
         print(f"  {result.backend}: N={size} in {result.elapsed_s:.2f}s", file=sys.stderr, flush=True)
         results.append(result)
-    return results, latency(latency_runs)
+    return results, single
 
 
 def main(argv: Sequence[str] | None = None) -> int:

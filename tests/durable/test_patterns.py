@@ -1,6 +1,7 @@
 """Conformance: chaining, fan-out/fan-in, sub-orchestrations, human interaction, monitor, replay."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 import httpx
@@ -21,6 +22,13 @@ def test_fan_out_fan_in_keeps_task_order(app: DurableApp) -> None:
     output = app.completed_output("fan_out_fan_in", 25)
     assert output["squares"] == [i * i for i in range(25)]
     assert output["sum"] == sum(i * i for i in range(25))
+
+
+def test_activities_run_concurrently_sync_in_threads_and_async_on_the_loop(app: DurableApp) -> None:
+    """Four activities that wait for each other all meet: they ran at the same time."""
+    for kind in ("sync", "async"):
+        output = app.completed_output("barrier", {"key": f"{kind}-{uuid.uuid4().hex}", "n": 4, "kind": kind})
+        assert output == ["met"] * 4, kind
 
 
 def test_sub_orchestrations_with_and_without_id_and_with_retry(app: DurableApp) -> None:

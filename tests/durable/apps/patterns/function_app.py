@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,46 @@ def fan_out_fan_in(context: df.DurableOrchestrationContext):
 @app.activity_trigger(input_name="value")
 def square(value: int) -> int:
     return value * value
+
+
+# --- activities run concurrently -----------------------------------------------------------
+
+
+def _arrive(spec: dict[str, Any]) -> Path:
+    folder = _state_dir() / f"barrier-{spec['key']}"
+    folder.mkdir(exist_ok=True)
+    (folder / str(spec["index"])).touch()
+    return folder
+
+
+@app.orchestration_trigger(context_name="context")
+def barrier(context: df.DurableOrchestrationContext):
+    """`n` activities that each wait for all `n` to have started: only concurrent ones all meet."""
+    spec = context.get_input()
+    activity = "barrier_async" if spec["kind"] == "async" else "barrier_sync"
+    return (yield context.task_all(
+        [context.call_activity(activity, {**spec, "index": i}) for i in range(int(spec["n"]))]
+    ))
+
+
+@app.activity_trigger(input_name="spec")
+def barrier_sync(spec: dict[str, Any]) -> str:
+    folder = _arrive(spec)
+    for _ in range(400):  # up to ~20 s; sequential execution would never see everyone
+        if len(list(folder.iterdir())) >= int(spec["n"]):
+            return "met"
+        time.sleep(0.05)
+    return "alone"
+
+
+@app.activity_trigger(input_name="spec")
+async def barrier_async(spec: dict[str, Any]) -> str:
+    folder = _arrive(spec)
+    for _ in range(400):
+        if len(list(folder.iterdir())) >= int(spec["n"]):
+            return "met"
+        await asyncio.sleep(0.05)
+    return "alone"
 
 
 # --- sub-orchestrations ------------------------------------------------------------------
