@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from devhost.config import (
 from devhost.extension import HostExtension
 from devhost.keys import keys_from_env
 from devhost.loader import AppLoadError, load_app
-from devhost.server import bind_socket, serve
+from devhost.server import DEFAULT_GRACEFUL_SECONDS, bind_socket, serve
 
 __all__ = ["ExtensionLoader", "build_parser", "configure_logging", "main"]
 
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local state folder (default: <script-root>/.devhost)")
     start.add_argument("--require-keys", action="store_true",
                        help="enforce function/admin auth levels (DEVHOST_FUNCTION_KEY, DEVHOST_MASTER_KEY)")
+    start.add_argument("--graceful-timeout", type=float, default=DEFAULT_GRACEFUL_SECONDS, metavar="SECONDS",
+                       help="on Ctrl-C/SIGTERM, how long in-flight calls may finish (default %(default)g)")
     start.add_argument("--azurite", action="store_true",
                        help="also run Azurite from node_modules on its default loopback ports")
     return parser
@@ -122,7 +125,7 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
             origin = "generated for this run; set DEVHOST_MASTER_KEY to choose it" if keys.generated_master \
                 else "from DEVHOST_MASTER_KEY"
             print(f"Keys are required (--require-keys). Master key ({origin}): {keys.master_key}", flush=True)
-        asyncio.run(serve(config, index, extensions, keys, sock))
+        asyncio.run(serve(config, index, extensions, keys, sock, graceful_seconds=args.graceful_timeout))
         return 0
     except (ConfigError, AppLoadError, AzuriteUnavailable) as error:
         return _fail(str(error))
@@ -131,10 +134,26 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
             azurite.stop()
 
 
+def _exit_past_stuck_calls(code: int) -> int:
+    """Exit now if sync function calls still hold worker threads after shutdown.
+
+    Python waits for non-daemon threads at exit, so one function stuck in a loop would keep
+    devhost alive after Ctrl-C; the host and its extensions have already stopped by now.
+    """
+    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if stuck:
+        log.warning("%d function call(s) still running after shutdown; exiting without waiting", len(stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def main(argv: Sequence[str] | None = None, *, load_extensions: ExtensionLoader = lambda config: []) -> int:
     """Run the command line; the process exit code."""
     args = build_parser().parse_args(argv)
     if args.command == "start":
         os.environ.setdefault("FUNCTIONS_WORKER_RUNTIME", "python")
-        return _start(args, load_extensions)
+        return _exit_past_stuck_calls(_start(args, load_extensions))
     return _fail(f"unknown command {args.command!r}")

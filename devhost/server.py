@@ -33,12 +33,13 @@ from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
 from devhost.loader import FunctionIndex, FunctionSpec
 from devhost.routing import FunctionRoute, RouteDecision, RouteTable, RouteTemplate, RouteTemplateError, split_path
 
-__all__ = ["HostState", "HttpFunctions", "bind_socket", "build_app", "build_functions", "serve"]
+__all__ = ["DEFAULT_GRACEFUL_SECONDS", "HostState", "HttpFunctions", "bind_socket", "build_app", "build_functions", "serve"]
 
 log = logging.getLogger("devhost")
 
 _HTTP_TRIGGER = "httptrigger"
-_GRACEFUL_SECONDS = 10
+DEFAULT_GRACEFUL_SECONDS = 10.0
+"""How long in-flight calls may finish after SIGINT/SIGTERM before they are cancelled."""
 
 
 @dataclass
@@ -253,6 +254,8 @@ async def serve(
     extensions: Sequence[HostExtension],
     keys: HostKeys,
     sock: socket.socket,
+    *,
+    graceful_seconds: float = DEFAULT_GRACEFUL_SECONDS,
 ) -> None:
     """Serve until SIGINT/SIGTERM; extensions start once listening and stop after uvicorn."""
     state = HostState()
@@ -260,11 +263,11 @@ async def serve(
     app = build_app(functions, config, keys, extensions, state)
     server = _Server(uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="off",
-        timeout_graceful_shutdown=_GRACEFUL_SECONDS, server_header=False,
+        timeout_graceful_shutdown=graceful_seconds, server_header=False,
     ))
 
     def request_exit() -> None:
-        log.info("Stopping the host (in-flight calls get up to %ss)", _GRACEFUL_SECONDS)
+        log.info("Stopping the host (in-flight calls get up to %gs)", graceful_seconds)
         if server.should_exit:
             server.force_exit = True
         server.should_exit = True

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -156,3 +157,24 @@ def test_app_import_error_fails_clearly(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "broken helper module" in result.stderr
     assert "could not load the app" in result.stderr
+
+
+def test_stuck_call_does_not_keep_devhost_alive(tmp_path: Path) -> None:
+    """SIGTERM with a sync call that never returns: after --graceful-timeout devhost exits anyway."""
+    import threading
+
+    script_root = copy_app("basic", tmp_path / "app")
+    host = start_devhost(script_root, data_dir=tmp_path / "data", extra_args=("--graceful-timeout", "0.5"))
+    statuses: list[int] = []
+    call = threading.Thread(target=lambda: statuses.append(_get(host.base_url, "/api/block", params={
+        "started": str(tmp_path / "started"), "release": str(tmp_path / "never")}).status_code))
+    call.start()
+    try:
+        while not (tmp_path / "started").exists():
+            assert call.is_alive()
+            time.sleep(0.02)
+        assert host.stop(timeout=15) == 0
+        assert "still running after shutdown; exiting without waiting" in host.log_text()
+    finally:
+        (tmp_path / "never").touch()
+        call.join(30)
