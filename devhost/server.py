@@ -146,8 +146,10 @@ class FunctionsRoute(BaseRoute):
         plan = self.functions.plans[name]
         if plan.unsupported:
             return _error(501, f"function {name!r} cannot run on devhost: {plan.unsupported}")
+        # The origin the client used (its Host header), as the Functions host builds webhook URLs.
+        origin = f"{request.url.scheme}://{request.url.netloc}" if request.url.netloc else self.config.base_url
         return await invoke(plan, request, decision.route_params,
-                            base_url=self.config.base_url, function_directory=str(self.config.script_root))
+                            base_url=origin, function_directory=str(self.config.script_root))
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:

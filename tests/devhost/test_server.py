@@ -314,3 +314,33 @@ def test_bound_socket_is_tcp_so_accepted_connections_get_nodelay() -> None:
         assert sock.getsockname()[1] != 0
     finally:
         sock.close()
+
+
+def test_binding_request_carries_the_origin_the_client_used() -> None:
+    """Extensions get the request's own origin (Host header), as the host builds webhook URLs from it."""
+    seen: list[str] = []
+
+    class ClientExtension:
+        trigger_types: frozenset[str] = frozenset()
+        binding_types = frozenset({"customclient"})
+
+        def routes(self) -> list[Route]:
+            return []
+
+        def binding_value(self, request: object) -> str:
+            seen.append(request.base_url)  # type: ignore[attr-defined]
+            return "value"
+
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    @app.route(route="uses-client")
+    @app.generic_input_binding(arg_name="client", type="customClient")
+    def uses_client(req: func.HttpRequest, client: str) -> str:
+        return client
+
+    extensions = [ClientExtension()]
+    asgi = build_app(build_functions(index_register(app), CONFIG, extensions), CONFIG, HostKeys("m"),  # type: ignore[arg-type]
+                     extensions, HostState("Running"))
+    with TestClient(asgi, base_url="http://localhost:9999") as test_client:
+        assert test_client.get("/api/uses-client").text == "value"
+    assert seen == ["http://localhost:9999"]
