@@ -5,6 +5,9 @@ One orchestrator calls five `say_hello` activities in sequence; per instance tha
 """
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import azure.durable_functions as df
 import azure.functions as func
 
@@ -14,7 +17,7 @@ CITIES = ("Tokyo", "Seattle", "London", "Cairo", "Lima")
 
 
 @app.orchestration_trigger(context_name="context")
-def hello_cities(context: df.DurableOrchestrationContext):
+def hello_cities(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     greetings = []
     for city in CITIES:
         greetings.append((yield context.call_activity("say_hello", city)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def tally(context: df.DurableEntityContext) -> None:
 
 
 @app.orchestration_trigger(context_name="context")
-def chain(context: df.DurableOrchestrationContext):
+def chain(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """`steps` activities in sequence, then one call and one signal to `tally` entities."""
     spec = context.get_input()
     results = []
@@ -56,7 +57,7 @@ def chain(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def fan(context: df.DurableOrchestrationContext):
+def fan(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """`width` activities at once, then one signal to a `tally` entity."""
     spec = context.get_input()
     results = yield context.task_all(

@@ -7,6 +7,7 @@ function-based entities; HTTP routes wrap the SDK client's `signal_entity` and
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from typing import Any
 
 import azure.durable_functions as df
@@ -76,7 +77,7 @@ async def read(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> 
 
 
 @app.orchestration_trigger(context_name="context")
-def counter_workflow(context: df.DurableOrchestrationContext):
+def counter_workflow(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Signal `adds` increments, read back, add 10 by call, read again, then hit a failing operation."""
     spec = context.get_input()
     entity_id = df.EntityId("counter", spec["key"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +72,14 @@ def step_b(value: str) -> str:
 
 
 @app.orchestration_trigger(context_name="context")
-def retry_succeeds(context: df.DurableOrchestrationContext):
+def retry_succeeds(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Fails twice, succeeds on the third of up to five attempts."""
     spec = {"key": context.instance_id, "fail_times": 2}
     return (yield context.call_activity_with_retry("flaky", df.RetryOptions(100, 5), spec))
 
 
 @app.orchestration_trigger(context_name="context")
-def retry_gives_up(context: df.DurableOrchestrationContext):
+def retry_gives_up(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Always fails; three attempts, then the failure reaches the orchestrator."""
     spec = {"key": context.instance_id, "fail_times": 1000}
     try:
@@ -89,14 +90,14 @@ def retry_gives_up(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def retry_gives_up_unhandled(context: df.DurableOrchestrationContext):
+def retry_gives_up_unhandled(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Always fails, twice, and lets the failure end the instance."""
     spec = {"key": context.instance_id, "fail_times": 1000}
     return (yield context.call_activity_with_retry("flaky", df.RetryOptions(100, 2), spec))
 
 
 @app.orchestration_trigger(context_name="context")
-def catches_failure(context: df.DurableOrchestrationContext):
+def catches_failure(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     try:
         yield context.call_activity("boom", context.get_input())
     except Exception as error:
@@ -106,13 +107,13 @@ def catches_failure(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def unhandled(context: df.DurableOrchestrationContext):
+def unhandled(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     first = yield context.call_activity("step_a", "before")
     raise RuntimeError(f"orchestrator exploded after {first}")
 
 
 @app.orchestration_trigger(context_name="context")
-def drifting(context: df.DurableOrchestrationContext):
+def drifting(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Calls the activity the flag names, waits for `continue`, then calls step_b."""
     first = yield context.call_activity(_FLAG["step"], "one")
     context.set_custom_status("waiting for continue")

@@ -8,6 +8,7 @@ terminate, suspend/resume, restart and purge. Client errors come back as 4xx JSO
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +39,7 @@ def _time(req: func.HttpRequest, name: str) -> datetime | None:
 
 
 @app.orchestration_trigger(context_name="context")
-def wait_for_go(context: df.DurableOrchestrationContext):
+def wait_for_go(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Waits for a `go` event; returns its input and the event's data."""
     context.set_custom_status("waiting")
     data = yield context.wait_for_external_event("go")
@@ -47,7 +48,7 @@ def wait_for_go(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def quick(context: df.DurableOrchestrationContext):
+def quick(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     return (yield context.call_activity("shout", context.get_input()))
 
 

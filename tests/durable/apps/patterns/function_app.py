@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Generator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClien
 
 
 @app.orchestration_trigger(context_name="context")
-def hello_chain(context: df.DurableOrchestrationContext):
+def hello_chain(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     results = []
     for city in ("Tokyo", "Seattle", "London"):
         results.append((yield context.call_activity("say_hello", city)))
@@ -64,7 +65,7 @@ async def say_hello_async(city: str) -> str:
 
 
 @app.orchestration_trigger(context_name="context")
-def fan_out_fan_in(context: df.DurableOrchestrationContext):
+def fan_out_fan_in(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     count = int(context.get_input())
     squares = yield context.task_all([context.call_activity("square", i) for i in range(count)])
     return {"squares": squares, "sum": sum(squares)}
@@ -86,7 +87,7 @@ def _arrive(spec: dict[str, Any]) -> Path:
 
 
 @app.orchestration_trigger(context_name="context")
-def barrier(context: df.DurableOrchestrationContext):
+def barrier(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """`n` activities that each wait for all `n` to have started: only concurrent ones all meet."""
     spec = context.get_input()
     activity = "barrier_async" if spec["kind"] == "async" else "barrier_sync"
@@ -119,7 +120,7 @@ async def barrier_async(spec: dict[str, Any]) -> str:
 
 
 @app.orchestration_trigger(context_name="context")
-def parent(context: df.DurableOrchestrationContext):
+def parent(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     without_id = yield context.call_sub_orchestrator("child", 3)
     with_id = yield context.call_sub_orchestrator("child", 4, f"{context.instance_id}-named-child")
     retried = yield context.call_sub_orchestrator_with_retry(
@@ -129,13 +130,13 @@ def parent(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def child(context: df.DurableOrchestrationContext):
+def child(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     squared = yield context.call_activity("square", context.get_input())
     return {"instance_id": context.instance_id, "parent": context.parent_instance_id, "square": squared}
 
 
 @app.orchestration_trigger(context_name="context")
-def flaky_child(context: df.DurableOrchestrationContext):
+def flaky_child(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     attempt = yield context.call_activity("count_attempt", f"flaky-child-{context.get_input()}")
     if attempt < 3:
         raise ValueError(f"flaky child failed on attempt {attempt}")
@@ -155,7 +156,7 @@ def count_attempt(key: str) -> int:
 
 
 @app.orchestration_trigger(context_name="context")
-def approval(context: df.DurableOrchestrationContext):
+def approval(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Wait for an `Approval` event, or give up after `input` seconds."""
     deadline = context.current_utc_datetime + timedelta(seconds=float(context.get_input()))
     timeout = context.create_timer(deadline)
@@ -172,7 +173,7 @@ def approval(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
-def monitor(context: df.DurableOrchestrationContext):
+def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Poll `check` every `interval` seconds for `rounds` rounds, one generation per round."""
     state: dict[str, Any] = context.get_input()
     round_ = int(state["round"])
@@ -193,7 +194,7 @@ def check(round: int) -> str:  # noqa: A002 - the binding name is the parameter 
 
 
 @app.orchestration_trigger(context_name="context")
-def replay_clock(context: df.DurableOrchestrationContext):
+def replay_clock(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     """Report, at its final replay, the clock and replay flag it saw at each step.
 
     Each step also sends what it saw to `echo` when the step first ran; the echo comes back
