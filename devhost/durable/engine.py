@@ -20,14 +20,14 @@ import heapq
 import json
 import logging
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
 from devhost.durable import history as h
-from devhost.durable.payloads import decode_activity_input, encode_activity_output
+from devhost.durable.activities import ActivityRunner
 from devhost.durable.replay import ReplayState, SubOrchestrationCall
 from devhost.durable.state import (
     RUNNING_STATES,
@@ -47,7 +47,6 @@ __all__ = ["DurableEngine"]
 log = logging.getLogger("devhost.durable")
 STEPS_PER_ROUND = 256
 """Steps taken into one batch before committing it (keeps the loop responsive)."""
-ACTIVITY_THREADS = 32
 
 
 class DurableEngine:
@@ -70,7 +69,7 @@ class DurableEngine:
         self._wake: asyncio.Event | None = None
         self._timer_wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._pool: ThreadPoolExecutor | None = None
+        self._activity_runner: ActivityRunner | None = None
         self._db: ThreadPoolExecutor | None = None
         self._stopping = False
         self._stepper = OrchestrationStepper(self)
@@ -126,7 +125,7 @@ class DurableEngine:
         self.register(index)
         install_timestamp_cache()
         self._wake, self._timer_wake = asyncio.Event(), asyncio.Event()
-        self._pool = ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="durable-activity")
+        self._activity_runner = ActivityRunner(self._activities, self.activity_done)
         self._db = ThreadPoolExecutor(1, thread_name_prefix="durable-store")
         self.store = Store(self.store_path)
         self._id = self.store.max_ids()
@@ -168,8 +167,8 @@ class DurableEngine:
             self._db.shutdown(wait=True)
             self.store.close()
             self.store = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._activity_runner is not None:
+            self._activity_runner.close()
 
     # -- delivery ---------------------------------------------------------------------------
     def wake(self) -> None:
@@ -276,13 +275,18 @@ class DurableEngine:
 
     # -- instances ----------------------------------------------------------------------------
     def create_instance(self, instance_id: str, name: str, input_text: str | None, batch: OpenBatch,
-                        parent: dict[str, Any] | None = None) -> Instance:
-        """Create (or overwrite a finished) instance and send it ExecutionStarted."""
+                        parent: dict[str, Any] | None = None, fresh: bool = False) -> Instance:
+        """Create (or overwrite a finished) instance and send it ExecutionStarted.
+
+        `fresh`: the id was just generated, so no earlier instance can hold it.
+        """
         now = h.utc_now()
         row = new_instance_row(instance_id, name, input_text, now, parent)
         previous = self.orchestrations.get(instance_id)
         inst = Instance(row=row, public=previous.public if previous else None)
-        if previous is not None or (self.store is not None and self.store.get_instance(instance_id) is not None):
+        if previous is not None or (
+            not fresh and self.store is not None and self.store.get_instance(instance_id) is not None
+        ):
             batch.writes.reset_history.append(instance_id)
             batch.writes.history = [r for r in batch.writes.history if r[0] != instance_id]
             if previous is not None:
@@ -323,29 +327,12 @@ class DurableEngine:
 
     # -- activities -----------------------------------------------------------------------------
     def dispatch_activity(self, activity: ActivityRow) -> None:
-        if self._stopping:
-            return
-        spec = self._activities.get(activity.name.lower())
-        if spec is None:
-            reason = f"The function '{activity.name}' doesn't exist, is disabled, or is not an activity function."
-            self._activity_done(activity, h.task_failed(h.utc_now(), activity.task_id, reason, None))
-            return
-        if spec.is_async:
-            asyncio.get_running_loop().create_task(self._run_async(spec, activity))
-            return
-        assert self._pool is not None
-        future = asyncio.get_running_loop().run_in_executor(self._pool, _run_sync_activity, spec, activity)
-        future.add_done_callback(lambda f: self._activity_done(activity, f.result()) if not f.cancelled() else None)
+        """Run a committed activity work item (after its batch committed, or on recovery)."""
+        if not self._stopping and self._activity_runner is not None:
+            self._activity_runner.dispatch(activity)
 
-    async def _run_async(self, spec: FunctionSpec, activity: ActivityRow) -> None:
-        try:
-            value = await spec.func(**{_param(spec): decode_activity_input(activity.input)})
-            event = h.task_completed(h.utc_now(), activity.task_id, encode_activity_output(value))
-        except Exception as exc:  # the activity's failure goes to the orchestrator
-            event = _failure(activity, exc)
-        self._activity_done(activity, event)
-
-    def _activity_done(self, activity: ActivityRow, event: h.Event) -> None:
+    def activity_done(self, activity: ActivityRow, event: h.Event) -> None:
+        """Record an activity's completion: its work item goes, its result message comes, atomically."""
         if self._stopping:
             return  # not recorded: it runs again after a restart
         self._open.writes.delete_activities.append(activity.id)
@@ -359,24 +346,26 @@ class DurableEngine:
         for _ in range(min(len(self._ready), STEPS_PER_ROUND)):
             target = next(iter(self._ready))
             del self._ready[target]
-            if target.startswith("@"):
-                entity = self.entities.get(target)
-                if entity is not None and entity.inbox:
-                    self._entity_steps.step(entity, batch, now)
-                    if entity.inbox:
-                        self._ready[target] = None
-                continue
-            inst = self.orchestrations.get(target)
-            if inst is None or not inst.inbox:
-                continue
-            self._stepper.again = False
             try:
-                self._stepper.step(inst, batch, now)
+                self._step(target, batch, now)
             except Exception:  # an engine bug must not stop every other instance
                 log.exception("durable step of %s failed", target)
-                continue
-            if self._stepper.again and inst.inbox:
-                self._ready[target] = None
+
+    def _step(self, target: str, batch: OpenBatch, now: datetime) -> None:
+        if target.startswith("@"):
+            entity = self.entities.get(target)
+            if entity is not None and entity.inbox:
+                self._entity_steps.step(entity, batch, now)
+                if entity.inbox:
+                    self._ready[target] = None
+            return
+        inst = self.orchestrations.get(target)
+        if inst is None or not inst.inbox:
+            return
+        self._stepper.again = False
+        self._stepper.step(inst, batch, now)
+        if self._stepper.again and inst.inbox:
+            self._ready[target] = None
 
     async def _pump(self) -> None:
         assert self._wake is not None and self.store is not None and self._db is not None
@@ -414,7 +403,10 @@ class DurableEngine:
             if inst is not None:
                 inst.publish()
         for hook in batch.after_commit:
-            hook()
+            try:
+                hook()
+            except Exception:  # one failing hook must not stop the pump
+                log.exception("durable after-commit work failed")
         for waiter in batch.waiters:
             if not waiter.done():
                 waiter.set_result(None)
@@ -425,22 +417,3 @@ class DurableEngine:
         self._open.waiters.append(waiter)
         self.wake()
         await waiter
-
-
-def _param(spec: FunctionSpec) -> str:
-    return str(spec.trigger.get("name") or "input")
-
-
-def _failure(activity: ActivityRow, exc: BaseException) -> h.Event:
-    reason = f"Activity function '{activity.name}' failed: {type(exc).__name__}: {exc}"
-    details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return h.task_failed(h.utc_now(), activity.task_id, reason, details)
-
-
-def _run_sync_activity(spec: FunctionSpec, activity: ActivityRow) -> h.Event:
-    """Runs on an activity thread: call the function, encode as the worker does."""
-    try:
-        value = spec.func(**{_param(spec): decode_activity_input(activity.input)})
-        return h.task_completed(h.utc_now(), activity.task_id, encode_activity_output(value))
-    except Exception as exc:  # the activity's failure goes to the orchestrator
-        return _failure(activity, exc)

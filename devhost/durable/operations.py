@@ -80,13 +80,14 @@ class Operations:
         canonical = self.engine.orchestrator_name(name)
         if canonical is None:
             raise DurableError(400, f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.")
+        fresh = not instance_id
         instance_id = instance_id or uuid.uuid4().hex
         if instance_id.startswith("@") or not instance_id.strip() or any(c in instance_id for c in "/\\#?"):
             raise DurableError(400, f"'{instance_id}' is not a valid instance id (no '/', '\\\\', '#', '?', no leading '@').")
-        inst = self.engine.load_instance(instance_id)
+        inst = None if fresh else self.engine.load_instance(instance_id)
         if inst is not None and inst.row.status not in TERMINAL_STATES:
             raise DurableError(409, f"An instance with ID '{instance_id}' already exists and is {inst.row.status}.")
-        self.engine.create_instance(instance_id, canonical, input_text, self.engine.open)
+        self.engine.create_instance(instance_id, canonical, input_text, self.engine.open, fresh=fresh)
         await self.engine.committed()
         return instance_id
 
