@@ -13,6 +13,7 @@ import asyncio
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ BACKEND_NAME = "devhost (SQLite)"
 APP_DIR = Path(__file__).resolve().parent / "durable_app"
 WEBHOOKS = "/runtime/webhooks/durabletask"
 ORCHESTRATOR = "hello_cities"
+START_ATTEMPTS = 3
 
 
 def _parse_time(value: str) -> datetime:
@@ -43,22 +45,38 @@ class DevhostBench:
     def __init__(self, host: DevhostProcess) -> None:
         self.host = host
 
-    async def _start_all(self, instances: int, concurrency: int) -> list[str]:
+    async def _start_all(self, instances: int, concurrency: int) -> tuple[list[str], int]:
+        """Start `instances` with fresh ids, `concurrency` requests at a time; the ids and the retry count.
+
+        A start that fails at the transport level (connection dropped) is sent again with the
+        same id: a 409 then means the first attempt had been accepted. Retries are counted and
+        printed, never hidden.
+        """
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        retries = 0
         async with httpx.AsyncClient(base_url=self.host.base_url, limits=limits, timeout=120) as client:
             gate = asyncio.Semaphore(concurrency)
 
             async def start_one() -> str:
+                nonlocal retries
+                instance_id = f"bench-{uuid.uuid4().hex}"
+                url = f"{WEBHOOKS}/orchestrators/{ORCHESTRATOR}/{instance_id}"
                 async with gate:
-                    try:
-                        response = await client.post(f"{WEBHOOKS}/orchestrators/{ORCHESTRATOR}", json=None)
-                    except httpx.TransportError as error:
-                        raise RuntimeError(f"start request failed at the transport level: {error!r}") from error
-                if response.status_code != 202:
-                    raise RuntimeError(f"start failed: {response.status_code} {response.text}")
-                return str(response.json()["id"])
+                    for attempt in range(START_ATTEMPTS):
+                        try:
+                            response = await client.post(url, json=None)
+                        except httpx.TransportError as error:
+                            if attempt == START_ATTEMPTS - 1:
+                                raise RuntimeError(f"start request failed at the transport level: {error!r}") from error
+                            retries += 1
+                            continue
+                        if response.status_code == 202 or (attempt > 0 and response.status_code == 409):
+                            return instance_id
+                        raise RuntimeError(f"start failed: {response.status_code} {response.text}")
+                raise AssertionError("unreachable")
 
-            return list(await asyncio.gather(*(start_one() for _ in range(instances))))
+            ids = list(await asyncio.gather(*(start_one() for _ in range(instances))))
+        return ids, retries
 
     def _list(self, http: httpx.Client, params: dict[str, str]) -> list[dict[str, Any]]:
         """Every instance the list query returns, following `x-ms-continuation-token` pages."""
@@ -76,7 +94,7 @@ class DevhostBench:
     def throughput(self, instances: int, concurrency: int = 64) -> ThroughputResult:
         """Start `instances` at once; time from the first start to the last completion."""
         started_at = datetime.now(timezone.utc)
-        ids = asyncio.run(self._start_all(instances, concurrency))
+        ids, retries = asyncio.run(self._start_all(instances, concurrency))
         since = {"createdTimeFrom": started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "showInput": "false"}
         with httpx.Client(base_url=self.host.base_url, timeout=120) as http:
             while True:
@@ -96,7 +114,7 @@ class DevhostBench:
             raise RuntimeError(f"{len(bad)} of {instances} instances did not complete right, e.g. {statuses.get(bad[0])}")
         finished = [_parse_time(statuses[i]["lastUpdatedTime"]) for i in ids]
         end = max(finished) if any(t.microsecond for t in finished) else polled_end
-        return ThroughputResult(BACKEND_NAME, instances, (end - started_at).total_seconds())
+        return ThroughputResult(BACKEND_NAME, instances, (end - started_at).total_seconds(), retries)
 
     def latency(self, runs: int) -> LatencyResult:
         """`runs` instances one after another; client-observed start-to-completion times."""

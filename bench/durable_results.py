@@ -42,6 +42,8 @@ class ThroughputResult:
     instances: int
     elapsed_s: float
     """Seconds from just before the first start request to the last instance's completion."""
+    start_retries: int = 0
+    """Start requests sent again after a transport error (the connection dropped)."""
 
     @property
     def orchestrations_per_s(self) -> float:
@@ -109,13 +111,13 @@ def machine_info() -> list[str]:
 def throughput_table(results: list[ThroughputResult]) -> str:
     """Markdown table: one row per backend and N."""
     lines = [
-        "| backend | N | elapsed (s) | orchestrations/s | work items/s |",
-        "|---|---:|---:|---:|---:|",
+        "| backend | N | elapsed (s) | orchestrations/s | work items/s | start retries |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.backend} | {r.instances} | {r.elapsed_s:.2f} | {r.orchestrations_per_s:,.0f} "
-            f"| {r.work_items_per_s:,.0f} |"
+            f"| {r.work_items_per_s:,.0f} | {r.start_retries} |"
         )
     return "\n".join(lines)
 

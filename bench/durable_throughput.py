@@ -88,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nWork items per instance: {WORK_ITEMS_PER_INSTANCE} = 6 orchestrator steps "
         "(first episode + one per activity result) + 5 activity executions.\n"
         "N instances are started at once; time runs from the first start request to the last completion.\n"
+        "Start retries: start requests resent (same instance id) after the connection dropped.\n"
     )
     print(throughput_table(throughput_results))
     print(f"\nSingle-instance latency (start to observed completion, {args.latency_runs} sequential runs):\n")

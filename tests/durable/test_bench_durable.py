@@ -38,9 +38,9 @@ def test_percentile_interpolates_inclusively() -> None:
 
 
 def test_tables_have_a_row_per_result() -> None:
-    throughput = throughput_table([ThroughputResult("a", 500, 5.0), ThroughputResult("b", 2000, 10.0)])
-    assert throughput.splitlines()[2] == "| a | 500 | 5.00 | 100 | 1,100 |"
-    assert throughput.splitlines()[3] == "| b | 2000 | 10.00 | 200 | 2,200 |"
+    throughput = throughput_table([ThroughputResult("a", 500, 5.0), ThroughputResult("b", 2000, 10.0, 2)])
+    assert throughput.splitlines()[2] == "| a | 500 | 5.00 | 100 | 1,100 | 0 |"
+    assert throughput.splitlines()[3] == "| b | 2000 | 10.00 | 200 | 2,200 | 2 |"
     latency = latency_table([LatencyResult("a", (10.0, 20.0, 30.0))])
     assert latency.splitlines()[2] == "| a | 3 | 20.0 | 29.0 |"
     info = "\n".join(machine_info())
