@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,7 +45,7 @@ def crash_host(tmp_path: Path) -> Iterator[tuple[DevhostProcess, Path]]:
         host.stop()
 
 
-def _start(http: httpx.Client, name: str, instance_id: str, payload: dict) -> None:
+def _start(http: httpx.Client, name: str, instance_id: str, payload: Any) -> None:
     response = http.post(f"{WEBHOOKS}/orchestrators/{name}/{instance_id}", json=payload)
     assert response.status_code == 202, response.text
 
@@ -150,5 +151,33 @@ def test_sigkill_restarts_lose_nothing_and_apply_entity_operations_once(
         for key, count in executions.items():
             instance_id = key.split(":", 1)[0]
             assert count - 1 <= kills_survived[instance_id], (key, count, kills_survived[instance_id])
+    finally:
+        http.close()
+
+
+@pytest.mark.parametrize("stop", ["sigkill", "sigterm"])
+def test_pending_timers_and_event_waits_survive_a_restart(crash_host: tuple[DevhostProcess, Path], stop: str) -> None:
+    """A timer that was pending fires after the restart; a waiting instance still takes its event."""
+    host, _ = crash_host
+    http = httpx.Client(base_url=host.base_url, timeout=30.0)
+    try:
+        _start(http, "napper", "napper", 1.5)
+        _start(http, "waiter", "waiter", None)
+        deadline = time.monotonic() + DEADLINE
+        while http.get(f"{WEBHOOKS}/instances/waiter").json().get("customStatus") != "waiting":
+            assert time.monotonic() < deadline, "waiter never started waiting"
+            time.sleep(0.05)
+        if stop == "sigkill":
+            host.kill()
+        else:
+            host.stop()
+        host.start()
+        raised = http.post(f"{WEBHOOKS}/instances/waiter/raiseEvent/go", json={"after": stop})
+        assert raised.status_code == 202, raised.text
+        finished = _wait_all_done(http, ["napper", "waiter"], host)
+        assert finished["napper"]["runtimeStatus"] == "Completed", finished["napper"]
+        assert finished["napper"]["output"] == "napper-0"
+        assert finished["waiter"]["runtimeStatus"] == "Completed", finished["waiter"]
+        assert finished["waiter"]["output"] == {"after": stop}
     finally:
         http.close()

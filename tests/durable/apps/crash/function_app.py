@@ -1,6 +1,8 @@
 """Crash-test app: chains and fan-outs whose activities log every execution, and a `tally`
 entity counted from clients and from orchestrations, so a test can check after repeated
-SIGKILLs that every instance finished right and every entity operation landed exactly once.
+SIGKILLs that every instance finished right and every entity operation landed exactly once;
+`napper` (a durable timer) and `waiter` (an external event) check that pending timers and
+waits outlive the process.
 
 Each activity execution appends one line `<tag>:<step>` to `$DURABLE_TEST_STATE_DIR/executions.log`.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Generator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +68,17 @@ def fan(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     )
     context.signal_entity(df.EntityId("tally", "signalled-by-orchestrations"), "add", 1)
     return results
+
+
+@app.orchestration_trigger(context_name="context")
+def napper(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """A durable timer of `input` seconds, then one activity."""
+    yield context.create_timer(context.current_utc_datetime + timedelta(seconds=float(context.get_input())))
+    return (yield context.call_activity("work", {"tag": context.instance_id, "step": 0}))
+
+
+@app.orchestration_trigger(context_name="context")
+def waiter(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """Waits for a `go` event; returns its data."""
+    context.set_custom_status("waiting")
+    return (yield context.wait_for_external_event("go"))
