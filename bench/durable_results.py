@@ -91,7 +91,7 @@ def percentile(samples: tuple[float, ...] | list[float], pct: float) -> float:
 
 
 def machine_info() -> list[str]:
-    """nproc, CPU model, Python version and platform, one `- key: value` line each."""
+    """nproc, CPU model, Python version, platform and load average, one `- key: value` line each."""
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     model = "unknown"
     cpuinfo = Path("/proc/cpuinfo")
@@ -105,6 +105,8 @@ def machine_info() -> list[str]:
         f"- CPU: {model}",
         f"- Python: {platform.python_version()} ({platform.python_implementation()})",
         f"- Platform: {platform.platform()}",
+        "- Load average (1/5/15 min) at the end: " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        + " (other work on the machine skews the figures)",
     ]
 
 
