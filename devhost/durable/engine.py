@@ -16,6 +16,7 @@ completion was not committed are run again.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import heapq
 import json
 import logging
@@ -61,7 +62,8 @@ class DurableEngine:
         self._orchestrators: dict[str, FunctionSpec] = {}
         self._activities: dict[str, FunctionSpec] = {}
         self._entity_functions: dict[str, FunctionSpec] = {}
-        self._ready: dict[str, None] = {}
+        self._ready: deque[str] = deque()
+        self._ready_set: set[str] = set()
         self._open = OpenBatch()
         self._id = 0
         self._timers: list[tuple[float, int, MessageRow]] = []
@@ -171,6 +173,13 @@ class DurableEngine:
             self._activity_runner.close()
 
     # -- delivery ---------------------------------------------------------------------------
+    def mark_ready(self, target: str) -> None:
+        """Queue `target` (an instance or entity id) for a step, once."""
+        if target not in self._ready_set:
+            self._ready_set.add(target)
+            self._ready.append(target)
+        self.wake()
+
     def wake(self) -> None:
         if self._wake is not None:
             self._wake.set()
@@ -215,7 +224,7 @@ class DurableEngine:
             if "TimerId" in message.body and message.body.get("EventType") == h.EventType.TIMER_FIRED:
                 inst.timers.pop(int(message.body["TimerId"]), None)
             inst.inbox.append(message)
-        self._ready[message.target] = None
+        self.mark_ready(message.target)
         self.wake()
         return True
 
@@ -229,8 +238,7 @@ class DurableEngine:
         if first and not target.startswith("@"):
             inst = self.orchestrations[target]
             inst.inbox.insert(0, message)
-            self._ready[target] = None
-            self.wake()
+            self.mark_ready(target)
         else:
             self.deliver(message)
         return message
@@ -344,8 +352,8 @@ class DurableEngine:
         batch = self._open
         now = h.utc_now()
         for _ in range(min(len(self._ready), STEPS_PER_ROUND)):
-            target = next(iter(self._ready))
-            del self._ready[target]
+            target = self._ready.popleft()
+            self._ready_set.discard(target)
             try:
                 self._step(target, batch, now)
             except Exception:  # an engine bug must not stop every other instance
@@ -357,7 +365,7 @@ class DurableEngine:
             if entity is not None and entity.inbox:
                 self._entity_steps.step(entity, batch, now)
                 if entity.inbox:
-                    self._ready[target] = None
+                    self.mark_ready(target)
             return
         inst = self.orchestrations.get(target)
         if inst is None or not inst.inbox:
@@ -365,7 +373,7 @@ class DurableEngine:
         self._stepper.again = False
         self._stepper.step(inst, batch, now)
         if self._stepper.again and inst.inbox:
-            self._ready[target] = None
+            self.mark_ready(target)
 
     async def _pump(self) -> None:
         assert self._wake is not None and self.store is not None and self._db is not None

@@ -72,9 +72,18 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_last_formatted: tuple[datetime, str] | None = None
+
+
 def format_time(moment: datetime) -> str:
     """ISO 8601 with microseconds and a `Z` suffix (what the SDK and clients parse)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    global _last_formatted
+    last = _last_formatted  # one step's events share one timestamp: remember the last one
+    if last is not None and last[0] == moment:
+        return last[1]
+    text = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    _last_formatted = (moment, text)
+    return text
 
 
 def parse_time(text: str) -> datetime:
