@@ -301,3 +301,19 @@ def test_webhook_start_with_and_without_id(app: DurableApp) -> None:
     assert anonymous.status_code == 202, anonymous.text
     assert app.wait_done(chosen)["output"] == "W!"
     assert app.wait_done(anonymous.json()["id"])["output"] == "V!"
+
+
+def test_malformed_event_body_is_refused_and_not_delivered(app: DurableApp) -> None:
+    """A raiseEvent with a body that is not JSON is a 4xx JSON error; the instance still waits for a real one."""
+    started = _waiting(app, "m")
+    bad = app.http.post(
+        f"{WEBHOOKS}/instances/{started['id']}/raiseEvent/go",
+        content=b"{oops", headers={"Content-Type": "application/json"},
+    )
+    assert 400 <= bad.status_code < 500, bad.text
+    assert bad.json()
+    time.sleep(0.3)
+    assert app.status(started["id"]).json()["runtimeStatus"] == "Running"
+    good = httpx.post(started["sendEventPostUri"].replace("{eventName}", "go"), json="real")
+    assert good.status_code == 202, good.text
+    assert app.wait_done(started["id"])["output"] == {"input": "m", "event": "real"}
