@@ -101,3 +101,18 @@ def test_entity_webhooks_signal_and_read(app: DurableApp) -> None:
     else:
         raise AssertionError(f"entity state never became 6: {got.status_code} {got.text}")
     assert _read(app, "counter", key) == {"exists": True, "state": 6}
+
+
+def test_malformed_signal_body_is_refused_and_not_applied(app: DurableApp) -> None:
+    """A webhook signal whose body is not JSON is a 4xx JSON error and changes nothing."""
+    key = f"strict-{uuid.uuid4().hex}"
+    _signal(app, "counter", key, "add", 4)
+    _wait_state(app, "counter", key, {"exists": True, "state": 4})
+    bad = app.http.post(
+        f"{WEBHOOKS}/entities/counter/{key}", params={"op": "add"},
+        content=b"{oops", headers={"Content-Type": "application/json"},
+    )
+    assert 400 <= bad.status_code < 500, bad.text
+    assert bad.json()
+    _signal(app, "counter", key, "add", 1)
+    _wait_state(app, "counter", key, {"exists": True, "state": 5})
