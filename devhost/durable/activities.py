@@ -8,13 +8,18 @@ activity and the exception and whose Details hold the traceback (the SDK raises
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
+import os
 import traceback
+import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Any, Callable
 
 from devhost.durable import history as h
 from devhost.durable.payloads import decode_activity_input, encode_activity_output
 from devhost.durable.store import ActivityRow
+from devhost.invoke import InvocationContext
 from devhost.loader import FunctionSpec
 
 __all__ = ["ActivityRunner"]
@@ -49,7 +54,7 @@ class ActivityRunner:
 
     async def _run_async(self, spec: FunctionSpec, activity: ActivityRow) -> None:
         try:
-            value = await spec.func(**{_param(spec): decode_activity_input(activity.input)})
+            value = await spec.func(**_kwargs(spec, activity))
             event = h.task_completed(h.utc_now(), activity.task_id, encode_activity_output(value))
         except Exception as exc:  # the activity's failure goes to the orchestrator
             event = _failure(activity, exc)
@@ -58,6 +63,25 @@ class ActivityRunner:
 
 def _param(spec: FunctionSpec) -> str:
     return str(spec.trigger.get("name") or "input")
+
+
+@functools.lru_cache(maxsize=None)
+def _wants_context(function: Callable[..., Any], trigger_param: str) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+    return "context" in parameters and trigger_param != "context"
+
+
+def _kwargs(spec: FunctionSpec, activity: ActivityRow) -> dict[str, Any]:
+    """The activity's arguments: its decoded input, and `context` when it asks for one (as the worker does)."""
+    param = _param(spec)
+    kwargs: dict[str, Any] = {param: decode_activity_input(activity.input)}
+    if _wants_context(spec.func, param):
+        directory = os.path.dirname(inspect.getfile(spec.func)) if hasattr(spec.func, "__code__") else ""
+        kwargs["context"] = InvocationContext(spec, uuid.uuid4().hex, directory, "", "")
+    return kwargs
 
 
 def _failure(activity: ActivityRow, exc: BaseException) -> h.Event:
@@ -69,7 +93,7 @@ def _failure(activity: ActivityRow, exc: BaseException) -> h.Event:
 def _run_sync_activity(spec: FunctionSpec, activity: ActivityRow) -> h.Event:
     """Runs on an activity thread: call the function, encode as the worker does."""
     try:
-        value = spec.func(**{_param(spec): decode_activity_input(activity.input)})
+        value = spec.func(**_kwargs(spec, activity))
         return h.task_completed(h.utc_now(), activity.task_id, encode_activity_output(value))
     except Exception as exc:  # the activity's failure goes to the orchestrator
         return _failure(activity, exc)

@@ -115,6 +115,12 @@ def test_changed_code_is_reported_as_non_deterministic(hub: Hub, tmp_path: Path)
     assert "Non-deterministic workflow detected" in status["output"]
 
 
+def test_activity_asking_for_context_gets_one(hub: Hub) -> None:
+    """An activity with a `context` parameter receives the invocation context, as from the worker."""
+    iid = run(hub.client().start_new("introspect"))
+    assert hub.wait(iid)["output"] == "whoami:x:True"
+
+
 def test_state_survives_restart_of_the_engine(tmp_path: Path) -> None:
     """A waiting instance and an entity keep their state across a stop and start."""
     first = serve(tmp_path / "data")

@@ -91,6 +91,16 @@ def shifty(context: df.DurableOrchestrationContext):
     return "done"
 
 
+@app.orchestration_trigger(context_name="context")
+def introspect(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("whoami", "x"))
+
+
+@app.activity_trigger(input_name="name")
+def whoami(name: str, context: func.Context) -> str:
+    return f"{context.function_name}:{name}:{bool(context.invocation_id)}"
+
+
 @app.activity_trigger(input_name="city")
 def hello(city: str) -> str:
     return f"Hello {city}!"
