@@ -11,6 +11,7 @@ message). Work that leaves the engine (activities, timers) is handed to the engi
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from devhost.durable import history as h
 from devhost.durable.entities import run_entity_batch
 from devhost.durable.replay import (
     ActionType,
+    Completion,
     Decision,
     ReplayState,
     build_context,
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EntitySteps", "OrchestrationStepper", "new_instance_row", "start_message_body"]
 
-_CONTROL = {h.EventType.EXECUTION_TERMINATED, h.EventType.EXECUTION_SUSPENDED, h.EventType.EXECUTION_RESUMED}
+log = logging.getLogger("devhost.durable")
 MAX_ENTITY_BATCH = 100
 
 
@@ -180,14 +182,16 @@ class OrchestrationStepper:
         handler = self.engine.orchestrator(row.name)
         parent_id = row.parent.get("instance_id") if row.parent else None
         if handler is None:
-            decision = Decision()
-            from devhost.durable.replay import Completion
-
-            decision.completion = Completion("Failed", f"The orchestrator function '{row.name}' doesn't exist in this app.")
+            decision = Decision(completion=Completion(
+                "Failed", f"The orchestrator function '{row.name}' doesn't exist in this app."))
         else:
-            context = build_context(row.instance_id, parent_id, row.input, inst.played, new_events)
-            outcome = run_orchestrator(handler, context)
-            decision = decide(inst.replay, episode.events, outcome, now, row.instance_id, row.execution_id)
+            try:
+                context = build_context(row.instance_id, parent_id, row.input, inst.played, new_events)
+                outcome = run_orchestrator(handler, context)
+                decision = decide(inst.replay, episode.events, outcome, now, row.instance_id, row.execution_id)
+            except Exception as exc:  # an engine bug: fail this instance visibly, keep the others going
+                log.exception("durable step of %s failed", row.instance_id)
+                decision = Decision(completion=Completion("Failed", f"devhost durable engine error: {type(exc).__name__}: {exc}"))
         if row.status in ("Pending", "ContinuedAsNew"):
             row.status = "Running"
         if decision.custom_status is not None:
