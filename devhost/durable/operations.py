@@ -142,12 +142,14 @@ class Operations:
         rows = self.engine.store.query_instances(
             created_from=query.created_from, created_to=query.created_to, statuses=statuses, prefix=query.prefix
         )
+        purged = 0
         for row in rows:
             live = self.engine.orchestrations.get(row.instance_id)
             if live is None or live.row.status in TERMINAL_STATES:
                 self._purge_one(row.instance_id)
+                purged += 1
         await self.engine.committed()
-        return len(rows)
+        return purged
 
     # -- entities -------------------------------------------------------------------------------
     async def signal_entity(self, name: str, key: str, operation: str, input_text: str | None) -> None:
