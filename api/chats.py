@@ -1,7 +1,7 @@
 """The chat routes: `/api/chats/{chatId}` and, for the extension samples' clients, `/api/assistants/{assistantId}`.
 
-PUT creates or resets (waiting until the entity has applied it), POST runs one turn and waits a
-bounded time for it, GET reads the chat, DELETE removes the chat, its skills' data and its turns'
+PUT creates or resets (waiting until the entity has applied it; turns still queued are cancelled),
+POST runs one turn and waits a bounded time for it (`api/turns.py`), GET reads the chat, DELETE removes the chat, its skills' data and its turns'
 orchestration histories.
 """
 from __future__ import annotations
@@ -17,14 +17,12 @@ import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
 from api.errors import HttpError, json_errors, json_response
-from api.inputs import json_body, parse_chat_id, parse_timeout, parse_timestamp, required_text, wants_json
+from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text
+from api.turns import post_message
 from api.waiting import wait_for_instance
-from assistant.payloads import TurnInput
-from assistant.settings import assistant_settings
 from assistant.state import ChatState, view_chat
 from entities.chat import chat_entity_id
 from orchestrators.chat_admin import CHAT_ADMIN, ChatAdminInput
-from orchestrators.post_user_query import POST_USER_QUERY
 
 __all__ = ["bp", "handle_chat"]
 
@@ -73,36 +71,6 @@ async def create_chat(req: func.HttpRequest, client: df.DurableOrchestrationClie
     return json_response({id_field: chat_id}, status=202)
 
 
-async def post_message(req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str) -> func.HttpResponse:
-    """POST: run one turn; 200 with the reply if done within the wait, else 202 with status URLs."""
-    body = json_body(req, required=False)
-    message = required_text(body["message"] if "message" in body else req.params.get("message"), "message")
-    timeout = parse_timeout(req)
-    if await read_chat(client, chat_id) is None:
-        raise HttpError(404, f"chat {chat_id!r} does not exist; create it with PUT first")
-    turn = TurnInput(chat_id=chat_id, message=message, max_tool_rounds=assistant_settings().max_tool_rounds)
-    instance_id = await client.start_new(POST_USER_QUERY, f"{chat_id}-turn-{uuid.uuid4().hex}", turn.to_dict())
-    status = await wait_for_instance(client, instance_id, timeout)
-    if status is None:
-        return client.create_check_status_response(req, instance_id)
-    if status.runtime_status != OrchestrationRuntimeStatus.Completed:
-        log.error("turn %s of chat %s ended %s: %s", instance_id, chat_id, status.runtime_status, status.output)
-        raise HttpError(502, "the turn failed; the chat is unchanged, send the message again", instanceId=instance_id)
-    output = status.output if isinstance(status.output, dict) else json.loads(status.output)
-    if not output.get("found", True):
-        raise HttpError(404, f"chat {chat_id!r} was deleted before the turn ran")
-    if wants_json(req):
-        return json_response(
-            {
-                "chatId": chat_id,
-                "reply": output["reply"],
-                "recentMessages": output["recentMessages"],
-                "instanceId": instance_id,
-            }
-        )
-    return func.HttpResponse(output["reply"], mimetype="text/plain", charset="utf-8")
-
-
 async def get_chat(req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str) -> func.HttpResponse:
     """GET: the chat's state and its messages after `timestampUTC`."""
     after = parse_timestamp(req)
@@ -124,7 +92,7 @@ async def handle_chat(
     if req.method == "PUT":
         return await create_chat(req, client, chat_id, id_field)
     if req.method == "POST":
-        return await post_message(req, client, chat_id)
+        return await post_message(req, client, chat_id, await read_chat(client, chat_id) is not None)
     if req.method == "GET":
         return await get_chat(req, client, chat_id)
     if req.method == "DELETE":

@@ -105,6 +105,8 @@ class ChatState:
     """The turns appended so far (their orchestration instance ids), oldest first."""
     failed_turn_ids: tuple[str, ...] = field(default_factory=tuple)
     """Turns that failed (nothing appended); kept so deleting the chat purges their histories too."""
+    queue: tuple[str, ...] = field(default_factory=tuple)
+    """Accepted turns not yet finished, in arrival order; the first is the one running."""
 
     def to_dict(self) -> dict[str, Any]:
         """Stored form."""
@@ -117,6 +119,7 @@ class ChatState:
             "totalTokens": self.total_tokens,
             "turnIds": list(self.turn_ids),
             "failedTurnIds": list(self.failed_turn_ids),
+            "queue": list(self.queue),
         }
 
     @classmethod
@@ -131,6 +134,7 @@ class ChatState:
             total_tokens=int(data.get("totalTokens", 0)),
             turn_ids=tuple(str(t) for t in data.get("turnIds") or ()),
             failed_turn_ids=tuple(str(t) for t in data.get("failedTurnIds") or ()),
+            queue=tuple(str(t) for t in data.get("queue") or ()),
         )
 
 
@@ -145,6 +149,10 @@ class ChatView:
     total_messages: int = 0
     total_tokens: int = 0
     recent_messages: tuple[ChatMessage, ...] = ()
+    turn_in_progress: bool = False
+    """Whether a turn is running now."""
+    pending_turns: int = 0
+    """Accepted turns waiting behind the running one."""
 
     def to_api(self) -> dict[str, Any]:
         """The JSON body."""
@@ -156,6 +164,8 @@ class ChatView:
             "totalMessages": self.total_messages,
             "totalTokens": self.total_tokens,
             "recentMessages": [m.to_api() for m in self.recent_messages],
+            "turnInProgress": self.turn_in_progress,
+            "pendingTurns": self.pending_turns,
         }
 
 
@@ -185,14 +195,16 @@ def append_turn(state: ChatState, turn: TurnRecord) -> ChatState:
         last_updated_at=format_utc(last),
         total_tokens=state.total_tokens + turn.usage.total_tokens,
         turn_ids=state.turn_ids + (turn.turn_id,),
+        queue=tuple(t for t in state.queue if t != turn.turn_id),
     )
 
 
 def note_failed_turn(state: ChatState, turn_id: str) -> ChatState:
-    """`state` remembering that turn `turn_id` failed (its messages were never appended)."""
+    """`state` remembering that turn `turn_id` failed (its messages were never appended); it leaves the queue."""
+    queue = tuple(t for t in state.queue if t != turn_id)
     if turn_id in state.failed_turn_ids or turn_id in state.turn_ids:
-        return state
-    return replace(state, failed_turn_ids=state.failed_turn_ids + (turn_id,))
+        return state if queue == state.queue else replace(state, queue=queue)
+    return replace(state, failed_turn_ids=state.failed_turn_ids + (turn_id,), queue=queue)
 
 
 def view_chat(chat_id: str, state: ChatState | None, after: datetime | None = None) -> ChatView:
@@ -208,4 +220,6 @@ def view_chat(chat_id: str, state: ChatState | None, after: datetime | None = No
         total_messages=len(state.messages),
         total_tokens=state.total_tokens,
         recent_messages=recent,
+        turn_in_progress=bool(state.queue),
+        pending_turns=max(len(state.queue) - 1, 0),
     )

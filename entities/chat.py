@@ -1,6 +1,10 @@
 """The `chat` entity (one per chat id): a thin adapter from entity operations to `assistant.state`.
 
-Operations: `create` (creates or resets), `read`, `append_turn`, `note_failed_turn`, `delete`. The state is the
+Operations: `create` (creates or resets, emptying the turn queue), `read`, `enqueue_turn` and
+`poll_turn` (the turn queue, see `assistant.queueing`), `append_turn` (appends a running turn and
+lets the next one run; refused for a turn the queue no longer holds), `note_failed_turn` (the turn
+leaves the queue, nothing appended), `delete`. Entity operations run one at a time, so the queue's
+order is the order the turns' `enqueue_turn` requests reached the entity. The state is the
 `ChatState` dataclass, stored as its dict form and converted here, at the edge.
 """
 from __future__ import annotations
@@ -10,6 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from assistant.messages import parse_utc
+from assistant.queueing import enqueue_turn, poll_turn
 from assistant.state import ChatState, TurnRecord, append_turn, new_chat, note_failed_turn
 
 __all__ = ["CHAT_ENTITY", "apply_operation", "bp", "chat_entity_id"]
@@ -18,7 +23,7 @@ CHAT_ENTITY = "chat"
 
 bp = df.Blueprint()
 
-_WITH_INPUT = frozenset({"create", "append_turn", "note_failed_turn"})
+_WITH_INPUT = frozenset({"create", "append_turn", "note_failed_turn", "enqueue_turn", "poll_turn"})
 
 
 def chat_entity_id(chat_id: str) -> df.EntityId:
@@ -39,15 +44,26 @@ def apply_operation(
         return created, {"chatId": chat_id, "createdAt": created.created_at}
     if operation == "read":
         return state, None if state is None else state.to_dict()
+    if operation == "enqueue_turn":
+        queued, slot = enqueue_turn(state, str(data))
+        return queued, slot.to_dict()
+    if operation == "poll_turn":
+        return state, poll_turn(state, str(data)).to_dict()
     if operation == "append_turn":
         if state is None:
-            return None, {"appended": False, "totalMessages": 0}
-        updated = append_turn(state, TurnRecord.from_dict(data))
-        return updated, {"appended": updated is not state, "totalMessages": len(updated.messages)}
+            return None, {"appended": False, "cancelled": True, "totalMessages": 0}
+        record = TurnRecord.from_dict(data)
+        if record.turn_id in state.turn_ids:
+            return state, {"appended": True, "cancelled": False, "totalMessages": len(state.messages)}
+        if record.turn_id not in state.queue:
+            # The chat was reset (or the turn never queued): it ran on a chat that no longer exists.
+            return state, {"appended": False, "cancelled": True, "totalMessages": len(state.messages)}
+        updated = append_turn(state, record)
+        return updated, {"appended": True, "cancelled": False, "totalMessages": len(updated.messages)}
     if operation == "note_failed_turn":
         return (None, None) if state is None else (note_failed_turn(state, str(data)), None)
     if operation == "delete":
-        turn_ids = list(state.turn_ids + state.failed_turn_ids) if state else []
+        turn_ids = list(state.turn_ids + state.failed_turn_ids + state.queue) if state else []
         return None, {"existed": state is not None, "turnIds": turn_ids}
     raise UnknownOperation(f"unknown chat operation {operation!r}")
 

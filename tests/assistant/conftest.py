@@ -59,14 +59,20 @@ class AssistantHost:
         return chat_id
 
 
-def _start(tmp: pytest.TempPathFactory, azurite: Azurite, model_env: dict[str, str]) -> Iterator[AssistantHost]:
+def start_assistant_host(
+    tmp: pytest.TempPathFactory, azurite: Azurite, model_env: dict[str, str], extra_env: dict[str, str] | None = None
+) -> Iterator[AssistantHost]:
+    """A devhost serving the app (model retries 2, model timeout 1.5 s; `extra_env` overrides), stopped after use."""
+    extra_env = extra_env or {}
     table = f"todos{uuid.uuid4().hex[:10]}"
     env = {
         **MODEL_SETTINGS_OFF,
         **model_env,
         "AzureWebJobsStorage": azurite.connection_string,
         "TODO_TABLE_NAME": table,
-        "CHAT_MODEL_MAX_RETRIES": "0",
+        "CHAT_MODEL_MAX_RETRIES": "2",
+        "CHAT_MODEL_TIMEOUT_SECONDS": "1.5",
+        **extra_env,
     }
     devhost = start_devhost(REPO_ROOT, data_dir=tmp.mktemp("devhost") / "data", env=env)
     http = httpx.Client(timeout=60)
@@ -89,7 +95,7 @@ def assistant_host(
     tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI
 ) -> Iterator[AssistantHost]:
     """devhost serving the app with the scripted model as its OpenAI-compatible server."""
-    yield from _start(
+    yield from start_assistant_host(
         tmp_path_factory, azurite, {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
     )
 
@@ -97,7 +103,7 @@ def assistant_host(
 @pytest.fixture(scope="session")
 def offline_host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterator[AssistantHost]:
     """devhost serving the app with no model settings (the offline model)."""
-    yield from _start(tmp_path_factory, azurite, {})
+    yield from start_assistant_host(tmp_path_factory, azurite, {})
 
 
 @pytest.fixture

@@ -42,13 +42,16 @@ def test_create_append_read_in_one_batch() -> None:
     response = run_batch(
         "c1", None,
         ("create", {"instructions": "be kind", "createdAt": "2026-11-20T12:00:00Z"}),
+        ("enqueue_turn", "t1"),
         ("append_turn", turn),
         ("append_turn", turn),
         ("read", None),
     )
-    created, first, repeated, read = results(response)
+    created, slot, first, repeated, read = results(response)
     assert created == {"chatId": "c1", "createdAt": "2026-11-20T12:00:00.000000Z"}
-    assert first == {"appended": True, "totalMessages": 3} and repeated == {"appended": False, "totalMessages": 3}
+    assert slot["state"] == "running" and slot["chat"]["queue"] == ["t1"]
+    assert first == repeated == {"appended": True, "cancelled": False, "totalMessages": 3}
+    assert stored(response)["queue"] == []
     assert [m["role"] for m in read["messages"]] == ["system", "user", "assistant"]
     assert read["totalTokens"] == 5 and stored(response)["turnIds"] == ["t1"]
 
@@ -58,6 +61,7 @@ def test_create_resets_and_delete_removes_state() -> None:
     existing = run_batch(
         "c2", None,
         ("create", {"createdAt": "2026-11-20T12:00:00Z"}),
+        ("enqueue_turn", "t9"),
         ("append_turn", {"turnId": "t9", "messages": [{"role": "user", "content": "x", "createdAt": "2026-11-20T12:00:01Z"}]}),
     )
     state = stored(existing)
@@ -76,3 +80,22 @@ def test_unknown_operation_is_an_error_result_and_leaves_state() -> None:
     created = stored(run_batch("c3", None, ("create", {"createdAt": "2026-11-20T12:00:00Z"})))
     response = run_batch("c3", created, ("rename", None))
     assert response["results"][0]["isError"] is True and "unknown chat operation" in response["results"][0]["result"]
+
+
+def test_turn_queue_runs_turns_one_at_a_time_in_arrival_order() -> None:
+    """enqueue is idempotent; the head runs; append or failure lets the next run; reset cancels the rest."""
+    created = stored(run_batch("c4", None, ("create", {"createdAt": "2026-11-20T12:00:00Z"})))
+    response = run_batch("c4", created, ("enqueue_turn", "a"), ("enqueue_turn", "b"), ("enqueue_turn", "c"), ("enqueue_turn", "b"))
+    slots = results(response)
+    assert [(s["state"], s["position"]) for s in slots] == [("running", 0), ("queued", 1), ("queued", 2), ("queued", 1)]
+    queued = stored(response)
+    assert queued["queue"] == ["a", "b", "c"]
+    turn_a = {"turnId": "a", "messages": [{"role": "user", "content": "x", "createdAt": "2026-11-20T12:00:01Z"}]}
+    after = run_batch("c4", queued, ("append_turn", turn_a), ("poll_turn", "b"), ("note_failed_turn", "b"), ("poll_turn", "c"), ("poll_turn", "a"))
+    appended, b_slot, _, c_slot, a_slot = results(after)
+    assert appended["appended"] is True and b_slot["state"] == "running" and c_slot["state"] == "running"
+    assert a_slot["state"] == "done" and [m["content"] for m in a_slot["messages"]] == ["x"]
+    reset = run_batch("c4", stored(after), ("create", {"createdAt": "2026-11-20T13:00:00Z"}), ("poll_turn", "c"),
+                      ("append_turn", {"turnId": "c", "messages": []}))
+    _, c_after_reset, refused = results(reset)
+    assert c_after_reset["state"] == "cancelled" and refused["cancelled"] is True and stored(reset)["messages"][1:] == []

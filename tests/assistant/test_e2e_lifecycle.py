@@ -25,7 +25,7 @@ def test_slow_model_answers_202_and_the_status_url_gives_the_turn(assistant_host
     """Past `timeoutSeconds` POST answers 202 with Location; the status URL later holds the turn's messages."""
     host = assistant_host
     chat = host.new_chat()
-    model.reply("Sorry for the wait.", delay=2.0)
+    model.reply("Sorry for the wait.", delay=1.0)
     response = host.http.post(f"{host.api}/chats/{chat}", params={"message": "hello?", "timeoutSeconds": "0.3"})
     assert response.status_code == 202, response.text
     payload = response.json()
@@ -117,7 +117,7 @@ def test_model_failure_fails_the_turn_and_leaves_the_chat_unchanged(assistant_ho
     """A failing model: POST answers 502 with a JSON error, the chat keeps only its system message, a retry works."""
     host = assistant_host
     chat = host.new_chat()
-    model.fail(500)
+    model.fail(500, retry_after=0.01, times=3)
     response = host.http.post(f"{host.api}/chats/{chat}", json={"message": "hello"})
     assert response.status_code == 502 and "send the message again" in response.json()["error"]
     failed_turn = response.json()["instanceId"]
@@ -128,6 +128,6 @@ def test_model_failure_fails_the_turn_and_leaves_the_chat_unchanged(assistant_ho
     assert host.http.get(status_url).json()["runtimeStatus"] == "Failed"
     assert host.http.delete(f"{host.api}/chats/{chat}").status_code == 204
     assert host.http.get(status_url).status_code == 404
-    model.fail(429)
+    model.fail(429, retry_after=0.01, times=3)
     busy = host.http.post(f"{host.api}/ask", json={"prompt": "x"})
     assert busy.status_code == 503 and "HTTP 429" in busy.json()["error"]

@@ -47,3 +47,28 @@ def test_unscripted_request_fails_and_responder_answers(fake: FakeOpenAI) -> Non
     fake.responder = lambda body: ScriptedReply(content=body["messages"][-1]["content"].upper())
     answer = client(fake).chat.completions.create(model="m", messages=[{"role": "user", "content": "echo"}])
     assert answer.choices[0].message.content == "ECHO"
+
+
+def test_failures_k_times_then_success_with_retries(fake: FakeOpenAI) -> None:
+    """`fail(times=k)` fails exactly the next k requests; the client's retries get past them."""
+    fake.fail(503, retry_after=0.01, times=2).reply("third time")
+    answer = client(fake, retries=2).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    assert answer.choices[0].message.content == "third time" and len(fake.requests) == 3
+
+
+def test_dropped_connection_and_stall_are_connection_errors(fake: FakeOpenAI) -> None:
+    """A dropped answer is an APIConnectionError; a stall past the timeout an APITimeoutError."""
+    fake.drop().stall(1.0)
+    with pytest.raises(openai.APIConnectionError) as dropped:
+        client(fake).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    assert not isinstance(dropped.value, openai.APITimeoutError)
+    with pytest.raises(openai.APITimeoutError):
+        client(fake).with_options(timeout=0.2).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+
+
+def test_fallback_text_answers_when_nothing_is_scripted(fake: FakeOpenAI) -> None:
+    """With `fallback_text` set an unscripted request gets that text; reset clears it."""
+    fake.fallback_text = "plain"
+    answer = client(fake).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    assert answer.choices[0].message.content == "plain"
+    assert fake.reset().fallback_text is None

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from assistant.messages import ToolCall
 from assistant.payloads import CompletionResult, ToolInvocation, TurnInput
-from assistant.state import Usage, new_chat
+from assistant.queueing import TurnSlot
+from assistant.state import ChatState, Usage, new_chat
 from orchestrators.post_user_query import run_turn
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
@@ -27,6 +28,12 @@ class ScriptedContext:
     def call_entity(self, entity: Any, operation: str, data: Any = None) -> tuple[Any, ...]:
         return ("entity", entity.name, entity.key, operation, data)
 
+    def set_custom_status(self, status: Any) -> None:
+        self.custom_status = status
+
+    def create_timer(self, fire_at: datetime) -> tuple[Any, ...]:
+        return ("timer", fire_at)
+
     def call_activity(self, name: str, data: Any) -> tuple[Any, ...]:
         return ("activity", name, data)
 
@@ -38,8 +45,8 @@ def test_turn_with_parallel_tool_calls_then_text() -> None:
     """read → model → both AddTodo calls in one task_all → model → append_turn → output."""
     context = ScriptedContext(TurnInput("chat1", "add milk and eggs", 5))
     steps = run_turn(context)
-    assert next(steps) == ("entity", "chat", "chat1", "read", None)
-    model_call = steps.send(new_chat("chat1", "be brief", T0).to_dict())
+    assert next(steps) == ("entity", "chat", "chat1", "enqueue_turn", "chat1-turn-x")
+    model_call = steps.send(running(new_chat("chat1", "be brief", T0)))
     assert model_call[:2] == ("activity", "chat_completion")
     assert [m["role"] for m in model_call[2]["messages"]] == ["system", "user"]
     calls = (ToolCall("c1", "AddTodo", '{"taskDescription": "milk"}'), ToolCall("c2", "AddTodo", '{"taskDescription": "eggs"}'))
@@ -67,12 +74,33 @@ def test_turn_with_parallel_tool_calls_then_text() -> None:
     json.dumps(output)  # the output must be plain JSON for the durable history
 
 
+def running(chat: ChatState) -> dict[str, Any]:
+    """The entity's answer when the turn is at the head of the queue."""
+    return TurnSlot(state="running", chat=chat).to_dict()
+
+
+def test_queued_turn_waits_on_timers_until_it_runs() -> None:
+    """Queued: a timer, then poll_turn again (growing delays), until the entity says it runs."""
+    context = ScriptedContext(TurnInput("chat1", "second"))
+    steps = run_turn(context)
+    next(steps)
+    assert context.custom_status == {"accepted": True}
+    first_timer = steps.send(TurnSlot(state="queued", position=1).to_dict())
+    assert first_timer == ("timer", T0 + timedelta(seconds=0.02))
+    assert steps.send(None) == ("entity", "chat", "chat1", "poll_turn", "chat1-turn-x")
+    second_timer = steps.send(TurnSlot(state="queued", position=1).to_dict())
+    assert second_timer == ("timer", T0 + timedelta(seconds=0.03))
+    steps.send(None)
+    model_call = steps.send(running(new_chat("chat1", None, T0)))
+    assert model_call[:2] == ("activity", "chat_completion")
+
+
 def test_missing_chat_ends_without_calling_the_model() -> None:
-    """A chat deleted before the turn ran: the output says not found and nothing is scheduled."""
+    """A chat deleted (or reset) before the turn ran: the output says not found and nothing is scheduled."""
     steps = run_turn(ScriptedContext(TurnInput("gone", "hi")))
     next(steps)
     try:
-        steps.send(None)
+        steps.send(TurnSlot(state="cancelled").to_dict())
         raise AssertionError("the orchestrator scheduled more work for a missing chat")
     except StopIteration as stop:
         assert stop.value == {"chatId": "gone", "found": False, "reply": "", "recentMessages": [], "usage": Usage().to_dict()}
@@ -82,7 +110,7 @@ def test_only_unknown_tools_schedule_no_activity() -> None:
     """An answer naming only unknown tools goes straight back to the model with error results."""
     steps = run_turn(ScriptedContext(TurnInput("chat1", "do magic")))
     next(steps)
-    steps.send(new_chat("chat1", None, T0).to_dict())
+    steps.send(running(new_chat("chat1", None, T0)))
     again = steps.send(CompletionResult("", tool_calls=(ToolCall("x", "Magic", "{}"),)).to_dict())
     assert again[:2] == ("activity", "chat_completion")
     assert again[2]["messages"][-1]["role"] == "tool" and "no tool named 'Magic'" in again[2]["messages"][-1]["content"]
@@ -92,7 +120,7 @@ def test_failed_model_call_notes_the_turn_and_fails() -> None:
     """An activity failure appends nothing: the entity notes the failed turn, then the orchestration fails."""
     steps = run_turn(ScriptedContext(TurnInput("chat1", "hi")))
     next(steps)
-    steps.send(new_chat("chat1", None, T0).to_dict())
+    steps.send(running(new_chat("chat1", None, T0)))
     noted = steps.throw(RuntimeError("model unavailable"))
     assert noted == ("entity", "chat", "chat1", "note_failed_turn", "chat1-turn-x")
     try:

@@ -66,5 +66,5 @@ def test_view_filters_strictly_after_timestamp_and_reports_missing_chat() -> Non
     assert later["totalMessages"] == 5 and later["totalTokens"] == 7
     assert view_chat("x", None).to_api() == {
         "id": "x", "exists": False, "createdAt": None, "lastUpdatedAt": None,
-        "totalMessages": 0, "totalTokens": 0, "recentMessages": [],
+        "totalMessages": 0, "totalTokens": 0, "recentMessages": [], "turnInProgress": False, "pendingTurns": 0,
     }

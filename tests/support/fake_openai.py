@@ -1,8 +1,9 @@
 """A scripted OpenAI-compatible chat-completions server for tests, reached over real HTTP.
 
 Each test scripts what the "model" answers: a queue of replies (text or tool calls), each of
-which can be slow (`delay`) or fail (`status`, `retry_after`); or a `responder` function that
-picks the reply from the request (for concurrent chats). Every request received is recorded, so
+which can be slow (`delay`, long enough for the client's timeout), fail (`status`, `retry_after`)
+or drop the connection mid-answer (`drop`); or a `responder` function that picks the reply from
+the request (for concurrent chats); or `fallback_text` answered when nothing else is scripted. Every request received is recorded, so
 tests can check the prompts and tools that were sent. It runs uvicorn in a thread on a socket
 bound to a free loopback port.
 """
@@ -25,6 +26,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 __all__ = ["FakeOpenAI", "ScriptedReply", "tool_call"]
 
@@ -44,6 +46,8 @@ class ScriptedReply:
     """`Retry-After` header (seconds) on an error answer."""
     usage: tuple[int, int] = (10, 5)
     """(prompt_tokens, completion_tokens)."""
+    drop: bool = False
+    """Start a response, then close the connection before it is complete (a connection error)."""
 
 
 def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = None) -> dict[str, Any]:
@@ -55,6 +59,16 @@ def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = 
 _ids = itertools.count(1)
 
 
+class _AsgiEndpoint:
+    """Wraps a bound method so starlette's `Route` treats it as an ASGI app, not a request handler."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Any]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 @dataclass
 class FakeOpenAI:
     """The server: script it, start it, point `OPENAI_BASE_URL` at `base_url`."""
@@ -63,6 +77,8 @@ class FakeOpenAI:
     """Used when the queue is empty: picks a reply from the request body."""
     requests: list[dict[str, Any]] = field(default_factory=list)
     """Every chat-completions request body received, in order."""
+    fallback_text: str | None = None
+    """Answered as plain text when the queue is empty and there is no responder (else a 500)."""
     _queue: deque[ScriptedReply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: uvicorn.Server | None = None
@@ -89,16 +105,25 @@ class FakeOpenAI:
         """Queue a reply asking for tool calls (made with `tool_call`)."""
         return self.script(ScriptedReply(tool_calls=tuple(calls), delay=delay))
 
-    def fail(self, status: int, *, retry_after: float | None = None, delay: float = 0.0) -> FakeOpenAI:
-        """Queue an error answer."""
-        return self.script(ScriptedReply(status=status, retry_after=retry_after, delay=delay))
+    def fail(self, status: int, *, retry_after: float | None = None, delay: float = 0.0, times: int = 1) -> FakeOpenAI:
+        """Queue `times` error answers with HTTP `status` (and a `Retry-After` header if given)."""
+        return self.script(*[ScriptedReply(status=status, retry_after=retry_after, delay=delay)] * times)
+
+    def drop(self, *, times: int = 1) -> FakeOpenAI:
+        """Queue `times` answers that break off the connection mid-response."""
+        return self.script(*[ScriptedReply(drop=True)] * times)
+
+    def stall(self, seconds: float, *, times: int = 1) -> FakeOpenAI:
+        """Queue `times` answers that take `seconds` (past the client's timeout, the client gives up)."""
+        return self.script(*[ScriptedReply(content="too late", delay=seconds)] * times)
 
     def reset(self) -> FakeOpenAI:
-        """Forget the script, the responder and the recorded requests (between tests sharing a server)."""
+        """Forget the script, the responder, the fallback and the recorded requests (between tests sharing a server)."""
         with self._lock:
             self._queue.clear()
             self.requests.clear()
         self.responder = None
+        self.fallback_text = None
         return self
 
     def pending(self) -> int:
@@ -113,13 +138,26 @@ class FakeOpenAI:
                 return self._queue.popleft()
         if self.responder is not None:
             return self.responder(body)
+        if self.fallback_text is not None:
+            return ScriptedReply(content=self.fallback_text)
         return ScriptedReply(status=500, content="the fake model has no scripted reply left")
 
-    async def _completions(self, request: Request) -> JSONResponse:
+    async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The completions endpoint as a raw ASGI app, so a reply can break off the connection."""
+        request = Request(scope, receive)
         body = await request.json()
         reply = self._next(body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.drop:
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b'{"id": "chatcmpl-', "more_body": True})
+            raise ConnectionAbortedError("scripted dropped connection")  # uvicorn closes the connection
+        response = self._response(body, reply)
+        await response(scope, receive, send)
+
+    def _response(self, body: dict[str, Any], reply: ScriptedReply) -> JSONResponse:
         if reply.status != 200:
             headers = {"Retry-After": f"{reply.retry_after:g}"} if reply.retry_after is not None else None
             error = {"error": {"message": reply.content or f"scripted failure {reply.status}", "type": "fake", "code": None}}
@@ -148,8 +186,8 @@ class FakeOpenAI:
         """Listen on a free loopback port (the socket is bound here, so there is no race)."""
         app = Starlette(
             routes=[
-                Route("/v1/chat/completions", self._completions, methods=["POST"]),
-                Route("/chat/completions", self._completions, methods=["POST"]),
+                Route("/v1/chat/completions", _AsgiEndpoint(self._asgi), methods=["POST"]),
+                Route("/chat/completions", _AsgiEndpoint(self._asgi), methods=["POST"]),
             ]
         )
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -1,0 +1,147 @@
+"""`POST /api/chats/{chatId}`: accept one turn (once per `Idempotency-Key`), wait a bounded time, answer.
+
+A turn is one `post_user_query` orchestration. With an `Idempotency-Key` header its instance id
+is derived from the chat id and the key, so a repeat finds the same instance in the durable store
+(across restarts too) and starts nothing new; a repeat with another message is a 422. A turn whose
+orchestration failed wrote nothing, so repeating its key runs it again.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+
+from api.errors import HttpError, json_response
+from api.inputs import json_body, parse_timeout, required_text, wants_json
+from api.waiting import wait_for_instance
+from assistant.payloads import TurnInput
+from assistant.settings import assistant_settings
+from orchestrators.post_user_query import POST_USER_QUERY
+
+__all__ = ["IDEMPOTENCY_HEADER", "parse_idempotency_key", "post_message", "turn_failure", "turn_instance_id"]
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+ACCEPT_WAIT_SECONDS = 10.0
+"""How long a POST answering 202 waits for its turn to take its place in the queue."""
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_RETRYABLE = OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated
+_MODEL_ERROR = re.compile(r"ModelUnavailable: (?P<reason>[^\n]*?)\s*(?:\n|$)")
+_MODEL_STATUS = re.compile(r"HTTP (\d{3})")
+
+
+def parse_idempotency_key(req: func.HttpRequest) -> str | None:
+    """The `Idempotency-Key` header (1-255 visible ASCII characters), None when absent, else 400."""
+    raw = req.headers.get(IDEMPOTENCY_HEADER)
+    if raw is None or raw == "":
+        return None
+    if not _KEY.match(raw):
+        raise HttpError(400, f"{IDEMPOTENCY_HEADER} must be 1-255 visible ASCII characters without spaces")
+    return raw
+
+
+def turn_instance_id(chat_id: str, key: str | None) -> str:
+    """The turn's orchestration instance id: derived from chat and key when keyed, else random."""
+    if key is None:
+        return f"{chat_id}-turn-{uuid.uuid4().hex}"
+    digest = hashlib.sha256(f"{chat_id}\n{key}".encode()).hexdigest()[:32]
+    return f"{chat_id}-turn-k{digest}"
+
+
+def turn_failure(instance_id: str, output: Any) -> HttpError:
+    """The HTTP error for a failed turn: 503 when the model was throttled or unreachable, else 502."""
+    text = output if isinstance(output, str) else json.dumps(output)
+    match = _MODEL_ERROR.search(text or "")
+    reason = match.group("reason").strip() if match else "the turn failed"
+    code = _MODEL_STATUS.search(reason)
+    unavailable = match is not None and (code is None or code.group(1) in ("429", "503"))
+    status = 503 if unavailable else 502
+    return HttpError(
+        status, f"{reason}; the chat is unchanged, send the message again", reason=reason, instanceId=instance_id
+    )
+
+
+def _input_message(status: df.DurableOrchestrationStatus) -> str | None:
+    data = status.input_
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError:
+            return None
+    return data.get("message") if isinstance(data, dict) else None
+
+
+async def _start_once(client: df.DurableOrchestrationClient, instance_id: str, turn: TurnInput, keyed: bool) -> None:
+    """Start the turn unless a keyed repeat finds it already there (422 if its message differs)."""
+    if keyed:
+        existing = await client.get_status(instance_id, show_input=True)
+        if existing and existing.runtime_status is not None:
+            if _input_message(existing) != turn.message:
+                raise HttpError(422, f"this {IDEMPOTENCY_HEADER} was already used with a different message")
+            if existing.runtime_status not in _RETRYABLE:
+                return
+    try:
+        await client.start_new(POST_USER_QUERY, instance_id, turn.to_dict())
+    except Exception as error:  # the SDK raises a bare Exception; a conflict means a repeat started it first
+        conflict = "already" in str(error).lower() or "409" in str(error)
+        if not (keyed and conflict):
+            raise
+        log.info("turn %s was started by a concurrent repeat", instance_id)
+
+
+async def _wait_accepted(client: df.DurableOrchestrationClient, instance_id: str) -> None:
+    """Wait (bounded) until the turn holds its place in the chat's queue."""
+    deadline = time.monotonic() + ACCEPT_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        status = await client.get_status(instance_id)
+        if status and (status.custom_status or status.runtime_status not in (None, OrchestrationRuntimeStatus.Pending)):
+            return
+        await asyncio.sleep(0.01)
+
+
+async def post_message(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str, chat_exists: bool
+) -> func.HttpResponse:
+    """POST: run one turn; 200 with the reply if done within the wait, else 202 with status URLs."""
+    body = json_body(req, required=False)
+    message = required_text(body["message"] if "message" in body else req.params.get("message"), "message")
+    timeout = parse_timeout(req)
+    key = parse_idempotency_key(req)
+    if not chat_exists:
+        raise HttpError(404, f"chat {chat_id!r} does not exist; create it with PUT first")
+    turn = TurnInput(chat_id=chat_id, message=message, max_tool_rounds=assistant_settings().max_tool_rounds)
+    instance_id = turn_instance_id(chat_id, key)
+    await _start_once(client, instance_id, turn, keyed=key is not None)
+    status = await wait_for_instance(client, instance_id, timeout)
+    if status is None:
+        await _wait_accepted(client, instance_id)
+        return client.create_check_status_response(req, instance_id)
+    if status.runtime_status != OrchestrationRuntimeStatus.Completed:
+        log.error("turn %s of chat %s ended %s: %s", instance_id, chat_id, status.runtime_status, status.output)
+        raise turn_failure(instance_id, status.output)
+    output = status.output if isinstance(status.output, dict) else json.loads(status.output)
+    if not output.get("found", True):
+        raise HttpError(
+            409, f"chat {chat_id!r} was reset or deleted before the turn finished; nothing was written",
+            instanceId=instance_id,
+        )
+    if wants_json(req):
+        return json_response(
+            {
+                "chatId": chat_id,
+                "reply": output["reply"],
+                "recentMessages": output["recentMessages"],
+                "instanceId": instance_id,
+            }
+        )
+    return func.HttpResponse(output["reply"], mimetype="text/plain", charset="utf-8")

@@ -1,0 +1,81 @@
+"""A chat's turn queue: turns run one at a time, in the order they reached the chat entity.
+
+The queue lives in `ChatState.queue` (turn instance ids, the running one first). A turn
+orchestration enqueues itself as its first step, then waits (durable timers) until it is at
+the head; appending the turn (`state.append_turn`) or noting its failure
+(`state.note_failed_turn`) removes it, which lets the next one run. Resetting or deleting the
+chat empties the queue: the turns still in it learn they were cancelled and write nothing.
+These functions are pure; `entities/chat.py` applies them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from assistant.messages import ChatMessage
+from assistant.state import ChatState
+
+__all__ = ["RUNNING", "QUEUED", "DONE", "CANCELLED", "TurnSlot", "enqueue_turn", "poll_turn"]
+
+RUNNING = "running"
+QUEUED = "queued"
+DONE = "done"
+CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class TurnSlot:
+    """Where a turn stands in its chat's queue (the `enqueue_turn`/`poll_turn` operations' result)."""
+
+    state: str
+    """`running` (its turn now: `chat` holds the chat), `queued`, `done` (already appended) or `cancelled` (the chat was reset or deleted)."""
+    position: int = 0
+    """Turns ahead of it (0 when running)."""
+    chat: ChatState | None = None
+    """The chat as the turn starts from (only when `running`)."""
+    messages: tuple[ChatMessage, ...] = ()
+    """The turn's stored messages (only when `done`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form."""
+        return {
+            "state": self.state,
+            "position": self.position,
+            "chat": self.chat.to_dict() if self.chat is not None else None,
+            "messages": [m.to_dict() for m in self.messages],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TurnSlot:
+        """Inverse of `to_dict`."""
+        chat = data.get("chat")
+        return cls(
+            state=str(data["state"]),
+            position=int(data.get("position", 0)),
+            chat=ChatState.from_dict(chat) if chat else None,
+            messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
+        )
+
+
+def poll_turn(state: ChatState | None, turn_id: str) -> TurnSlot:
+    """Where `turn_id` stands, without changing anything."""
+    if state is None:
+        return TurnSlot(state=CANCELLED)
+    if turn_id in state.turn_ids:
+        return TurnSlot(state=DONE, messages=tuple(m for m in state.messages if m.turn_id == turn_id))
+    if turn_id not in state.queue:
+        return TurnSlot(state=CANCELLED)
+    position = state.queue.index(turn_id)
+    if position == 0:
+        return TurnSlot(state=RUNNING, chat=state)
+    return TurnSlot(state=QUEUED, position=position)
+
+
+def enqueue_turn(state: ChatState | None, turn_id: str) -> tuple[ChatState | None, TurnSlot]:
+    """`state` with `turn_id` at the end of the queue (once: a repeat changes nothing), and its slot."""
+    if state is None:
+        return None, TurnSlot(state=CANCELLED)
+    if turn_id in state.turn_ids or turn_id in state.queue:
+        return state, poll_turn(state, turn_id)
+    queued = replace(state, queue=state.queue + (turn_id,))
+    return queued, poll_turn(queued, turn_id)
