@@ -13,7 +13,8 @@ import inspect
 import os
 import traceback
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+import queue
+import threading
 from typing import Any, Callable
 
 from devhost.durable import history as h
@@ -26,18 +27,33 @@ __all__ = ["ActivityRunner"]
 
 ACTIVITY_THREADS = 32
 """Sync activities running at once (they may wait on I/O, e.g. a model call)."""
+_STOP = None
 
 
 class ActivityRunner:
-    """Runs activity work items and reports each outcome as a history event."""
+    """Runs activity work items and reports each outcome as a history event.
+
+    Sync activities go through one queue to worker threads (started as the load needs
+    them, up to ACTIVITY_THREADS); finished ones are handed back to the event loop in
+    bursts, one loop wake-up per burst, so a fast activity costs little beyond its call.
+    """
 
     def __init__(self, functions: dict[str, FunctionSpec], done: Callable[[ActivityRow, h.Event], None]) -> None:
         self._functions = functions
         self._done = done
-        self._pool = ThreadPoolExecutor(ACTIVITY_THREADS, thread_name_prefix="durable-activity")
+        self._queue: queue.SimpleQueue[tuple[FunctionSpec, ActivityRow] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._finished: list[tuple[ActivityRow, h.Event]] = []
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers once they finish what they run; results after this are dropped."""
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(_STOP)
 
     def dispatch(self, activity: ActivityRow) -> None:
         spec = self._functions.get(activity.name.lower())
@@ -45,12 +61,41 @@ class ActivityRunner:
             reason = f"The function '{activity.name}' doesn't exist, is disabled, or is not an activity function."
             self._done(activity, h.task_failed(h.utc_now(), activity.task_id, reason, None))
             return
-        loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         if spec.is_async:
-            loop.create_task(self._run_async(spec, activity))
+            self._loop.create_task(self._run_async(spec, activity))
             return
-        future = loop.run_in_executor(self._pool, _run_sync_activity, spec, activity)
-        future.add_done_callback(lambda f: None if f.cancelled() else self._done(activity, f.result()))
+        with self._lock:
+            grow = self._idle <= 0 and len(self._threads) < ACTIVITY_THREADS
+            if not grow:
+                self._idle -= 1  # an idle worker will take it
+        if grow:
+            worker = threading.Thread(target=self._work, name=f"durable-activity-{len(self._threads)}", daemon=True)
+            self._threads.append(worker)
+            worker.start()
+        self._queue.put((spec, activity))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            spec, activity = item
+            event = _run_sync_activity(spec, activity)
+            with self._lock:
+                self._idle += 1
+                self._finished.append((activity, event))
+                first = len(self._finished) == 1
+            if first and not self._closed and self._loop is not None:
+                self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            finished, self._finished = self._finished, []
+        if self._closed:
+            return
+        for activity, event in finished:
+            self._done(activity, event)
 
     async def _run_async(self, spec: FunctionSpec, activity: ActivityRow) -> None:
         try:
