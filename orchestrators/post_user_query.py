@@ -33,13 +33,13 @@ POST_USER_QUERY = "post_user_query"
 ACCEPTED_STATUS = {"accepted": True}
 """Custom status set in the turn's first step: once visible, the turn holds its place in the queue."""
 FIRST_WAIT_SECONDS = 0.02
-MAX_WAIT_SECONDS = 1.0
+MAX_WAIT_SECONDS = 0.5
 
 bp = df.Blueprint()
 
 
 def queue_wait_delays() -> Generator[float, None, None]:
-    """Seconds between queue polls: 20 ms growing by half each time, at most 1 s."""
+    """Seconds between queue polls: 20 ms growing by half each time, at most 0.5 s."""
     delay = FIRST_WAIT_SECONDS
     while True:
         yield delay
