@@ -39,7 +39,7 @@ from devhost.durable.state import (
     replayed_by_sdk,
 )
 from devhost.durable.steps import EntitySteps, OrchestrationStepper, new_instance_row, start_message_body
-from devhost.durable.sdk_speedups import install_timestamp_cache
+from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.durable.store import ActivityRow, InstanceRow, MessageRow, Store
 from devhost.loader import FunctionIndex, FunctionSpec
 
@@ -125,7 +125,7 @@ class DurableEngine:
     async def startup(self, index: FunctionIndex) -> None:
         """Open the store, recover unfinished work and start the pump and the timer loop."""
         self.register(index)
-        install_timestamp_cache()
+        install_sdk_speedups()
         self._wake, self._timer_wake = asyncio.Event(), asyncio.Event()
         self._activity_runner = ActivityRunner(self._activities, self.activity_done)
         self._db = ThreadPoolExecutor(1, thread_name_prefix="durable-store")

@@ -1,25 +1,36 @@
-"""The memoized SDK timestamp parser gives exactly what dateutil gives."""
+"""The memoized SDK helpers give exactly what the originals give."""
 from __future__ import annotations
 
 import importlib
 
 from dateutil.parser import parse
 
-from devhost.durable.sdk_speedups import install_timestamp_cache
+from devhost.durable.sdk_speedups import install_sdk_speedups
 
 
-def test_cached_parser_matches_dateutil_and_is_installed_once() -> None:
+def test_cached_timestamp_parser_matches_dateutil_and_is_installed_once() -> None:
     """Same values as dateutil for the engine's formats; installing twice keeps one wrapper."""
-    assert install_timestamp_cache()
+    assert install_sdk_speedups()
     module = importlib.import_module("azure.durable_functions.models.history.HistoryEvent")
     first = module.dt_parse
-    assert install_timestamp_cache() and module.dt_parse is first
+    assert install_sdk_speedups() and module.dt_parse is first
     for text in ("2026-11-20T23:19:43.123456Z", "2026-01-01T00:00:00Z", "2026-01-01T01:00:00+01:00"):
         assert module.dt_parse(text) == parse(text)
         assert module.dt_parse(text).utcoffset() == parse(text).utcoffset()
 
 
-def test_cache_can_be_disabled(monkeypatch) -> None:
-    """DEVHOST_DURABLE_TIMESTAMP_CACHE=0 leaves the SDK untouched."""
-    monkeypatch.setenv("DEVHOST_DURABLE_TIMESTAMP_CACHE", "0")
-    assert install_timestamp_cache() is False
+def test_executor_reuses_its_record_class() -> None:
+    """Two executors share one SetTaskValuePayload class with the SDK's fields."""
+    install_sdk_speedups()
+    from azure.durable_functions.models.TaskOrchestrationExecutor import TaskOrchestrationExecutor
+
+    first, second = TaskOrchestrationExecutor(), TaskOrchestrationExecutor()
+    one = next(iter(first.event_to_SetTaskValuePayload.values()))
+    two = next(iter(second.event_to_SetTaskValuePayload.values()))
+    assert type(one) is type(two) and one._fields == ("is_success", "task_id_key")
+
+
+def test_speedups_can_be_disabled(monkeypatch) -> None:
+    """DEVHOST_DURABLE_SDK_SPEEDUPS=0 leaves the SDK untouched."""
+    monkeypatch.setenv("DEVHOST_DURABLE_SDK_SPEEDUPS", "0")
+    assert install_sdk_speedups() is False
