@@ -42,8 +42,10 @@ def _parse_time(value: str) -> datetime:
 class DevhostBench:
     """A running devhost serving the benchmark app."""
 
-    def __init__(self, host: DevhostProcess) -> None:
+    def __init__(self, host: DevhostProcess, *, keep_alive: bool = True) -> None:
         self.host = host
+        self.keep_alive = keep_alive
+        """Whether start requests reuse connections (like most clients) or open one each."""
 
     async def _start_all(self, instances: int, concurrency: int) -> tuple[list[str], int]:
         """Start `instances` with fresh ids, `concurrency` requests at a time; the ids and the retry count.
@@ -52,7 +54,9 @@ class DevhostBench:
         same id: a 409 then means the first attempt had been accepted. Retries are counted and
         printed, never hidden.
         """
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        limits = httpx.Limits(
+            max_connections=concurrency, max_keepalive_connections=concurrency if self.keep_alive else 0
+        )
         retries = 0
         async with httpx.AsyncClient(base_url=self.host.base_url, limits=limits, timeout=120) as client:
             gate = asyncio.Semaphore(concurrency)
@@ -139,12 +143,12 @@ class DevhostBench:
 
 
 @contextmanager
-def devhost_bench() -> Iterator[DevhostBench]:
+def devhost_bench(*, keep_alive: bool = True) -> Iterator[DevhostBench]:
     """Start devhost on a free port with a fresh data dir; stop it (SIGTERM) after."""
     with tempfile.TemporaryDirectory(prefix="durable-bench-") as tmp:
         host = start_devhost(APP_DIR, data_dir=Path(tmp) / "data")
         try:
-            yield DevhostBench(host)
+            yield DevhostBench(host, keep_alive=keep_alive)
         except Exception:
             print(f"--- devhost log (tail) ---\n{host.log_text()[-3000:]}", file=sys.stderr)
             raise

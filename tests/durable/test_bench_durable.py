@@ -50,7 +50,8 @@ def test_tables_have_a_row_per_result() -> None:
 def test_options_parse_and_reject_bad_values() -> None:
     args = parse_args(["--sizes", "500,2000", "--latency-runs", "7"])
     assert args.sizes == (500, 2000) and args.latency_runs == 7
-    assert args.backends == ("devhost", "durabletask")
+    assert args.backends == ("devhost", "durabletask") and not args.fresh_connections
+    assert parse_args(["--fresh-connections"]).fresh_connections
     quick = parse_args(["--quick"])
     assert quick.sizes == (100,) and quick.latency_runs == 10
     for bad in (["--sizes", "five"], ["--sizes", "0"], ["--backends", "cosmos"]):
