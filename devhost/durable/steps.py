@@ -144,7 +144,7 @@ class OrchestrationStepper:
                 if events:  # deliver what came before the suspension first
                     keep.append(message)
                     consumed.remove(message)
-                    stop = True
+                    stop = self.again = True
                     continue
                 self._append(inst, batch, [h.execution_suspended(now, event.get("Reason"))])
                 row.status = "Suspended"
@@ -162,7 +162,7 @@ class OrchestrationStepper:
             consumed.append(message)
             events.append(event)
             if is_retry_event(event, inst.replay):
-                stop = True
+                stop = self.again = True  # the rest waits for the next step
         inst.inbox = keep
         batch.writes.delete_messages.extend(m.id for m in consumed)
         if consumed:

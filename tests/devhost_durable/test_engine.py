@@ -42,6 +42,28 @@ def test_retry_gives_up_after_max_attempts(hub: Hub, tmp_path: Path) -> None:
     assert (tmp_path / "calls").read_text() == "2"
 
 
+def test_concurrent_retries_of_failing_activities_all_progress(hub: Hub, tmp_path: Path) -> None:
+    """Two retried activities failing at once: both retry and succeed, neither stalls."""
+    counters = [str(tmp_path / "a"), str(tmp_path / "b")]
+    iid = run(hub.client().start_new("retry_pair", None, {"counters": counters, "succeed_on": 3, "attempts": 3}))
+    assert hub.wait(iid, timeout=15)["output"] == {"values": ["ok after 3", "ok after 3"]}
+
+
+def test_concurrent_retries_give_up_together(hub: Hub, tmp_path: Path) -> None:
+    """Both exhaust their attempts; the first failure reaches the orchestrator."""
+    counters = [str(tmp_path / "a"), str(tmp_path / "b")]
+    iid = run(hub.client().start_new("retry_pair", None, {"counters": counters, "succeed_on": 99, "attempts": 2}))
+    assert "failed" in hub.wait(iid, timeout=15)["output"]
+    assert (tmp_path / "a").read_text() == "2" and (tmp_path / "b").read_text() == "2"
+
+
+def test_retry_events_arriving_together_are_all_delivered(hub: Hub) -> None:
+    """Failures (and then retry timers) of two sub-orchestrations land in one inbox; none is left behind."""
+    iid = run(hub.client().start_new("sub_retry_pair"))
+    output = hub.wait(iid, timeout=15)["output"]
+    assert output["failed"] and "always fails" in output["failed"]
+
+
 def test_external_event_wins_race_and_cancelled_timer_does_not_block(hub: Hub) -> None:
     """An event raised before the timeout completes the instance at once."""
     client = hub.client()

@@ -68,3 +68,39 @@ def test_continue_as_new_without_preserving_drops_unconsumed_event(tmp_path: Pat
     """Without it (the SDK's default) that event is gone and the instance keeps waiting."""
     status = asyncio.run(_run_waiter(tmp_path, df.Orchestrator.create(_waiter)))
     assert status["runtimeStatus"] == "Running" and status["input"] == 1
+
+
+def _retry_or_event(ctx: df.DurableOrchestrationContext):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=60_000, max_number_of_attempts=2)
+    retried = ctx.call_activity_with_retry("never_runs", options)
+    event = ctx.wait_for_external_event("go")
+    winner = yield ctx.task_any([retried, event])
+    return "event" if winner == event else "activity"
+
+
+async def _retry_event_then_more(data_dir: Path) -> tuple[bool, str]:
+    from devhost.durable import history as h
+
+    extension = DurableExtension(data_dir, "Steps")
+    await extension.startup(_index("retry_or_event", df.Orchestrator.create(_retry_or_event)))
+    engine = extension.engine
+    try:
+        # No await below until the checks: the pump cannot run, the test steps by hand.
+        inst = engine.create_instance("r", "retry_or_event", None, engine.open)
+        engine._run_ready()
+        now = h.utc_now()
+        engine.send("r", inst.row.execution_id, h.task_failed(now, 0, "boom", None), engine.open)
+        engine.send("r", None, h.event_raised(now, "go", '"x"'), engine.open)
+        engine._run_ready()  # consumes the retry failure (always last in its episode)
+        requeued = "r" in engine._ready_set
+        engine._run_ready()  # then the event
+        return requeued, inst.row.status + ":" + str(inst.row.output)
+    finally:
+        await extension.shutdown()
+
+
+def test_messages_behind_a_retry_event_get_their_own_step(tmp_path: Path) -> None:
+    """A retry event ends its episode; the instance is queued again for what follows it."""
+    requeued, outcome = asyncio.run(_retry_event_then_more(tmp_path))
+    assert requeued
+    assert outcome == 'Completed:"event"'

@@ -40,6 +40,36 @@ def retrying(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def retry_pair(context: df.DurableOrchestrationContext):
+    spec = context.get_input()
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=50, max_number_of_attempts=spec["attempts"])
+    tasks = [
+        context.call_activity_with_retry("flaky", options, {"counter": c, "succeed_on": spec["succeed_on"]})
+        for c in spec["counters"]
+    ]
+    try:
+        return {"values": (yield context.task_all(tasks))}
+    except Exception as exc:  # the test reads how the failure arrived
+        return {"failed": str(exc)[:200]}
+
+
+@app.orchestration_trigger(context_name="context")
+def always_fails(context: df.DurableOrchestrationContext):
+    raise RuntimeError(f"child {context.get_input()} always fails")
+
+
+@app.orchestration_trigger(context_name="context")
+def sub_retry_pair(context: df.DurableOrchestrationContext):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=50, max_number_of_attempts=2)
+    tasks = [context.call_sub_orchestrator_with_retry("always_fails", options, n) for n in (1, 2)]
+    try:
+        yield context.task_all(tasks)
+    except Exception as exc:  # the test reads how the failure arrived
+        return {"failed": str(exc)[:200]}
+    return {"failed": None}
+
+
+@app.orchestration_trigger(context_name="context")
 def approval(context: df.DurableOrchestrationContext):
     timeout = context.get_input() or 30
     timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=timeout))
