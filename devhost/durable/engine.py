@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-import heapq
 import json
 import logging
 import time
@@ -41,6 +40,7 @@ from devhost.durable.state import (
 from devhost.durable.steps import EntitySteps, OrchestrationStepper, new_instance_row, start_message_body
 from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.durable.store import ActivityRow, InstanceRow, MessageRow, Store
+from devhost.durable.timers import TimerQueue
 from devhost.loader import FunctionIndex, FunctionSpec
 
 __all__ = ["DurableEngine"]
@@ -66,10 +66,8 @@ class DurableEngine:
         self._ready_set: set[str] = set()
         self._open = OpenBatch()
         self._id = 0
-        self._timers: list[tuple[float, int, MessageRow]] = []
-        self._cancelled: set[int] = set()
+        self._timers = TimerQueue(self._deliver_due)
         self._wake: asyncio.Event | None = None
-        self._timer_wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._activity_runner: ActivityRunner | None = None
         self._db: ThreadPoolExecutor | None = None
@@ -126,14 +124,14 @@ class DurableEngine:
         """Open the store, recover unfinished work and start the pump and the timer loop."""
         self.register(index)
         install_sdk_speedups()
-        self._wake, self._timer_wake = asyncio.Event(), asyncio.Event()
+        self._wake = asyncio.Event()
         self._activity_runner = ActivityRunner(self._activities, self.activity_done)
         self._db = ThreadPoolExecutor(1, thread_name_prefix="durable-store")
         self.store = Store(self.store_path)
         self._id = self.store.max_ids()
         self._recover()
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._pump()), loop.create_task(self._timer_loop())]
+        self._tasks = [loop.create_task(self._pump()), loop.create_task(self._timers.run())]
 
     def _recover(self) -> None:
         assert self.store is not None
@@ -145,7 +143,7 @@ class DurableEngine:
                 inst = self.orchestrations.get(message.target)
                 if inst is not None and "TimerId" in message.body:
                     inst.timers[int(message.body["TimerId"])] = message.id
-                heapq.heappush(self._timers, (message.visible_at, message.id, message))
+                self._timers.arm(message)
             elif not self.deliver(message):
                 self._open.writes.delete_messages.append(message.id)
         for activity in self.store.activities():
@@ -248,38 +246,15 @@ class DurableEngine:
             message_id = inst.timers.pop(timer_id, None)
             if message_id is not None:
                 batch.writes.delete_messages.append(message_id)
-                self._cancelled.add(message_id)
+                self._timers.cancel(message_id)
 
     def schedule_timer(self, message: MessageRow) -> None:
-        if message.id in self._cancelled:
-            self._cancelled.discard(message.id)
-            return
-        heapq.heappush(self._timers, (message.visible_at or 0.0, message.id, message))
-        if self._timer_wake is not None:
-            self._timer_wake.set()
+        """Arm a committed timer message."""
+        self._timers.arm(message)
 
-    async def _timer_loop(self) -> None:
-        assert self._timer_wake is not None
-        while True:
-            if not self._timers:
-                self._timer_wake.clear()
-                await self._timer_wake.wait()
-                continue
-            due, _, message = self._timers[0]
-            delay = due - time.time()
-            if delay > 0:
-                self._timer_wake.clear()
-                try:
-                    await asyncio.wait_for(self._timer_wake.wait(), timeout=min(delay, 60.0))
-                except asyncio.TimeoutError:
-                    pass
-                continue
-            heapq.heappop(self._timers)
-            if message.id in self._cancelled:
-                self._cancelled.discard(message.id)
-                continue
-            if not self.deliver(message):
-                self._open.writes.delete_messages.append(message.id)
+    def _deliver_due(self, message: MessageRow) -> None:
+        if not self.deliver(message):
+            self._open.writes.delete_messages.append(message.id)
 
     # -- instances ----------------------------------------------------------------------------
     def create_instance(self, instance_id: str, name: str, input_text: str | None, batch: OpenBatch,
