@@ -18,6 +18,7 @@ __all__ = [
     "parse_chat_id",
     "parse_timeout",
     "parse_timestamp",
+    "is_blank",
     "required_text",
     "wants_json",
 ]
@@ -55,13 +56,22 @@ def json_body(req: func.HttpRequest, *, required: bool) -> dict[str, Any]:
     return body
 
 
+_NOT_ECMA_WHITESPACE = frozenset("\x1c\x1d\x1e\x1f\x85")
+"""Characters Python's `isspace` counts as white space but JSON Schema's (ECMA-262) `\\s` does not."""
+
+
+def is_blank(value: str) -> bool:
+    """Whether `value` holds only white space as the OpenAPI document's `\\S` pattern sees it (ECMA-262)."""
+    return all(c.isspace() and c not in _NOT_ECMA_WHITESPACE for c in value)
+
+
 def required_text(value: Any, field: str) -> str:
     """A non-empty string within the size limit, else 400."""
     if value is None:
         raise HttpError(400, f"{field} is required")
     if not isinstance(value, str):
         raise HttpError(400, f"{field} must be a string")
-    if not value.strip():
+    if is_blank(value):
         raise HttpError(400, f"{field} must not be empty")
     limit = assistant_settings().max_message_bytes
     if len(value.encode("utf-8")) > limit:
@@ -72,7 +82,7 @@ def required_text(value: Any, field: str) -> str:
 def parse_timeout(req: func.HttpRequest) -> float:
     """`?timeoutSeconds=` (default 30, 0 to 230), else 400."""
     raw = req.params.get("timeoutSeconds")
-    if raw is None or raw == "":
+    if raw is None:
         return DEFAULT_TIMEOUT_SECONDS
     try:
         value = float(raw)
@@ -86,7 +96,7 @@ def parse_timeout(req: func.HttpRequest) -> float:
 def parse_timestamp(req: func.HttpRequest) -> datetime | None:
     """`?timestampUTC=` as an aware UTC datetime (None when absent), else 400."""
     raw = req.params.get("timestampUTC")
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         return parse_utc(raw)

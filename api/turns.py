@@ -34,18 +34,18 @@ log = logging.getLogger(__name__)
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 ACCEPT_WAIT_SECONDS = 10.0
 """How long a POST answering 202 waits for its turn to take its place in the queue."""
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _RETRYABLE = OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated
 _MODEL_ERROR = re.compile(r"ModelUnavailable: (?P<reason>[^\n]*?)\s*(?:\n|$)")
 _MODEL_STATUS = re.compile(r"HTTP (\d{3})")
 
 
 def parse_idempotency_key(req: func.HttpRequest) -> str | None:
-    """The `Idempotency-Key` header (1-255 visible ASCII characters), None when absent, else 400."""
+    """The `Idempotency-Key` header (1-255 visible ASCII characters), None when absent, else 400 (an empty one too)."""
     raw = req.headers.get(IDEMPOTENCY_HEADER)
-    if raw is None or raw == "":
+    if raw is None:
         return None
-    if not _KEY.match(raw):
+    if not _KEY.fullmatch(raw):
         raise HttpError(400, f"{IDEMPOTENCY_HEADER} must be 1-255 visible ASCII characters without spaces")
     return raw
 

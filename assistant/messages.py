@@ -1,6 +1,7 @@
 """Chat messages and tool calls: the values every other room passes around, with their JSON forms."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -17,12 +18,25 @@ def format_utc(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")
+
+
 def parse_utc(text: str) -> datetime:
-    """Parse ISO-8601 text to an aware UTC datetime (naive text counts as UTC); ValueError if it does not parse."""
-    moment = datetime.fromisoformat(text.strip())
+    """Parse ISO-8601 / RFC 3339 text to an aware UTC datetime (naive text counts as UTC); ValueError if it does not parse.
+
+    RFC 3339's lower-case `t`/`z` and leap second (`:60`, read as the last instant of that minute) are accepted;
+    a moment outside the years 1-9999 once in UTC is a ValueError too.
+    """
+    normalized, leap = _LEAP_SECOND.subn(r"\1:59", text.strip().upper())
+    moment = datetime.fromisoformat(normalized)
+    if leap:
+        moment = moment.replace(microsecond=999999)
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError as error:
+        raise ValueError(f"{text!r} is out of range in UTC") from error
 
 
 @dataclass(frozen=True)

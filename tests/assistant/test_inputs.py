@@ -7,7 +7,7 @@ import azure.functions as func
 import pytest
 
 from api.errors import HttpError
-from api.inputs import json_body, parse_chat_id, parse_timeout, parse_timestamp, required_text, wants_json
+from api.inputs import is_blank, json_body, parse_chat_id, parse_timeout, parse_timestamp, required_text, wants_json
 
 
 def request(body: bytes = b"", params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> func.HttpRequest:
@@ -56,3 +56,12 @@ def test_text_fields_timeouts_timestamps_and_accept() -> None:
     assert "timestampUTC" in error_of(lambda: parse_timestamp(request(params={"timestampUTC": "noon"})))
     assert wants_json(request(headers={"Accept": "text/plain, application/json;q=0.9"}))
     assert not wants_json(request(headers={"Accept": "*/*"}))
+
+
+def test_empty_query_options_are_errors_and_blank_follows_json_schema() -> None:
+    """`timeoutSeconds=` and `timestampUTC=` are 400s; blank means ECMA-262 white space only (not \\x1f)."""
+    assert "must be a number" in error_of(lambda: parse_timeout(request(params={"timeoutSeconds": ""})))
+    assert "timestampUTC" in error_of(lambda: parse_timestamp(request(params={"timestampUTC": ""})))
+    assert is_blank(" \t\n\u00a0\u2028") and not is_blank("\x1f") and not is_blank(" a ")
+    assert required_text("\x1f", "message") == "\x1f"
+    assert "must not be empty" in error_of(lambda: required_text("\u3000 ", "message"))

@@ -1,0 +1,51 @@
+"""The POST route's pure parts: idempotency keys, turn instance ids, failure answers."""
+from __future__ import annotations
+
+import azure.functions as func
+import pytest
+
+from api.errors import HttpError
+from api.turns import parse_idempotency_key, turn_failure, turn_instance_id
+
+
+def request(headers: dict[str, str]) -> func.HttpRequest:
+    return func.HttpRequest("POST", "http://h/api/chats/x", body=b"", headers=headers)
+
+
+def test_idempotency_key_header_rules() -> None:
+    """Absent: none; visible ASCII up to 255: the key; anything else, empty included: 400."""
+    assert parse_idempotency_key(request({})) is None
+    assert parse_idempotency_key(request({"Idempotency-Key": "abc-123"})) == "abc-123"
+    for bad in ("", "with space", "x" * 256, "caf\u00e9", "tab\there"):
+        with pytest.raises(HttpError) as raised:
+            parse_idempotency_key(request({"Idempotency-Key": bad}))
+        assert raised.value.status == 400
+
+
+def test_turn_instance_ids_are_stable_per_chat_and_key() -> None:
+    """Same chat and key: same id; another chat or key: another id; no key: a fresh id each time."""
+    assert turn_instance_id("c1", "k") == turn_instance_id("c1", "k")
+    assert len({turn_instance_id("c1", "k"), turn_instance_id("c2", "k"), turn_instance_id("c1", "k2")}) == 3
+    assert turn_instance_id("c1", None) != turn_instance_id("c1", None)
+    assert turn_instance_id("c1", "k").startswith("c1-turn-")
+
+
+@pytest.mark.parametrize(
+    ("reason", "status"),
+    [
+        ("the model answered HTTP 429", 503),
+        ("the model answered HTTP 503", 503),
+        ("the model could not be reached: APITimeoutError", 503),
+        ("the model answered HTTP 500", 502),
+        ("the model answered HTTP 400", 502),
+    ],
+)
+def test_failed_turn_maps_model_errors_to_502_or_503(reason: str, status: int) -> None:
+    """Throttled or unreachable: 503; any other upstream error: 502; the reason is in the body."""
+    output = (
+        "Orchestrator function 'post_user_query' failed: Activity function 'chat_completion' failed: "
+        f"ModelUnavailable: {reason} \n Traceback (most recent call last): ..."
+    )
+    error = turn_failure("i1", output)
+    assert error.status == status and error.details["reason"] == reason and error.details["instanceId"] == "i1"
+    assert turn_failure("i2", "Orchestrator function 'post_user_query' failed: KeyError: 'x'").status == 502
