@@ -106,3 +106,20 @@ def test_reset_cancels_queued_turns_and_they_write_nothing(assistant_host: Assis
     state = host.http.get(url).json()
     assert state["totalMessages"] == 1 and state["turnInProgress"] is False
     assert host.http.post(url, json={"message": "c"}).text == "reply to c"
+
+
+def test_delete_with_queued_turns_answers_204_and_the_turns_409(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+    """DELETE while a turn runs and one waits: 204, both POSTs 409, the chat stays gone."""
+    host = assistant_host
+    chat = host.new_chat()
+    model.responder = echo(delay=0.4)
+    url = f"{host.api}/chats/{chat}"
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(host.http.post, url, json={"message": "a"})
+        time.sleep(0.1)
+        queued = pool.submit(host.http.post, url, json={"message": "b"})
+        time.sleep(0.1)
+        assert host.http.delete(url).status_code == 204
+        answers = [first.result(), queued.result()]
+    assert [a.status_code for a in answers] == [409, 409], [a.text for a in answers]
+    assert host.http.get(url).json()["exists"] is False
