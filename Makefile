@@ -16,8 +16,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-node_modules/.installed: package.json
-	npm install --no-audit --no-fund --loglevel=error
+node_modules/.installed: package.json package-lock.json
+	npm install --no-audit --no-fund --loglevel=error --omit-lockfile-registry-resolved
 	touch $@
 
 local.settings.json:
