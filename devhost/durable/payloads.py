@@ -22,7 +22,10 @@ class PayloadError(ValueError):
 
 def body_to_text(body: bytes) -> str | None:
     """Serialized JSON text of an HTTP body (None when the body is empty)."""
-    raw = body.decode("utf-8-sig").strip() if body else ""
+    try:
+        raw = body.decode("utf-8-sig").strip() if body else ""
+    except UnicodeDecodeError as error:
+        raise PayloadError(f"the request body is not UTF-8 text: {error.reason} at byte {error.start}") from None
     if not raw:
         return None
     try:

@@ -14,6 +14,8 @@ def test_body_to_text_accepts_sdk_and_plain_json() -> None:
     assert body_to_text(b"  ") is None
     with pytest.raises(PayloadError, match="not valid JSON"):
         body_to_text(b"{oops")
+    with pytest.raises(PayloadError, match="not UTF-8"):
+        body_to_text(b"\xff\xfe{")
 
 
 def test_activity_payloads_follow_the_worker_converter() -> None:
