@@ -9,11 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import devhost_http, durable_throughput
+from bench import assistant_turns, devhost_http, durable_throughput
 
 BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
     "devhost_http": devhost_http.main,
     "durable_throughput": durable_throughput.main,
+    "assistant_turns": assistant_turns.main,
 }
 """Every benchmark by module name, in the order `python -m bench` runs them."""
 
