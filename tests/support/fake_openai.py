@@ -190,7 +190,9 @@ class FakeOpenAI:
                 Route("/chat/completions", _AsgiEndpoint(self._asgi), methods=["POST"]),
             ]
         )
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets whose proto says TCP; with
+        # proto 0, Nagle + delayed ACK add ~40 ms to every keep-alive answer (headers, then body).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind(("127.0.0.1", 0))
         self.port = int(self._socket.getsockname()[1])
