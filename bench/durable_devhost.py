@@ -115,7 +115,8 @@ class DevhostBench:
         bad = [i for i in ids if statuses.get(i, {}).get("runtimeStatus") != "Completed"
                or statuses[i].get("output") != wanted]
         if bad:
-            raise RuntimeError(f"{len(bad)} of {instances} instances did not complete right, e.g. {statuses.get(bad[0])}")
+            example = statuses.get(bad[0])
+            raise RuntimeError(f"{len(bad)} of {instances} instances did not complete right, e.g. {example}")
         finished = [_parse_time(statuses[i]["lastUpdatedTime"]) for i in ids]
         end = max(finished) if any(t.microsecond for t in finished) else polled_end
         return ThroughputResult(BACKEND_NAME, instances, (end - started_at).total_seconds(), retries)

@@ -16,7 +16,7 @@ import httpx
 
 from tests.support.devhost import DevhostProcess
 
-__all__ = ["APPS_DIR", "DurableApp", "TERMINAL", "WEBHOOKS"]
+__all__ = ["APPS_DIR", "DEADLINE", "DurableApp", "TERMINAL", "WEBHOOKS"]
 
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 """Where the conformance apps live (one folder per app, each a v2 script root)."""
