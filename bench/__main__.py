@@ -6,30 +6,30 @@
 """
 from __future__ import annotations
 
+import importlib
 import sys
-from collections.abc import Callable, Sequence
 
-from bench import assistant_turns, devhost_http, durable_throughput
+BENCHMARKS = ("devhost_http", "durable_throughput", "assistant_turns")
+"""Every benchmark (a `bench.<name>` module with `main(argv) -> int`), in the order they run."""
 
-BENCHMARKS: dict[str, Callable[[Sequence[str] | None], int]] = {
-    "devhost_http": devhost_http.main,
-    "durable_throughput": durable_throughput.main,
-    "assistant_turns": assistant_turns.main,
-}
-"""Every benchmark by module name, in the order `python -m bench` runs them."""
+
+def _run(name: str, argv: list[str]) -> int:
+    """Import `bench.<name>` only when it runs (each may need its own extras) and call its main."""
+    module = importlib.import_module(f"bench.{name}")
+    return int(module.main(argv) or 0)
 
 
 def main(argv: list[str]) -> int:
     """Run one named benchmark with its options, or all of them (only `--quick` is passed on)."""
     if argv and argv[0] in BENCHMARKS:
-        return BENCHMARKS[argv[0]](argv[1:])
+        return _run(argv[0], argv[1:])
     if any(arg != "--quick" for arg in argv):
         print(__doc__, file=sys.stderr)
         print(f"benchmarks: {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
     status = 0
-    for run in BENCHMARKS.values():
-        status = run(argv) or status
+    for name in BENCHMARKS:
+        status = _run(name, argv) or status
         print()
     return status
 
