@@ -61,9 +61,13 @@ class OpenAIChatModel:
         if max_tokens is not None:
             kwargs["max_completion_tokens" if self.reasoning else "max_tokens"] = max_tokens
         import openai
+        from openai.types.chat import ChatCompletion
 
         try:
-            response = self.client.chat.completions.create(**kwargs)
+            # The SDK's documented `post` sends the body as given. The messages are already plain
+            # wire JSON; `chat.completions.create` would first walk them through the SDK's typed
+            # transform, ~0.4 ms per message (30 ms for a 65-message prompt on 2 cores).
+            response = self.client.post("/chat/completions", body=kwargs, cast_to=ChatCompletion)
         except openai.APIStatusError as error:
             raise ModelUnavailable(f"the model answered HTTP {error.status_code}", error.status_code) from error
         except openai.APIError as error:
