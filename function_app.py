@@ -4,6 +4,7 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
+from activities.archive import bp as archive_bp
 from activities.chat_completion import bp as chat_completion_bp
 from api.ask import bp as ask_bp
 from api.chats import bp as chats_bp
@@ -24,6 +25,7 @@ for blueprint in (
     post_user_query_bp,
     chat_admin_bp,
     chat_completion_bp,
+    archive_bp,
     chat_entity_bp,
     skills_bp,
 ):

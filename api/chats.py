@@ -19,6 +19,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 from api.errors import HttpError, json_errors, json_response
 from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text
 from api.turns import post_message
+from activities.archive import read_archive
 from api.waiting import wait_for_instance
 from assistant.state import ChatState, view_chat
 from entities.chat import chat_entity_id
@@ -72,9 +73,11 @@ async def create_chat(req: func.HttpRequest, client: df.DurableOrchestrationClie
 
 
 async def get_chat(req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str) -> func.HttpResponse:
-    """GET: the chat's state and its messages after `timestampUTC`."""
+    """GET: the chat's state and its messages after `timestampUTC` (the archive's, then the entity's window)."""
     after = parse_timestamp(req)
-    return json_response(view_chat(chat_id, await read_chat(client, chat_id), after).to_api())
+    chat = await read_chat(client, chat_id)
+    archived = await asyncio.to_thread(read_archive, chat_id, chat.archived_count, after) if chat and chat.archived_count else ()
+    return json_response(view_chat(chat_id, chat, after, archived).to_api())
 
 
 async def delete_chat(client: df.DurableOrchestrationClient, chat_id: str) -> func.HttpResponse:

@@ -22,7 +22,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 
 from api.errors import HttpError, json_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
-from api.waiting import wait_for_instance
+from api.waiting import InstanceGone, wait_for_instance
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
 from orchestrators.post_user_query import POST_USER_QUERY
@@ -35,6 +35,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 ACCEPT_WAIT_SECONDS = 10.0
 """How long a POST answering 202 waits for its turn to take its place in the queue."""
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_GONE = "chat {chat_id!r} was reset or deleted before the turn finished; nothing was written"
 _RETRYABLE = OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated
 _MODEL_ERROR = re.compile(r"ModelUnavailable: (?P<reason>[^\n]*?)\s*(?:\n|$)")
 _MODEL_STATUS = re.compile(r"HTTP (\d{3})")
@@ -119,10 +120,20 @@ async def post_message(
     key = parse_idempotency_key(req)
     if not chat_exists:
         raise HttpError(404, f"chat {chat_id!r} does not exist; create it with PUT first")
-    turn = TurnInput(chat_id=chat_id, message=message, max_tool_rounds=assistant_settings().max_tool_rounds)
+    settings = assistant_settings()
+    turn = TurnInput(
+        chat_id=chat_id,
+        message=message,
+        max_tool_rounds=settings.max_tool_rounds,
+        working_messages=settings.working_messages,
+    )
     instance_id = turn_instance_id(chat_id, key)
     await _start_once(client, instance_id, turn, keyed=key is not None)
-    status = await wait_for_instance(client, instance_id, timeout)
+    try:
+        status = await wait_for_instance(client, instance_id, timeout)
+    except InstanceGone:
+        # Deleting the chat purged the turn after it ended without writing anything.
+        raise HttpError(409, _GONE.format(chat_id=chat_id), instanceId=instance_id) from None
     if status is None:
         await _wait_accepted(client, instance_id)
         return client.create_check_status_response(req, instance_id)
@@ -131,10 +142,7 @@ async def post_message(
         raise turn_failure(instance_id, status.output)
     output = status.output if isinstance(status.output, dict) else json.loads(status.output)
     if not output.get("found", True):
-        raise HttpError(
-            409, f"chat {chat_id!r} was reset or deleted before the turn finished; nothing was written",
-            instanceId=instance_id,
-        )
+        raise HttpError(409, _GONE.format(chat_id=chat_id), instanceId=instance_id)
     if wants_json(req):
         return json_response(
             {

@@ -7,7 +7,7 @@ import time
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-__all__ = ["FINISHED", "wait_for_instance"]
+__all__ = ["FINISHED", "InstanceGone", "wait_for_instance"]
 
 FINISHED = frozenset(
     {
@@ -18,6 +18,11 @@ FINISHED = frozenset(
     }
 )
 _FIRST_INTERVAL = 0.005
+
+
+class InstanceGone(LookupError):
+    """The instance existed when the wait began and no longer does (its history was purged)."""
+
 _MAX_INTERVAL = 0.25
 
 
@@ -26,13 +31,16 @@ async def wait_for_instance(
 ) -> df.DurableOrchestrationStatus | None:
     """The instance's status once it has finished, or None if it has not within `timeout_seconds`.
 
-    Polls quickly at first (a turn is often done in milliseconds) and backs off to 250 ms.
+    Polls quickly at first (a turn is often done in milliseconds) and backs off to 250 ms. Raises
+    `InstanceGone` if the instance stops existing (it must exist when the wait begins).
     """
     deadline = time.monotonic() + timeout_seconds
     interval = _FIRST_INTERVAL
     while True:
         status = await client.get_status(instance_id)
-        if status and status.runtime_status in FINISHED:
+        if not status:
+            raise InstanceGone(instance_id)
+        if status.runtime_status in FINISHED:
             return status
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -21,16 +21,26 @@ class TurnInput:
     message: str
     max_tool_rounds: int = 5
     """Model answers with tool calls allowed before the model must answer in text (read by the API, so replay never depends on settings)."""
+    working_messages: int = 64
+    """The chat entity's working window (`CHAT_WORKING_MESSAGES`, read by the API like `max_tool_rounds`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        return {"chatId": self.chat_id, "message": self.message, "maxToolRounds": self.max_tool_rounds}
+        return {
+            "chatId": self.chat_id,
+            "message": self.message,
+            "maxToolRounds": self.max_tool_rounds,
+            "workingMessages": self.working_messages,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TurnInput:
         """Inverse of `to_dict`, at the receiving edge."""
         return cls(
-            chat_id=str(data["chatId"]), message=str(data["message"]), max_tool_rounds=int(data.get("maxToolRounds", 5))
+            chat_id=str(data["chatId"]),
+            message=str(data["message"]),
+            max_tool_rounds=int(data.get("maxToolRounds", 5)),
+            working_messages=int(data.get("workingMessages", 64)),
         )
 
 

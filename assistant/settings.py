@@ -71,6 +71,8 @@ class AssistantSettings:
     """`CHAT_MAX_COMPLETION_TOKENS`: cap of one answer (none: the model's default)."""
     max_message_bytes: int = 32 * 1024
     """`CHAT_MAX_MESSAGE_BYTES`: the largest message, prompt or instructions accepted (UTF-8 bytes)."""
+    working_messages: int = 64
+    """`CHAT_WORKING_MESSAGES`: messages the chat entity keeps beyond the system message before the oldest move to the archive."""
 
 
 @lru_cache(maxsize=1)
@@ -120,6 +122,7 @@ def assistant_settings() -> AssistantSettings:
         prompt_token_budget=_env_int("CHAT_PROMPT_TOKEN_BUDGET", 12000, minimum=256),
         max_completion_tokens=_env_int("CHAT_MAX_COMPLETION_TOKENS", 1) if max_completion else None,
         max_message_bytes=_env_int("CHAT_MAX_MESSAGE_BYTES", 32 * 1024),
+        working_messages=_env_int("CHAT_WORKING_MESSAGES", 64, minimum=2),
     )
 
 

@@ -14,6 +14,7 @@ from assistant.messages import ChatMessage, format_utc, parse_utc
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
+    "RECENT_TURN_IDS",
     "ChatState",
     "ChatView",
     "TurnRecord",
@@ -23,6 +24,9 @@ __all__ = [
     "note_failed_turn",
     "view_chat",
 ]
+
+RECENT_TURN_IDS = 32
+"""Turn ids (appended, failed) the entity remembers; older ones live on with their archived messages."""
 
 DEFAULT_INSTRUCTIONS = (
     "Don't make assumptions about what values to plug into functions. "
@@ -98,13 +102,16 @@ class ChatState:
     created_at: str
     last_updated_at: str
     messages: tuple[ChatMessage, ...] = field(default_factory=tuple)
-    """Every message, oldest first; the first is the system message holding the instructions."""
+    """The working window, oldest first: the system message (sequence number 0), then the messages after
+    the archived ones (sequence numbers `archived_count + 1` on)."""
+    archived_count: int = 0
+    """Messages moved to the archive (Table storage): sequence numbers 1 to `archived_count`."""
     total_tokens: int = 0
     """Cumulative token usage of every turn."""
     turn_ids: tuple[str, ...] = field(default_factory=tuple)
-    """The turns appended so far (their orchestration instance ids), oldest first."""
+    """The last `RECENT_TURN_IDS` turns appended (their orchestration instance ids), oldest first."""
     failed_turn_ids: tuple[str, ...] = field(default_factory=tuple)
-    """Turns that failed (nothing appended); kept so deleting the chat purges their histories too."""
+    """The last `RECENT_TURN_IDS` turns that failed (nothing appended), so deleting the chat purges their histories too."""
     queue: tuple[str, ...] = field(default_factory=tuple)
     """Accepted turns not yet finished, in arrival order; the first is the one running."""
 
@@ -116,6 +123,7 @@ class ChatState:
             "createdAt": self.created_at,
             "lastUpdatedAt": self.last_updated_at,
             "messages": [m.to_dict() for m in self.messages],
+            "archivedCount": self.archived_count,
             "totalTokens": self.total_tokens,
             "turnIds": list(self.turn_ids),
             "failedTurnIds": list(self.failed_turn_ids),
@@ -131,6 +139,7 @@ class ChatState:
             created_at=str(data["createdAt"]),
             last_updated_at=str(data.get("lastUpdatedAt") or data["createdAt"]),
             messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
+            archived_count=int(data.get("archivedCount", 0)),
             total_tokens=int(data.get("totalTokens", 0)),
             turn_ids=tuple(str(t) for t in data.get("turnIds") or ()),
             failed_turn_ids=tuple(str(t) for t in data.get("failedTurnIds") or ()),
@@ -194,7 +203,7 @@ def append_turn(state: ChatState, turn: TurnRecord) -> ChatState:
         messages=state.messages + tuple(appended),
         last_updated_at=format_utc(last),
         total_tokens=state.total_tokens + turn.usage.total_tokens,
-        turn_ids=state.turn_ids + (turn.turn_id,),
+        turn_ids=(state.turn_ids + (turn.turn_id,))[-RECENT_TURN_IDS:],
         queue=tuple(t for t in state.queue if t != turn.turn_id),
     )
 
@@ -204,20 +213,24 @@ def note_failed_turn(state: ChatState, turn_id: str) -> ChatState:
     queue = tuple(t for t in state.queue if t != turn_id)
     if turn_id in state.failed_turn_ids or turn_id in state.turn_ids:
         return state if queue == state.queue else replace(state, queue=queue)
-    return replace(state, failed_turn_ids=state.failed_turn_ids + (turn_id,), queue=queue)
+    return replace(state, failed_turn_ids=(state.failed_turn_ids + (turn_id,))[-RECENT_TURN_IDS:], queue=queue)
 
 
-def view_chat(chat_id: str, state: ChatState | None, after: datetime | None = None) -> ChatView:
-    """The GET view: messages created strictly after `after` (all when None), oldest first."""
+def view_chat(
+    chat_id: str, state: ChatState | None, after: datetime | None = None, archived: tuple[ChatMessage, ...] = ()
+) -> ChatView:
+    """The GET view: the system message, `archived` (the archive's messages) and the window after it,
+    keeping those created strictly after `after` (all when None), oldest first."""
     if state is None:
         return ChatView(id=chat_id, exists=False)
-    recent = tuple(m for m in state.messages if after is None or parse_utc(m.created_at) > after)
+    everything = state.messages[:1] + archived + state.messages[1:]
+    recent = tuple(m for m in everything if after is None or parse_utc(m.created_at) > after)
     return ChatView(
         id=chat_id,
         exists=True,
         created_at=state.created_at,
         last_updated_at=state.last_updated_at,
-        total_messages=len(state.messages),
+        total_messages=state.archived_count + len(state.messages),
         total_tokens=state.total_tokens,
         recent_messages=recent,
         turn_in_progress=bool(state.queue),

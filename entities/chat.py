@@ -3,7 +3,8 @@
 Operations: `create` (creates or resets, emptying the turn queue), `read`, `enqueue_turn` and
 `poll_turn` (the turn queue, see `assistant.queueing`), `append_turn` (appends a running turn and
 lets the next one run; refused for a turn the queue no longer holds), `note_failed_turn` (the turn
-leaves the queue, nothing appended), `delete`. Entity operations run one at a time, so the queue's
+leaves the queue, nothing appended), `archived` (the window's oldest messages are now in the
+archive: drop them, see `assistant.window`), `delete`. Entity operations run one at a time, so the queue's
 order is the order the turns' `enqueue_turn` requests reached the entity. The state is the
 `ChatState` dataclass, stored as its dict form and converted here, at the edge.
 """
@@ -15,6 +16,7 @@ import azure.durable_functions as df
 
 from assistant.messages import parse_utc
 from assistant.queueing import enqueue_turn, poll_turn
+from assistant.window import apply_archived, plan_archive
 from assistant.state import ChatState, TurnRecord, append_turn, new_chat, note_failed_turn
 
 __all__ = ["CHAT_ENTITY", "apply_operation", "bp", "chat_entity_id"]
@@ -23,7 +25,7 @@ CHAT_ENTITY = "chat"
 
 bp = df.Blueprint()
 
-_WITH_INPUT = frozenset({"create", "append_turn", "note_failed_turn", "enqueue_turn", "poll_turn"})
+_WITH_INPUT = frozenset({"create", "append_turn", "note_failed_turn", "enqueue_turn", "poll_turn", "archived"})
 
 
 def chat_entity_id(chat_id: str) -> df.EntityId:
@@ -33,6 +35,10 @@ def chat_entity_id(chat_id: str) -> df.EntityId:
 
 class UnknownOperation(ValueError):
     """The operation name is not one of the chat entity's."""
+
+
+def _total(state: ChatState) -> int:
+    return state.archived_count + len(state.messages)
 
 
 def apply_operation(
@@ -51,15 +57,25 @@ def apply_operation(
         return state, poll_turn(state, str(data)).to_dict()
     if operation == "append_turn":
         if state is None:
-            return None, {"appended": False, "cancelled": True, "totalMessages": 0}
+            return None, {"appended": False, "cancelled": True, "totalMessages": 0, "archive": None}
         record = TurnRecord.from_dict(data)
         if record.turn_id in state.turn_ids:
-            return state, {"appended": True, "cancelled": False, "totalMessages": len(state.messages)}
+            return state, {"appended": True, "cancelled": False, "totalMessages": _total(state), "archive": None}
         if record.turn_id not in state.queue:
             # The chat was reset (or the turn never queued): it ran on a chat that no longer exists.
-            return state, {"appended": False, "cancelled": True, "totalMessages": len(state.messages)}
+            return state, {"appended": False, "cancelled": True, "totalMessages": _total(state), "archive": None}
         updated = append_turn(state, record)
-        return updated, {"appended": True, "cancelled": False, "totalMessages": len(updated.messages)}
+        batch = plan_archive(updated, int(data.get("workingMessages") or 64))
+        return updated, {
+            "appended": True,
+            "cancelled": False,
+            "totalMessages": _total(updated),
+            "archive": batch.to_dict() if batch else None,
+        }
+    if operation == "archived":
+        if state is None:
+            return None, None
+        return apply_archived(state, str(data["generation"]), int(data["uptoSeq"])), None
     if operation == "note_failed_turn":
         return (None, None) if state is None else (note_failed_turn(state, str(data)), None)
     if operation == "delete":

@@ -1,8 +1,9 @@
 """The `chat_admin` orchestrator: creating/resetting and deleting a chat, so the API can wait for them.
 
-Creating goes through `call_entity`, so when the orchestration completes the entity has applied
+Creating or resetting also deletes an old archive of the chat. Creating goes through `call_entity`, so when the orchestration completes the entity has applied
 the reset and a GET or POST sent afterwards sees the new chat. Deleting removes the entity's state,
-then the skills' data of the chat, and returns the turn instance ids the API purges.
+then the skills' data and the archive of the chat, and returns the turn instance ids the API purges
+(those the entity remembers and those of the archived messages).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.archive import FORGET_ARCHIVE_ACTIVITY
 from assistant.messages import format_utc
 from entities.chat import chat_entity_id
 from skills.blueprint import FORGET_CHAT_ACTIVITY
@@ -48,11 +50,15 @@ def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     entity = chat_entity_id(request.chat_id)
     if request.action == "create":
         created_at = format_utc(context.current_utc_datetime)
-        return (yield context.call_entity(entity, "create", {"instructions": request.instructions, "createdAt": created_at}))
+        created = yield context.call_entity(entity, "create", {"instructions": request.instructions, "createdAt": created_at})
+        yield context.call_activity(FORGET_ARCHIVE_ACTIVITY, {"chatId": request.chat_id})
+        return created
     if request.action == "delete":
         result = yield context.call_entity(entity, "delete")
         yield context.call_activity(FORGET_CHAT_ACTIVITY, {"chatId": request.chat_id})
-        return result
+        archived_turns = yield context.call_activity(FORGET_ARCHIVE_ACTIVITY, {"chatId": request.chat_id})
+        turn_ids = list(dict.fromkeys([*(result or {}).get("turnIds", []), *(archived_turns or [])]))
+        return {**(result or {}), "turnIds": turn_ids}
     raise ValueError(f"unknown chat_admin action {request.action!r}")
 
 

@@ -7,7 +7,9 @@ drives `assistant.turn.TurnRun` step by step from the chat the entity handed ove
 (`chat_completion` activity), run the answer's tool calls as skill activities in parallel
 (`task_all`), repeat until the model answers in text or the round limit is reached, then append
 the turn to the chat (entity), which also lets the next queued turn run, and return the turn's
-messages. A turn that fails (the model cannot be reached) appends nothing and leaves the queue
+messages; when the entity's working window overflows, the append's result names the oldest
+messages, which the `archive_messages` activity writes to Table storage before the entity drops
+them (`archived`). A turn that fails (the model cannot be reached) appends nothing and leaves the queue
 (`note_failed_turn`), so the next turn runs; the entity notes its id, so DELETE can purge it.
 Timers and entity calls are in the history, so after a crash the turn resumes where it was.
 """
@@ -19,11 +21,13 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.archive import ARCHIVE_ACTIVITY
 from activities.chat_completion import CHAT_COMPLETION_ACTIVITY
 from assistant.payloads import CompletionResult, ToolInvocation, ToolResult, TurnInput, TurnOutput
 from assistant.queueing import DONE, QUEUED, RUNNING, TurnSlot
 from assistant.state import ChatState
 from assistant.turn import TurnRun
+from assistant.window import ArchiveBatch
 from entities.chat import chat_entity_id
 from skills import registry
 
@@ -95,9 +99,16 @@ def _turn_loop(
             done = yield context.task_all(tasks)
             results.extend(ToolResult.from_dict(r) for r in done)
         run = run.on_tool_results(results, context.current_utc_datetime)
-    appended = yield context.call_entity(chat_entity_id(turn.chat_id), "append_turn", run.record().to_dict())
+    entity = chat_entity_id(turn.chat_id)
+    appended = yield context.call_entity(
+        entity, "append_turn", {**run.record().to_dict(), "workingMessages": turn.working_messages}
+    )
     if isinstance(appended, dict) and appended.get("cancelled"):
         return TurnOutput(chat_id=turn.chat_id, found=False).to_dict()
+    if isinstance(appended, dict) and appended.get("archive"):
+        batch = ArchiveBatch.from_dict(appended["archive"])
+        yield context.call_activity(ARCHIVE_ACTIVITY, batch.to_dict())
+        yield context.call_entity(entity, "archived", {"generation": batch.generation, "uptoSeq": batch.upto_seq})
     return run.output().to_dict()
 
 

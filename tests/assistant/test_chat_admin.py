@@ -34,17 +34,19 @@ def finish(steps: Any, value: Any) -> Any:
 
 
 def test_create_calls_the_entity_with_the_orchestration_time() -> None:
-    """The entity's create gets the instructions and a replay-safe timestamp."""
+    """The entity's create gets the instructions and a replay-safe timestamp; an old archive is deleted."""
     steps = run_admin(ScriptedContext(ChatAdminInput("c1", "create", "be kind")))
     assert next(steps) == (
         "entity", "chat", "c1", "create", {"instructions": "be kind", "createdAt": "2026-11-20T12:00:00.000000Z"}
     )
-    assert finish(steps, {"chatId": "c1"}) == {"chatId": "c1"}
+    assert steps.send({"chatId": "c1"}) == ("activity", "forget_chat_archive", {"chatId": "c1"})
+    assert finish(steps, []) == {"chatId": "c1"}
 
 
 def test_delete_removes_state_then_forgets_the_chat() -> None:
-    """delete → forget_chat_data → the entity's result (the turn ids to purge)."""
+    """delete → forget_chat_data → forget_chat_archive → the turn ids to purge (the entity's and the archive's)."""
     steps = run_admin(ScriptedContext(ChatAdminInput("c1", "delete")))
     assert next(steps) == ("entity", "chat", "c1", "delete", None)
-    assert steps.send({"existed": True, "turnIds": ["t1"]}) == ("activity", "forget_chat_data", {"chatId": "c1"})
-    assert finish(steps, True) == {"existed": True, "turnIds": ["t1"]}
+    assert steps.send({"existed": True, "turnIds": ["t1", "t2"]}) == ("activity", "forget_chat_data", {"chatId": "c1"})
+    assert steps.send(True) == ("activity", "forget_chat_archive", {"chatId": "c1"})
+    assert finish(steps, ["t0", "t1"]) == {"existed": True, "turnIds": ["t1", "t2", "t0"]}

@@ -50,7 +50,7 @@ def test_create_append_read_in_one_batch() -> None:
     created, slot, first, repeated, read = results(response)
     assert created == {"chatId": "c1", "createdAt": "2026-11-20T12:00:00.000000Z"}
     assert slot["state"] == "running" and slot["chat"]["queue"] == ["t1"]
-    assert first == repeated == {"appended": True, "cancelled": False, "totalMessages": 3}
+    assert first == repeated == {"appended": True, "cancelled": False, "totalMessages": 3, "archive": None}
     assert stored(response)["queue"] == []
     assert [m["role"] for m in read["messages"]] == ["system", "user", "assistant"]
     assert read["totalTokens"] == 5 and stored(response)["turnIds"] == ["t1"]
@@ -99,3 +99,24 @@ def test_turn_queue_runs_turns_one_at_a_time_in_arrival_order() -> None:
                       ("append_turn", {"turnId": "c", "messages": []}))
     _, c_after_reset, refused = results(reset)
     assert c_after_reset["state"] == "cancelled" and refused["cancelled"] is True and stored(reset)["messages"][1:] == []
+
+
+def test_append_names_the_messages_to_archive_and_archived_drops_them() -> None:
+    """Past `workingMessages` the append's result carries the batch; `archived` trims the window and counts them."""
+    created = stored(run_batch("c5", None, ("create", {"createdAt": "2026-11-20T12:00:00Z"})))
+    state = created
+    archive = None
+    for index in range(3):
+        turn = {
+            "turnId": f"t{index}", "workingMessages": 2,
+            "messages": [{"role": "user", "content": f"u{index}", "createdAt": ""}, {"role": "assistant", "content": f"a{index}", "createdAt": ""}],
+        }
+        response = run_batch("c5", state, ("enqueue_turn", f"t{index}"), ("append_turn", turn))
+        state = stored(response)
+        archive = results(response)[1]["archive"]
+        if archive:
+            break
+    assert archive is not None and archive["fromSeq"] == 1 and [m["content"] for m in archive["messages"]] == ["u0", "a0"]
+    done = run_batch("c5", state, ("archived", {"generation": archive["generation"], "uptoSeq": 2}), ("read", None))
+    read = results(done)[1]
+    assert read["archivedCount"] == 2 and [m["content"] for m in read["messages"]] == [read["messages"][0]["content"], "u1", "a1"]

@@ -47,6 +47,8 @@ OPTIONAL_WITH_DEFAULTS = {
     "CHAT_MAX_COMPLETION_TOKENS": "default: the model's own limit",
     "CHAT_MAX_MESSAGE_BYTES": "default 32 KiB",
     "TODO_TABLE_NAME": "default table name of the todo skill",
+    "CHAT_WORKING_MESSAGES": "default 64: messages the chat entity keeps before older ones move to the archive table",
+    "CHAT_ARCHIVE_TABLE": "default chatmessages: the Table storage table of archived chat messages",
 }
 
 # Set by the infra for the Functions host or Azure SDKs, not read by the app's own code.

@@ -1,0 +1,122 @@
+"""The chat archive: older messages of each chat in Azure Table storage, and the activities that write and delete it.
+
+Table `CHAT_ARCHIVE_TABLE` (default `chatmessages`) of the `AzureWebJobsStorage` account:
+PartitionKey = chat id, RowKey = the message's sequence number zero-padded to 10 digits (so a
+partition scan returns the chat in order), `createdAt` (fixed-width UTC text, so time filters
+run in the table query), `turnId`, and the message's JSON in `d0`, `d1`, ... (Table string
+properties hold at most 32K characters). Writes are upserts that replace whole rows in batch
+transactions, so a re-run after a crash writes the same rows again and nothing else. Rows with
+a sequence number above the entity's `archivedCount` are not (yet) the chat's and are never read.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from typing import Any
+
+import azure.durable_functions as df
+from azure.data.tables import TableClient, UpdateMode
+
+from assistant.messages import ChatMessage, format_utc
+from assistant.window import ArchiveBatch
+from skills.storage import table
+
+__all__ = [
+    "ARCHIVE_ACTIVITY",
+    "DEFAULT_ARCHIVE_TABLE",
+    "FORGET_ARCHIVE_ACTIVITY",
+    "bp",
+    "forget_archive",
+    "read_archive",
+    "write_archive",
+]
+
+ARCHIVE_ACTIVITY = "archive_messages"
+FORGET_ARCHIVE_ACTIVITY = "forget_chat_archive"
+DEFAULT_ARCHIVE_TABLE = "chatmessages"
+_CHUNK = 30000
+_BATCH = 100
+
+bp = df.Blueprint()
+
+
+def archive_table() -> TableClient:
+    """The archive table (created on first use)."""
+    return table(os.environ.get("CHAT_ARCHIVE_TABLE", "").strip() or DEFAULT_ARCHIVE_TABLE)
+
+
+def _row_key(seq: int) -> str:
+    return f"{seq:010d}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _row(chat_id: str, seq: int, message: ChatMessage) -> dict[str, Any]:
+    text = json.dumps(message.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    row: dict[str, Any] = {
+        "PartitionKey": chat_id,
+        "RowKey": _row_key(seq),
+        "createdAt": message.created_at,
+        "turnId": message.turn_id or "",
+    }
+    for index in range(0, max(len(text), 1), _CHUNK):
+        row[f"d{index // _CHUNK}"] = text[index : index + _CHUNK]
+    return row
+
+
+def _message(row: dict[str, Any]) -> ChatMessage:
+    text = "".join(row[f"d{i}"] for i in range(len(row)) if f"d{i}" in row)
+    return ChatMessage.from_dict(json.loads(text))
+
+
+def write_archive(batch: ArchiveBatch) -> int:
+    """Upsert the batch's rows (replacing whole rows), in transactions of up to 100; the rows written."""
+    client = archive_table()
+    operations = [
+        ("upsert", _row(batch.chat_id, batch.from_seq + i, m), {"mode": UpdateMode.REPLACE})
+        for i, m in enumerate(batch.messages)
+    ]
+    for start in range(0, len(operations), _BATCH):
+        client.submit_transaction(operations[start : start + _BATCH])
+    return len(operations)
+
+
+def read_archive(chat_id: str, upto_seq: int, after: datetime | None = None) -> tuple[ChatMessage, ...]:
+    """The chat's archived messages 1..`upto_seq` in order, only those created after `after` (filtered in the query)."""
+    if upto_seq <= 0:
+        return ()
+    query = f"PartitionKey eq '{_escape(chat_id)}' and RowKey le '{_row_key(upto_seq)}'"
+    if after is not None:
+        query += f" and createdAt gt '{format_utc(after)}'"
+    rows = archive_table().query_entities(query)
+    return tuple(_message(r) for r in sorted(rows, key=lambda r: r["RowKey"]))
+
+
+def forget_archive(chat_id: str) -> list[str]:
+    """Delete every archived row of the chat; the distinct turn ids they held (their histories can be purged)."""
+    client = archive_table()
+    rows = list(client.query_entities(f"PartitionKey eq '{_escape(chat_id)}'", select=["PartitionKey", "RowKey", "turnId"]))
+    for start in range(0, len(rows), _BATCH):
+        client.submit_transaction([("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows[start : start + _BATCH]])
+    return sorted({r["turnId"] for r in rows if r.get("turnId")})
+
+
+def _payload(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@bp.function_name(name=ARCHIVE_ACTIVITY)
+@bp.activity_trigger(input_name="batch")
+def archive_messages(batch: Any) -> int:
+    """Activity: write one `ArchiveBatch` to the archive."""
+    return write_archive(ArchiveBatch.from_dict(_payload(batch)))
+
+
+@bp.function_name(name=FORGET_ARCHIVE_ACTIVITY)
+@bp.activity_trigger(input_name="request")
+def forget_chat_archive(request: Any) -> list[str]:
+    """Activity: delete a chat's archive (`{"chatId": ...}`); the turn ids it held."""
+    return forget_archive(str(_payload(request)["chatId"]))
