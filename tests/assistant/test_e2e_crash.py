@@ -34,9 +34,12 @@ KILLS = 4
 def crash_host(
     tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI
 ) -> Iterator[AssistantHost]:
-    """A devhost of its own (this test kills it), on the shared scripted model."""
+    """A devhost of its own (this test kills it), on the shared scripted model, archiving every few turns."""
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
-    yield from start_assistant_host(tmp_path_factory, azurite, env, {"CHAT_MODEL_TIMEOUT_SECONDS": "10"})
+    # a small working window, so messages also move to the archive while devhost is being killed
+    yield from start_assistant_host(
+        tmp_path_factory, azurite, env, {"CHAT_MODEL_TIMEOUT_SECONDS": "10", "CHAT_WORKING_MESSAGES": "6"}
+    )
 
 
 def responder(rng: random.Random, lock: threading.Lock) -> Any:
@@ -144,5 +147,8 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
             for m in state["recentMessages"][1:]
         ]
         assert history == expected_history(chat), f"seed {seed}"
+        assert state["totalMessages"] == 1 + 4 * TURNS
+        entity = host.http.get(f"{host.devhost.base_url}/runtime/webhooks/durabletask/entities/chat/{chat}").json()
+        assert entity["archivedCount"] > 0, "the crash test should archive messages too"
         rows = sorted((r["RowKey"], r["taskDescription"]) for r in todos.query_entities(f"PartitionKey eq '{chat}'"))
         assert rows == sorted((f"call-{chat}-{i}", f"todo {chat} {i}") for i in range(TURNS)), f"seed {seed}"
