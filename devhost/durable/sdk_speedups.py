@@ -1,4 +1,4 @@
-"""Host-side speed-ups of the SDK's replay: memoize two pure helpers it calls on every step.
+"""Host-side speed-ups of the SDK: memoize pure helpers it calls on every replay step or status read.
 
 Replay re-runs the SDK's executor over the whole history at every step, and two helpers
 dominated that time without depending on anything but their arguments:
@@ -7,6 +7,9 @@ dominated that time without depending on anything but their arguments:
   (about 100 µs each). The same strings recur (every replay of an instance; all events of
   one engine round share one timestamp), so the function the SDK bound as `dt_parse` is
   wrapped in an LRU cache. `datetime` objects are immutable: sharing them is safe.
+- `DurableOrchestrationStatus.__init__` parses `createdTime` and `lastUpdatedTime` the same
+  way on every `get_status` the app's client makes (an app waiting for an instance polls it;
+  both strings repeat from poll to poll), so its `dt_parse` gets the same cache.
 - `TaskOrchestrationExecutor.__init__` builds a `namedtuple` class (about 250 µs) for a
   constant two-field record on every step. The `namedtuple` the SDK module bound is
   wrapped in a cache, so the same class is reused; the executor only instantiates it.
@@ -25,6 +28,7 @@ __all__ = ["install_sdk_speedups"]
 
 _TARGETS = (
     ("azure.durable_functions.models.history.HistoryEvent", "dt_parse", 65536),
+    ("azure.durable_functions.models.DurableOrchestrationStatus", "dt_parse", 4096),
     ("azure.durable_functions.models.TaskOrchestrationExecutor", "namedtuple", 64),
 )
 

@@ -34,3 +34,16 @@ def test_speedups_can_be_disabled(monkeypatch) -> None:
     """DEVHOST_DURABLE_SDK_SPEEDUPS=0 leaves the SDK untouched."""
     monkeypatch.setenv("DEVHOST_DURABLE_SDK_SPEEDUPS", "0")
     assert install_sdk_speedups() is False
+
+
+def test_status_timestamps_parse_through_the_cache_to_the_same_values() -> None:
+    """`get_status` results (DurableOrchestrationStatus) get the cached parser and dateutil's exact values."""
+    install_sdk_speedups()
+    module = importlib.import_module("azure.durable_functions.models.DurableOrchestrationStatus")
+    assert getattr(module.dt_parse, "devhost_cached", False)
+    status = module.DurableOrchestrationStatus.from_json(
+        {"createdTime": "2026-11-20T23:19:43.123456Z", "lastUpdatedTime": "2026-11-20T23:19:44Z", "runtimeStatus": "Running"}
+    )
+    assert status.created_time == parse("2026-11-20T23:19:43.123456Z")
+    assert status.last_updated_time == parse("2026-11-20T23:19:44Z")
+    assert status.last_updated_time.utcoffset() == parse("2026-11-20T23:19:44Z").utcoffset()
