@@ -1,0 +1,1 @@
+"""Tests of the benchmarks' own parts: the bench app and the assistant turn benchmark."""
