@@ -7,10 +7,12 @@ API under `/runtime/webhooks/durabletask/`. State lives in `<data_dir>/<hubName>
 Modules by role: `history` (event builders), `replay` (pure replay executor),
 `entities` (entity batch executor), `store` (SQLite), `state` (in-memory hot state),
 `steps` (one orchestration step / entity batch), `engine` (scheduler and group commit),
-`operations` (client operations), `api` (HTTP routes), `binding` (client binding value).
+`operations` (client operations), `api` (HTTP routes), `binding` (client binding value),
+`local_rpc` (the app's client calls to those routes delivered in-process).
 """
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from starlette.routing import BaseRoute
 from devhost.durable.api import management_routes
 from devhost.durable.binding import WEBHOOK_PREFIX, client_binding_json, management_urls
 from devhost.durable.engine import DurableEngine
+from devhost.durable.local_rpc import LocalRpc, local_rpc_enabled
 from devhost.durable.operations import DurableError, Operations
 from devhost.extension import BindingRequest
 from devhost.loader import FunctionIndex
@@ -44,17 +47,25 @@ class DurableExtension:
         self.hub_name = hub_name
         self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name)
         self.operations = Operations(self.engine)
+        self.local_rpc = LocalRpc(self.routes()) if local_rpc_enabled() else None
+        """Delivers the app's client calls to the management routes in-process (`local_rpc`)."""
 
     def routes(self) -> list[BaseRoute]:
         return management_routes(self.operations, self.hub_name)
 
     def binding_value(self, request: BindingRequest) -> Any:
+        if self.local_rpc is not None:
+            self.local_rpc.remember_origin(request.base_url)
         return client_binding_json(request.base_url.rstrip("/"), self.hub_name)
 
     async def startup(self, index: FunctionIndex) -> None:
         await self.engine.startup(index)
+        if self.local_rpc is not None:
+            self.local_rpc.install(asyncio.get_running_loop())
 
     async def shutdown(self) -> None:
+        if self.local_rpc is not None:
+            self.local_rpc.uninstall()
         await self.engine.shutdown()
 
 

@@ -1,0 +1,152 @@
+"""In-process delivery of the SDK client's calls to this devhost's own management API.
+
+The app's `DurableOrchestrationClient` talks to the host over HTTP (`rpcBaseUrl`), as it does on
+Azure: every `start_new`, `get_status`, `read_entity_state`... is an aiohttp request to
+`/runtime/webhooks/durabletask/...` on the same process. An app that waits for an instance polls
+`get_status`, so under load those loopback round trips (aiohttp client, two socket sends, uvicorn
+parsing) were a large share of devhost's CPU. Here the SDK's three request helpers are wrapped:
+a request for a management URL this process handed out (in a `durableClient` binding value) and
+made on the engine's event loop goes straight to the same starlette handlers as an ASGI call;
+anything else (another origin, another thread's loop) goes over HTTP as before.
+
+What the client sees is unchanged: the same handler answers, the status code and the body
+decoded as the SDK's helpers decode it (`response.json(content_type=None)`, empty body -> None,
+and `""` for a GET). Set `DEVHOST_DURABLE_LOCAL_RPC=0` to send every call over HTTP.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.routing import BaseRoute, Router
+from starlette.types import Message
+
+from devhost.durable.binding import WEBHOOK_PREFIX
+
+__all__ = ["LocalRpc", "local_rpc_enabled"]
+
+_CLIENT_MODULE = "azure.durable_functions.models.DurableOrchestrationClient"
+_HELPERS = ("get_async_request", "post_async_request", "delete_async_request")
+Helper = Callable[..., Awaitable[list[Any]]]
+
+
+def local_rpc_enabled() -> bool:
+    """False when `DEVHOST_DURABLE_LOCAL_RPC` is 0/false/no."""
+    return os.environ.get("DEVHOST_DURABLE_LOCAL_RPC", "1").strip().lower() not in ("0", "false", "no")
+
+
+class LocalRpc:
+    """Routes the SDK client's management calls to `routes` in-process (see the module docstring)."""
+
+    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+        self._router = Router(routes=list(routes))
+        self._origins: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._originals: dict[str, Helper] = {}
+        self.local_calls = 0
+        """Calls delivered in-process so far."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The engine's event loop, once installed: calls made on it may go in-process."""
+        return self._loop
+
+    def remember_origin(self, base_url: str) -> None:
+        """An origin (`http://host:port`) handed to the app in a client binding: its calls may go in-process."""
+        self._origins.add(base_url.rstrip("/"))
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wrap the SDK client's request helpers (once); calls made on `loop` may go in-process."""
+        self._loop = loop
+        module: Any = importlib.import_module(_CLIENT_MODULE)
+        for name in _HELPERS:
+            original = getattr(module, name)
+            original = getattr(original, "devhost_original", original)
+            self._originals[name] = original
+            setattr(module, name, self._wrap(name, original))
+
+    def uninstall(self) -> None:
+        """Put the SDK's own helpers back."""
+        module: Any = importlib.import_module(_CLIENT_MODULE)
+        for name, original in self._originals.items():
+            setattr(module, name, original)
+        self._originals.clear()
+
+    def _local_target(self, url: str) -> tuple[str, str, str, str] | None:
+        """(scheme, netloc, path, query) when `url` is one of our management URLs and we are on our loop."""
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        if running is not self._loop:
+            return None
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" not in self._origins or not parts.path.startswith(f"{WEBHOOK_PREFIX}/"):
+            return None
+        return parts.scheme, parts.netloc, parts.path, parts.query
+
+    def _wrap(self, name: str, original: Helper) -> Helper:
+        method = {"get_async_request": "GET", "post_async_request": "POST", "delete_async_request": "DELETE"}[name]
+
+        async def helper(url: str, *args: Any, **kwargs: Any) -> list[Any]:
+            target = self._local_target(url)
+            if target is None:
+                return await original(url, *args, **kwargs)
+            data = (args[0] if args else kwargs.get("data")) if method == "POST" else None
+            status, body = await self.call(method, target, None if data is None else json.dumps(data).encode())
+            value = json.loads(body.decode("utf-8")) if body.strip() else None
+            if method == "GET" and value is None:
+                value = ""
+            return [status, value]
+
+        helper.devhost_original = original  # type: ignore[attr-defined]
+        helper.__name__ = name
+        return helper
+
+    async def call(self, method: str, target: tuple[str, str, str, str], body: bytes | None) -> tuple[int, bytes]:
+        """One ASGI request to the management routes; the status and the whole body."""
+        scheme, netloc, path, query = target
+        self.local_calls += 1
+        host, _, port = netloc.partition(":")
+        headers = [(b"host", netloc.encode("latin-1"))]
+        if body is not None:
+            headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": scheme,
+            "path": path,
+            "raw_path": path.encode("latin-1"),
+            "query_string": query.encode("latin-1"),
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 0),
+            "server": (host, int(port or (443 if scheme == "https" else 80))),
+        }
+        sent = False
+        status = 500
+        chunks: list[bytes] = []
+
+        async def receive() -> Message:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body or b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self._router(scope, receive, send)
+        return status, b"".join(chunks)
