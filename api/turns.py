@@ -25,7 +25,7 @@ from api.inputs import json_body, parse_timeout, required_text, wants_json
 from api.waiting import InstanceGone, wait_for_instance
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
-from orchestrators.post_user_query import POST_USER_QUERY
+from orchestrators.post_user_query import POST_USER_QUERY, TURN_READY_EVENT
 
 __all__ = ["IDEMPOTENCY_HEADER", "parse_idempotency_key", "post_message", "turn_failure", "turn_instance_id"]
 
@@ -100,6 +100,16 @@ async def _start_once(client: df.DurableOrchestrationClient, instance_id: str, t
         log.info("turn %s was started by a concurrent repeat", instance_id)
 
 
+async def _wake(client: df.DurableOrchestrationClient, next_turn: str | None) -> None:
+    """Tell the turn queued next that its wait is over (best effort: its durable timer wakes it anyway)."""
+    if not next_turn:
+        return
+    try:
+        await client.raise_event(next_turn, TURN_READY_EVENT, None)
+    except Exception as error:  # noqa: BLE001 - it may have started or ended already; the timer is the guarantee
+        log.debug("could not wake turn %s: %s", next_turn, error)
+
+
 async def _wait_accepted(client: df.DurableOrchestrationClient, instance_id: str) -> None:
     """Wait (bounded) until the turn holds its place in the chat's queue."""
     deadline = time.monotonic() + ACCEPT_WAIT_SECONDS
@@ -141,6 +151,7 @@ async def post_message(
         log.error("turn %s of chat %s ended %s: %s", instance_id, chat_id, status.runtime_status, status.output)
         raise turn_failure(instance_id, status.output)
     output = status.output if isinstance(status.output, dict) else json.loads(status.output)
+    await _wake(client, output.get("nextTurnId"))
     if not output.get("found", True):
         raise HttpError(409, _GONE.format(chat_id=chat_id), instanceId=instance_id)
     if wants_json(req):

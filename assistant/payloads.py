@@ -56,6 +56,8 @@ class TurnOutput:
     recent_messages: tuple[ChatMessage, ...] = ()
     """The turn's messages: the user's, any tool calls and results, and the final reply."""
     usage: Usage = Usage()
+    next_turn_id: str | None = None
+    """The chat's turn queued next when this one ended (the API wakes it)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
@@ -65,6 +67,7 @@ class TurnOutput:
             "reply": self.reply,
             "recentMessages": [m.to_api() for m in self.recent_messages],
             "usage": self.usage.to_dict(),
+            "nextTurnId": self.next_turn_id,
         }
 
 

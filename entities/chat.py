@@ -41,6 +41,10 @@ def _total(state: ChatState) -> int:
     return state.archived_count + len(state.messages)
 
 
+def _head(state: ChatState) -> str | None:
+    return state.queue[0] if state.queue else None
+
+
 def apply_operation(
     chat_id: str, state: ChatState | None, operation: str, data: Any
 ) -> tuple[ChatState | None, Any]:
@@ -57,13 +61,17 @@ def apply_operation(
         return state, poll_turn(state, str(data)).to_dict()
     if operation == "append_turn":
         if state is None:
-            return None, {"appended": False, "cancelled": True, "totalMessages": 0, "archive": None}
+            return None, {"appended": False, "cancelled": True, "totalMessages": 0, "archive": None, "nextTurnId": None}
         record = TurnRecord.from_dict(data)
         if record.turn_id in state.turn_ids:
-            return state, {"appended": True, "cancelled": False, "totalMessages": _total(state), "archive": None}
+            return state, {
+                "appended": True, "cancelled": False, "totalMessages": _total(state), "archive": None, "nextTurnId": _head(state),
+            }
         if record.turn_id not in state.queue:
             # The chat was reset (or the turn never queued): it ran on a chat that no longer exists.
-            return state, {"appended": False, "cancelled": True, "totalMessages": _total(state), "archive": None}
+            return state, {
+                "appended": False, "cancelled": True, "totalMessages": _total(state), "archive": None, "nextTurnId": _head(state),
+            }
         updated = append_turn(state, record)
         batch = plan_archive(updated, int(data.get("workingMessages") or 64))
         return updated, {
@@ -71,6 +79,7 @@ def apply_operation(
             "cancelled": False,
             "totalMessages": _total(updated),
             "archive": batch.to_dict() if batch else None,
+            "nextTurnId": _head(updated),
         }
     if operation == "archived":
         if state is None:

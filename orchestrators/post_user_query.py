@@ -2,7 +2,9 @@
 
 First it takes its place in the chat's turn queue (`enqueue_turn` on the chat entity; the
 custom status `{"accepted": true}` tells the API it is queued) and waits, re-asking the entity
-(`poll_turn`) after durable timers of growing length, until it is the running turn. Then it
+(`poll_turn`) after durable timers of growing length, until it is the running turn; a
+`turn-ready` external event (raised by the API once the turn before it has ended and named it
+as `nextTurnId`) cuts a wait short, so the timers are only the guarantee, not the pace. Then it
 drives `assistant.turn.TurnRun` step by step from the chat the entity handed over: ask the model
 (`chat_completion` activity), run the answer's tool calls as skill activities in parallel
 (`task_all`), repeat until the model answers in text or the round limit is reached, then append
@@ -16,6 +18,7 @@ Timers and entity calls are in the history, so after a crash the turn resumes wh
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -31,11 +34,13 @@ from assistant.window import ArchiveBatch
 from entities.chat import chat_entity_id
 from skills import registry
 
-__all__ = ["ACCEPTED_STATUS", "POST_USER_QUERY", "bp", "queue_wait_delays", "run_turn"]
+__all__ = ["ACCEPTED_STATUS", "POST_USER_QUERY", "TURN_READY_EVENT", "bp", "queue_wait_delays", "run_turn"]
 
 POST_USER_QUERY = "post_user_query"
 ACCEPTED_STATUS = {"accepted": True}
 """Custom status set in the turn's first step: once visible, the turn holds its place in the queue."""
+TURN_READY_EVENT = "turn-ready"
+"""External event that cuts a queued turn's wait short (raised by the API when the turn before it ends)."""
 FIRST_WAIT_SECONDS = 0.02
 MAX_WAIT_SECONDS = 0.5
 
@@ -58,7 +63,10 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     slot = TurnSlot.from_dict((yield context.call_entity(entity, "enqueue_turn", context.instance_id)))
     delays = queue_wait_delays()
     while slot.state == QUEUED:
-        yield context.create_timer(context.current_utc_datetime + timedelta(seconds=next(delays)))
+        timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=next(delays)))
+        woken = context.wait_for_external_event(TURN_READY_EVENT)
+        if (yield context.task_any([timer, woken])) is woken:
+            timer.cancel()
         slot = TurnSlot.from_dict((yield context.call_entity(entity, "poll_turn", context.instance_id)))
     if slot.state == DONE:
         # A repeat of an instance id whose turn is already in the chat (an Idempotency-Key race).
@@ -105,11 +113,12 @@ def _turn_loop(
     )
     if isinstance(appended, dict) and appended.get("cancelled"):
         return TurnOutput(chat_id=turn.chat_id, found=False).to_dict()
+    next_turn = appended.get("nextTurnId") if isinstance(appended, dict) else None
     if isinstance(appended, dict) and appended.get("archive"):
         batch = ArchiveBatch.from_dict(appended["archive"])
         yield context.call_activity(ARCHIVE_ACTIVITY, batch.to_dict())
         yield context.call_entity(entity, "archived", {"generation": batch.generation, "uptoSeq": batch.upto_seq})
-    return run.output().to_dict()
+    return replace(run.output(), next_turn_id=next_turn).to_dict()
 
 
 @bp.function_name(name=POST_USER_QUERY)

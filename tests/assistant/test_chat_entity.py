@@ -50,7 +50,7 @@ def test_create_append_read_in_one_batch() -> None:
     created, slot, first, repeated, read = results(response)
     assert created == {"chatId": "c1", "createdAt": "2026-11-20T12:00:00.000000Z"}
     assert slot["state"] == "running" and slot["chat"]["queue"] == ["t1"]
-    assert first == repeated == {"appended": True, "cancelled": False, "totalMessages": 3, "archive": None}
+    assert first == repeated == {"appended": True, "cancelled": False, "totalMessages": 3, "archive": None, "nextTurnId": None}
     assert stored(response)["queue"] == []
     assert [m["role"] for m in read["messages"]] == ["system", "user", "assistant"]
     assert read["totalTokens"] == 5 and stored(response)["turnIds"] == ["t1"]
@@ -93,7 +93,7 @@ def test_turn_queue_runs_turns_one_at_a_time_in_arrival_order() -> None:
     turn_a = {"turnId": "a", "messages": [{"role": "user", "content": "x", "createdAt": "2026-11-20T12:00:01Z"}]}
     after = run_batch("c4", queued, ("append_turn", turn_a), ("poll_turn", "b"), ("note_failed_turn", "b"), ("poll_turn", "c"), ("poll_turn", "a"))
     appended, b_slot, _, c_slot, a_slot = results(after)
-    assert appended["appended"] is True and b_slot["state"] == "running" and c_slot["state"] == "running"
+    assert appended["appended"] is True and appended["nextTurnId"] == "b" and b_slot["state"] == "running" and c_slot["state"] == "running"
     assert a_slot["state"] == "done" and [m["content"] for m in a_slot["messages"]] == ["x"]
     reset = run_batch("c4", stored(after), ("create", {"createdAt": "2026-11-20T13:00:00Z"}), ("poll_turn", "c"),
                       ("append_turn", {"turnId": "c", "messages": []}))

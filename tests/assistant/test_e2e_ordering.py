@@ -123,3 +123,21 @@ def test_delete_with_queued_turns_answers_204_and_the_turns_409(assistant_host: 
         answers = [first.result(), queued.result()]
     assert [a.status_code for a in answers] == [409, 409], [a.text for a in answers]
     assert host.http.get(url).json()["exists"] is False
+
+
+def test_the_finished_turns_post_wakes_the_next_queued_turn(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+    """Turn A's POST raises `turn-ready` on turn B (queued behind it): B's history holds that event."""
+    host = assistant_host
+    chat = host.new_chat()
+    model.responder = echo(delay=0.4)
+    url = f"{host.api}/chats/{chat}"
+    headers = {"Accept": "application/json"}
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(host.http.post, url, json={"message": "a"}, headers=headers)
+        time.sleep(0.1)
+        second = pool.submit(host.http.post, url, json={"message": "b"}, headers=headers)
+        answers = [first.result(), second.result()]
+    assert [a.status_code for a in answers] == [200, 200]
+    status_url = f"{host.devhost.base_url}/runtime/webhooks/durabletask/instances/{answers[1].json()['instanceId']}"
+    history = host.http.get(status_url, params={"showHistory": "true"}).json()["historyEvents"]
+    assert any(e.get("EventType") == "EventRaised" and e.get("Name") == "turn-ready" for e in history), history

@@ -14,6 +14,18 @@ from orchestrators.post_user_query import run_turn
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
 
+class Timer(tuple):
+    """A timer task that records being cancelled."""
+
+    cancelled = False
+
+    def __new__(cls, fire_at: datetime) -> Timer:
+        return super().__new__(cls, ("timer", fire_at))
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
 class ScriptedContext:
     """Records what the orchestrator schedules; tasks are plain tuples."""
 
@@ -31,8 +43,14 @@ class ScriptedContext:
     def set_custom_status(self, status: Any) -> None:
         self.custom_status = status
 
-    def create_timer(self, fire_at: datetime) -> tuple[Any, ...]:
-        return ("timer", fire_at)
+    def create_timer(self, fire_at: datetime) -> Timer:
+        return Timer(fire_at)
+
+    def wait_for_external_event(self, name: str) -> tuple[Any, ...]:
+        return ("event", name)
+
+    def task_any(self, tasks: list[Any]) -> tuple[Any, ...]:
+        return ("any", tuple(tasks))
 
     def call_activity(self, name: str, data: Any) -> tuple[Any, ...]:
         return ("activity", name, data)
@@ -80,17 +98,19 @@ def running(chat: ChatState) -> dict[str, Any]:
 
 
 def test_queued_turn_waits_on_timers_until_it_runs() -> None:
-    """Queued: a timer, then poll_turn again (growing delays), until the entity says it runs."""
+    """Queued: a timer raced by the turn-ready event, then poll_turn again (growing delays), until the entity says it runs."""
     context = ScriptedContext(TurnInput("chat1", "second"))
     steps = run_turn(context)
     next(steps)
     assert context.custom_status == {"accepted": True}
-    first_timer = steps.send(TurnSlot(state="queued", position=1).to_dict())
-    assert first_timer == ("timer", T0 + timedelta(seconds=0.02))
-    assert steps.send(None) == ("entity", "chat", "chat1", "poll_turn", "chat1-turn-x")
-    second_timer = steps.send(TurnSlot(state="queued", position=1).to_dict())
-    assert second_timer == ("timer", T0 + timedelta(seconds=0.03))
-    steps.send(None)
+    first_wait = steps.send(TurnSlot(state="queued", position=1).to_dict())
+    assert first_wait == ("any", (("timer", T0 + timedelta(seconds=0.02)), ("event", "turn-ready")))
+    assert steps.send(first_wait[1][0]) == ("entity", "chat", "chat1", "poll_turn", "chat1-turn-x")
+    assert not first_wait[1][0].cancelled  # the timer fired
+    second_wait = steps.send(TurnSlot(state="queued", position=1).to_dict())
+    assert second_wait[1][0] == ("timer", T0 + timedelta(seconds=0.03))
+    steps.send(second_wait[1][1])  # woken by the event: the timer is cancelled
+    assert second_wait[1][0].cancelled
     model_call = steps.send(running(new_chat("chat1", None, T0)))
     assert model_call[:2] == ("activity", "chat_completion")
 
@@ -103,7 +123,9 @@ def test_missing_chat_ends_without_calling_the_model() -> None:
         steps.send(TurnSlot(state="cancelled").to_dict())
         raise AssertionError("the orchestrator scheduled more work for a missing chat")
     except StopIteration as stop:
-        assert stop.value == {"chatId": "gone", "found": False, "reply": "", "recentMessages": [], "usage": Usage().to_dict()}
+        assert stop.value == {
+            "chatId": "gone", "found": False, "reply": "", "recentMessages": [], "usage": Usage().to_dict(), "nextTurnId": None
+        }
 
 
 def test_only_unknown_tools_schedule_no_activity() -> None:
