@@ -12,9 +12,10 @@ import os
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Coroutine, Sequence
 
 from devhost.azurite import AzuriteProcess, AzuriteUnavailable, start_local_azurite
 from devhost.config import (
@@ -125,13 +126,51 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
             origin = "generated for this run; set DEVHOST_MASTER_KEY to choose it" if keys.generated_master \
                 else "from DEVHOST_MASTER_KEY"
             print(f"Keys are required (--require-keys). Master key ({origin}): {keys.master_key}", flush=True)
-        asyncio.run(serve(config, index, extensions, keys, sock, graceful_seconds=args.graceful_timeout))
+        run_bounded(serve(config, index, extensions, keys, sock, graceful_seconds=args.graceful_timeout),
+                    args.graceful_timeout)
         return 0
     except (ConfigError, AppLoadError, AzuriteUnavailable) as error:
         return _fail(str(error))
     finally:
         if azurite is not None:
             azurite.stop()
+
+
+def run_bounded(main: Coroutine[Any, Any, None], grace_seconds: float) -> None:
+    """`asyncio.run(main)`, except that the loop's default executor gets `grace_seconds` to finish.
+
+    `asyncio.run` waits, without limit, for every thread of the loop's default executor: an app's
+    `asyncio.to_thread(...)` call still blocked when the host stops (a storage call retrying
+    against an Azurite that is gone, a slow model call) kept the process alive after "Host
+    stopped", so the first SIGTERM seemed ignored and only a second one (by then the default
+    action) ended it. Python 3.11's `shutdown_default_executor` cannot be bounded (cancelling it
+    still joins its thread), so the loop gets an executor of ours, shut down here without waiting
+    past the grace; threads still busy after it are left to `_exit_past_stuck_calls`.
+    """
+    loop = asyncio.new_event_loop()
+    executor = ThreadPoolExecutor(thread_name_prefix="asyncio-to-thread")
+    loop.set_default_executor(executor)
+    try:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main)
+    finally:
+        try:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()  # shuts the executor down without waiting
+            _wait_for_executor(executor, grace_seconds)
+
+
+def _wait_for_executor(executor: ThreadPoolExecutor, grace_seconds: float) -> None:
+    finished = threading.Event()
+    threading.Thread(target=lambda: (executor.shutdown(wait=True), finished.set()), daemon=True).start()
+    if not finished.wait(max(grace_seconds, 0.1)):
+        log.warning("asyncio.to_thread call(s) still running %gs after shutdown; not waiting for them", grace_seconds)
 
 
 def _exit_past_stuck_calls(code: int) -> int:

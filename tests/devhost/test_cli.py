@@ -159,14 +159,15 @@ def test_app_import_error_fails_clearly(tmp_path: Path) -> None:
     assert "could not load the app" in result.stderr
 
 
-def test_stuck_call_does_not_keep_devhost_alive(tmp_path: Path) -> None:
-    """SIGTERM with a sync call that never returns: after --graceful-timeout devhost exits anyway."""
+@pytest.mark.parametrize("route", ["block", "offload"])
+def test_stuck_call_does_not_keep_devhost_alive(tmp_path: Path, route: str) -> None:
+    """SIGTERM with a call that never returns (a sync function; an async one blocked in asyncio.to_thread): one SIGTERM, exit 0."""
     import threading
 
     script_root = copy_app("basic", tmp_path / "app")
     host = start_devhost(script_root, data_dir=tmp_path / "data", extra_args=("--graceful-timeout", "0.5"))
     statuses: list[int] = []
-    call = threading.Thread(target=lambda: statuses.append(_get(host.base_url, "/api/block", params={
+    call = threading.Thread(target=lambda: statuses.append(_get(host.base_url, f"/api/{route}", params={
         "started": str(tmp_path / "started"), "release": str(tmp_path / "never")}).status_code))
     call.start()
     try:

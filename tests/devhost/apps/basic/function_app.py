@@ -133,6 +133,21 @@ def block(req: func.HttpRequest) -> str:
     return "released" if release.exists() else "timed out"
 
 
+@app.route(route="offload", methods=["GET"])
+async def offload(req: func.HttpRequest) -> str:
+    """Async, blocking work offloaded with asyncio.to_thread: like `block`, on the loop's default executor."""
+    Path(req.params["started"]).touch()
+    release = Path(req.params["release"])
+
+    def wait_for_release() -> str:
+        deadline = time.monotonic() + 30
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return "released" if release.exists() else "timed out"
+
+    return await asyncio.to_thread(wait_for_release)
+
+
 @app.route(route="fast/sync", methods=["GET"])
 def fast_sync(req: func.HttpRequest) -> str:
     return "fast sync"
