@@ -17,13 +17,13 @@ FINISHED = frozenset(
         OrchestrationRuntimeStatus.Canceled,
     }
 )
-_FIRST_INTERVAL = 0.005
+_FIRST_INTERVAL = 0.002
 
 
 class InstanceGone(LookupError):
     """The instance existed when the wait began and no longer does (its history was purged)."""
 
-_MAX_INTERVAL = 0.25
+_MAX_INTERVAL = 0.1
 
 
 async def wait_for_instance(
@@ -31,7 +31,10 @@ async def wait_for_instance(
 ) -> df.DurableOrchestrationStatus | None:
     """The instance's status once it has finished, or None if it has not within `timeout_seconds`.
 
-    Polls quickly at first (a turn is often done in milliseconds) and backs off to 250 ms. Raises
+    Polls quickly at first (a turn is often done in milliseconds), each wait 30% longer than the
+    last, up to 100 ms: a turn is seen done at most ~30% (at most 100 ms) after it finished. On
+    devhost a poll is an in-process call costing ~0.3 ms of CPU (`devhost/durable/local_rpc.py`),
+    so the finer schedule costs no throughput; on Azure it is one host call per poll. Raises
     `InstanceGone` if the instance stops existing (it must exist when the wait begins).
     """
     deadline = time.monotonic() + timeout_seconds
@@ -46,4 +49,4 @@ async def wait_for_instance(
         if remaining <= 0:
             return None
         await asyncio.sleep(min(interval, remaining))
-        interval = min(interval * 1.6, _MAX_INTERVAL)
+        interval = min(interval * 1.3, _MAX_INTERVAL)
