@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 from bench.durable_results import LatencyResult, ThroughputResult, expected_output
@@ -50,15 +51,16 @@ class DevhostBench:
     async def _start_all(self, instances: int, concurrency: int) -> tuple[list[str], int]:
         """Start `instances` with fresh ids, `concurrency` requests at a time; the ids and the retry count.
 
+        Sent with aiohttp: httpx's async client costs ~10 ms of CPU per request at 64 connections
+        (aiohttp ~0.4 ms), and the load generator shares the machine's two cores with devhost.
         A start that fails at the transport level (connection dropped) is sent again with the
         same id: a 409 then means the first attempt had been accepted. Retries are counted and
         printed, never hidden.
         """
-        limits = httpx.Limits(
-            max_connections=concurrency, max_keepalive_connections=concurrency if self.keep_alive else 0
-        )
+        connector = aiohttp.TCPConnector(limit=concurrency, force_close=not self.keep_alive)
+        timeout = aiohttp.ClientTimeout(total=120)
         retries = 0
-        async with httpx.AsyncClient(base_url=self.host.base_url, limits=limits, timeout=120) as client:
+        async with aiohttp.ClientSession(self.host.base_url, connector=connector, timeout=timeout) as client:
             gate = asyncio.Semaphore(concurrency)
 
             async def start_one() -> str:
@@ -68,15 +70,16 @@ class DevhostBench:
                 async with gate:
                     for attempt in range(START_ATTEMPTS):
                         try:
-                            response = await client.post(url, json=None)
-                        except httpx.TransportError as error:
+                            async with client.post(url) as response:
+                                status, text = response.status, await response.text()
+                        except aiohttp.ClientConnectionError as error:
                             if attempt == START_ATTEMPTS - 1:
                                 raise RuntimeError(f"start request failed at the transport level: {error!r}") from error
                             retries += 1
                             continue
-                        if response.status_code == 202 or (attempt > 0 and response.status_code == 409):
+                        if status == 202 or (attempt > 0 and status == 409):
                             return instance_id
-                        raise RuntimeError(f"start failed: {response.status_code} {response.text}")
+                        raise RuntimeError(f"start failed: {status} {text}")
                 raise AssertionError("unreachable")
 
             ids = list(await asyncio.gather(*(start_one() for _ in range(instances))))
