@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from starlette.routing import BaseRoute, Router
+from starlette.routing import BaseRoute, Match, Router
 from starlette.types import Message
 
 from devhost.durable.binding import WEBHOOK_PREFIX
@@ -33,6 +34,7 @@ __all__ = ["LocalRpc", "local_rpc_enabled"]
 _CLIENT_MODULE = "azure.durable_functions.models.DurableOrchestrationClient"
 _HELPERS = ("get_async_request", "post_async_request", "delete_async_request")
 Helper = Callable[..., Awaitable[list[Any]]]
+log = logging.getLogger("devhost")
 
 
 def local_rpc_enabled() -> bool:
@@ -98,7 +100,10 @@ class LocalRpc:
             if target is None:
                 return await original(url, *args, **kwargs)
             data = (args[0] if args else kwargs.get("data")) if method == "POST" else None
-            status, body = await self.call(method, target, None if data is None else json.dumps(data).encode())
+            answer = await self.call(method, target, None if data is None else json.dumps(data).encode())
+            if answer is None:  # no management route for it: let the whole host answer, over HTTP
+                return await original(url, *args, **kwargs)
+            status, body = answer
             value = json.loads(body.decode("utf-8")) if body.strip() else None
             if method == "GET" and value is None:
                 value = ""
@@ -108,10 +113,17 @@ class LocalRpc:
         helper.__name__ = name
         return helper
 
-    async def call(self, method: str, target: tuple[str, str, str, str], body: bytes | None) -> tuple[int, bytes]:
-        """One ASGI request to the management routes; the status and the whole body."""
-        scheme, netloc, path, query = target
-        self.local_calls += 1
+    async def call(
+        self, method: str, target: tuple[str, str, str, str], body: bytes | None
+    ) -> tuple[int, bytes] | None:
+        """One ASGI request to the management routes: the status and the whole body.
+
+        None when no route matches path and method fully (the host's own 404/405 answers, with
+        its error bodies, come from the whole app over HTTP). A handler's unexpected exception
+        becomes the 500 the host's error handler answers (`devhost.server`), logged the same way.
+        """
+        scheme, netloc, raw, query = target
+        path = unquote(raw)
         host, _, port = netloc.partition(":")
         headers = [(b"host", netloc.encode("latin-1"))]
         if body is not None:
@@ -123,7 +135,7 @@ class LocalRpc:
             "method": method,
             "scheme": scheme,
             "path": path,
-            "raw_path": path.encode("latin-1"),
+            "raw_path": raw.encode("latin-1"),
             "query_string": query.encode("latin-1"),
             "root_path": "",
             "headers": headers,
@@ -148,5 +160,12 @@ class LocalRpc:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
-        await self._router(scope, receive, send)
+        if not any(route.matches(scope)[0] == Match.FULL for route in self._router.routes):
+            return None
+        self.local_calls += 1
+        try:
+            await self._router(scope, receive, send)
+        except Exception:  # noqa: BLE001 - what the host's error middleware does for this request over HTTP
+            log.exception("Unhandled error serving %s %s", method, path)
+            return 500, json.dumps({"error": "internal error in devhost; see its log"}).encode()
         return status, b"".join(chunks)

@@ -129,3 +129,39 @@ def test_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     """DEVHOST_DURABLE_LOCAL_RPC=0: the extension sends every client call over HTTP."""
     monkeypatch.setenv("DEVHOST_DURABLE_LOCAL_RPC", "0")
     assert DurableExtension(tmp_path / "data", "OffHub").local_rpc is None
+
+
+def test_ids_with_reserved_characters_and_unknown_routes(hub: Hub) -> None:
+    """An instance id and entity key with ':' '~' '.' (percent-encoded in URLs) work in-process; a path
+    no management route serves goes to the whole host over HTTP (its own 404 body)."""
+    rpc = hub.extension.local_rpc
+    assert rpc is not None
+    instance_id = "chat:1~a.b-turn"
+    entity = df.EntityId("counter", "key:1~x.y")
+
+    async def scenario(client: df.DurableOrchestrationClient) -> Any:
+        await client.start_new("chain", instance_id, ["x"])
+        await client.signal_entity(entity, "add", 3)
+        done = await _until_done(client, instance_id)
+        for _ in range(1500):
+            state = await client.read_entity_state(entity)
+            if state.entity_exists:
+                return done, state
+            await asyncio.sleep(0.01)
+        raise AssertionError("the signal was not applied")
+
+    before = rpc.local_calls
+    done, state = on_engine_loop(hub, scenario)
+    assert rpc.local_calls > before
+    assert done.instance_id == instance_id and done.runtime_status.value == "Completed"
+    assert state.entity_state in (3, "3")
+    assert run(hub.client().get_status(instance_id)).output == done.output
+
+    loop_calls = rpc.local_calls
+
+    async def unknown() -> Any:
+        target = ("http", hub.base_url.removeprefix("http://"), "/runtime/webhooks/durabletask/no/such/route", "")
+        return await rpc.call("GET", target, None)
+
+    assert asyncio.run_coroutine_threadsafe(unknown(), rpc.loop).result(10) is None  # type: ignore[arg-type]
+    assert rpc.local_calls == loop_calls
