@@ -7,6 +7,10 @@ dominated that time without depending on anything but their arguments:
   (about 100 µs each). The same strings recur (every replay of an instance; all events of
   one engine round share one timestamp), so the function the SDK bound as `dt_parse` is
   wrapped in an LRU cache. `datetime` objects are immutable: sharing them is safe.
+  Strings in the engine's own format (`2026-11-20T23:19:43.123456Z`, what `history.format_time`
+  writes) skip dateutil: `datetime.fromisoformat` with dateutil's UTC zone, the same instant
+  and offset (dateutil took ~4% of devhost's CPU under 50 parallel chats even with the cache:
+  every new event and every status poll brings new strings). Other strings go to dateutil.
 - `DurableOrchestrationStatus.__init__` parses `createdTime` and `lastUpdatedTime` the same
   way on every `get_status` the app's client makes (an app waiting for an instance polls it;
   both strings repeat from poll to poll), so its `dt_parse` gets the same cache.
@@ -22,7 +26,11 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-from typing import Any
+import re
+from datetime import datetime
+from typing import Any, Callable
+
+from dateutil import tz
 
 __all__ = ["install_sdk_speedups"]
 
@@ -31,6 +39,20 @@ _TARGETS = (
     ("azure.durable_functions.models.DurableOrchestrationStatus", "dt_parse", 4096),
     ("azure.durable_functions.models.TaskOrchestrationExecutor", "namedtuple", 64),
 )
+
+
+_ENGINE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z")
+
+
+def _fast_time_parser(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`original` (dateutil's parse), with the engine's UTC format parsed by `datetime.fromisoformat`."""
+
+    def parse(text: Any, *args: Any, **kwargs: Any) -> Any:
+        if not args and not kwargs and isinstance(text, str) and _ENGINE_TIME.fullmatch(text):
+            return datetime.fromisoformat(text[:-1]).replace(tzinfo=tz.UTC)
+        return original(text, *args, **kwargs)
+
+    return parse
 
 
 def install_sdk_speedups() -> bool:
@@ -42,7 +64,8 @@ def install_sdk_speedups() -> bool:
         original = getattr(module, attribute)
         if getattr(original, "devhost_cached", False):
             continue
-        cached = functools.lru_cache(maxsize=size)(original)
+        target = _fast_time_parser(original) if attribute == "dt_parse" else original
+        cached = functools.lru_cache(maxsize=size)(target)
         cached.devhost_cached = True  # type: ignore[attr-defined]
         setattr(module, attribute, cached)
     return True

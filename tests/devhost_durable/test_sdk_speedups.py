@@ -47,3 +47,31 @@ def test_status_timestamps_parse_through_the_cache_to_the_same_values() -> None:
     assert status.created_time == parse("2026-11-20T23:19:43.123456Z")
     assert status.last_updated_time == parse("2026-11-20T23:19:44Z")
     assert status.last_updated_time.utcoffset() == parse("2026-11-20T23:19:44Z").utcoffset()
+
+
+def test_engine_timestamps_skip_dateutil_with_the_same_instant() -> None:
+    """The engine's `...Z` format parses without dateutil to dateutil's instant and UTC offset; others still go to dateutil."""
+    from datetime import timedelta
+
+    from dateutil import tz
+
+    from devhost.durable.history import format_time
+    from devhost.durable.sdk_speedups import _fast_time_parser
+
+    calls: list[str] = []
+
+    def recording(text: str) -> object:
+        calls.append(text)
+        return parse(text)
+
+    fast = _fast_time_parser(recording)
+    engine_texts = [format_time(parse("2026-11-20T23:19:43.123456Z")), "2026-11-20T23:19:43Z", "2026-11-20T23:19:43.5Z"]
+    for text in engine_texts:
+        value = fast(text)
+        assert value == parse(text) and value.utcoffset() == timedelta(0) and value.tzinfo is tz.UTC
+    assert calls == []
+    others = ("2026-01-01T01:00:00+01:00", "2026-11-20 23:19:43", "Nov 20 2026")
+    for text in others:
+        value = fast(text)
+        assert value == parse(text) and value.utcoffset() == parse(text).utcoffset()
+    assert calls == list(others)
