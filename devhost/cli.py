@@ -136,6 +136,21 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
             azurite.stop()
 
 
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop when it is installed (faster sockets and callbacks), else asyncio's.
+
+    `DEVHOST_LOOP=asyncio` chooses asyncio's loop even when uvloop is there.
+    """
+    if os.environ.get("DEVHOST_LOOP", "auto").strip().lower() != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 def run_bounded(main: Coroutine[Any, Any, None], grace_seconds: float) -> None:
     """`asyncio.run(main)`, except that the loop's default executor gets `grace_seconds` to finish.
 
@@ -147,7 +162,7 @@ def run_bounded(main: Coroutine[Any, Any, None], grace_seconds: float) -> None:
     still joins its thread), so the loop gets an executor of ours, shut down here without waiting
     past the grace; threads still busy after it are left to `_exit_past_stuck_calls`.
     """
-    loop = asyncio.new_event_loop()
+    loop = _new_event_loop()
     executor = ThreadPoolExecutor(thread_name_prefix="asyncio-to-thread")
     loop.set_default_executor(executor)
     try:

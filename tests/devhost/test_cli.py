@@ -179,3 +179,31 @@ def test_stuck_call_does_not_keep_devhost_alive(tmp_path: Path, route: str) -> N
     finally:
         (tmp_path / "never").touch()
         call.join(30)
+
+
+def test_event_loop_is_uvloop_when_installed_unless_asyncio_is_asked_for(monkeypatch) -> None:
+    """uvloop's loop by default when importable; DEVHOST_LOOP=asyncio, or no uvloop, gives asyncio's own."""
+    import asyncio
+
+    from devhost.cli import _new_event_loop
+
+    uvloop = pytest.importorskip("uvloop")
+    monkeypatch.delenv("DEVHOST_LOOP", raising=False)
+    loop = _new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
+    monkeypatch.setenv("DEVHOST_LOOP", "asyncio")
+    loop = _new_event_loop()
+    try:
+        assert isinstance(loop, asyncio.SelectorEventLoop)
+    finally:
+        loop.close()
+    monkeypatch.delenv("DEVHOST_LOOP")
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import fails: the fallback
+    loop = _new_event_loop()
+    try:
+        assert isinstance(loop, asyncio.SelectorEventLoop)
+    finally:
+        loop.close()
