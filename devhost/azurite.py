@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["AZURITE_PORTS", "AzuriteProcess", "AzuriteUnavailable", "start_local_azurite"]
+__all__ = ["AZURITE_PORTS", "AzuriteProcess", "AzuriteUnavailable", "azurite_argv", "start_local_azurite"]
 
 AZURITE_PORTS = {"blob": 10000, "queue": 10001, "table": 10002}
 """Azurite's default ports, the ones `UseDevelopmentStorage=true` means."""
@@ -49,6 +49,16 @@ class AzuriteProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def azurite_argv(node: str, script: Path, location: Path, ports: Mapping[str, int]) -> list[str]:
+    """The command line running Azurite on loopback `ports` (`blob`, `queue`, `table`), data in `location`, telemetry off."""
+    return [
+        node, str(script), "--silent", "--location", str(location),
+        "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
+        "--blobPort", str(ports["blob"]), "--queuePort", str(ports["queue"]),
+        "--tablePort", str(ports["table"]), "--disableTelemetry", "--skipApiVersionCheck",
+    ]
 
 
 def _listening(port: int) -> bool:
@@ -91,12 +101,7 @@ def start_local_azurite(
     location.mkdir(parents=True, exist_ok=True)
     with open(location / "azurite.log", "ab") as log_file:
         process = subprocess.Popen(
-            [
-                node, str(script), "--silent", "--location", str(location),
-                "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
-                "--blobPort", str(ports["blob"]), "--queuePort", str(ports["queue"]),
-                "--tablePort", str(ports["table"]), "--disableTelemetry", "--skipApiVersionCheck",
-            ],
+            azurite_argv(node, script, location, ports),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

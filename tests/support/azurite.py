@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from devhost.azurite import azurite_argv
 from tests.support.ports import free_port, wait_for_port
 
 __all__ = ["ACCOUNT_KEY", "ACCOUNT_NAME", "Azurite", "AzuriteMissing", "azurite_command", "start_azurite"]
@@ -95,14 +96,9 @@ def start_azurite(location: Path, *, root: Path = REPO_ROOT, timeout: float = 30
     location.mkdir(parents=True, exist_ok=True)
     azurite = Azurite(location=location, blob_port=free_port(), queue_port=free_port(), table_port=free_port())
     azurite._log = open(location / "azurite.out", "ab")
+    ports = {"blob": azurite.blob_port, "queue": azurite.queue_port, "table": azurite.table_port}
     azurite.process = subprocess.Popen(
-        [
-            *command, "--silent", "--location", str(location),
-            "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
-            "--blobPort", str(azurite.blob_port), "--queuePort", str(azurite.queue_port),
-            "--tablePort", str(azurite.table_port),
-            "--disableTelemetry", "--skipApiVersionCheck",
-        ],
+        azurite_argv(command[0], Path(command[1]), location, ports),
         stdin=subprocess.DEVNULL,
         stdout=azurite._log,
         stderr=subprocess.STDOUT,
