@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-__all__ = ["AZURITE_PORTS", "AzuriteProcess", "AzuriteUnavailable", "azurite_argv", "start_local_azurite"]
+__all__ = ["AZURITE_PORTS", "AzuriteProcess", "AzuriteUnavailable", "azurite_argv", "find_azurite", "start_local_azurite"]
 
 AZURITE_PORTS = {"blob": 10000, "queue": 10001, "table": 10002}
 """Azurite's default ports, the ones `UseDevelopmentStorage=true` means."""
@@ -49,6 +49,19 @@ class AzuriteProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def find_azurite(script_root: Path) -> tuple[str, Path]:
+    """`node` and `<script_root>/node_modules/.bin/azurite`, or AzuriteUnavailable saying how to get them."""
+    node = shutil.which("node")
+    script = script_root / "node_modules" / ".bin" / "azurite"
+    if node is None:
+        raise AzuriteUnavailable("Node.js is not installed; Azurite needs Node.js 18+ (or run without --azurite)")
+    if not script.exists():
+        raise AzuriteUnavailable(
+            f"{script} is missing: run `npm install --no-audit --no-fund` in {script_root} (`make run` does it)"
+        )
+    return node, script
 
 
 def azurite_argv(node: str, script: Path, location: Path, ports: Mapping[str, int]) -> list[str]:
@@ -90,14 +103,7 @@ def start_local_azurite(
     if busy:
         taken = ", ".join(f"{n} {ports[n]}" for n in busy)
         raise AzuriteUnavailable(f"Azurite's ports are partly taken ({taken}); free them or run without --azurite")
-    node = shutil.which("node")
-    script = script_root / "node_modules" / ".bin" / "azurite"
-    if node is None:
-        raise AzuriteUnavailable("Node.js is not installed; Azurite needs Node.js 18+ (or run without --azurite)")
-    if not script.exists():
-        raise AzuriteUnavailable(
-            f"{script} is missing: run `npm install --no-audit --no-fund` in {script_root} (`make run` does it)"
-        )
+    node, script = find_azurite(script_root)
     location.mkdir(parents=True, exist_ok=True)
     with open(location / "azurite.log", "ab") as log_file:
         process = subprocess.Popen(

@@ -1,14 +1,13 @@
 """Azurite (the Azure Storage emulator) as a subprocess on free loopback ports."""
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from devhost.azurite import azurite_argv
+from devhost.azurite import AzuriteUnavailable, azurite_argv, find_azurite
 from tests.support.ports import free_port, wait_for_port
 
 __all__ = ["ACCOUNT_KEY", "ACCOUNT_NAME", "Azurite", "AzuriteMissing", "azurite_command", "start_azurite"]
@@ -28,14 +27,10 @@ class AzuriteMissing(RuntimeError):
 
 def azurite_command(root: Path = REPO_ROOT) -> list[str]:
     """`[node, <root>/node_modules/.bin/azurite]`, or AzuriteMissing saying how to get it."""
-    node = shutil.which("node")
-    script = root / "node_modules" / ".bin" / "azurite"
-    if node is None:
-        raise AzuriteMissing("Node.js is not installed (Node.js 18+ is needed for Azurite)")
-    if not script.exists():
-        raise AzuriteMissing(
-            f"{script} is missing: run `make test` (or `npm install --no-audit --no-fund`) first"
-        )
+    try:
+        node, script = find_azurite(root)
+    except AzuriteUnavailable as unavailable:
+        raise AzuriteMissing(f"{unavailable}; `make test` installs it") from unavailable
     return [node, str(script)]
 
 
