@@ -43,9 +43,9 @@ class DurableExtension:
     trigger_types = frozenset({"orchestrationtrigger", "activitytrigger", "entitytrigger"})
     binding_types = frozenset({"durableclient"})
 
-    def __init__(self, data_dir: Path, hub_name: str) -> None:
+    def __init__(self, data_dir: Path, hub_name: str, script_root: Path | None = None) -> None:
         self.hub_name = hub_name
-        self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name)
+        self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name, script_root)
         self.operations = Operations(self.engine)
         self.local_rpc = LocalRpc(self.routes()) if local_rpc_enabled() else None
         """Delivers the app's client calls to the management routes in-process (`local_rpc`)."""
@@ -70,5 +70,5 @@ class DurableExtension:
 
 
 def create_extension(config: Any) -> DurableExtension:
-    """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir` and `hub_name`)."""
-    return DurableExtension(Path(config.data_dir), str(config.hub_name))
+    """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir`, `hub_name`, `script_root`)."""
+    return DurableExtension(Path(config.data_dir), str(config.hub_name), Path(config.script_root))

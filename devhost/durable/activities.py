@@ -23,11 +23,43 @@ from devhost.durable.store import ActivityRow
 from devhost.invoke import InvocationContext
 from devhost.loader import FunctionSpec
 
-__all__ = ["ActivityRunner"]
+__all__ = ["ActivityRunner", "Outcomes"]
 
 ACTIVITY_THREADS = 32
 """Sync activities running at once (they may wait on I/O, e.g. a model call)."""
 _STOP = None
+
+
+class Outcomes:
+    """Activity outcomes reported from other threads, handed to `done` on the event loop in bursts.
+
+    The first outcome of a burst schedules one loop wake-up, which delivers every outcome
+    that arrived by then; after `close()` outcomes are dropped.
+    """
+
+    def __init__(self, done: Callable[[ActivityRow, h.Event], None]) -> None:
+        self._done = done
+        self._lock = threading.Lock()
+        self._pending: list[tuple[ActivityRow, h.Event]] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The loop `done` runs on (set by the runner when it first dispatches)."""
+        self.closed = False
+
+    def put(self, activity: ActivityRow, event: h.Event) -> None:
+        """Report an outcome (any thread)."""
+        with self._lock:
+            self._pending.append((activity, event))
+            first = len(self._pending) == 1
+        if first and not self.closed and self.loop is not None:
+            self.loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if self.closed:
+            return
+        for activity, event in pending:
+            self._done(activity, event)
 
 
 class ActivityRunner:
@@ -41,17 +73,15 @@ class ActivityRunner:
     def __init__(self, functions: dict[str, FunctionSpec], done: Callable[[ActivityRow, h.Event], None]) -> None:
         self._functions = functions
         self._done = done
+        self._outcomes = Outcomes(done)
         self._queue: queue.SimpleQueue[tuple[FunctionSpec, ActivityRow] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._finished: list[tuple[ActivityRow, h.Event]] = []
         self._threads: list[threading.Thread] = []
         self._idle = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
 
     def close(self) -> None:
         """Stop the workers once they finish what they run; results after this are dropped."""
-        self._closed = True
+        self._outcomes.closed = True
         for _ in self._threads:
             self._queue.put(_STOP)
 
@@ -61,9 +91,9 @@ class ActivityRunner:
             reason = f"The function '{activity.name}' doesn't exist, is disabled, or is not an activity function."
             self._done(activity, h.task_failed(h.utc_now(), activity.task_id, reason, None))
             return
-        self._loop = asyncio.get_running_loop()
+        loop = self._outcomes.loop = asyncio.get_running_loop()
         if spec.is_async:
-            self._loop.create_task(self._run_async(spec, activity))
+            loop.create_task(self._run_async(spec, activity))
             return
         with self._lock:
             grow = self._idle <= 0 and len(self._threads) < ACTIVITY_THREADS
@@ -84,18 +114,7 @@ class ActivityRunner:
             event = _run_sync_activity(spec, activity)
             with self._lock:
                 self._idle += 1
-                self._finished.append((activity, event))
-                first = len(self._finished) == 1
-            if first and not self._closed and self._loop is not None:
-                self._loop.call_soon_threadsafe(self._drain)
-
-    def _drain(self) -> None:
-        with self._lock:
-            finished, self._finished = self._finished, []
-        if self._closed:
-            return
-        for activity, event in finished:
-            self._done(activity, event)
+            self._outcomes.put(activity, event)
 
     async def _run_async(self, spec: FunctionSpec, activity: ActivityRow) -> None:
         try:

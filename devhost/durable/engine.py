@@ -41,6 +41,7 @@ from devhost.durable.steps import EntitySteps, OrchestrationStepper, new_instanc
 from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.durable.store import ActivityRow, InstanceRow, MessageRow, Store
 from devhost.durable.timers import TimerQueue
+from devhost.durable.worker import ProcessActivityRunner, activity_process_enabled
 from devhost.loader import FunctionIndex, FunctionSpec
 
 __all__ = ["DurableEngine"]
@@ -53,9 +54,12 @@ STEPS_PER_ROUND = 256
 class DurableEngine:
     """The durable task hub of one devhost: orchestrations, entities, activities, timers."""
 
-    def __init__(self, store_path: Path, hub_name: str) -> None:
+    def __init__(self, store_path: Path, hub_name: str, script_root: Path | None = None) -> None:
         self.store_path = store_path
         self.hub_name = hub_name
+        self.script_root = script_root
+        """The app's folder: when set (and `DEVHOST_DURABLE_ACTIVITY_PROCESS` is not 0), activities run
+        in a worker process that loads the app from it (`worker.py`); else on threads here."""
         self.store: Store | None = None
         self.orchestrations: dict[str, Instance] = {}
         self.entities: dict[str, EntityState] = {}
@@ -69,7 +73,7 @@ class DurableEngine:
         self._timers = TimerQueue(self._deliver_due)
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._activity_runner: ActivityRunner | None = None
+        self._activity_runner: ActivityRunner | ProcessActivityRunner | None = None
         self._db: ThreadPoolExecutor | None = None
         self._stopping = False
         self._stepper = OrchestrationStepper(self)
@@ -125,7 +129,10 @@ class DurableEngine:
         self.register(index)
         install_sdk_speedups()
         self._wake = asyncio.Event()
-        self._activity_runner = ActivityRunner(self._activities, self.activity_done)
+        if self.script_root is not None and activity_process_enabled():
+            self._activity_runner = ProcessActivityRunner(self._activities, self.activity_done, self.script_root)
+        else:
+            self._activity_runner = ActivityRunner(self._activities, self.activity_done)
         self._db = ThreadPoolExecutor(1, thread_name_prefix="durable-store")
         self.store = Store(self.store_path)
         self._id = self.store.max_ids()
