@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, overload
 
-__all__ = ["ROLES", "ChatMessage", "ToolCall", "format_utc", "parse_utc"]
+__all__ = ["ROLES", "ChatMessage", "StoredMessages", "ToolCall", "format_utc", "message_dicts", "parse_utc"]
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -137,3 +138,86 @@ class ChatMessage:
         if self.tool_call_id is not None:
             data["toolCallId"] = self.tool_call_id
         return data
+
+
+class StoredMessages(Sequence[ChatMessage]):
+    """An immutable sequence of messages kept in their stored (`to_dict`) form, each parsed when first read.
+
+    A chat's working window crosses several durable boundaries in every turn (the chat entity's
+    state, the turn's start, the model request), and at most of them it is only passed on: kept as
+    dicts, it is neither rebuilt message by message nor encoded again at each one. Slicing and `+`
+    stay in stored form; indexing and iteration give `ChatMessage`s.
+    """
+
+    __slots__ = ("_raw", "_parsed")
+
+    def __init__(self, stored: Iterable[dict[str, Any]] = ()) -> None:
+        self._raw: tuple[dict[str, Any], ...] = tuple(stored)
+        self._parsed: dict[int, ChatMessage] = {}
+
+    @classmethod
+    def of(cls, messages: Iterable[ChatMessage] | StoredMessages) -> StoredMessages:
+        """`messages` as a `StoredMessages` (itself when it already is one)."""
+        if isinstance(messages, StoredMessages):
+            return messages
+        return cls(m.to_dict() for m in messages)
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """The stored form of every message."""
+        return list(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    @overload
+    def __getitem__(self, index: int) -> ChatMessage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> StoredMessages: ...
+
+    def __getitem__(self, index: int | slice) -> ChatMessage | StoredMessages:
+        if isinstance(index, slice):
+            return StoredMessages(self._raw[index])
+        if index < 0:
+            index += len(self._raw)
+        message = self._parsed.get(index)
+        if message is None:
+            message = ChatMessage.from_dict(self._raw[index])  # IndexError when out of range
+            self._parsed[index] = message
+        return message
+
+    def __iter__(self) -> Iterator[ChatMessage]:
+        for index in range(len(self._raw)):
+            yield self[index]
+
+    def __add__(self, other: object) -> StoredMessages:
+        if isinstance(other, StoredMessages):
+            return StoredMessages(self._raw + other._raw)
+        if isinstance(other, (tuple, list)):
+            return StoredMessages(self._raw + tuple(m.to_dict() for m in other))
+        return NotImplemented
+
+    def __radd__(self, other: object) -> StoredMessages:
+        if isinstance(other, (tuple, list)):
+            return StoredMessages(tuple(m.to_dict() for m in other) + self._raw)
+        return NotImplemented
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredMessages):
+            return self._raw == other._raw or tuple(self) == tuple(other)
+        if isinstance(other, (tuple, list)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"StoredMessages({list(self)!r})"
+
+
+def message_dicts(messages: Iterable[ChatMessage]) -> list[dict[str, Any]]:
+    """The stored form of `messages` (without re-encoding what is already stored)."""
+    if isinstance(messages, StoredMessages):
+        return messages.to_dicts()
+    return [m.to_dict() for m in messages]

@@ -4,10 +4,11 @@ Each has `to_dict` (what goes into the durable history) and `from_dict` (at the 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.messages import ChatMessage, ToolCall
+from assistant.messages import ChatMessage, ToolCall, message_dicts
 from assistant.state import Usage
 
 __all__ = ["CompletionRequest", "CompletionResult", "ToolInvocation", "ToolResult", "TurnInput", "TurnOutput"]
@@ -75,14 +76,14 @@ class TurnOutput:
 class CompletionRequest:
     """Input of the `chat_completion` activity."""
 
-    messages: tuple[ChatMessage, ...]
+    messages: Sequence[ChatMessage]
     """The whole conversation so far; the activity fits it to the prompt budget."""
     allow_tools: bool = True
     """Offer the skills as tools (false for the last call after the round limit)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        return {"messages": [m.to_dict() for m in self.messages], "allowTools": self.allow_tools}
+        return {"messages": message_dicts(self.messages), "allowTools": self.allow_tools}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompletionRequest:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from assistant.messages import ChatMessage, format_utc, parse_utc
+from assistant.messages import ChatMessage, StoredMessages, format_utc, parse_utc, message_dicts
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
@@ -79,7 +79,7 @@ class TurnRecord:
         """Durable-payload form (the `append_turn` operation's input)."""
         return {
             "turnId": self.turn_id,
-            "messages": [m.to_dict() for m in self.messages],
+            "messages": message_dicts(self.messages),
             "usage": self.usage.to_dict(),
         }
 
@@ -101,9 +101,10 @@ class ChatState:
     instructions: str
     created_at: str
     last_updated_at: str
-    messages: tuple[ChatMessage, ...] = field(default_factory=tuple)
+    messages: StoredMessages = field(default_factory=StoredMessages)
     """The working window, oldest first: the system message (sequence number 0), then the messages after
-    the archived ones (sequence numbers `archived_count + 1` on)."""
+    the archived ones (sequence numbers `archived_count + 1` on). Kept in stored form (any sequence of
+    messages given is converted), since most operations only pass it on."""
     archived_count: int = 0
     """Messages moved to the archive (Table storage): sequence numbers 1 to `archived_count`."""
     total_tokens: int = 0
@@ -115,6 +116,10 @@ class ChatState:
     queue: tuple[str, ...] = field(default_factory=tuple)
     """Accepted turns not yet finished, in arrival order; the first is the one running."""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.messages, StoredMessages):
+            object.__setattr__(self, "messages", StoredMessages.of(self.messages))
+
     def to_dict(self) -> dict[str, Any]:
         """Stored form."""
         return {
@@ -122,7 +127,7 @@ class ChatState:
             "instructions": self.instructions,
             "createdAt": self.created_at,
             "lastUpdatedAt": self.last_updated_at,
-            "messages": [m.to_dict() for m in self.messages],
+            "messages": self.messages.to_dicts(),
             "archivedCount": self.archived_count,
             "totalTokens": self.total_tokens,
             "turnIds": list(self.turn_ids),
@@ -138,7 +143,7 @@ class ChatState:
             instructions=str(data.get("instructions") or ""),
             created_at=str(data["createdAt"]),
             last_updated_at=str(data.get("lastUpdatedAt") or data["createdAt"]),
-            messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
+            messages=StoredMessages(data.get("messages") or ()),
             archived_count=int(data.get("archivedCount", 0)),
             total_tokens=int(data.get("totalTokens", 0)),
             turn_ids=tuple(str(t) for t in data.get("turnIds") or ()),
@@ -223,7 +228,7 @@ def view_chat(
     keeping those created strictly after `after` (all when None), oldest first."""
     if state is None:
         return ChatView(id=chat_id, exists=False)
-    everything = state.messages[:1] + archived + state.messages[1:]
+    everything = tuple(state.messages[:1]) + archived + tuple(state.messages[1:])
     recent = tuple(m for m in everything if after is None or parse_utc(m.created_at) > after)
     return ChatView(
         id=chat_id,

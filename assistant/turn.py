@@ -6,6 +6,7 @@ rebuilds it exactly from the same task results.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ __all__ = ["ROUND_LIMIT_REPLY", "ToolPlan", "TurnRun", "next_stamp"]
 ROUND_LIMIT_REPLY = "I could not finish this request within the allowed number of tool calls."
 
 
-def next_stamp(messages: tuple[ChatMessage, ...], now: datetime) -> str:
+def next_stamp(messages: Sequence[ChatMessage], now: datetime) -> str:
     """`now`, or just after the newest of `messages` if that is not earlier: stamps strictly increase."""
     if messages and messages[-1].created_at:
         floor = parse_utc(messages[-1].created_at) + timedelta(microseconds=1)
@@ -43,8 +44,8 @@ class TurnRun:
 
     chat_id: str
     turn_id: str
-    history: tuple[ChatMessage, ...]
-    """The chat's stored messages before this turn (system message first)."""
+    history: Sequence[ChatMessage]
+    """The chat's stored messages before this turn (system message first; a `StoredMessages` from the entity)."""
     new_messages: tuple[ChatMessage, ...]
     """This turn's messages so far, the user's first."""
     max_tool_rounds: int
@@ -56,7 +57,7 @@ class TurnRun:
 
     @classmethod
     def begin(
-        cls, turn: TurnInput, turn_id: str, history: tuple[ChatMessage, ...], now: datetime
+        cls, turn: TurnInput, turn_id: str, history: Sequence[ChatMessage], now: datetime
     ) -> TurnRun:
         """Step 1: the user's message joins the conversation."""
         user = ChatMessage(role="user", content=turn.message, created_at=next_stamp(history, now), turn_id=turn_id)

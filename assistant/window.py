@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from assistant.messages import ChatMessage
+from assistant.messages import ChatMessage, message_dicts
 from assistant.state import ChatState
 
 __all__ = ["ArchiveBatch", "apply_archived", "plan_archive"]
@@ -41,7 +41,7 @@ class ArchiveBatch:
             "chatId": self.chat_id,
             "generation": self.generation,
             "fromSeq": self.from_seq,
-            "messages": [m.to_dict() for m in self.messages],
+            "messages": message_dicts(self.messages),
         }
 
     @classmethod
@@ -73,7 +73,7 @@ def plan_archive(state: ChatState, working_messages: int) -> ArchiveBatch | None
     if cut == 0:
         return None
     return ArchiveBatch(
-        chat_id=state.chat_id, generation=state.created_at, from_seq=state.archived_count + 1, messages=rest[:cut]
+        chat_id=state.chat_id, generation=state.created_at, from_seq=state.archived_count + 1, messages=tuple(rest[:cut])
     )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from assistant.messages import ChatMessage, ToolCall, format_utc, parse_utc
+from assistant.messages import ChatMessage, StoredMessages, ToolCall, format_utc, parse_utc
 from assistant.state import DEFAULT_INSTRUCTIONS, ChatState, TurnRecord, Usage, append_turn, new_chat, view_chat
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
@@ -68,3 +68,13 @@ def test_view_filters_strictly_after_timestamp_and_reports_missing_chat() -> Non
         "id": "x", "exists": False, "createdAt": None, "lastUpdatedAt": None,
         "totalMessages": 0, "totalTokens": 0, "recentMessages": [], "turnInProgress": False, "pendingTurns": 0,
     }
+
+
+def test_chat_state_passes_its_window_on_in_stored_form() -> None:
+    """from_dict/to_dict keep the stored message dicts (nothing re-encoded), and messages given as a tuple are stored."""
+    chat = append_turn(new_chat("c", None, T0), TurnRecord(turn_id="t1", messages=(ChatMessage(role="user", content="hi"),)))
+    stored = chat.to_dict()
+    again = ChatState.from_dict(stored)
+    assert isinstance(chat.messages, StoredMessages) and isinstance(again.messages, StoredMessages)
+    assert all(a is b for a, b in zip(again.to_dict()["messages"], stored["messages"]))
+    assert again == chat and again.messages[-1].content == "hi"
