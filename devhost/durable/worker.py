@@ -6,7 +6,8 @@ shares one GIL; a model call's client work on an activity thread competes with t
 that drives orchestrations and serves HTTP. `ProcessActivityRunner` moves activity execution
 into a child process (`python -m devhost.durable.worker`), which loads the same app and runs
 activities with the in-process `ActivityRunner` (same input decoding, output encoding and
-failure events); the two exchange pickled `ActivityRow`s and history events over a socket pair.
+failure events); the two exchange pickled `ActivityRow`s and history events over a socket pair
+(length-prefixed pickles, read and written by each side's event loop).
 
 It behaves like the in-process runner toward the engine: `dispatch(row)`, then `done(row,
 event)` on the event loop. If the worker process dies (an activity called `os._exit`, or it was
@@ -28,13 +29,11 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Callable
 
 from devhost.durable import history as h
-from devhost.durable.activities import ActivityRunner, Outcomes
+from devhost.durable.activities import ActivityRunner
 from devhost.durable.store import ActivityRow
 from devhost.loader import FunctionSpec
 
@@ -44,7 +43,6 @@ log = logging.getLogger("devhost.durable")
 
 MAX_ATTEMPTS = 3
 """Times one activity is sent to a worker process that then dies before answering."""
-_STOP = None
 
 
 def activity_process_enabled() -> bool:
@@ -53,7 +51,12 @@ def activity_process_enabled() -> bool:
 
 
 class ProcessActivityRunner:
-    """Sends activity work items to a worker process and reports each outcome as a history event."""
+    """Sends activity work items to a worker process and reports each outcome as a history event.
+
+    Everything happens on the engine's event loop: work items are written to the worker's socket
+    through an asyncio stream (buffered, so a worker still starting never blocks the loop) and
+    outcomes are read from it by the loop itself, so no thread has to wake up for either.
+    """
 
     def __init__(
         self,
@@ -63,16 +66,13 @@ class ProcessActivityRunner:
     ) -> None:
         self._functions = functions
         self._done = done
-        self._outcomes = Outcomes(done)
         self._script_root = script_root
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._lock = threading.Lock()
         self._in_flight: dict[int, ActivityRow] = {}
         self._attempts: dict[int, int] = {}
         self._process: subprocess.Popen[bytes] | None = None
-        self._conn: Connection | None = None
-        self._outbox: list[ActivityRow] = []
-        self._send_ready = threading.Condition(self._lock)
+        self._writer: asyncio.StreamWriter | None = None
+        self._unsent: list[ActivityRow] = []
+        """Work dispatched while the worker's stream is not open yet."""
         self._closed = False
         self._generation = 0
 
@@ -82,36 +82,28 @@ class ProcessActivityRunner:
             reason = f"The function '{activity.name}' doesn't exist, is disabled, or is not an activity function."
             self._done(activity, h.task_failed(h.utc_now(), activity.task_id, reason, None))
             return
-        if self._loop is None:
-            self._loop = self._outcomes.loop = asyncio.get_running_loop()
-        if self._process is None and not self._closed:
+        if self._closed:
+            return
+        if self._process is None:
             self._start_worker()
-        with self._lock:
-            self._in_flight[activity.id] = activity
-            self._attempts[activity.id] = self._attempts.get(activity.id, 0) + 1
-            self._outbox.append(activity)
-            self._send_ready.notify()
+        self._in_flight[activity.id] = activity
+        self._attempts[activity.id] = self._attempts.get(activity.id, 0) + 1
+        self._send(activity)
 
     def close(self) -> None:
-        """Stop the worker process; results that arrive after this are dropped."""
-        self._outcomes.closed = True
-        with self._lock:
-            self._closed = True
-            self._send_ready.notify_all()
-            process, conn = self._process, self._conn
-        if conn is not None:
-            try:
-                conn.send_bytes(pickle.dumps(_STOP))
-            except OSError:
-                pass
+        """Stop the worker process (what it runs is dropped: it runs again after a restart)."""
+        self._closed = True
+        process, writer = self._process, self._writer
+        self._process = self._writer = None
+        if writer is not None:
+            writer.close()
         if process is not None:
+            process.terminate()
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if conn is not None:
-            conn.close()
 
     @property
     def pid(self) -> int | None:
@@ -119,78 +111,80 @@ class ProcessActivityRunner:
         return self._process.pid if self._process is not None else None
 
     # -- the worker process ------------------------------------------------------------------
+    def _send(self, activity: ActivityRow) -> None:
+        if self._writer is None:
+            self._unsent.append(activity)
+        else:
+            self._writer.write(_frame(activity))
+
     def _start_worker(self) -> None:
-        """Start a worker process and its sender and receiver threads (on the loop's thread)."""
+        """Start a worker process; its stream opens on the loop, then unsent work goes to it."""
         ours, theirs = socket.socketpair()
-        theirs.set_inheritable(True)
         command = [sys.executable, "-m", "devhost.durable.worker", "--script-root", str(self._script_root),
                    "--fd", str(theirs.fileno())]
         self._process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True)
         theirs.close()
-        conn = Connection(ours.detach())
-        with self._lock:
-            self._conn = conn
-            self._generation += 1
-            generation = self._generation
-            # Work sent to a previous worker and not answered goes to this one.
-            self._outbox = list(self._in_flight.values())
-            self._send_ready.notify_all()
-        threading.Thread(target=self._send, args=(conn, generation), name="durable-worker-send", daemon=True).start()
-        threading.Thread(target=self._receive, args=(conn, self._process, generation),
-                         name="durable-worker-receive", daemon=True).start()
+        self._generation += 1
+        self._writer = None
+        # Work sent to a previous worker and not answered goes to this one.
+        self._unsent = list(self._in_flight.values())
+        asyncio.get_running_loop().create_task(self._talk(ours, self._process, self._generation))
 
-    def _send(self, conn: Connection, generation: int) -> None:
-        while True:
-            with self._lock:
-                while not self._outbox and not self._closed and generation == self._generation:
-                    self._send_ready.wait()
-                if self._closed or generation != self._generation:
-                    return
-                batch, self._outbox = self._outbox, []
-            try:
-                for activity in batch:
-                    conn.send_bytes(pickle.dumps(activity, pickle.HIGHEST_PROTOCOL))
-            except OSError:
-                return  # the worker died; the receiver restarts it and the work goes again
-
-    def _receive(self, conn: Connection, process: subprocess.Popen[bytes], generation: int) -> None:
-        while True:
-            try:
-                activity_id, event = pickle.loads(conn.recv_bytes())
-            except (EOFError, OSError):
-                break
-            with self._lock:
+    async def _talk(self, sock: socket.socket, process: subprocess.Popen[bytes], generation: int) -> None:
+        """Open the worker's stream, send what waits, then read outcomes until the worker goes."""
+        reader, writer = await asyncio.open_connection(sock=sock)
+        if self._closed or generation != self._generation:
+            writer.close()
+            return
+        self._writer = writer
+        unsent, self._unsent = self._unsent, []
+        for activity in unsent:
+            writer.write(_frame(activity))
+        try:
+            while True:
+                activity_id, event = await _read_frame(reader)
                 activity = self._in_flight.pop(activity_id, None)
                 self._attempts.pop(activity_id, None)
-            if activity is not None:
-                self._outcomes.put(activity, event)
-        code = process.wait()
-        if not self._closed and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._worker_died, generation, code)
-
-    def _worker_died(self, generation: int, code: int) -> None:
-        """The worker process ended on its own: fail what ran too often, start another for the rest."""
+                if activity is not None and not self._closed:
+                    self._done(activity, event)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
         if self._closed or generation != self._generation:
             return
-        self._conn = None
-        self._process = None
-        with self._lock:
-            given_up = [a for a in self._in_flight.values() if self._attempts.get(a.id, 0) >= MAX_ATTEMPTS]
-            for activity in given_up:
-                del self._in_flight[activity.id]
-                self._attempts.pop(activity.id, None)
-            for activity in self._in_flight.values():
-                self._attempts[activity.id] = self._attempts.get(activity.id, 0) + 1
-            self._outbox = []
-            retrying = len(self._in_flight)
+        while process.poll() is None:  # it closed its end: it is exiting
+            await asyncio.sleep(0.01)
+        self._worker_died(int(process.returncode))
+
+    def _worker_died(self, code: int) -> None:
+        """The worker process ended on its own: fail what ran too often, start another for the rest."""
+        self._process = self._writer = None
+        given_up = [a for a in self._in_flight.values() if self._attempts.get(a.id, 0) >= MAX_ATTEMPTS]
+        for activity in given_up:
+            del self._in_flight[activity.id]
+            self._attempts.pop(activity.id, None)
+        for activity in self._in_flight.values():
+            self._attempts[activity.id] = self._attempts.get(activity.id, 0) + 1
         log.error("The activity worker process exited (code %s) with %d activities running; starting another",
-                  code, retrying + len(given_up))
+                  code, len(self._in_flight) + len(given_up))
         for activity in given_up:
             reason = (f"Activity function '{activity.name}' failed: the worker process exited (code {code}) "
                       f"while running it, {MAX_ATTEMPTS} times")
             self._done(activity, h.task_failed(h.utc_now(), activity.task_id, reason, None))
-        if retrying:
+        if self._in_flight:
             self._start_worker()
+
+
+def _frame(value: Any) -> bytes:
+    """`value` pickled, after its length (4 bytes, big-endian)."""
+    data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+    return len(data).to_bytes(4, "big") + data
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> Any:
+    """The next value `_frame` wrote (IncompleteReadError at the end of the stream)."""
+    size = int.from_bytes(await reader.readexactly(4), "big")
+    return pickle.loads(await reader.readexactly(size))
 
 
 # -- the worker process itself -------------------------------------------------------------------
@@ -216,33 +210,20 @@ def _activity_functions(script_root: Path) -> dict[str, FunctionSpec]:
     return functions
 
 
-def _serve(conn: Connection, functions: dict[str, FunctionSpec]) -> None:
-    """Run activities as they arrive until the host says stop or goes away."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    send_lock = threading.Lock()
+async def _serve(sock: socket.socket, functions: dict[str, FunctionSpec]) -> None:
+    """Run activities as they arrive; exit when the host closes its end (it stopped, or died)."""
+    reader, writer = await asyncio.open_connection(sock=sock)
 
     def done(activity: ActivityRow, event: h.Event) -> None:
-        data = pickle.dumps((activity.id, event), pickle.HIGHEST_PROTOCOL)
-        with send_lock:
-            conn.send_bytes(data)
+        writer.write(_frame((activity.id, event)))
 
     runner = ActivityRunner(functions, done)
-
-    def receive() -> None:
-        while True:
-            try:
-                item: Any = pickle.loads(conn.recv_bytes())
-            except (EOFError, OSError):
-                os._exit(0)  # the host is gone: nothing to report results to
-            if item is _STOP:
-                loop.call_soon_threadsafe(loop.stop)
-                return
-            loop.call_soon_threadsafe(runner.dispatch, item)
-
-    threading.Thread(target=receive, name="worker-receive", daemon=True).start()
-    loop.run_forever()
-    runner.close()
+    while True:
+        try:
+            activity = await _read_frame(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            os._exit(0)  # nothing to report results to; activity threads still running are not waited for
+        runner.dispatch(activity)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -253,13 +234,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the host stops us
-    conn = Connection(args.fd)
+    sock = socket.socket(fileno=args.fd)
     from devhost.cli import configure_logging
     from devhost.config import read_host_json
 
     configure_logging(read_host_json(args.script_root))
-    _serve(conn, _activity_functions(args.script_root))
-    os._exit(0)  # activity threads still running are not waited for: the host has stopped
+    asyncio.run(_serve(sock, _activity_functions(args.script_root)))
+    return 0
 
 
 if __name__ == "__main__":
