@@ -2,12 +2,14 @@
 
 Hot state lives in memory (`state.py`); every change is recorded in the open write batch.
 The pump steps ready instances and entities into that batch, commits it in one SQLite
-transaction on a dedicated thread (group commit: one transaction for many steps; the
-next batch fills while the previous one commits), and only then releases what the
+transaction (group commit: one transaction for many steps), and only then releases what the
 batch scheduled: activities start, timers are armed, API callers get their answer,
 status queries see the new summaries. Messages between instances are delivered in
 memory at once (a message created and consumed in the same batch is never written),
-which is safe because batches commit strictly in order.
+which is safe because batches commit strictly in order. The commit runs on the loop itself:
+a WAL commit without fsync takes a fraction of a millisecond, less than handing it to a thread
+and back cost (measured: ~0.3 ms in SQLite against ~0.7 ms from the loop's side when it ran on a
+store thread, twice on every activity's path).
 
 Crash recovery (`startup`): instances not yet finished are loaded with their history,
 undelivered messages are delivered again (future timers re-armed) and activities whose
@@ -20,7 +22,6 @@ from collections import deque
 import json
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -74,7 +75,6 @@ class DurableEngine:
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._activity_runner: ActivityRunner | ProcessActivityRunner | None = None
-        self._db: ThreadPoolExecutor | None = None
         self._stopping = False
         self._stepper = OrchestrationStepper(self)
         self._entity_steps = EntitySteps(self)
@@ -133,7 +133,6 @@ class DurableEngine:
             self._activity_runner = ProcessActivityRunner(self._activities, self.activity_done, self.script_root)
         else:
             self._activity_runner = ActivityRunner(self._activities, self.activity_done)
-        self._db = ThreadPoolExecutor(1, thread_name_prefix="durable-store")
         self.store = Store(self.store_path)
         self._id = self.store.max_ids()
         self._recover()
@@ -168,10 +167,9 @@ class DurableEngine:
                 await task
             except (asyncio.CancelledError, Exception):  # the pump stops at a clean point
                 pass
-        if self.store is not None and self._db is not None:
+        if self.store is not None:
             self._open.elide_transient_messages()
-            await asyncio.get_running_loop().run_in_executor(self._db, self.store.commit, self._open.writes)
-            self._db.shutdown(wait=True)
+            self.store.commit(self._open.writes)
             self.store.close()
             self.store = None
         if self._activity_runner is not None:
@@ -358,31 +356,26 @@ class DurableEngine:
             self.mark_ready(target)
 
     async def _pump(self) -> None:
-        assert self._wake is not None and self.store is not None and self._db is not None
-        loop = asyncio.get_running_loop()
-        inflight: asyncio.Future[None] | None = None
-        committing: OpenBatch | None = None
+        assert self._wake is not None and self.store is not None
         while True:
             if not self._stopping:
                 self._run_ready()
-            if inflight is not None and committing is not None:
+            if not self._open.is_empty():
+                batch, self._open = self._open, OpenBatch()
+                batch.elide_transient_messages()
                 try:
-                    await inflight
+                    self.store.commit(batch.writes)
                 except Exception as exc:
                     log.exception("durable store commit failed")
-                    for waiter in committing.waiters:
+                    for waiter in batch.waiters:
                         if not waiter.done():
                             waiter.set_exception(exc)
                 else:
-                    self._after_commit(committing)
-                inflight, committing = None, None
-                continue
-            if not self._open.is_empty():
-                committing, self._open = self._open, OpenBatch()
-                committing.elide_transient_messages()
-                inflight = loop.run_in_executor(self._db, self.store.commit, committing.writes)
+                    self._after_commit(batch)
+                await asyncio.sleep(0)  # HTTP handlers and activity results run between rounds
                 continue
             if self._ready and not self._stopping:
+                await asyncio.sleep(0)
                 continue
             self._wake.clear()
             await self._wake.wait()
