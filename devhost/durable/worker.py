@@ -4,7 +4,7 @@ On Azure the Functions host (the durable engine, HTTP, storage) and the Python w
 app's code) are separate processes. devhost runs both in one Python process, so everything
 shares one GIL; a model call's client work on an activity thread competes with the event loop
 that drives orchestrations and serves HTTP. `ProcessActivityRunner` moves activity execution
-into a child process (`python -m devhost.durable.worker`), which loads the same app and runs
+into a child process (`python -m devhost.durable.activity_worker`), which loads the same app and runs
 activities with the in-process `ActivityRunner` (same input decoding, output encoding and
 failure events); the two exchange pickled `ActivityRow`s and history events over a socket pair
 (length-prefixed pickles, read and written by each side's event loop).
@@ -19,13 +19,10 @@ activities on threads in devhost's own process.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
-import ctypes
 import logging
 import os
 import pickle
-import signal
 import socket
 import subprocess
 import sys
@@ -33,11 +30,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from devhost.durable import history as h
-from devhost.durable.activities import ActivityRunner
 from devhost.durable.store import ActivityRow
 from devhost.loader import FunctionSpec
 
-__all__ = ["MAX_ATTEMPTS", "ProcessActivityRunner", "activity_process_enabled", "main"]
+__all__ = ["MAX_ATTEMPTS", "ProcessActivityRunner", "activity_process_enabled", "frame", "read_frame"]
 
 log = logging.getLogger("devhost.durable")
 
@@ -115,14 +111,14 @@ class ProcessActivityRunner:
         if self._writer is None:
             self._unsent.append(activity)
         else:
-            self._writer.write(_frame(activity))
+            self._writer.write(frame(activity))
 
     def _start_worker(self) -> None:
         """Start a worker process; its stream opens on the loop, then unsent work goes to it."""
         ours, theirs = socket.socketpair()
-        command = [sys.executable, "-m", "devhost.durable.worker", "--script-root", str(self._script_root),
+        command = [sys.executable, "-m", "devhost.durable.activity_worker", "--script-root", str(self._script_root),
                    "--fd", str(theirs.fileno())]
-        self._process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True)
+        self._process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True, env=_worker_env())
         theirs.close()
         self._generation += 1
         self._writer = None
@@ -139,10 +135,10 @@ class ProcessActivityRunner:
         self._writer = writer
         unsent, self._unsent = self._unsent, []
         for activity in unsent:
-            writer.write(_frame(activity))
+            writer.write(frame(activity))
         try:
             while True:
-                activity_id, event = await _read_frame(reader)
+                activity_id, event = await read_frame(reader)
                 activity = self._in_flight.pop(activity_id, None)
                 self._attempts.pop(activity_id, None)
                 if activity is not None and not self._closed:
@@ -175,73 +171,22 @@ class ProcessActivityRunner:
             self._start_worker()
 
 
-def _frame(value: Any) -> bytes:
+def _worker_env() -> dict[str, str]:
+    """This process's environment (settings included), with devhost's own folder on PYTHONPATH
+    so that the worker imports the same devhost whatever the working directory."""
+    env = dict(os.environ)
+    home = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([home] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != home])
+    return env
+
+
+def frame(value: Any) -> bytes:
     """`value` pickled, after its length (4 bytes, big-endian)."""
     data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
     return len(data).to_bytes(4, "big") + data
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> Any:
-    """The next value `_frame` wrote (IncompleteReadError at the end of the stream)."""
+async def read_frame(reader: asyncio.StreamReader) -> Any:
+    """The next value `frame` encoded (IncompleteReadError at the end of the stream)."""
     size = int.from_bytes(await reader.readexactly(4), "big")
     return pickle.loads(await reader.readexactly(size))
-
-
-# -- the worker process itself -------------------------------------------------------------------
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _activity_functions(script_root: Path) -> dict[str, FunctionSpec]:
-    from devhost.loader import load_app
-
-    functions: dict[str, FunctionSpec] = {}
-    for spec in load_app(script_root).functions:
-        if spec.trigger_type.lower() == "activitytrigger":
-            for name in {spec.name, str(spec.trigger.get("activity") or spec.name)}:
-                functions[name.lower()] = spec
-    return functions
-
-
-async def _serve(sock: socket.socket, functions: dict[str, FunctionSpec]) -> None:
-    """Run activities as they arrive; exit when the host closes its end (it stopped, or died)."""
-    reader, writer = await asyncio.open_connection(sock=sock)
-
-    def done(activity: ActivityRow, event: h.Event) -> None:
-        writer.write(_frame((activity.id, event)))
-
-    runner = ActivityRunner(functions, done)
-    while True:
-        try:
-            activity = await _read_frame(reader)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            os._exit(0)  # nothing to report results to; activity threads still running are not waited for
-        runner.dispatch(activity)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m devhost.durable.worker --script-root DIR --fd N` (started by `ProcessActivityRunner`)."""
-    parser = argparse.ArgumentParser(prog="python -m devhost.durable.worker")
-    parser.add_argument("--script-root", type=Path, required=True)
-    parser.add_argument("--fd", type=int, required=True)
-    args = parser.parse_args(argv)
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the host stops us
-    sock = socket.socket(fileno=args.fd)
-    from devhost.cli import configure_logging
-    from devhost.config import read_host_json
-
-    configure_logging(read_host_json(args.script_root))
-    asyncio.run(_serve(sock, _activity_functions(args.script_root)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
