@@ -67,13 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(host_json: dict[str, object]) -> None:
-    """Log to stderr with UTC timestamps at host.json's `logging.logLevel.default` level."""
+def configure_logging(host_json: dict[str, object], prefix: str = "") -> None:
+    """Log to stderr with UTC timestamps (then `prefix`) at host.json's `logging.logLevel.default` level."""
     level_name = "information"
     logging_section = host_json.get("logging")
     if isinstance(logging_section, dict) and isinstance(logging_section.get("logLevel"), dict):
         level_name = str(logging_section["logLevel"].get("default", level_name)).lower()
-    formatter = logging.Formatter("[%(asctime)s.%(msecs)03dZ] %(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter = logging.Formatter("[%(asctime)s.%(msecs)03dZ] " + prefix.replace("%", "%%") + "%(message)s",
+                                  "%Y-%m-%dT%H:%M:%S")
     formatter.converter = time.gmtime
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)

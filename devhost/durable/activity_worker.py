@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from devhost.cli import configure_logging
     from devhost.config import read_host_json
 
-    configure_logging(read_host_json(args.script_root))
+    configure_logging(read_host_json(args.script_root), prefix="(activity worker) ")
     asyncio.run(_serve(sock, _activity_functions(args.script_root)))
     return 0
 

@@ -36,12 +36,13 @@ def _host_pid(app: DurableApp) -> int:
 
 
 def test_activities_run_in_one_worker_process_beside_the_host(app: DurableApp) -> None:
-    """Sync and async activities share one process, which is not the one serving HTTP (devhost's)."""
+    """Sync and async activities share one process, which is not the one serving HTTP (devhost's); its log lines say so."""
     results = app.completed_output("pids")
     worker_pids = {r["pid"] for r in results}
     assert len(results) == 4 and len(worker_pids) == 1, results
     assert _host_pid(app) == app.host.pid
     assert worker_pids.pop() != app.host.pid
+    assert "(activity worker) where ran for 0" in app.host.log_text()
 
 
 def test_worker_that_dies_mid_activity_is_replaced_and_the_activity_runs_again(app: DurableApp) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 from collections.abc import Generator
 from pathlib import Path
@@ -42,7 +43,8 @@ def host_pid(req: func.HttpRequest) -> func.HttpResponse:
 
 @app.activity_trigger(input_name="label")
 def where(label: str) -> dict[str, Any]:
-    """A sync activity's process id."""
+    """A sync activity's process id (and a log line)."""
+    logging.getLogger("worker-app").warning("where ran for %s", label)
     return {"label": label, "pid": os.getpid()}
 
 
