@@ -26,6 +26,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -39,6 +40,8 @@ log = logging.getLogger("devhost.durable")
 
 MAX_ATTEMPTS = 3
 """Times one activity is sent to a worker process that then dies before answering."""
+EXIT_GRACE_SECONDS = 5.0
+"""How long a worker that closed its socket may take to exit before it is killed."""
 
 
 def activity_process_enabled() -> bool:
@@ -144,11 +147,17 @@ class ProcessActivityRunner:
                 if activity is not None and not self._closed:
                     self._done(activity, event)
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            pass  # the worker closed its end: it is exiting
+        except Exception:  # a garbled stream: end this worker, the next one gets its work
+            log.exception("bad message from the activity worker process %s; stopping it", process.pid)
+            process.kill()
         writer.close()
         if self._closed or generation != self._generation:
             return
-        while process.poll() is None:  # it closed its end: it is exiting
+        deadline = time.monotonic() + EXIT_GRACE_SECONDS
+        while process.poll() is None:
+            if time.monotonic() > deadline:
+                process.kill()
             await asyncio.sleep(0.01)
         self._worker_died(int(process.returncode))
 

@@ -74,6 +74,18 @@ def test_activity_that_always_ends_its_worker_fails_after_max_attempts(app: Dura
     assert final["output"]["after"]["pid"] != app.host.pid
 
 
+def test_garbled_stream_from_the_worker_replaces_it(app: DurableApp) -> None:
+    """Bytes that are no message end that worker (killed, not waited for); the next one runs the activity."""
+    started = app.start("garbled")
+    final = app.wait_done(started["id"], timeout=20)
+    assert final["runtimeStatus"] == "Completed", final
+    assert final["output"] == f"clean {started['id']}"
+    attempts = (app.state_dir / f"garbled-{started['id']}").read_text().split()
+    assert len(attempts) == 2 and attempts[0] != attempts[1], attempts
+    assert _wait_gone(int(attempts[0]))
+    assert "bad message from the activity worker process" in app.host.log_text()
+
+
 def test_worker_process_ends_with_devhost(tmp_path: Path) -> None:
     """SIGKILL on devhost takes its worker down too; a graceful stop ends it as well."""
     state = tmp_path / "state"

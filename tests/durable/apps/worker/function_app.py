@@ -8,6 +8,8 @@ import asyncio
 import json
 import logging
 import os
+import sys
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,14 @@ import azure.functions as func
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 
-def _state_file(name: str) -> Path:
+def _record_attempt(kind: str, key: str) -> int:
+    """Append this process's id to the `kind-key` file of the state dir; the attempt's number."""
     path = Path(os.environ["DURABLE_TEST_STATE_DIR"])
     path.mkdir(parents=True, exist_ok=True)
-    return path / name
+    marker = path / f"{kind}-{key}"
+    with marker.open("a", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()}\n")
+    return len(marker.read_text(encoding="utf-8").splitlines())
 
 
 @app.route(route="orchestrators/{name}", methods=["POST"])
@@ -58,10 +64,7 @@ async def where_async(label: str) -> dict[str, Any]:
 @app.activity_trigger(input_name="key")
 def exit_once(key: str) -> str:
     """End the worker process on the first attempt for `key`; answer on the next."""
-    marker = _state_file(f"exited-{key}")
-    with marker.open("a", encoding="utf-8") as handle:
-        handle.write(f"{os.getpid()}\n")
-    if len(marker.read_text(encoding="utf-8").splitlines()) == 1:
+    if _record_attempt("exited", key) == 1:
         os._exit(3)
     return f"survived {key}"
 
@@ -69,9 +72,24 @@ def exit_once(key: str) -> str:
 @app.activity_trigger(input_name="key")
 def exit_always(key: str) -> str:
     """End the worker process, every time."""
-    with _state_file(f"exited-{key}").open("a", encoding="utf-8") as handle:
-        handle.write(f"{os.getpid()}\n")
+    _record_attempt("exited", key)
     os._exit(4)
+
+
+@app.activity_trigger(input_name="key")
+def garble_once(key: str) -> str:
+    """On the first attempt for `key`, write bytes that are no message onto the worker's socket to the host."""
+    if _record_attempt("garbled", key) == 1:
+        fd = int(sys.argv[sys.argv.index("--fd") + 1])
+        os.write(fd, (5).to_bytes(4, "big") + b"junk!")
+        time.sleep(30)  # the host stops this worker
+    return f"clean {key}"
+
+
+@app.orchestration_trigger(context_name="context")
+def garbled(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """An activity whose worker garbles the stream once."""
+    return (yield context.call_activity("garble_once", context.instance_id))
 
 
 @app.orchestration_trigger(context_name="context")
