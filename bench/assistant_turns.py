@@ -13,7 +13,9 @@ answers at once; its own handling, ~1 ms, counts as overhead here). Measures:
    turns 1-20 against the last 20, and the chat entity's state size (bytes of
    `GET /runtime/webhooks/durabletask/entities/chat/{id}`) at turn 10 and at the last turn;
 4. a turn whose model answer asks for 5 `Sleep` calls of 200 ms: wall time, and whether the calls
-   overlapped (every call started before any ended, from the start/end times the skill records).
+   overlapped (every call started before any ended, from the start/end times the skill records);
+5. the CPU devhost's process and its activity worker used per turn during the parallel run
+   (from `/proc`, Linux only).
 
 Prints machine info and a markdown table, and writes both to `bench/results/assistant_turns.md`.
 """
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.assistant_stack import AssistantClient, Stack, assistant_stack, sleep_message
+from bench.cpu import child_pids, cpu_seconds
 from bench.durable_results import machine_info, percentile
 
 __all__ = ["Results", "main", "parse_args"]
@@ -58,6 +61,10 @@ class Results:
     long_seconds: float = 0.0
     tool_walls: list[float] = field(default_factory=list)
     tool_overlapped: list[bool] = field(default_factory=list)
+    devhost_cpu_seconds: float | None = None
+    """CPU devhost's own process used during the parallel run (None where /proc is missing)."""
+    worker_cpu_seconds: float | None = None
+    """CPU its child processes (the activity worker) used during the parallel run."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -91,7 +98,15 @@ async def _overhead(client: AssistantClient, results: Results, samples: int) -> 
         results.samples.append((await client.turn(chat, f"hello {i}")).wall_ms)
 
 
-async def _parallel(client: AssistantClient, results: Results, chats: int, turns_per_chat: int) -> None:
+def _cpu(pid: int) -> tuple[float | None, float | None]:
+    """CPU seconds of devhost (`pid`) and of its children so far."""
+    children = [cpu_seconds(c) for c in child_pids(pid)]
+    return cpu_seconds(pid), sum(c for c in children if c is not None) if children else None
+
+
+async def _parallel(
+    client: AssistantClient, results: Results, chats: int, turns_per_chat: int, devhost_pid: int | None = None
+) -> None:
     ids = [_new_chat_id("par") for _ in range(chats)]
     await asyncio.gather(*(client.create_chat(c) for c in ids))
 
@@ -99,9 +114,15 @@ async def _parallel(client: AssistantClient, results: Results, chats: int, turns
         for i in range(turns_per_chat):
             results.parallel_latencies.append((await client.turn(chat, f"message {i}")).wall_ms)
 
+    before = _cpu(devhost_pid) if devhost_pid else (None, None)
     started = time.perf_counter()
     await asyncio.gather(*(one_chat(c) for c in ids))
     results.parallel_seconds = time.perf_counter() - started
+    after = _cpu(devhost_pid) if devhost_pid else (None, None)
+    if before[0] is not None and after[0] is not None:
+        results.devhost_cpu_seconds = after[0] - before[0]
+    if before[1] is not None and after[1] is not None:
+        results.worker_cpu_seconds = after[1] - before[1]
     results.parallel_chats, results.parallel_turns = chats, chats * turns_per_chat
 
 
@@ -142,7 +163,7 @@ async def _run(stack: Stack, args: argparse.Namespace) -> Results:
         print("per-turn overhead ...", file=sys.stderr)
         await _overhead(client, results, args.samples)
         print(f"{args.chats} chats in parallel ...", file=sys.stderr)
-        await _parallel(client, results, args.chats, args.turns_per_chat)
+        await _parallel(client, results, args.chats, args.turns_per_chat, stack.devhost.pid)
         print("tool turns ...", file=sys.stderr)
         await _tools(client, results, args.tool_runs)
         print(f"one chat grown to {args.turns} turns ...", file=sys.stderr)
@@ -154,6 +175,15 @@ async def _run(stack: Stack, args: argparse.Namespace) -> Results:
 
 def _p(samples: Sequence[float], pct: int) -> float:
     return percentile(list(samples), pct)
+
+
+def _cpu_cell(results: Results) -> str:
+    if results.devhost_cpu_seconds is None or not results.parallel_turns:
+        return "not measured (no /proc)"
+    text = f"devhost {results.devhost_cpu_seconds / results.parallel_turns * 1000:.1f} ms"
+    if results.worker_cpu_seconds is not None:
+        text += f", activity worker {results.worker_cpu_seconds / results.parallel_turns * 1000:.1f} ms"
+    return text
 
 
 def report(results: Results, args: argparse.Namespace) -> str:
@@ -177,6 +207,8 @@ def report(results: Results, args: argparse.Namespace) -> str:
         (f"turn with {TOOL_CALLS} tool calls of {TOOL_MS} ms (p50 / max)",
          f"{_p(results.tool_walls, 50):.0f} / {max(results.tool_walls):.0f} ms", f"~{TOOL_MS} ms, not {TOOL_CALLS * TOOL_MS}",
          f"calls overlapped in {overlapped}/{len(results.tool_overlapped)} turns"),
+        (f"CPU per turn in the {results.parallel_chats}-chat run", _cpu_cell(results), "",
+         "devhost's own process is bound by its GIL at about one core; activities run in its worker process"),
     ]
     lines = [
         "## Assistant turns (devhost + Azurite + scripted model at zero latency)",

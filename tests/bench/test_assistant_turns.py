@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bench.assistant_turns import WINDOW, Results, parse_args, report
+from bench.cpu import child_pids, cpu_seconds
 
 
 def test_quick_and_default_sizes() -> None:
@@ -30,6 +31,7 @@ def test_report_rows_come_from_the_measurements() -> None:
         parallel_chats=50, parallel_turns=1000, parallel_seconds=8.0, parallel_latencies=[400.0, 500.0],
         long_turns=[20.0] * WINDOW + [30.0] * WINDOW, state_early=4000, state_late=12000, long_messages=81,
         long_seconds=2.0, tool_walls=[230.0, 250.0, 240.0], tool_overlapped=[True, True, False],
+        devhost_cpu_seconds=7.0, worker_cpu_seconds=3.0,
     )
     text = report(results, args)
     assert "| 10.0 / " in text
@@ -37,4 +39,27 @@ def test_report_rows_come_from_the_measurements() -> None:
     assert "20.0 vs 30.0 ms (x1.50)" in text
     assert "4,000 vs 12,000 bytes" in text
     assert "| 240 / 250 ms |" in text and "overlapped in 2/3 turns" in text
+    assert "devhost 7.0 ms, activity worker 3.0 ms" in text
     assert "- nproc:" in text
+    assert "not measured (no /proc)" in report(Results(**{**vars(results), "devhost_cpu_seconds": None}), args)
+
+
+def test_cpu_seconds_of_this_process_and_its_children() -> None:
+    """/proc gives this process's CPU time, which grows with work; a child started here is listed."""
+    import os
+    import subprocess
+    import sys
+
+    before = cpu_seconds(os.getpid())
+    if before is None:
+        pytest.skip("no /proc on this system (the benchmark then prints 'not measured')")
+    sum(i * i for i in range(2_000_000))
+    assert cpu_seconds(os.getpid()) > before
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
+    try:
+        assert child.pid in child_pids(os.getpid())
+        assert cpu_seconds(child.pid) is not None
+    finally:
+        child.kill()
+        child.wait()
+    assert cpu_seconds(2**22 + 12345) is None
