@@ -81,7 +81,7 @@ def configure_logging(host_json: dict[str, object], prefix: str = "") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS.get(level_name, logging.INFO))
-    for noisy in ("azure", "httpx", "httpcore", "urllib3", "openai"):
+    for noisy in ("azure", "httpx", "httpcore", "httpx2", "httpcore2", "urllib3", "openai"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

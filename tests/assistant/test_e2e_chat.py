@@ -45,6 +45,8 @@ def test_add_todo_turn_records_exactly_the_turns_messages(assistant_host: Assist
 
     later = host.http.get(f"{host.api}/chats/{chat}", params={"timestampUTC": messages[1]["createdAt"]}).json()
     assert [m["role"] for m in later["recentMessages"]] == ["assistant", "tool", "assistant"]
+    # The model client's HTTP library logs each request at INFO; devhost keeps it to warnings.
+    assert "HTTP Request: POST" not in host.devhost.log_text()
 
 
 def test_listing_todos_and_two_chats_isolated(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
