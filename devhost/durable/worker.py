@@ -44,9 +44,11 @@ EXIT_GRACE_SECONDS = 5.0
 """How long a worker that closed its socket may take to exit before it is killed."""
 
 
-def activity_process_enabled() -> bool:
-    """Whether activities run in a worker process (`DEVHOST_DURABLE_ACTIVITY_PROCESS`, default on)."""
-    return os.environ.get("DEVHOST_DURABLE_ACTIVITY_PROCESS", "1").strip().lower() not in {"0", "false", "no", "off"}
+def activity_process_enabled(environ: dict[str, str] | None = None, platform: str = os.name) -> bool:
+    """Whether activities run in a worker process: on POSIX systems (the socket pair is handed to
+    the child by file descriptor), unless `DEVHOST_DURABLE_ACTIVITY_PROCESS` is 0/false/no/off."""
+    setting = (os.environ if environ is None else environ).get("DEVHOST_DURABLE_ACTIVITY_PROCESS", "1")
+    return platform == "posix" and setting.strip().lower() not in {"0", "false", "no", "off"}
 
 
 class ProcessActivityRunner:
