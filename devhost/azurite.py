@@ -8,9 +8,7 @@ all three ports it is reused and left running.
 """
 from __future__ import annotations
 
-import ctypes
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -18,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+
+from devhost.processes import die_with_parent, stop_process
 
 __all__ = ["AZURITE_PORTS", "AzuriteProcess", "AzuriteUnavailable", "azurite_argv", "find_azurite", "start_local_azurite"]
 
@@ -41,14 +41,8 @@ class AzuriteProcess:
 
     def stop(self) -> None:
         """SIGTERM by PID and wait (SIGKILL after 10 s); nothing if devhost did not start it."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, 10)
 
 
 def find_azurite(script_root: Path) -> tuple[str, Path]:
@@ -82,13 +76,6 @@ def _listening(port: int) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
-    """In the child before exec (Linux): get SIGTERM if devhost dies without stopping it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    pr_set_pdeathsig = 1
-    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 def start_local_azurite(
     script_root: Path,
     *,
@@ -113,7 +100,7 @@ def start_local_azurite(
             stderr=subprocess.STDOUT,
             # Its own session: Ctrl-C reaches devhost, which stops Azurite last, after in-flight calls.
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,  # SIGTERM if devhost dies unstopped
         )
     azurite = AzuriteProcess(location=location, process=process)
     deadline = time.monotonic() + timeout

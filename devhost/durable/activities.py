@@ -23,7 +23,7 @@ from devhost.durable.store import ActivityRow
 from devhost.invoke import InvocationContext
 from devhost.loader import FunctionSpec
 
-__all__ = ["ActivityRunner", "Outcomes"]
+__all__ = ["ActivityRunner", "Outcomes", "missing_activity"]
 
 ACTIVITY_THREADS = 32
 """Sync activities running at once (they may wait on I/O, e.g. a model call)."""
@@ -88,8 +88,7 @@ class ActivityRunner:
     def dispatch(self, activity: ActivityRow) -> None:
         spec = self._functions.get(activity.name.lower())
         if spec is None:
-            reason = f"The function '{activity.name}' doesn't exist, is disabled, or is not an activity function."
-            self._done(activity, h.task_failed(h.utc_now(), activity.task_id, reason, None))
+            self._done(activity, missing_activity(activity))
             return
         loop = self._outcomes.loop = asyncio.get_running_loop()
         if spec.is_async:
@@ -123,6 +122,12 @@ class ActivityRunner:
         except Exception as exc:  # the activity's failure goes to the orchestrator
             event = _failure(activity, exc)
         self._done(activity, event)
+
+
+def missing_activity(activity: ActivityRow) -> h.Event:
+    """The TaskFailed of a work item whose activity function the app does not have (the host's wording)."""
+    reason = f"The function '{activity.name}' doesn't exist, is disabled, or is not an activity function."
+    return h.task_failed(h.utc_now(), activity.task_id, reason, None)
 
 
 def _param(spec: FunctionSpec) -> str:

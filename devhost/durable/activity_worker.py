@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import os
 import signal
 import socket
@@ -19,32 +18,13 @@ from pathlib import Path
 
 from devhost.durable import history as h
 from devhost.durable.activities import ActivityRunner
+from devhost.durable.engine import functions_by_name
 from devhost.durable.store import ActivityRow
 from devhost.durable.worker import frame, read_frame
 from devhost.loader import FunctionSpec, load_app
+from devhost.processes import die_with_parent
 
 __all__ = ["main"]
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _activity_functions(script_root: Path) -> dict[str, FunctionSpec]:
-    """The app's activity functions by (case-insensitive) name, as the engine indexes them."""
-    functions: dict[str, FunctionSpec] = {}
-    for spec in load_app(script_root).functions:
-        if spec.trigger_type.lower() == "activitytrigger":
-            for name in {spec.name, str(spec.trigger.get("activity") or spec.name)}:
-                functions[name.lower()] = spec
-    return functions
 
 
 async def _serve(sock: socket.socket, functions: dict[str, FunctionSpec]) -> None:
@@ -69,14 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--script-root", type=Path, required=True)
     parser.add_argument("--fd", type=int, required=True, help="the worker's end of the host's socket pair")
     args = parser.parse_args(argv)
-    _die_with_parent()
+    die_with_parent(signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the host stops us
     sock = socket.socket(fileno=args.fd)
     from devhost.cli import configure_logging
     from devhost.config import read_host_json
 
     configure_logging(read_host_json(args.script_root), prefix="(activity worker) ")
-    asyncio.run(_serve(sock, _activity_functions(args.script_root)))
+    asyncio.run(_serve(sock, functions_by_name(load_app(args.script_root), "activityTrigger")))
     return 0
 
 

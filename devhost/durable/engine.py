@@ -45,11 +45,26 @@ from devhost.durable.timers import TimerQueue
 from devhost.durable.worker import ProcessActivityRunner, activity_process_enabled
 from devhost.loader import FunctionIndex, FunctionSpec
 
-__all__ = ["DurableEngine"]
+__all__ = ["DurableEngine", "functions_by_name"]
 
 log = logging.getLogger("devhost.durable")
 STEPS_PER_ROUND = 256
 """Steps taken into one batch before committing it (keeps the loop responsive)."""
+
+
+_NAME_KEYS = {"orchestrationtrigger": "orchestration", "activitytrigger": "activity", "entitytrigger": "entityName"}
+"""The trigger binding's own name for the function, per durable trigger type."""
+
+
+def functions_by_name(index: FunctionIndex, trigger_type: str) -> dict[str, FunctionSpec]:
+    """The app's functions of one durable trigger type by every name they answer to (lower case):
+    the function name and the name in the trigger binding."""
+    key = _NAME_KEYS[trigger_type.lower()]
+    found: dict[str, FunctionSpec] = {}
+    for spec in index.by_trigger(trigger_type):
+        for name in (spec.name, str(spec.trigger.get(key) or spec.name)):
+            found[name.lower()] = spec
+    return found
 
 
 class DurableEngine:
@@ -82,21 +97,9 @@ class DurableEngine:
     # -- functions ------------------------------------------------------------------------
     def register(self, index: FunctionIndex) -> None:
         """Index the app's orchestrator, activity and entity functions by (case-insensitive) name."""
-        for spec in index.functions:
-            kind = spec.trigger_type.lower()
-            names = {spec.name.lower()}
-            if kind == "orchestrationtrigger":
-                names.add(str(spec.trigger.get("orchestration") or spec.name).lower())
-                for name in names:
-                    self._orchestrators[name] = spec
-            elif kind == "activitytrigger":
-                names.add(str(spec.trigger.get("activity") or spec.name).lower())
-                for name in names:
-                    self._activities[name] = spec
-            elif kind == "entitytrigger":
-                names.add(str(spec.trigger.get("entityName") or spec.name).lower())
-                for name in names:
-                    self._entity_functions[name] = spec
+        self._orchestrators.update(functions_by_name(index, "orchestrationTrigger"))
+        self._activities.update(functions_by_name(index, "activityTrigger"))
+        self._entity_functions.update(functions_by_name(index, "entityTrigger"))
 
     def orchestrator(self, name: str) -> Callable[[str], str] | None:
         spec = self._orchestrators.get(name.lower())

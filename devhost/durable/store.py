@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -156,18 +155,17 @@ def _instance(row: sqlite3.Row) -> InstanceRow:
 
 
 class Store:
-    """One task hub's SQLite database: a writer connection (used from one thread) and a reader."""
+    """One task hub's SQLite database, reached through one connection from the engine's loop thread."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._writer = self._connect()
-        self._writer.executescript(_SCHEMA)
-        self._reader = self._connect()
-        self._read_lock = threading.Lock()
+        self._conn = self._connect()
+        self._conn.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
+        """One connection, used by the engine's loop thread only (reads and commits alike)."""
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -175,15 +173,14 @@ class Store:
         return conn
 
     def close(self) -> None:
-        self._reader.close()
-        self._writer.close()
+        self._conn.close()
 
     # -- writes -------------------------------------------------------------------------
     def commit(self, batch: WriteBatch) -> None:
         """Apply `batch` in one transaction (all or nothing)."""
         if batch.is_empty():
             return
-        conn = self._writer
+        conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             for instance_id in batch.purge:
@@ -231,8 +228,7 @@ class Store:
 
     # -- reads --------------------------------------------------------------------------
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._read_lock:
-            return self._reader.execute(sql, tuple(params)).fetchall()
+        return self._conn.execute(sql, tuple(params)).fetchall()
 
     def max_ids(self) -> int:
         """The highest message or activity id in use (ids are allocated in memory above it)."""

@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from devhost.durable import history as h
+from devhost.durable.activities import missing_activity
 from devhost.durable.store import ActivityRow
 from devhost.loader import FunctionSpec
+from devhost.processes import stop_process
 
 __all__ = ["MAX_ATTEMPTS", "ProcessActivityRunner", "activity_process_enabled", "frame", "read_frame"]
 
@@ -80,8 +82,7 @@ class ProcessActivityRunner:
     # -- engine side -----------------------------------------------------------------------
     def dispatch(self, activity: ActivityRow) -> None:
         if activity.name.lower() not in self._functions:
-            reason = f"The function '{activity.name}' doesn't exist, is disabled, or is not an activity function."
-            self._done(activity, h.task_failed(h.utc_now(), activity.task_id, reason, None))
+            self._done(activity, missing_activity(activity))
             return
         if self._closed:
             return
@@ -99,17 +100,7 @@ class ProcessActivityRunner:
         if writer is not None:
             writer.close()
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-    @property
-    def pid(self) -> int | None:
-        """The worker process's id while it runs."""
-        return self._process.pid if self._process is not None else None
+            stop_process(process, 5)
 
     # -- the worker process ------------------------------------------------------------------
     def _send(self, activity: ActivityRow) -> None:

@@ -1,13 +1,13 @@
 """Azurite (the Azure Storage emulator) as a subprocess on free loopback ports."""
 from __future__ import annotations
 
-import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from devhost.azurite import AzuriteUnavailable, azurite_argv, find_azurite
+from devhost.processes import stop_process
 from tests.support.ports import free_port, wait_for_port
 
 __all__ = ["ACCOUNT_KEY", "ACCOUNT_NAME", "Azurite", "AzuriteMissing", "azurite_command", "start_azurite"]
@@ -73,13 +73,8 @@ class Azurite:
 
     def stop(self) -> None:
         """SIGTERM by PID, SIGKILL if it does not exit within 10 s."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, 10)
         if self._log is not None:
             self._log.close()
             self._log = None

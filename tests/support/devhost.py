@@ -6,7 +6,6 @@ that could fill up and block it); `log_text()` reads it back.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from typing import IO, Mapping, Sequence
 
 import httpx
 
+from devhost.processes import stop_process
 from tests.support.ports import free_port
 
 __all__ = ["DevhostProcess", "DevhostStartError", "REPO_ROOT", "start_devhost"]
@@ -115,15 +115,9 @@ class DevhostProcess:
         """SIGTERM, wait for a graceful exit (SIGKILL after `timeout` s); the exit code."""
         if self.process is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        code = stop_process(self.process, timeout)
         self._close_log()
-        return self.process.returncode
+        return code
 
     def kill(self) -> None:
         """SIGKILL (a crash: no shutdown hooks run)."""
