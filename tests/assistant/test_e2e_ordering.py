@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import httpx
 
 from tests.assistant.conftest import AssistantHost, assert_conforms
 from tests.support.fake_openai import FakeOpenAI, ScriptedReply
@@ -88,19 +91,29 @@ def test_idempotency_key_repeat_returns_the_same_turn_and_a_different_message_is
     assert bad_key.status_code == 400 and "Idempotency-Key" in bad_key.json()["error"]
 
 
-def test_reset_cancels_queued_turns_and_they_write_nothing(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
-    """PUT while turns are queued: the queued ones end 409, the fresh chat holds no message of theirs."""
-    host = assistant_host
+def _one_running_one_queued_then(
+    host: AssistantHost, model: FakeOpenAI, action: Callable[[str], bool]
+) -> tuple[str, list[httpx.Response]]:
+    """A new chat with turn "a" running (slow model) and "b" queued behind it, then `action(url)` (asserted
+    true) while they are; the chat's URL and both POSTs' answers."""
     chat = host.new_chat()
     model.responder = echo(delay=0.4)
     url = f"{host.api}/chats/{chat}"
-    with ThreadPoolExecutor(3) as pool:
+    with ThreadPoolExecutor(2) as pool:
         first = pool.submit(host.http.post, url, json={"message": "a"})
         time.sleep(0.1)
         queued = pool.submit(host.http.post, url, json={"message": "b"})
         time.sleep(0.1)
-        assert host.http.put(url, json={"instructions": "fresh"}).status_code == 202
-        answers = [first.result(), queued.result()]
+        assert action(url)
+        return url, [first.result(), queued.result()]
+
+
+def test_reset_cancels_queued_turns_and_they_write_nothing(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+    """PUT while turns are queued: the queued ones end 409, the fresh chat holds no message of theirs."""
+    host = assistant_host
+    url, answers = _one_running_one_queued_then(
+        host, model, lambda url: host.http.put(url, json={"instructions": "fresh"}).status_code == 202
+    )
     assert [a.status_code for a in answers] == [409, 409], [a.text for a in answers]
     assert "reset or deleted" in answers[1].json()["error"]
     state = host.http.get(url).json()
@@ -111,16 +124,7 @@ def test_reset_cancels_queued_turns_and_they_write_nothing(assistant_host: Assis
 def test_delete_with_queued_turns_answers_204_and_the_turns_409(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
     """DELETE while a turn runs and one waits: 204, both POSTs 409, the chat stays gone."""
     host = assistant_host
-    chat = host.new_chat()
-    model.responder = echo(delay=0.4)
-    url = f"{host.api}/chats/{chat}"
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(host.http.post, url, json={"message": "a"})
-        time.sleep(0.1)
-        queued = pool.submit(host.http.post, url, json={"message": "b"})
-        time.sleep(0.1)
-        assert host.http.delete(url).status_code == 204
-        answers = [first.result(), queued.result()]
+    url, answers = _one_running_one_queued_then(host, model, lambda url: host.http.delete(url).status_code == 204)
     assert [a.status_code for a in answers] == [409, 409], [a.text for a in answers]
     assert host.http.get(url).json()["exists"] is False
 
