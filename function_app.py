@@ -6,6 +6,7 @@ import azure.functions as func
 
 from activities.archive import bp as archive_bp
 from activities.chat_completion import bp as chat_completion_bp
+from activities.turns import bp as turns_bp
 from api.ask import bp as ask_bp
 from api.chats import bp as chats_bp
 from api.health import bp as health_bp
@@ -26,6 +27,7 @@ for blueprint in (
     chat_admin_bp,
     chat_completion_bp,
     archive_bp,
+    turns_bp,
     chat_entity_bp,
     skills_bp,
 ):

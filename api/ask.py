@@ -10,7 +10,7 @@ import asyncio
 import azure.functions as func
 
 from api.errors import HttpError, json_errors
-from api.inputs import is_blank, json_body, required_text
+from api.inputs import encodable, is_blank, json_body, required_text
 from assistant.providers import ModelUnavailable, chat_model
 
 __all__ = ["WHOIS_MAX_TOKENS", "bp"]
@@ -46,6 +46,7 @@ async def whois(req: func.HttpRequest) -> func.HttpResponse:
     name = req.route_params.get("name") or ""
     if is_blank(name):
         raise HttpError(400, "name is required")
+    encodable(name, "name")
     if len(name) > 200:
         raise HttpError(400, "name must be at most 200 characters")
     return func.HttpResponse(await _complete(f"Who is {name.strip()}?", WHOIS_MAX_TOKENS), mimetype="text/plain", charset="utf-8")

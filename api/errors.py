@@ -8,7 +8,7 @@ from typing import Any, ParamSpec
 
 import azure.functions as func
 
-__all__ = ["HttpError", "json_errors", "json_response"]
+__all__ = ["HttpError", "json_errors", "json_response", "json_text"]
 
 P = ParamSpec("P")
 
@@ -23,11 +23,19 @@ class HttpError(Exception):
         self.details = details
 
 
+def json_text(body: Any) -> str:
+    """`body` as JSON text that UTF-8 can always encode (anything that cannot be is written as a `\\u` escape)."""
+    text = json.dumps(body, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(body)
+    return text
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
     """`body` as an `application/json` response."""
-    return func.HttpResponse(
-        json.dumps(body, ensure_ascii=False), status_code=status, mimetype="application/json", headers=headers
-    )
+    return func.HttpResponse(json_text(body), status_code=status, mimetype="application/json", headers=headers)
 
 
 def json_errors(

@@ -13,8 +13,11 @@ from assistant.messages import parse_utc
 from assistant.settings import assistant_settings
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "MAX_TIMEOUT_SECONDS",
+    "encodable",
     "json_body",
+    "json_depth",
     "parse_chat_id",
     "parse_timeout",
     "parse_timestamp",
@@ -40,9 +43,29 @@ def parse_chat_id(value: str | None, field: str = "chatId") -> str:
     return value
 
 
+MAX_JSON_DEPTH = 32
+"""The deepest nesting of arrays and objects a request body may have."""
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in `value` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def json_body(req: func.HttpRequest, *, required: bool) -> dict[str, Any]:
-    """The body as a JSON object ({} when empty and not `required`), else 400."""
+    """The body as a JSON object ({} when empty and not `required`), else 400 (413 over `CHAT_MAX_BODY_BYTES`)."""
     raw = req.get_body() or b""
+    limit = assistant_settings().max_body_bytes
+    if len(raw) > limit:
+        raise HttpError(413, f"the request body is {len(raw)} bytes; at most {limit} are accepted")
     if not raw.strip():
         if required:
             raise HttpError(400, "the request body must be a JSON object")
@@ -51,9 +74,25 @@ def json_body(req: func.HttpRequest, *, required: bool) -> dict[str, Any]:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise HttpError(400, f"the request body is not valid JSON: {error}") from error
+    except RecursionError:
+        raise HttpError(400, f"the request body nests deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(body, dict):
         raise HttpError(400, "the request body must be a JSON object")
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise HttpError(400, f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
     return body
+
+
+def encodable(value: str, field: str) -> str:
+    """`value` if UTF-8 can encode it, else 400 (a lone surrogate such as `\\ud800` is not text)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise HttpError(
+            400, f"{field} is not valid Unicode text: it holds a lone surrogate (U+{ord(value[error.start]):04X}) "
+            f"at character {error.start}"
+        ) from None
+    return value
 
 
 _NOT_ECMA_WHITESPACE = frozenset("\x1c\x1d\x1e\x1f\x85")
@@ -73,6 +112,7 @@ def required_text(value: Any, field: str) -> str:
         raise HttpError(400, f"{field} must be a string")
     if is_blank(value):
         raise HttpError(400, f"{field} must not be empty")
+    encodable(value, field)
     limit = assistant_settings().max_message_bytes
     if len(value.encode("utf-8")) > limit:
         raise HttpError(400, f"{field} is longer than {limit} bytes")

@@ -25,7 +25,7 @@ from api.inputs import json_body, parse_timeout, required_text, wants_json
 from api.waiting import InstanceGone, wait_for_instance
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
-from orchestrators.post_user_query import POST_USER_QUERY, TURN_READY_EVENT
+from orchestrators.post_user_query import POST_USER_QUERY, TURN_FAILED, TURN_READY_EVENT
 
 __all__ = ["IDEMPOTENCY_HEADER", "parse_idempotency_key", "post_message", "turn_failure", "turn_instance_id"]
 
@@ -37,7 +37,6 @@ ACCEPT_WAIT_SECONDS = 10.0
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _GONE = "chat {chat_id!r} was reset or deleted before the turn finished; nothing was written"
 _RETRYABLE = OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated
-_MODEL_ERROR = re.compile(r"ModelUnavailable: (?P<reason>[^\n]*?)\s*(?:\n|$)")
 _MODEL_STATUS = re.compile(r"HTTP (\d{3})")
 
 
@@ -59,16 +58,41 @@ def turn_instance_id(chat_id: str, key: str | None) -> str:
     return f"{chat_id}-turn-k{digest}"
 
 
-def turn_failure(instance_id: str, output: Any) -> HttpError:
-    """The HTTP error for a failed turn: 503 when the model was throttled or unreachable, else 502."""
+def _failure_facts(output: Any) -> dict[str, Any] | None:
+    """The `TurnFailed` JSON a failed turn ended with (None for any other failure)."""
     text = output if isinstance(output, str) else json.dumps(output)
-    match = _MODEL_ERROR.search(text or "")
-    reason = match.group("reason").strip() if match else "the turn failed"
+    start = (text or "").find(TURN_FAILED)
+    if start < 0:
+        return None
+    try:
+        facts, _ = json.JSONDecoder().raw_decode(text, start + len(TURN_FAILED))
+    except json.JSONDecodeError:
+        return None
+    return facts if isinstance(facts, dict) else None
+
+
+def turn_failure(instance_id: str, output: Any, keyed: bool = False) -> HttpError:
+    """The HTTP error for a failed turn: 503 when the model was throttled or unreachable, else 502.
+
+    The message says what happened to the chat: unchanged (nothing ran), or the tool calls that ran
+    are recorded and a repeat with the same `Idempotency-Key` resumes the turn without running them again.
+    """
+    facts = _failure_facts(output) or {}
+    reason = str(facts.get("reason") or "the turn failed")
     code = _MODEL_STATUS.search(reason)
-    unavailable = match is not None and (code is None or code.group(1) in ("429", "503"))
+    unavailable = bool(facts.get("retryable")) and (code is None or code.group(1) in ("429", "503"))
     status = 503 if unavailable else 502
+    if facts.get("recorded"):
+        again = (
+            "send the message again with the same Idempotency-Key to finish this turn (those calls do not run again)"
+            if keyed
+            else "send it again to go on (the model sees what ran)"
+        )
+        advice = f"the tool calls that ran before it failed are recorded in the chat; {again}"
+    else:
+        advice = "the chat is unchanged, send the message again"
     return HttpError(
-        status, f"{reason}; the chat is unchanged, send the message again", reason=reason, instanceId=instance_id
+        status, f"{reason}; {advice}", reason=reason, instanceId=instance_id, recorded=bool(facts.get("recorded"))
     )
 
 
@@ -136,6 +160,9 @@ async def post_message(
         message=message,
         max_tool_rounds=settings.max_tool_rounds,
         working_messages=settings.working_messages,
+        max_tool_calls=settings.max_tool_calls,
+        model_attempts=settings.model_attempts,
+        model_retry_seconds=settings.model_retry_seconds,
     )
     instance_id = turn_instance_id(chat_id, key)
     await _start_once(client, instance_id, turn, keyed=key is not None)
@@ -149,7 +176,7 @@ async def post_message(
         return client.create_check_status_response(req, instance_id)
     if status.runtime_status != OrchestrationRuntimeStatus.Completed:
         log.error("turn %s of chat %s ended %s: %s", instance_id, chat_id, status.runtime_status, status.output)
-        raise turn_failure(instance_id, status.output)
+        raise turn_failure(instance_id, status.output, keyed=key is not None)
     output = status.output if isinstance(status.output, dict) else json.loads(status.output)
     await _wake(client, output.get("nextTurnId"))
     if not output.get("found", True):

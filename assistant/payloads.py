@@ -24,6 +24,12 @@ class TurnInput:
     """Model answers with tool calls allowed before the model must answer in text (read by the API, so replay never depends on settings)."""
     working_messages: int = 64
     """The chat entity's working window (`CHAT_WORKING_MESSAGES`, read by the API like `max_tool_rounds`)."""
+    max_tool_calls: int = 16
+    """Tool calls of one model answer that run (`CHAT_MAX_TOOL_CALLS`); the rest get an error result."""
+    model_attempts: int = 3
+    """Times a model call is tried in the turn before the turn fails (`CHAT_MODEL_TURN_ATTEMPTS`)."""
+    model_retry_seconds: float = 2.0
+    """Wait before the second attempt; doubles each time (`CHAT_MODEL_RETRY_SECONDS`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
@@ -32,6 +38,9 @@ class TurnInput:
             "message": self.message,
             "maxToolRounds": self.max_tool_rounds,
             "workingMessages": self.working_messages,
+            "maxToolCalls": self.max_tool_calls,
+            "modelAttempts": self.model_attempts,
+            "modelRetrySeconds": self.model_retry_seconds,
         }
 
     @classmethod
@@ -42,6 +51,9 @@ class TurnInput:
             message=str(data["message"]),
             max_tool_rounds=int(data.get("maxToolRounds", 5)),
             working_messages=int(data.get("workingMessages", 64)),
+            max_tool_calls=int(data.get("maxToolCalls", 16)),
+            model_attempts=int(data.get("modelAttempts", 3)),
+            model_retry_seconds=float(data.get("modelRetrySeconds", 2.0)),
         )
 
 
@@ -102,15 +114,20 @@ class CompletionResult:
     tool_calls: tuple[ToolCall, ...] = ()
     usage: Usage = Usage()
     model: str = ""
+    error: str | None = None
+    """Set when the model refused the request for good (a 4xx other than 408/409/429): retrying cannot help."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        return {
+        data: dict[str, Any] = {
             "content": self.content,
             "toolCalls": [c.to_dict() for c in self.tool_calls],
             "usage": self.usage.to_dict(),
             "model": self.model,
         }
+        if self.error is not None:
+            data["error"] = self.error
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompletionResult:
@@ -120,6 +137,7 @@ class CompletionResult:
             tool_calls=tuple(ToolCall.from_dict(c) for c in data.get("toolCalls") or ()),
             usage=Usage.from_dict(data.get("usage")),
             model=str(data.get("model") or ""),
+            error=data.get("error"),
         )
 
 
@@ -129,15 +147,27 @@ class ToolInvocation:
 
     chat_id: str
     call: ToolCall
+    idempotency_key: str = ""
+    """Unique to the turn's run and the call, the same when the activity runs again (the skill acts once per key);
+    empty means the call id (older payloads)."""
+
+    @property
+    def key(self) -> str:
+        """The idempotency key the skill uses."""
+        return self.idempotency_key or self.call.id
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        return {"chatId": self.chat_id, "call": self.call.to_dict()}
+        return {"chatId": self.chat_id, "call": self.call.to_dict(), "idempotencyKey": self.idempotency_key}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToolInvocation:
         """Inverse of `to_dict`, at the receiving edge."""
-        return cls(chat_id=str(data["chatId"]), call=ToolCall.from_dict(data["call"]))
+        return cls(
+            chat_id=str(data["chatId"]),
+            call=ToolCall.from_dict(data["call"]),
+            idempotency_key=str(data.get("idempotencyKey") or ""),
+        )
 
 
 @dataclass(frozen=True)

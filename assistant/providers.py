@@ -16,7 +16,17 @@ from assistant.payloads import CompletionResult
 from assistant.settings import ModelSettings, model_settings
 from assistant.state import Usage
 
-__all__ = ["ChatModel", "ModelUnavailable", "OpenAIChatModel", "announce_model", "build_openai_client", "chat_model", "reset_clients"]
+__all__ = [
+    "ChatModel",
+    "ModelUnavailable",
+    "OpenAIChatModel",
+    "announce_model",
+    "build_openai_client",
+    "chat_model",
+    "clean_text",
+    "cut_text",
+    "reset_clients",
+]
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +34,35 @@ AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
 class ModelUnavailable(RuntimeError):
-    """The model could not answer (after the client's retries): HTTP errors, timeouts, refused connections."""
+    """The model could not answer (after the client's retries): HTTP errors, timeouts, refused connections,
+    an answer that is not a chat completion."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+    @property
+    def transient(self) -> bool:
+        """Whether asking again later may work: throttling, time-outs, 5xx, broken connections (not other 4xx)."""
+        return self.status is None or self.status in (408, 409, 429) or self.status >= 500
+
+
+def clean_text(text: str) -> str:
+    """`text` with what UTF-8 cannot encode (lone surrogates) replaced by U+FFFD, so it can be stored and sent."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def cut_text(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes (on a character boundary), with a note when cut."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    note = f"\n[reply cut at {limit} bytes]"
+    return data[: max(limit - len(note.encode()), 0)].decode("utf-8", "ignore") + note
 
 
 class ChatModel(Protocol):
@@ -72,15 +106,21 @@ class OpenAIChatModel:
             raise ModelUnavailable(f"the model answered HTTP {error.status_code}", error.status_code) from error
         except openai.APIError as error:
             raise ModelUnavailable(f"the model could not be reached: {type(error).__name__}") from error
-        message = response.choices[0].message
-        calls = tuple(
-            ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
-            for c in message.tool_calls or ()
-            if getattr(c, "function", None) is not None
-        )
+        except ValueError as error:  # a body that is not JSON (json.JSONDecodeError)
+            raise ModelUnavailable(f"the model's answer is not valid JSON: {error}") from error
+        try:
+            message = response.choices[0].message
+            calls = tuple(
+                ToolCall(id=clean_text(c.id or ""), name=clean_text(c.function.name or ""),
+                         arguments=clean_text(c.function.arguments or ""))
+                for c in message.tool_calls or ()
+                if getattr(c, "function", None) is not None
+            )
+        except (AttributeError, IndexError, TypeError) as error:
+            raise ModelUnavailable(f"the model's answer is not a chat completion ({type(error).__name__}: {error})") from error
         usage = response.usage
         return CompletionResult(
-            content=message.content or "",
+            content=clean_text(message.content or "") if isinstance(message.content, str) else "",
             tool_calls=calls,
             usage=Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.total_tokens or 0)
             if usage is not None

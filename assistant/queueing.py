@@ -35,6 +35,8 @@ class TurnSlot:
     """The chat as the turn starts from (only when `running`)."""
     messages: tuple[ChatMessage, ...] = ()
     """The turn's stored messages (only when `done`)."""
+    head: str | None = None
+    """The turn running now (only when `queued`): a queued turn checks it is alive when it runs long."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form."""
@@ -43,6 +45,7 @@ class TurnSlot:
             "position": self.position,
             "chat": self.chat.to_dict() if self.chat is not None else None,
             "messages": [m.to_dict() for m in self.messages],
+            "head": self.head,
         }
 
     @classmethod
@@ -54,6 +57,7 @@ class TurnSlot:
             position=int(data.get("position", 0)),
             chat=ChatState.from_dict(chat) if chat else None,
             messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
+            head=data.get("head"),
         )
 
 
@@ -68,7 +72,7 @@ def poll_turn(state: ChatState | None, turn_id: str) -> TurnSlot:
     position = state.queue.index(turn_id)
     if position == 0:
         return TurnSlot(state=RUNNING, chat=state)
-    return TurnSlot(state=QUEUED, position=position)
+    return TurnSlot(state=QUEUED, position=position, head=state.queue[0])
 
 
 def enqueue_turn(state: ChatState | None, turn_id: str) -> tuple[ChatState | None, TurnSlot]:

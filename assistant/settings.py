@@ -33,6 +33,19 @@ def _env_int(name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise ValueError(f"setting {name} must be a number, got {raw!r}") from error
+    if not value >= minimum:
+        raise ValueError(f"setting {name} must be at least {minimum:g}, got {raw}")
+    return value
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """Which model provider to use and how to reach it."""
@@ -73,6 +86,18 @@ class AssistantSettings:
     """`CHAT_MAX_MESSAGE_BYTES`: the largest message, prompt or instructions accepted (UTF-8 bytes)."""
     working_messages: int = 64
     """`CHAT_WORKING_MESSAGES`: messages the chat entity keeps beyond the system message before the oldest move to the archive."""
+    max_tool_calls: int = 16
+    """`CHAT_MAX_TOOL_CALLS`: tool calls of one model answer that run; the rest are answered with an error result."""
+    max_reply_bytes: int = 64 * 1024
+    """`CHAT_MAX_REPLY_BYTES`: the longest text kept of one model answer (UTF-8 bytes); the rest is cut."""
+    max_body_bytes: int = 1024 * 1024
+    """`CHAT_MAX_BODY_BYTES`: the largest request body the chat routes accept (413 above)."""
+    model_attempts: int = 3
+    """`CHAT_MODEL_TURN_ATTEMPTS`: times a turn tries a model call that fails for a passing reason (Durable retry)."""
+    model_retry_seconds: float = 2.0
+    """`CHAT_MODEL_RETRY_SECONDS`: the wait between those attempts."""
+    turn_retention_hours: float = 24.0
+    """`CHAT_TURN_RETENTION_HOURS`: how long finished turns' orchestration histories are kept (the Idempotency-Key window)."""
 
 
 @lru_cache(maxsize=1)
@@ -123,6 +148,12 @@ def assistant_settings() -> AssistantSettings:
         max_completion_tokens=_env_int("CHAT_MAX_COMPLETION_TOKENS", 1) if max_completion else None,
         max_message_bytes=_env_int("CHAT_MAX_MESSAGE_BYTES", 32 * 1024),
         working_messages=_env_int("CHAT_WORKING_MESSAGES", 64, minimum=2),
+        max_tool_calls=_env_int("CHAT_MAX_TOOL_CALLS", 16),
+        max_reply_bytes=_env_int("CHAT_MAX_REPLY_BYTES", 64 * 1024, minimum=256),
+        max_body_bytes=_env_int("CHAT_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
+        model_attempts=_env_int("CHAT_MODEL_TURN_ATTEMPTS", 3),
+        model_retry_seconds=_env_float("CHAT_MODEL_RETRY_SECONDS", 2.0),
+        turn_retention_hours=_env_float("CHAT_TURN_RETENTION_HOURS", 24.0),
     )
 
 

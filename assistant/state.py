@@ -74,14 +74,20 @@ class TurnRecord:
     """The turn's orchestration instance id; appending the same turn twice is a no-op."""
     messages: tuple[ChatMessage, ...]
     usage: Usage = Usage()
+    incomplete: bool = False
+    """The turn failed after some of its tool calls ran: what ran is recorded, and running the turn again
+    (the same `Idempotency-Key`) goes on from it."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (the `append_turn` operation's input)."""
-        return {
+        data: dict[str, Any] = {
             "turnId": self.turn_id,
             "messages": message_dicts(self.messages),
             "usage": self.usage.to_dict(),
         }
+        if self.incomplete:
+            data["incomplete"] = True
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TurnRecord:
@@ -90,6 +96,7 @@ class TurnRecord:
             turn_id=str(data["turnId"]),
             messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
             usage=Usage.from_dict(data.get("usage")),
+            incomplete=bool(data.get("incomplete")),
         )
 
 
@@ -115,6 +122,9 @@ class ChatState:
     """The last `RECENT_TURN_IDS` turns that failed (nothing appended), so deleting the chat purges their histories too."""
     queue: tuple[str, ...] = field(default_factory=tuple)
     """Accepted turns not yet finished, in arrival order; the first is the one running."""
+    incomplete_turn: str | None = None
+    """A turn that failed after tools ran, recorded as far as it got, while its messages are the newest:
+    running it again resumes it (see `TurnRecord.incomplete`)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.messages, StoredMessages):
@@ -133,6 +143,7 @@ class ChatState:
             "turnIds": list(self.turn_ids),
             "failedTurnIds": list(self.failed_turn_ids),
             "queue": list(self.queue),
+            "incompleteTurn": self.incomplete_turn,
         }
 
     @classmethod
@@ -149,7 +160,19 @@ class ChatState:
             turn_ids=tuple(str(t) for t in data.get("turnIds") or ()),
             failed_turn_ids=tuple(str(t) for t in data.get("failedTurnIds") or ()),
             queue=tuple(str(t) for t in data.get("queue") or ()),
+            incomplete_turn=data.get("incompleteTurn"),
         )
+
+    def partial_turn(self, turn_id: str) -> tuple[ChatMessage, ...]:
+        """The recorded messages of `turn_id` when it is the chat's incomplete turn (its resume point), else ()."""
+        if self.incomplete_turn != turn_id:
+            return ()
+        tail: list[ChatMessage] = []
+        for message in reversed(self.messages):
+            if message.turn_id != turn_id:
+                break
+            tail.append(message)
+        return tuple(reversed(tail))
 
 
 @dataclass(frozen=True)
@@ -192,9 +215,16 @@ def new_chat(chat_id: str, instructions: str | None, now: datetime) -> ChatState
 
 
 def append_turn(state: ChatState, turn: TurnRecord) -> ChatState:
-    """`state` with `turn`'s messages appended (timestamps made strictly increasing), or unchanged if already applied."""
+    """`state` with `turn`'s messages appended (timestamps made strictly increasing), or unchanged if already applied.
+
+    An incomplete record leaves the queue and marks the turn as the chat's resume point; a record of the
+    chat's incomplete turn replaces what was recorded of it (the resumed run carries those messages again).
+    """
     if turn.turn_id in state.turn_ids:
         return state
+    resumed = state.partial_turn(turn.turn_id)
+    if resumed:
+        state = replace(state, messages=state.messages[: len(state.messages) - len(resumed)])
     last = parse_utc(state.messages[-1].created_at) if state.messages else parse_utc(state.created_at)
     appended: list[ChatMessage] = []
     for message in turn.messages:
@@ -203,13 +233,26 @@ def append_turn(state: ChatState, turn: TurnRecord) -> ChatState:
             stamp = last + timedelta(microseconds=1)
         last = stamp
         appended.append(replace(message, created_at=format_utc(stamp), turn_id=turn.turn_id))
+    queue = tuple(t for t in state.queue if t != turn.turn_id)
+    if turn.incomplete:
+        failed = state.failed_turn_ids if turn.turn_id in state.failed_turn_ids else state.failed_turn_ids + (turn.turn_id,)
+        return replace(
+            state,
+            messages=state.messages + tuple(appended),
+            last_updated_at=format_utc(last),
+            total_tokens=state.total_tokens + turn.usage.total_tokens,
+            failed_turn_ids=failed[-RECENT_TURN_IDS:],
+            queue=queue,
+            incomplete_turn=turn.turn_id,
+        )
     return replace(
         state,
         messages=state.messages + tuple(appended),
         last_updated_at=format_utc(last),
         total_tokens=state.total_tokens + turn.usage.total_tokens,
         turn_ids=(state.turn_ids + (turn.turn_id,))[-RECENT_TURN_IDS:],
-        queue=tuple(t for t in state.queue if t != turn.turn_id),
+        queue=queue,
+        incomplete_turn=None,
     )
 
 

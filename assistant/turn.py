@@ -11,12 +11,28 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from assistant.messages import ChatMessage, ToolCall, format_utc, parse_utc
-from assistant.payloads import CompletionRequest, CompletionResult, ToolResult, TurnInput, TurnOutput
+from assistant.payloads import CompletionRequest, CompletionResult, ToolInvocation, ToolResult, TurnInput, TurnOutput
 from assistant.state import TurnRecord, Usage
 
-__all__ = ["ROUND_LIMIT_REPLY", "ToolPlan", "TurnRun", "next_stamp"]
+__all__ = ["ROUND_LIMIT_REPLY", "ToolPlan", "TurnRun", "next_stamp", "unique_call_ids"]
 
 ROUND_LIMIT_REPLY = "I could not finish this request within the allowed number of tool calls."
+
+
+def unique_call_ids(calls: Sequence[ToolCall]) -> tuple[ToolCall, ...]:
+    """`calls` with every id unique within the answer: a repeated id gets `~2`, `~3`... (and an empty one `call~n`),
+    so each call has a result of its own and the model sees which result answers which call."""
+    seen: set[str] = set()
+    unique: list[ToolCall] = []
+    for call in calls:
+        base = call.id or "call"
+        candidate, n = base, 1
+        while candidate in seen or not candidate:
+            n += 1
+            candidate = f"{base}~{n}"
+        seen.add(candidate)
+        unique.append(call if candidate == call.id else replace(call, id=candidate))
+    return tuple(unique)
 
 
 def next_stamp(messages: Sequence[ChatMessage], now: datetime) -> str:
@@ -54,10 +70,14 @@ class TurnRun:
     usage: Usage = Usage()
     reply: str | None = None
     """The final text once the turn is done."""
+    run_key: str = ""
+    """Unique to this run of the turn (the orchestrator's deterministic `new_uuid`): part of every tool call's idempotency key."""
+    max_tool_calls: int = 16
+    """Calls of one answer that run; the rest are answered with an error result."""
 
     @classmethod
     def begin(
-        cls, turn: TurnInput, turn_id: str, history: Sequence[ChatMessage], now: datetime
+        cls, turn: TurnInput, turn_id: str, history: Sequence[ChatMessage], now: datetime, run_key: str = ""
     ) -> TurnRun:
         """Step 1: the user's message joins the conversation."""
         user = ChatMessage(role="user", content=turn.message, created_at=next_stamp(history, now), turn_id=turn_id)
@@ -67,7 +87,37 @@ class TurnRun:
             history=history,
             new_messages=(user,),
             max_tool_rounds=turn.max_tool_rounds,
+            run_key=run_key,
+            max_tool_calls=turn.max_tool_calls,
         )
+
+    @classmethod
+    def resume(
+        cls, turn: TurnInput, turn_id: str, history: Sequence[ChatMessage], partial: Sequence[ChatMessage], run_key: str
+    ) -> TurnRun:
+        """Step 1 of a turn run again after it failed with tools already run: it goes on from what the chat recorded
+        (`partial`: its user message, tool calls and their results), so those calls are not run again."""
+        rounds = sum(1 for m in partial if m.role == "assistant" and m.tool_calls)
+        return cls(
+            chat_id=turn.chat_id,
+            turn_id=turn_id,
+            history=history,
+            new_messages=tuple(partial),
+            max_tool_rounds=turn.max_tool_rounds,
+            rounds=rounds,
+            run_key=run_key,
+            max_tool_calls=turn.max_tool_calls,
+        )
+
+    @property
+    def tools_ran(self) -> bool:
+        """Whether any tool call of this turn has a result (so the chat must record what ran)."""
+        return any(m.role == "tool" for m in self.new_messages)
+
+    def invocation(self, call: ToolCall, index: int) -> ToolInvocation:
+        """The activity input of the answer's call number `index`, with its idempotency key (turn, run, round, index)."""
+        key = f"{self.turn_id}/{self.run_key}/{self.rounds}/{index}"
+        return ToolInvocation(chat_id=self.chat_id, call=call, idempotency_key=key)
 
     @property
     def done(self) -> bool:
@@ -89,22 +139,23 @@ class TurnRun:
             final = ChatMessage(role="assistant", content=text, created_at=stamp, turn_id=self.turn_id)
             done = replace(self, new_messages=self.new_messages + (final,), usage=usage, reply=text)
             return done, ToolPlan(to_run=(), rejected=())
+        calls = unique_call_ids(answer.tool_calls)
         asking = ChatMessage(
-            role="assistant", content=answer.content, created_at=stamp, tool_calls=answer.tool_calls, turn_id=self.turn_id
+            role="assistant", content=answer.content, created_at=stamp, tool_calls=calls, turn_id=self.turn_id
         )
-        to_run = tuple(c for c in answer.tool_calls if c.name in known_tools)
-        rejected = tuple(
-            ToolResult(
-                tool_call_id=c.id,
-                name=c.name,
-                content=f"error: there is no tool named {c.name!r}; available tools: {', '.join(sorted(known_tools))}",
-                ok=False,
-            )
-            for c in answer.tool_calls
-            if c.name not in known_tools
-        )
+        to_run: list[ToolCall] = []
+        rejected: list[ToolResult] = []
+        for call in calls:
+            if call.name not in known_tools:
+                why = f"there is no tool named {call.name!r}; available tools: {', '.join(sorted(known_tools))}"
+            elif len(to_run) >= self.max_tool_calls:
+                why = f"too many tool calls in one answer (at most {self.max_tool_calls} run); ask for this one again"
+            else:
+                to_run.append(call)
+                continue
+            rejected.append(ToolResult(tool_call_id=call.id, name=call.name, content=f"error: {why}", ok=False))
         running = replace(self, new_messages=self.new_messages + (asking,), usage=usage, rounds=self.rounds + 1)
-        return running, ToolPlan(to_run=to_run, rejected=rejected)
+        return running, ToolPlan(to_run=tuple(to_run), rejected=tuple(rejected))
 
     def on_tool_results(self, results: list[ToolResult], now: datetime) -> TurnRun:
         """Step 4: the results join the conversation, in the order the model asked for the calls."""
@@ -126,6 +177,10 @@ class TurnRun:
     def record(self) -> TurnRecord:
         """Step 5: what the chat entity appends."""
         return TurnRecord(turn_id=self.turn_id, messages=self.new_messages, usage=self.usage)
+
+    def partial_record(self) -> TurnRecord:
+        """What the chat records of a turn that failed after tools ran: everything so far, marked incomplete."""
+        return TurnRecord(turn_id=self.turn_id, messages=self.new_messages, usage=self.usage, incomplete=True)
 
     def output(self) -> TurnOutput:
         """The orchestration's output."""

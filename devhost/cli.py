@@ -27,7 +27,7 @@ from devhost.config import (
     ensure_local_settings,
 )
 from devhost.extension import HostExtension
-from devhost.keys import keys_from_env
+from devhost.keys import load_keys
 from devhost.loader import AppLoadError, load_app
 from devhost.server import DEFAULT_GRACEFUL_SECONDS, bind_socket, serve
 
@@ -120,13 +120,14 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
         except OSError as error:
             return _fail(f"cannot listen on {config.host}:{config.port} ({error.strerror}); "
                          "is another host running? Use --port")
-        config = replace(config, port=int(sock.getsockname()[1]))
+        keys, keys_path = load_keys(config.data_dir)
+        config = replace(config, port=int(sock.getsockname()[1]), keys=keys)
         extensions = list(load_extensions(config))
-        keys = keys_from_env()
         if config.require_keys:
-            origin = "generated for this run; set DEVHOST_MASTER_KEY to choose it" if keys.generated_master \
+            origin = f"kept in {keys_path}; set DEVHOST_MASTER_KEY to choose it" if keys.generated_master \
                 else "from DEVHOST_MASTER_KEY"
-            print(f"Keys are required (--require-keys). Master key ({origin}): {keys.master_key}", flush=True)
+            print(f"Keys are required (--require-keys). Master key: {origin}; the Durable webhooks' system key "
+                  f"'durabletask_extension' is in {keys_path}", flush=True)
         run_bounded(serve(config, index, extensions, keys, sock, graceful_seconds=args.graceful_timeout),
                     args.graceful_timeout)
         return 0

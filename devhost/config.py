@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from devhost.keys import HostKeys
+
 __all__ = [
     "ConfigError",
     "DEFAULT_HUB_NAME",
@@ -65,6 +67,8 @@ class HostConfig:
     """`local.settings.json` `Host.CORS` (comma-separated origins, `*` for any), as Core Tools reads it."""
     cors_credentials: bool = False
     """`local.settings.json` `Host.CORSCredentials`."""
+    keys: HostKeys | None = field(default=None, compare=False, repr=False)
+    """The run's keys (set by the CLI before extensions are built; enforced only with `require_keys`)."""
 
     @property
     def base_url(self) -> str:

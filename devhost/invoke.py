@@ -26,7 +26,9 @@ from anyio import CapacityLimiter
 from azure.functions import _abc as func_abc
 from azure.functions.http import HttpRequest as WorkerHttpRequest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from devhost.responses import JSONResponse
 
 from devhost.extension import BindingRequest, HostExtension
 from devhost.loader import FunctionSpec

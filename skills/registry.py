@@ -39,7 +39,10 @@ class SkillContext:
     chat_id: str
     """The chat the call belongs to (skills keep per-chat data apart with it)."""
     tool_call_id: str
-    """The model's id for this call: stable if the activity re-runs, so use it as an idempotency key."""
+    """The model's id for this call (a model may reuse ids across turns: never an idempotency key on its own)."""
+    idempotency_key: str = ""
+    """Unique to this call of this run of the turn, and the same when the activity runs again after a crash:
+    a skill with an effect must make it happen once per key (e.g. as a row key, or a store's idempotency header)."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class SkillRegistry:
         if errors:
             where = "/".join(str(p) for p in errors[0].path) or "arguments"
             return failed(f"invalid arguments for {skill.name} at {where}: {errors[0].message}")
-        context = SkillContext(chat_id=invocation.chat_id, tool_call_id=call.id)
+        context = SkillContext(chat_id=invocation.chat_id, tool_call_id=call.id, idempotency_key=invocation.key)
         try:
             value = skill.func(context, **arguments)
         except SkillError as error:

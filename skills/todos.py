@@ -1,10 +1,13 @@
 """The shipped skills: AddTodo and GetTodos, with todos kept per chat in Azure Table storage.
 
-The chat id is the partition key, so one chat never sees another's todos; the tool call id is
-the row key, so re-running a call (after a crash) adds the todo once.
+The chat id is the partition key, so one chat never sees another's todos; the row key is the
+todo's id, derived from the call's idempotency key (unique to the turn's run and the call, the
+same when the activity runs again), so re-running a call after a crash adds the todo once, and
+two calls that happen to share the model's call id still add two todos.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,11 +40,16 @@ class Todo:
     task_description: str
     created_at: str
     id: str
-    """The tool call id that added it."""
+    """Its stable id (from the idempotency key of the call that added it)."""
 
     def to_dict(self) -> dict[str, Any]:
         """What GetTodos gives the model."""
         return {"id": self.id, "taskDescription": self.task_description, "createdAt": self.created_at}
+
+
+def todo_id(idempotency_key: str) -> str:
+    """The id of the todo a call adds: the same for every run of that call, short and safe as a row key."""
+    return "todo-" + hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:16]
 
 
 def list_todos(chat_id: str) -> list[Todo]:
@@ -64,13 +72,13 @@ def list_todos(chat_id: str) -> list[Todo]:
     },
 )
 def add_todo(context: SkillContext, taskDescription: str) -> dict[str, Any]:  # noqa: N803 - the schema's name
-    """Add a todo to the chat (once per tool call id)."""
+    """Add a todo to the chat (once per idempotency key)."""
     task = taskDescription.strip()
     if not task:
         raise SkillError("taskDescription is empty; ask the user what the task is")
     entity = {
         "PartitionKey": context.chat_id,
-        "RowKey": context.tool_call_id,
+        "RowKey": todo_id(context.idempotency_key or context.tool_call_id),
         "taskDescription": task,
         "createdAt": format_utc(datetime.now(timezone.utc)),
     }
@@ -78,7 +86,7 @@ def add_todo(context: SkillContext, taskDescription: str) -> dict[str, Any]:  # 
         _todo_table().create_entity(entity)
     except ResourceExistsError:
         pass  # this tool call already added it: a re-run must not add it twice
-    return {"added": True, "taskDescription": task}
+    return {"added": True, "id": entity["RowKey"], "taskDescription": task}
 
 
 @registry.skill(

@@ -16,6 +16,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from starlette.requests import Request
 from starlette.routing import BaseRoute
 
 from devhost.durable.api import management_routes
@@ -24,6 +25,7 @@ from devhost.durable.engine import DurableEngine
 from devhost.durable.local_rpc import LocalRpc, local_rpc_enabled
 from devhost.durable.operations import DurableError, Operations
 from devhost.extension import BindingRequest
+from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
 from devhost.loader import FunctionIndex
 
 __all__ = [
@@ -43,20 +45,46 @@ class DurableExtension:
     trigger_types = frozenset({"orchestrationtrigger", "activitytrigger", "entitytrigger"})
     binding_types = frozenset({"durableclient"})
 
-    def __init__(self, data_dir: Path, hub_name: str, script_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        hub_name: str,
+        script_root: Path | None = None,
+        keys: HostKeys | None = None,
+        base_url: str | None = None,
+    ) -> None:
         self.hub_name = hub_name
-        self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name, script_root)
+        self.keys = keys
+        """When set, the webhooks need the master key or the `durabletask_extension` system key (`--require-keys`)."""
+        code = keys.durabletask_key if keys is not None else None
+        activity_binding = client_binding_json(base_url.rstrip("/"), hub_name, code) if base_url else None
+        self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name, script_root, activity_binding)
         self.operations = Operations(self.engine)
         self.local_rpc = LocalRpc(self.routes()) if local_rpc_enabled() else None
         """Delivers the app's client calls to the management routes in-process (`local_rpc`)."""
+        if self.local_rpc is not None and base_url:
+            self.local_rpc.remember_origin(base_url.rstrip("/"))
 
     def routes(self) -> list[BaseRoute]:
-        return management_routes(self.operations, self.hub_name)
+        if self.keys is None:
+            return management_routes(self.operations, self.hub_name)
+        return management_routes(self.operations, self.hub_name, self._authorize, self.keys.durabletask_key)
+
+    def _authorize(self, request: Request) -> str | None:
+        """Why `request` may not call the webhooks (as on Azure: the master or the system key), or None."""
+        assert self.keys is not None
+        outcome = check_key(AuthLevel.SYSTEM, self.keys, query=request.query_params, headers=request.headers)
+        if outcome is KeyCheck.ALLOWED:
+            return None
+        why = "no key was given" if outcome is KeyCheck.MISSING else "the key given is not valid"
+        return ("the Durable Task webhooks need the master key or the 'durabletask_extension' system key "
+                f"(query `code` or header `x-functions-key`); {why}")
 
     def binding_value(self, request: BindingRequest) -> Any:
         if self.local_rpc is not None:
             self.local_rpc.remember_origin(request.base_url)
-        return client_binding_json(request.base_url.rstrip("/"), self.hub_name)
+        code = self.keys.durabletask_key if self.keys is not None else None
+        return client_binding_json(request.base_url.rstrip("/"), self.hub_name, code)
 
     async def startup(self, index: FunctionIndex) -> None:
         await self.engine.startup(index)
@@ -71,4 +99,6 @@ class DurableExtension:
 
 def create_extension(config: Any) -> DurableExtension:
     """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir`, `hub_name`, `script_root`)."""
-    return DurableExtension(Path(config.data_dir), str(config.hub_name), Path(config.script_root))
+    keys = getattr(config, "keys", None) if getattr(config, "require_keys", False) else None
+    base_url = getattr(config, "base_url", None)
+    return DurableExtension(Path(config.data_dir), str(config.hub_name), Path(config.script_root), keys, base_url)

@@ -68,11 +68,19 @@ class ActivityRunner:
     Sync activities go through one queue to worker threads (started as the load needs
     them, up to ACTIVITY_THREADS); finished ones are handed back to the event loop in
     bursts, one loop wake-up per burst, so a fast activity costs little beyond its call.
+    An activity with a `durableClient` input binding gets `client_binding` (the host's client
+    binding JSON), as the Functions host gives any function that binding.
     """
 
-    def __init__(self, functions: dict[str, FunctionSpec], done: Callable[[ActivityRow, h.Event], None]) -> None:
+    def __init__(
+        self,
+        functions: dict[str, FunctionSpec],
+        done: Callable[[ActivityRow, h.Event], None],
+        client_binding: str | None = None,
+    ) -> None:
         self._functions = functions
         self._done = done
+        self._client_binding = client_binding
         self._outcomes = Outcomes(done)
         self._queue: queue.SimpleQueue[tuple[FunctionSpec, ActivityRow] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -110,14 +118,14 @@ class ActivityRunner:
             if item is _STOP:
                 return
             spec, activity = item
-            event = _run_sync_activity(spec, activity)
+            event = _run_sync_activity(spec, activity, self._client_binding)
             with self._lock:
                 self._idle += 1
             self._outcomes.put(activity, event)
 
     async def _run_async(self, spec: FunctionSpec, activity: ActivityRow) -> None:
         try:
-            value = await spec.func(**_kwargs(spec, activity))
+            value = await spec.func(**_kwargs(spec, activity, self._client_binding))
             event = h.task_completed(h.utc_now(), activity.task_id, encode_activity_output(value))
         except Exception as exc:  # the activity's failure goes to the orchestrator
             event = _failure(activity, exc)
@@ -143,10 +151,13 @@ def _wants_context(function: Callable[..., Any], trigger_param: str) -> bool:
     return "context" in parameters and trigger_param != "context"
 
 
-def _kwargs(spec: FunctionSpec, activity: ActivityRow) -> dict[str, Any]:
-    """The activity's arguments: its decoded input, and `context` when it asks for one (as the worker does)."""
+def _kwargs(spec: FunctionSpec, activity: ActivityRow, client_binding: str | None = None) -> dict[str, Any]:
+    """The activity's arguments: its decoded input, `context` when it asks for one (as the worker does),
+    and the durable client binding's JSON for each `durableClient` binding."""
     param = _param(spec)
     kwargs: dict[str, Any] = {param: decode_activity_input(activity.input)}
+    for binding in spec.bindings_of_type("durableClient"):
+        kwargs[str(binding["name"])] = client_binding
     if _wants_context(spec.func, param):
         directory = os.path.dirname(inspect.getfile(spec.func)) if hasattr(spec.func, "__code__") else ""
         kwargs["context"] = InvocationContext(spec, uuid.uuid4().hex, directory, "", "")
@@ -159,10 +170,10 @@ def _failure(activity: ActivityRow, exc: BaseException) -> h.Event:
     return h.task_failed(h.utc_now(), activity.task_id, reason, details)
 
 
-def _run_sync_activity(spec: FunctionSpec, activity: ActivityRow) -> h.Event:
+def _run_sync_activity(spec: FunctionSpec, activity: ActivityRow, client_binding: str | None = None) -> h.Event:
     """Runs on an activity thread: call the function, encode as the worker does."""
     try:
-        value = spec.func(**_kwargs(spec, activity))
+        value = spec.func(**_kwargs(spec, activity, client_binding))
         return h.task_completed(h.utc_now(), activity.task_id, encode_activity_output(value))
     except Exception as exc:  # the activity's failure goes to the orchestrator
         return _failure(activity, exc)

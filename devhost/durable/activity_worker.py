@@ -20,7 +20,7 @@ from devhost.durable import history as h
 from devhost.durable.activities import ActivityRunner
 from devhost.durable.engine import functions_by_name
 from devhost.durable.store import ActivityRow
-from devhost.durable.worker import frame, read_frame
+from devhost.durable.worker import CLIENT_BINDING_ENV, frame, read_frame
 from devhost.loader import FunctionSpec, load_app
 from devhost.processes import die_with_parent
 
@@ -34,7 +34,7 @@ async def _serve(sock: socket.socket, functions: dict[str, FunctionSpec]) -> Non
     def done(activity: ActivityRow, event: h.Event) -> None:
         writer.write(frame((activity.id, event)))
 
-    runner = ActivityRunner(functions, done)
+    runner = ActivityRunner(functions, done, os.environ.get(CLIENT_BINDING_ENV))
     while True:
         try:
             activity = await read_frame(reader)

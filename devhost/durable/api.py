@@ -9,19 +9,25 @@ from __future__ import annotations
 from typing import Awaitable, Callable
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from devhost.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from devhost.durable import history as h
-from devhost.durable.binding import WEBHOOK_PREFIX, management_urls
+from devhost.durable.binding import WEBHOOK_PREFIX, management_urls, rpc_prefix
 from devhost.durable.operations import DurableError, InstanceQuery, Operations
 from devhost.durable.payloads import PayloadError, body_to_text, text_to_value
 
 __all__ = ["management_routes"]
 
+_MAX_TOP = 10_000
+"""The most instances one query page returns (a larger `top` is read as this)."""
 _RUNNING_CODES = {"Pending", "Running", "ContinuedAsNew"}
 _STATUSES = {"Pending", "Running", "Completed", "ContinuedAsNew", "Failed", "Canceled", "Terminated", "Suspended"}
 Handler = Callable[[Request], Awaitable[Response]]
+Authorizer = Callable[[Request], "str | None"]
+"""Returns why a request may not call the webhooks (401), or None when it may."""
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -39,8 +45,12 @@ def _base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def _guarded(handler: Handler) -> Handler:
+def _guarded(handler: Handler, authorize: Authorizer | None = None) -> Handler:
     async def run(request: Request) -> Response:
+        if authorize is not None:
+            refusal = authorize(request)
+            if refusal is not None:
+                return _error(401, refusal)
         try:
             return await handler(request)
         except DurableError as error:
@@ -73,7 +83,7 @@ def _query(request: Request) -> InstanceQuery:
     if top_text:
         if not top_text.isdigit() or int(top_text) < 1:
             raise DurableError(400, f"top must be a positive integer, not {top_text!r}")
-        top = int(top_text)
+        top = min(int(top_text), _MAX_TOP)
     return InstanceQuery(
         created_from=_time_param(request, "createdTimeFrom"),
         created_to=_time_param(request, "createdTimeTo"),
@@ -84,11 +94,21 @@ def _query(request: Request) -> InstanceQuery:
     )
 
 
-def management_routes(ops: Operations, hub_name: str) -> list[BaseRoute]:
-    """Starlette routes of the management API bound to `ops`."""
+def management_routes(
+    ops: Operations, hub_name: str, authorize: Authorizer | None = None, code: str | None = None
+) -> list[BaseRoute]:
+    """Starlette routes of the management API bound to `ops`.
+
+    With `authorize` (keys required) every public route asks it first, URLs handed out carry
+    `code` (the system key), and the same handlers also answer under `rpc_prefix(code)` for the
+    SDK client's RPC calls.
+    """
+
+    def urls(request: Request, instance_id: str) -> dict[str, str]:
+        return management_urls(_base_url(request), hub_name, instance_id, code)
 
     def check_status(request: Request, instance_id: str, status: int = 202) -> JSONResponse:
-        payload = management_urls(_base_url(request), hub_name, instance_id)
+        payload = urls(request, instance_id)
         headers = {"Location": payload["statusQueryGetUri"], "Retry-After": "1"}
         return JSONResponse(payload, status_code=status, headers=headers)
 
@@ -101,7 +121,7 @@ def management_routes(ops: Operations, hub_name: str) -> list[BaseRoute]:
 
     async def get_instance(request: Request) -> Response:
         instance_id = request.path_params["instance_id"]
-        row = ops.status(instance_id)
+        row = await ops.status(instance_id)
         if row is None:
             return _error(404, f"No instance with ID '{instance_id}' found.")
         body = ops.status_json(
@@ -111,7 +131,7 @@ def management_routes(ops: Operations, hub_name: str) -> list[BaseRoute]:
             show_history_output=_flag(request, "showHistoryOutput"),
         )
         if row.status in _RUNNING_CODES:
-            location = management_urls(_base_url(request), hub_name, instance_id)["statusQueryGetUri"]
+            location = urls(request, instance_id)["statusQueryGetUri"]
             return JSONResponse(body, status_code=202, headers={"Location": location, "Retry-After": "1"})
         code = 500 if row.status == "Failed" and _flag(request, "returnInternalServerErrorOnFailure") else 200
         return JSONResponse(body, status_code=code)
@@ -149,10 +169,10 @@ def management_routes(ops: Operations, hub_name: str) -> list[BaseRoute]:
         new_id = _flag(request, "restartWithNewInstanceId", True)
         instance_id = await ops.restart(request.path_params["instance_id"], new_id)
         return JSONResponse(instance_id, status_code=202,
-                            headers={"Location": management_urls(_base_url(request), hub_name, instance_id)["statusQueryGetUri"]})
+                            headers={"Location": urls(request, instance_id)["statusQueryGetUri"]})
 
     async def rewind(request: Request) -> Response:
-        if ops.status(request.path_params["instance_id"]) is None:
+        if await ops.status(request.path_params["instance_id"]) is None:
             return _error(404, f"No instance with ID '{request.path_params['instance_id']}' found.")
         return _error(501, "rewind is not supported by devhost's durable engine")
 
@@ -172,7 +192,7 @@ def management_routes(ops: Operations, hub_name: str) -> list[BaseRoute]:
 
     async def list_entities(request: Request) -> Response:
         top_text = request.query_params.get("top")
-        top = int(top_text) if top_text and top_text.isdigit() else None
+        top = min(int(top_text), _MAX_TOP) if top_text and top_text.isdigit() and int(top_text) > 0 else None
         items, token = ops.list_entities(request.path_params.get("name"), top, request.headers.get("x-ms-continuation-token"))
         return JSONResponse(items, headers={"x-ms-continuation-token": token} if token else {})
 
@@ -197,6 +217,9 @@ def management_routes(ops: Operations, hub_name: str) -> list[BaseRoute]:
         ("/entities/{name}/{key}", get_entity, ["GET"]),
         ("/entities/{name}/{key}", signal_entity, ["POST"]),
     ]
-    return [Route(p + path, _guarded(handler), methods=methods) for path, handler, methods in table]
+    routes: list[BaseRoute] = [Route(p + path, _guarded(handler, authorize), methods=methods) for path, handler, methods in table]
+    if authorize is not None and code:
+        routes += [Route(rpc_prefix(code) + path, _guarded(handler), methods=methods) for path, handler, methods in table]
+    return routes
 
 

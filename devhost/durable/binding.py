@@ -5,13 +5,17 @@ into a `DurableOrchestrationClient` (`DurableOrchestrationBindings.from_json`): 
 hub name, the creation and management URL templates (with the `INSTANCEID` placeholder
 the client replaces) and `rpcBaseUrl`, which points the client's RPC calls at the same
 `/runtime/webhooks/durabletask/` handlers that serve the public management API.
+
+With keys required, every URL carries the extension's system key (`code=`), as Azure's do, and
+`rpcBaseUrl` points at the same handlers under `/runtime/webhooks/durabletask/rpc/<system key>/`
+(the SDK's RPC calls carry no query key; on Azure they go to a port only the worker can reach).
 """
 from __future__ import annotations
 
 import json
 from urllib.parse import quote
 
-__all__ = ["WEBHOOK_PREFIX", "client_binding_json", "management_urls"]
+__all__ = ["WEBHOOK_PREFIX", "client_binding_json", "management_urls", "rpc_prefix"]
 
 WEBHOOK_PREFIX = "/runtime/webhooks/durabletask"
 """Where the management API lives (Azure's path)."""
@@ -19,14 +23,20 @@ _PLACEHOLDER = "INSTANCEID"
 _CONNECTION = "Storage"
 
 
-def _query(hub: str) -> str:
-    return f"taskHub={quote(hub)}&connection={_CONNECTION}"
+def _query(hub: str, code: str | None = None) -> str:
+    query = f"taskHub={quote(hub)}&connection={_CONNECTION}"
+    return f"{query}&code={quote(code, safe='')}" if code else query
 
 
-def management_urls(base_url: str, hub: str, instance_id: str) -> dict[str, str]:
-    """The check-status payload of `instance_id` (every URL works when followed)."""
+def rpc_prefix(code: str) -> str:
+    """The path under which the SDK client's RPC calls are accepted without a query key."""
+    return f"{WEBHOOK_PREFIX}/rpc/{code}"
+
+
+def management_urls(base_url: str, hub: str, instance_id: str, code: str | None = None) -> dict[str, str]:
+    """The check-status payload of `instance_id` (every URL works when followed; `code`: the system key)."""
     root = f"{base_url}{WEBHOOK_PREFIX}/instances/{quote(instance_id, safe='')}"
-    query = _query(hub)
+    query = _query(hub, code)
     return {
         "id": instance_id,
         "statusQueryGetUri": f"{root}?{query}",
@@ -40,12 +50,12 @@ def management_urls(base_url: str, hub: str, instance_id: str) -> dict[str, str]
     }
 
 
-def client_binding_json(base_url: str, hub: str) -> str:
-    """The `durableClient` binding value for a function invoked through `base_url`."""
+def client_binding_json(base_url: str, hub: str, code: str | None = None) -> str:
+    """The `durableClient` binding value for a function invoked through `base_url` (`code`: the system key)."""
     webhooks = f"{base_url}{WEBHOOK_PREFIX}"
-    urls = management_urls(base_url, hub, _PLACEHOLDER)
+    urls = management_urls(base_url, hub, _PLACEHOLDER, code)
     urls["id"] = _PLACEHOLDER
-    query = _query(hub)
+    query = _query(hub, code)
     return json.dumps(
         {
             "taskHubName": hub,
@@ -59,7 +69,7 @@ def client_binding_json(base_url: str, hub: str) -> str:
             "managementUrls": urls,
             "baseUrl": webhooks,
             "requiredQueryStringParameters": query,
-            "rpcBaseUrl": f"{webhooks}/",
+            "rpcBaseUrl": f"{base_url}{rpc_prefix(code)}/" if code else f"{webhooks}/",
             "httpBaseUrl": "",
             "maxGrpcMessageSizeInBytes": 0,
             "grpcHttpClientTimeout": "00:01:40",

@@ -70,8 +70,12 @@ def functions_by_name(index: FunctionIndex, trigger_type: str) -> dict[str, Func
 class DurableEngine:
     """The durable task hub of one devhost: orchestrations, entities, activities, timers."""
 
-    def __init__(self, store_path: Path, hub_name: str, script_root: Path | None = None) -> None:
+    def __init__(
+        self, store_path: Path, hub_name: str, script_root: Path | None = None, client_binding: str | None = None
+    ) -> None:
         self.store_path = store_path
+        self.client_binding = client_binding
+        """The durable client binding JSON given to activities that have a `durableClient` binding."""
         self.hub_name = hub_name
         self.script_root = script_root
         """The app's folder: when set (and `DEVHOST_DURABLE_ACTIVITY_PROCESS` is not 0), activities run
@@ -133,9 +137,11 @@ class DurableEngine:
         install_sdk_speedups()
         self._wake = asyncio.Event()
         if self.script_root is not None and activity_process_enabled():
-            self._activity_runner = ProcessActivityRunner(self._activities, self.activity_done, self.script_root)
+            self._activity_runner = ProcessActivityRunner(
+                self._activities, self.activity_done, self.script_root, self.client_binding
+            )
         else:
-            self._activity_runner = ActivityRunner(self._activities, self.activity_done)
+            self._activity_runner = ActivityRunner(self._activities, self.activity_done, self.client_binding)
         self.store = Store(self.store_path)
         self._id = self.store.max_ids()
         self._recover()

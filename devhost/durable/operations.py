@@ -86,6 +86,10 @@ class Operations:
             raise DurableError(400, f"'{instance_id}' is not a valid instance id (no '/', '\\\\', '#', '?', no leading '@').")
         inst = None if fresh else self.engine.load_instance(instance_id)
         if inst is not None and inst.row.status not in TERMINAL_STATES:
+            if inst.public is None:
+                # Created by a concurrent start whose batch is not committed yet: answer the conflict only
+                # once that instance is visible to every reader (a status query right after must find it).
+                await self.engine.committed()
             raise DurableError(409, f"An instance with ID '{instance_id}' already exists and is {inst.row.status}.")
         self.engine.create_instance(instance_id, canonical, input_text, self.engine.open, fresh=fresh)
         await self.engine.committed()
@@ -181,7 +185,11 @@ class Operations:
         return items, _token(offset + limit) if more else None
 
     # -- status -----------------------------------------------------------------------------
-    def status(self, instance_id: str) -> InstanceRow | None:
+    async def status(self, instance_id: str) -> InstanceRow | None:
+        """The committed summary; an instance created but not yet committed is waited for, never reported missing."""
+        inst = self.engine.orchestrations.get(instance_id)
+        if inst is not None and inst.public is None:
+            await self.engine.committed()
         return self.engine.public_row(instance_id)
 
     def status_json(self, row: InstanceRow, *, show_input: bool = True, show_history: bool = False,

@@ -36,7 +36,7 @@ from devhost.durable.store import ActivityRow
 from devhost.loader import FunctionSpec
 from devhost.processes import stop_process
 
-__all__ = ["MAX_ATTEMPTS", "ProcessActivityRunner", "activity_process_enabled", "frame", "read_frame"]
+__all__ = ["CLIENT_BINDING_ENV", "MAX_ATTEMPTS", "ProcessActivityRunner", "activity_process_enabled", "frame", "read_frame"]
 
 log = logging.getLogger("devhost.durable")
 
@@ -66,10 +66,12 @@ class ProcessActivityRunner:
         functions: dict[str, FunctionSpec],
         done: Callable[[ActivityRow, h.Event], None],
         script_root: Path,
+        client_binding: str | None = None,
     ) -> None:
         self._functions = functions
         self._done = done
         self._script_root = script_root
+        self._client_binding = client_binding
         self._in_flight: dict[int, ActivityRow] = {}
         self._attempts: dict[int, int] = {}
         self._process: subprocess.Popen[bytes] | None = None
@@ -114,7 +116,8 @@ class ProcessActivityRunner:
         ours, theirs = socket.socketpair()
         command = [sys.executable, "-m", "devhost.durable.activity_worker", "--script-root", str(self._script_root),
                    "--fd", str(theirs.fileno())]
-        self._process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True, env=_worker_env())
+        self._process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True,
+                                         env=_worker_env(self._client_binding))
         theirs.close()
         self._generation += 1
         self._writer = None
@@ -173,10 +176,16 @@ class ProcessActivityRunner:
             self._start_worker()
 
 
-def _worker_env() -> dict[str, str]:
+CLIENT_BINDING_ENV = "DEVHOST_DURABLE_CLIENT_BINDING"
+"""How the worker process learns the durable client binding JSON it gives activities that ask for it."""
+
+
+def _worker_env(client_binding: str | None = None) -> dict[str, str]:
     """This process's environment (settings included), with devhost's own folder on PYTHONPATH
     so that the worker imports the same devhost whatever the working directory."""
     env = dict(os.environ)
+    if client_binding is not None:
+        env[CLIENT_BINDING_ENV] = client_binding
     home = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([home] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != home])
     return env

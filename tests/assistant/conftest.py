@@ -62,7 +62,8 @@ class AssistantHost:
 def start_assistant_host(
     tmp: pytest.TempPathFactory, azurite: Azurite, model_env: dict[str, str], extra_env: dict[str, str] | None = None
 ) -> Iterator[AssistantHost]:
-    """A devhost serving the app (model retries 2, model timeout 1.5 s; `extra_env` overrides), stopped after use."""
+    """A devhost serving the app (client retries 2, model timeout 1.5 s, 2 attempts per turn 0.1 s apart;
+    `extra_env` overrides), stopped after use."""
     extra_env = extra_env or {}
     table = f"todos{uuid.uuid4().hex[:10]}"
     env = {
@@ -72,6 +73,8 @@ def start_assistant_host(
         "TODO_TABLE_NAME": table,
         "CHAT_MODEL_MAX_RETRIES": "2",
         "CHAT_MODEL_TIMEOUT_SECONDS": "1.5",
+        "CHAT_MODEL_TURN_ATTEMPTS": "2",
+        "CHAT_MODEL_RETRY_SECONDS": "0.1",
         **extra_env,
     }
     devhost = start_devhost(REPO_ROOT, data_dir=tmp.mktemp("devhost") / "data", env=env)

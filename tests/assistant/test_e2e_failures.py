@@ -40,16 +40,17 @@ def test_timeout_and_dropped_connection_are_retried(assistant_host: AssistantHos
 @pytest.mark.parametrize(
     ("script", "status", "says"),
     [
-        (lambda m: m.fail(503, retry_after=0.01, times=3), 503, "HTTP 503"),
-        (lambda m: m.fail(429, retry_after=0.01, times=3), 503, "HTTP 429"),
-        (lambda m: m.fail(500, retry_after=0.01, times=3), 502, "HTTP 500"),
-        (lambda m: m.drop(times=3), 503, "could not be reached"),
+        (lambda m: m.fail(503, retry_after=0.01, times=6), 503, "HTTP 503"),
+        (lambda m: m.fail(429, retry_after=0.01, times=6), 503, "HTTP 429"),
+        (lambda m: m.fail(500, retry_after=0.01, times=6), 502, "HTTP 500"),
+        (lambda m: m.drop(times=6), 503, "could not be reached"),
     ],
 )
 def test_model_still_failing_fails_the_turn_atomically_and_frees_the_chat(
     assistant_host: AssistantHost, model: FakeOpenAI, script: Any, status: int, says: str
 ) -> None:
-    """After the bounded retries: 502/503 JSON naming the cause, status Failed with it, history unchanged, next message works."""
+    """After the bounded retries (3 client tries x 2 durable attempts): 502/503 JSON naming the cause, status Failed
+    with it, history unchanged, next message works."""
     host = assistant_host
     chat = host.new_chat()
     script(model)
@@ -57,14 +58,36 @@ def test_model_still_failing_fails_the_turn_atomically_and_frees_the_chat(
     assert response.status_code == status, response.text
     body = response.json()
     assert_conforms(body, "Error")
-    assert says in body["error"] and "send the message again" in body["error"]
-    assert len(model.requests) == 3
+    assert says in body["error"] and "the chat is unchanged, send the message again" in body["error"]
+    assert len(model.requests) == 6
     turn = host.http.get(f"{host.devhost.base_url}/runtime/webhooks/durabletask/instances/{body['instanceId']}").json()
     assert turn["runtimeStatus"] == "Failed" and says in json.dumps(turn["output"])
     state = host.http.get(f"{host.api}/chats/{chat}").json()
     assert state["totalMessages"] == 1 and state["turnInProgress"] is False
     model.reply("recovered")
     assert post(host, chat, "again").json()["reply"] == "recovered"
+
+
+def test_a_model_failing_past_the_clients_retries_recovers_on_the_turns_next_attempt(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
+    """Three 500s exhaust one activity run's client retries; the Durable retry runs it again and the turn completes."""
+    host = assistant_host
+    chat = host.new_chat()
+    model.fail(500, retry_after=0.01, times=3).reply("second attempt")
+    response = post(host, chat, "hello")
+    assert response.status_code == 200 and response.json()["reply"] == "second attempt"
+    assert len(model.requests) == 4
+
+
+def test_a_request_the_model_refuses_fails_at_once_without_retries(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+    """A 400 cannot pass by retrying: one request, a 502 that names it, the chat unchanged."""
+    host = assistant_host
+    chat = host.new_chat()
+    model.fail(400)
+    response = post(host, chat, "too long")
+    assert response.status_code == 502 and "HTTP 400" in response.json()["error"]
+    assert len(model.requests) == 1
 
 
 def test_tool_failures_become_error_results_the_model_sees(assistant_host: AssistantHost, model: FakeOpenAI) -> None:

@@ -9,7 +9,7 @@ from assistant.messages import ToolCall
 from assistant.payloads import CompletionResult, ToolInvocation, TurnInput
 from assistant.queueing import TurnSlot
 from assistant.state import ChatState, Usage, new_chat
-from orchestrators.post_user_query import run_turn
+from orchestrators.post_user_query import TURN_FAILED, run_turn
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -54,6 +54,13 @@ class ScriptedContext:
 
     def call_activity(self, name: str, data: Any) -> tuple[Any, ...]:
         return ("activity", name, data)
+
+    def call_activity_with_retry(self, name: str, retry: Any, data: Any) -> tuple[Any, ...]:
+        self.retry = retry
+        return ("activity", name, data)
+
+    def new_uuid(self) -> str:
+        return "run-1"
 
     def task_all(self, tasks: list[Any]) -> tuple[Any, ...]:
         return ("all", tuple(tasks))
@@ -139,14 +146,35 @@ def test_only_unknown_tools_schedule_no_activity() -> None:
 
 
 def test_failed_model_call_notes_the_turn_and_fails() -> None:
-    """An activity failure appends nothing: the entity notes the failed turn, then the orchestration fails."""
+    """A model failure before any tool ran appends nothing: the entity notes the failed turn, then the turn fails."""
     steps = run_turn(ScriptedContext(TurnInput("chat1", "hi")))
     next(steps)
     steps.send(running(new_chat("chat1", None, T0)))
-    noted = steps.throw(RuntimeError("model unavailable"))
+    noted = steps.throw(RuntimeError("Activity function 'chat_completion' failed: ModelUnavailable: the model answered HTTP 503 \n tb"))
     assert noted == ("entity", "chat", "chat1", "note_failed_turn", "chat1-turn-x")
     try:
         steps.send(None)
         raise AssertionError("the orchestration should fail")
-    except RuntimeError as error:
-        assert str(error) == "model unavailable"
+    except Exception as error:  # noqa: BLE001 - TurnFailed
+        facts = json.loads(str(error).split(TURN_FAILED, 1)[1])
+        assert facts == {"reason": "the model answered HTTP 503", "retryable": True, "recorded": False}
+
+
+def test_failure_after_a_tool_ran_records_the_partial_turn() -> None:
+    """Tools ran, then the model failed: the partial turn is appended, marked incomplete, with its tool result."""
+    steps = run_turn(ScriptedContext(TurnInput("chat1", "add milk")))
+    next(steps)
+    steps.send(running(new_chat("chat1", None, T0)))
+    calls = (ToolCall("call_1", "AddTodo", '{"taskDescription": "milk"}'),)
+    fan_out = steps.send(CompletionResult("", tool_calls=calls).to_dict())
+    invocation = ToolInvocation.from_dict(fan_out[1][0][2])
+    assert invocation.idempotency_key == "chat1-turn-x/run-1/1/0"
+    steps.send([{"toolCallId": "call_1", "name": "AddTodo", "content": "added", "ok": True}])
+    appended = steps.throw(RuntimeError("ModelUnavailable: the model answered HTTP 500"))
+    assert appended[3] == "append_turn" and appended[4]["incomplete"] is True
+    assert [m["role"] for m in appended[4]["messages"]] == ["user", "assistant", "tool"]
+    try:
+        steps.send({"appended": True})
+        raise AssertionError("the orchestration should fail")
+    except Exception as error:  # noqa: BLE001 - TurnFailed
+        assert json.loads(str(error).split(TURN_FAILED, 1)[1])["recorded"] is True

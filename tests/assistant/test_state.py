@@ -1,6 +1,7 @@
 """Chat state transitions: create/reset, append a turn, the GET view."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from assistant.messages import ChatMessage, StoredMessages, ToolCall, format_utc, parse_utc
@@ -78,3 +79,21 @@ def test_chat_state_passes_its_window_on_in_stored_form() -> None:
     assert isinstance(chat.messages, StoredMessages) and isinstance(again.messages, StoredMessages)
     assert all(a is b for a, b in zip(again.to_dict()["messages"], stored["messages"]))
     assert again == chat and again.messages[-1].content == "hi"
+
+
+def test_an_incomplete_turn_is_recorded_then_replaced_when_it_resumes() -> None:
+    """The partial record leaves the queue and marks the resume point; the full record replaces it, tokens counted once."""
+    state = replace(new_chat("c", None, T0), queue=("turn-1",))
+    user = ChatMessage(role="user", content="add milk", created_at="2026-11-20T12:00:01.000000Z")
+    asking = ChatMessage(role="assistant", content="", created_at="2026-11-20T12:00:02.000000Z",
+                         tool_calls=(ToolCall("a", "AddTodo", "{}"),))
+    result = ChatMessage(role="tool", content="ok", created_at="2026-11-20T12:00:03.000000Z", tool_call_id="a")
+    partial = append_turn(state, TurnRecord("turn-1", (user, asking, result), Usage(5, 5, 10), incomplete=True))
+    assert partial.queue == () and partial.incomplete_turn == "turn-1" and "turn-1" not in partial.turn_ids
+    assert [m.role for m in partial.partial_turn("turn-1")] == ["user", "assistant", "tool"]
+    final = ChatMessage(role="assistant", content="Added.", created_at="2026-11-20T12:00:04.000000Z")
+    resumed = replace(partial, queue=("turn-1",))
+    done = append_turn(resumed, TurnRecord("turn-1", (user, asking, result, final), Usage(2, 2, 4)))
+    assert [m.role for m in done.messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert done.incomplete_turn is None and done.turn_ids == ("turn-1",) and done.total_tokens == 14
+    assert done.partial_turn("turn-1") == ()

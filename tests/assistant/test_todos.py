@@ -1,6 +1,8 @@
 """AddTodo / GetTodos against Table storage in Azurite: per-chat isolation, idempotent re-runs, forgetting."""
 from __future__ import annotations
 
+import json
+
 import uuid
 from collections.abc import Iterator
 
@@ -9,6 +11,7 @@ import pytest
 from assistant.messages import ToolCall
 from assistant.payloads import ToolInvocation
 from skills import registry
+from skills.todos import todo_id
 from skills.storage import reset_storage
 from tests.support.azurite import Azurite
 
@@ -22,9 +25,13 @@ def storage(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     reset_storage()
 
 
-def call(chat_id: str, name: str, arguments: str, call_id: str | None = None) -> tuple[bool, str]:
+def call(chat_id: str, name: str, arguments: str, call_id: str | None = None, key: str = "") -> tuple[bool, str]:
     result = registry.invoke(
-        ToolInvocation(chat_id=chat_id, call=ToolCall(id=call_id or uuid.uuid4().hex, name=name, arguments=arguments))
+        ToolInvocation(
+            chat_id=chat_id,
+            call=ToolCall(id=call_id or uuid.uuid4().hex, name=name, arguments=arguments),
+            idempotency_key=key or uuid.uuid4().hex,
+        )
     )
     return result.ok, result.content
 
@@ -48,12 +55,20 @@ def test_todos_are_kept_per_chat_in_order(storage: None) -> None:
 
 
 def test_rerun_of_the_same_tool_call_adds_once(storage: None) -> None:
-    """The tool call id is the row key: a re-run activity does not duplicate the todo."""
+    """The idempotency key decides the row key: a re-run activity does not duplicate the todo."""
+    added = {"added": True, "id": todo_id("turn-1/run/1/0"), "taskDescription": "once"}
     for _ in range(2):
-        assert call("chat-r", "AddTodo", '{"taskDescription": "once"}', call_id="call_same") == (
-            True, '{"added": true, "taskDescription": "once"}'
+        assert call("chat-r", "AddTodo", '{"taskDescription": "once"}', call_id="call_same", key="turn-1/run/1/0") == (
+            True, json.dumps(added)
         )
     assert tasks("chat-r") == ["once"]
+
+
+def test_a_reused_call_id_with_another_key_adds_another_todo(storage: None) -> None:
+    """Models reuse call ids across turns: two calls with id `call_1` but different keys add two todos."""
+    call("chat-u", "AddTodo", '{"taskDescription": "first"}', call_id="call_1", key="turn-1/a/1/0")
+    call("chat-u", "AddTodo", '{"taskDescription": "second"}', call_id="call_1", key="turn-2/b/1/0")
+    assert tasks("chat-u") == ["first", "second"]
 
 
 def test_blank_task_is_refused_and_forget_chat_deletes_only_that_chat(storage: None) -> None:

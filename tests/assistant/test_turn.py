@@ -69,3 +69,48 @@ def test_turn_stamps_strictly_increase_after_the_history_even_at_one_instant() -
     run, _ = run.on_answer(CompletionResult("done"), early, TOOLS)
     stamps = [parse_utc(m.created_at) for m in SYSTEM + run.new_messages]
     assert all(a < b for a, b in zip(stamps, stamps[1:]))
+
+
+def test_repeated_call_ids_in_one_answer_are_made_unique_so_each_call_keeps_its_result() -> None:
+    """Two calls with id `call_1` in one answer: the second becomes `call_1~2`, and each result answers its own call."""
+    calls = (ToolCall("call_1", "AddTodo", '{"taskDescription": "a"}'), ToolCall("call_1", "AddTodo", '{"taskDescription": "b"}'))
+    run, plan = begin().on_answer(CompletionResult("", tool_calls=calls), T0, TOOLS)
+    assert [c.id for c in plan.to_run] == ["call_1", "call_1~2"]
+    keys = {run.invocation(c, i).idempotency_key for i, c in enumerate(plan.to_run)}
+    assert len(keys) == 2
+    run = run.on_tool_results([ToolResult("call_1~2", "AddTodo", "B"), ToolResult("call_1", "AddTodo", "A")], T0)
+    assert [(m.tool_call_id, m.content) for m in run.new_messages if m.role == "tool"] == [("call_1", "A"), ("call_1~2", "B")]
+
+
+def test_calls_beyond_the_cap_get_an_error_result_and_do_not_run() -> None:
+    """With at most 2 calls per answer, the third and later are answered with an error the model reads."""
+    turn = TurnInput("c", "many", 5, max_tool_calls=2)
+    calls = tuple(ToolCall(f"c{i}", "GetTodos", "{}") for i in range(5))
+    run, plan = TurnRun.begin(turn, "turn-1", SYSTEM, T0).on_answer(CompletionResult("", tool_calls=calls), T0, TOOLS)
+    assert [c.id for c in plan.to_run] == ["c0", "c1"]
+    assert [r.tool_call_id for r in plan.rejected] == ["c2", "c3", "c4"]
+    assert all("too many tool calls" in r.content and not r.ok for r in plan.rejected)
+
+
+def test_idempotency_keys_are_unique_per_run_round_and_call_and_stable_for_the_same_run() -> None:
+    """The key names the turn, its run, the round and the call's place: a new run or round gives new keys."""
+    call = ToolCall("call_1", "AddTodo", "{}")
+    first = TurnRun.begin(TurnInput("c", "x"), "turn-1", SYSTEM, T0, run_key="run-a")
+    run, _ = first.on_answer(CompletionResult("", tool_calls=(call,)), T0, TOOLS)
+    again, _ = first.on_answer(CompletionResult("", tool_calls=(call,)), T0, TOOLS)
+    assert run.invocation(call, 0).idempotency_key == again.invocation(call, 0).idempotency_key == "turn-1/run-a/1/0"
+    other = TurnRun.begin(TurnInput("c", "x"), "turn-1", SYSTEM, T0, run_key="run-b")
+    other, _ = other.on_answer(CompletionResult("", tool_calls=(call,)), T0, TOOLS)
+    assert other.invocation(call, 0).idempotency_key != run.invocation(call, 0).idempotency_key
+
+
+def test_resume_goes_on_from_the_recorded_messages_without_running_their_calls_again() -> None:
+    """A resumed turn starts with the partial messages and its rounds counted, asking the model next."""
+    run, plan = begin().on_answer(CompletionResult("", tool_calls=(ToolCall("a", "AddTodo", "{}"),)), T0, TOOLS)
+    run = run.on_tool_results([ToolResult("a", "AddTodo", "ok")], T0)
+    assert run.tools_ran and run.partial_record().incomplete
+    resumed = TurnRun.resume(TurnInput("c", "add milk"), "turn-1", SYSTEM, run.new_messages, "run-2")
+    assert resumed.rounds == 1 and not resumed.done
+    assert [m.role for m in resumed.model_request().messages] == ["system", "user", "assistant", "tool"]
+    done, _ = resumed.on_answer(CompletionResult("Added."), T0, TOOLS)
+    assert [m.role for m in done.record().messages] == ["user", "assistant", "tool", "assistant"]

@@ -47,11 +47,11 @@ async def _run_waiter(data_dir: Path, handler: Callable[[str], str]) -> dict[str
         instance_id = await ops.start("waiter", "w", "0")
         await asyncio.gather(ops.raise_event("w", "a", '"A"'), ops.raise_event("w", "b", '"B"'))
         for _ in range(200):
-            row = ops.status(instance_id)
+            row = await ops.status(instance_id)
             if row is not None and row.status == "Completed":
                 break
             await asyncio.sleep(0.01)
-        row = ops.status(instance_id)
+        row = await ops.status(instance_id)
         assert row is not None
         return ops.status_json(row)
     finally:
