@@ -28,10 +28,10 @@ from azure.functions.http import HttpRequest as WorkerHttpRequest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from devhost.responses import JSONResponse
 
 from devhost.extension import BindingRequest, HostExtension
 from devhost.loader import FunctionSpec
+from devhost.responses import JSONResponse
 
 __all__ = [
     "InvocationContext",

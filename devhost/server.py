@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 import sys
@@ -24,7 +25,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from devhost.responses import JSONResponse
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
@@ -33,13 +33,19 @@ from devhost.extension import HostExtension
 from devhost.invoke import InvocationPlan, invoke, plan_function
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
 from devhost.loader import FunctionIndex, FunctionSpec
+from devhost.protocol import protocol_class
 from devhost.routing import FunctionRoute, RouteDecision, RouteTable, RouteTemplate, RouteTemplateError, split_path
+from devhost.responses import JSONResponse
 
 __all__ = ["DEFAULT_GRACEFUL_SECONDS", "HostState", "HttpFunctions", "bind_socket", "build_app", "build_functions", "serve"]
 
 log = logging.getLogger("devhost")
 
 _HTTP_TRIGGER = "httptrigger"
+MAX_BODY_BYTES = 100 * 1024 * 1024
+"""The largest request body a function gets (Azure's limit, 100 MB); `DEVHOST_MAX_REQUEST_BODY_BYTES` changes it."""
+BODY_TIMEOUT_SECONDS = 30.0
+"""How long devhost waits for the next piece of a request body (`DEVHOST_BODY_TIMEOUT_SECONDS`)."""
 DEFAULT_GRACEFUL_SECONDS = 10.0
 """How long in-flight calls may finish after SIGINT/SIGTERM before they are cancelled."""
 
@@ -127,8 +133,11 @@ class FunctionsRoute(BaseRoute):
         raise NoMatchFound(name, path_params)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        response = await self._respond(request, scope["devhost.decision"])
+        request = Request(scope, _bounded(receive, _max_body_bytes(), _body_timeout()))
+        try:
+            response = await self._respond(request, scope["devhost.decision"])
+        except _BodyRefused as refused:
+            response = _error(refused.status, refused.message, {"Connection": "close"})
         await response(scope, receive, send)
 
     async def _respond(self, request: Request, decision: RouteDecision) -> Response:
@@ -148,10 +157,59 @@ class FunctionsRoute(BaseRoute):
         plan = self.functions.plans[name]
         if plan.unsupported:
             return _error(501, f"function {name!r} cannot run on devhost: {plan.unsupported}")
+        declared = request.headers.get("content-length")
+        limit = _max_body_bytes()
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _BodyRefused(413, f"the request body is {declared} bytes; the host accepts at most {limit}")
+        await request.body()  # read (bounded) before the function runs
         # The origin the client used (its Host header), as the Functions host builds webhook URLs.
         origin = f"{request.url.scheme}://{request.url.netloc}" if request.url.netloc else self.config.base_url
         return await invoke(plan, request, decision.route_params,
                             base_url=origin, function_directory=str(self.config.script_root))
+
+
+class _BodyRefused(Exception):
+    """The request body is too large or too slow: answered with `status` and the connection closed."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
+
+
+def _max_body_bytes() -> int:
+    return int(_env_number("DEVHOST_MAX_REQUEST_BODY_BYTES", MAX_BODY_BYTES))
+
+
+def _body_timeout() -> float:
+    return _env_number("DEVHOST_BODY_TIMEOUT_SECONDS", BODY_TIMEOUT_SECONDS)
+
+
+def _bounded(receive: Receive, limit: int, timeout: float) -> Receive:
+    """`receive` that refuses a body over `limit` bytes (413) or a gap of more than `timeout` s between its pieces (408)."""
+    received = 0
+
+    async def bounded() -> Any:
+        nonlocal received
+        try:
+            message = await asyncio.wait_for(receive(), timeout)
+        except asyncio.TimeoutError:
+            raise _BodyRefused(408, f"the request body did not arrive within {timeout:g} s") from None
+        if message.get("type") == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyRefused(413, f"the request body is over {limit} bytes, the most the host accepts")
+        return message
+
+    return bounded
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
@@ -267,7 +325,7 @@ async def serve(
     app = build_app(functions, config, keys, extensions, state)
     server = _Server(uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="off",
-        timeout_graceful_shutdown=graceful_seconds, server_header=False,
+        timeout_graceful_shutdown=graceful_seconds, server_header=False, http=protocol_class(),
     ))
 
     def request_exit() -> None:

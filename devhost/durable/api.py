@@ -10,14 +10,13 @@ from typing import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
-
-from devhost.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from devhost.durable import history as h
 from devhost.durable.binding import WEBHOOK_PREFIX, management_urls, rpc_prefix
 from devhost.durable.operations import DurableError, InstanceQuery, Operations
 from devhost.durable.payloads import PayloadError, body_to_text, text_to_value
+from devhost.responses import JSONResponse
 
 __all__ = ["management_routes"]
 

@@ -178,7 +178,7 @@ def queued(req: func.HttpRequest, msg: func.Out[str]) -> str:
 
 @app.timer_trigger(schedule="0 */5 * * * *", arg_name="timer", run_on_startup=False)
 def tick(timer: func.TimerRequest) -> None:
-    """A timer: devhost lists it as not supported and keeps serving."""
+    """A timer every five minutes (devhost schedules it; the tests never wait for it)."""
 
 
 @app.route(route="bad/{x:nosuchconstraint}", methods=["GET"])
