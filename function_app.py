@@ -13,7 +13,9 @@ from api.health import bp as health_bp
 from api.openapi import bp as openapi_bp
 from assistant.providers import announce_model
 from entities.chat import bp as chat_entity_bp
+from maintenance.cleanup import bp as cleanup_bp
 from orchestrators.chat_admin import bp as chat_admin_bp
+from orchestrators.chat_expiry import bp as chat_expiry_bp
 from orchestrators.post_user_query import bp as post_user_query_bp
 from skills.blueprint import bp as skills_bp
 
@@ -25,11 +27,13 @@ for blueprint in (
     ask_bp,
     post_user_query_bp,
     chat_admin_bp,
+    chat_expiry_bp,
     chat_completion_bp,
     archive_bp,
     turns_bp,
     chat_entity_bp,
     skills_bp,
+    cleanup_bp,
 ):
     app.register_functions(blueprint)
 

@@ -24,6 +24,7 @@ from api.waiting import wait_for_instance
 from assistant.state import ChatState, view_chat
 from entities.chat import chat_entity_id
 from orchestrators.chat_admin import CHAT_ADMIN, ChatAdminInput
+from orchestrators.chat_expiry import CHAT_EXPIRY, TTL_CHANGED_EVENT, expiry_instance_id
 
 __all__ = ["bp", "handle_chat"]
 
@@ -71,6 +72,29 @@ async def _run_admin(client: df.DurableOrchestrationClient, request: ChatAdminIn
     return status.output
 
 
+MAX_TTL_SECONDS = 366 * 24 * 3600
+
+
+def _ttl_seconds(body: dict[str, Any]) -> int | None:
+    """`ttlSeconds` (1 s to a year, or null), else 400."""
+    value = body.get("ttlSeconds")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TTL_SECONDS:
+        raise HttpError(400, f"ttlSeconds must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}, or null")
+    return value
+
+
+async def _arm_expiry(client: df.DurableOrchestrationClient, chat_id: str) -> None:
+    """Start the chat's expiry orchestration, or wake the running one so it reads the new TTL."""
+    instance_id = expiry_instance_id(chat_id)
+    status = await client.get_status(instance_id)
+    if status and status.runtime_status in (OrchestrationRuntimeStatus.Running, OrchestrationRuntimeStatus.Pending):
+        await client.raise_event(instance_id, TTL_CHANGED_EVENT, None)
+        return
+    await client.start_new(CHAT_EXPIRY, instance_id, {"chatId": chat_id})
+
+
 async def create_chat(req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str, id_field: str) -> func.HttpResponse:
     """PUT: create or reset; answers once the entity holds the fresh chat."""
     body = json_body(req, required=False)
@@ -79,7 +103,10 @@ async def create_chat(req: func.HttpRequest, client: df.DurableOrchestrationClie
         raise HttpError(400, "instructions must be a string")
     if instructions:
         instructions = required_text(instructions, "instructions") if instructions.strip() else None
-    await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="create", instructions=instructions))
+    ttl = _ttl_seconds(body)
+    await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="create", instructions=instructions, ttl_seconds=ttl))
+    if ttl is not None:
+        await _arm_expiry(client, chat_id)
     return json_response({id_field: chat_id}, status=202)
 
 

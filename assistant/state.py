@@ -122,6 +122,8 @@ class ChatState:
     """The last `RECENT_TURN_IDS` turns that failed (nothing appended), so deleting the chat purges their histories too."""
     queue: tuple[str, ...] = field(default_factory=tuple)
     """Accepted turns not yet finished, in arrival order; the first is the one running."""
+    ttl_seconds: int | None = None
+    """Delete the chat once it has been idle (no turn appended) this long (`ttlSeconds` on PUT); None: never."""
     incomplete_turn: str | None = None
     """A turn that failed after tools ran, recorded as far as it got, while its messages are the newest:
     running it again resumes it (see `TurnRecord.incomplete`)."""
@@ -144,6 +146,7 @@ class ChatState:
             "failedTurnIds": list(self.failed_turn_ids),
             "queue": list(self.queue),
             "incompleteTurn": self.incomplete_turn,
+            "ttlSeconds": self.ttl_seconds,
         }
 
     @classmethod
@@ -161,6 +164,7 @@ class ChatState:
             failed_turn_ids=tuple(str(t) for t in data.get("failedTurnIds") or ()),
             queue=tuple(str(t) for t in data.get("queue") or ()),
             incomplete_turn=data.get("incompleteTurn"),
+            ttl_seconds=int(data["ttlSeconds"]) if data.get("ttlSeconds") else None,
         )
 
     def partial_turn(self, turn_id: str) -> tuple[ChatMessage, ...]:
@@ -206,12 +210,13 @@ class ChatView:
         }
 
 
-def new_chat(chat_id: str, instructions: str | None, now: datetime) -> ChatState:
+def new_chat(chat_id: str, instructions: str | None, now: datetime, ttl_seconds: int | None = None) -> ChatState:
     """A fresh chat whose only message is the system message with `instructions` (default if empty)."""
     text = instructions if instructions and instructions.strip() else DEFAULT_INSTRUCTIONS
     stamp = format_utc(now)
     system = ChatMessage(role="system", content=text, created_at=stamp)
-    return ChatState(chat_id=chat_id, instructions=text, created_at=stamp, last_updated_at=stamp, messages=(system,))
+    return ChatState(chat_id=chat_id, instructions=text, created_at=stamp, last_updated_at=stamp, messages=(system,),
+                     ttl_seconds=ttl_seconds)
 
 
 def append_turn(state: ChatState, turn: TurnRecord) -> ChatState:

@@ -1,6 +1,7 @@
 """The `chat` entity (one per chat id): a thin adapter from entity operations to `assistant.state`.
 
-Operations: `create` (creates or resets, emptying the turn queue), `read`, `enqueue_turn` and
+Operations: `create` (creates or resets, emptying the turn queue), `read`, `expiry` (what the chat's
+expiry orchestration needs: last activity, TTL, whether a turn is queued), `enqueue_turn` and
 `poll_turn` (the turn queue, see `assistant.queueing`), `append_turn` (appends a running turn and
 lets the next one run; refused for a turn the queue no longer holds), `note_failed_turn` (the turn
 leaves the queue, nothing appended), `archived` (the window's oldest messages are now in the
@@ -50,8 +51,15 @@ def apply_operation(
 ) -> tuple[ChatState | None, Any]:
     """The new state (None: deleted) and the result of `operation` on `state`; pure."""
     if operation == "create":
-        created = new_chat(chat_id, (data or {}).get("instructions"), parse_utc(data["createdAt"]))
+        ttl = (data or {}).get("ttlSeconds")
+        created = new_chat(chat_id, (data or {}).get("instructions"), parse_utc(data["createdAt"]), int(ttl) if ttl else None)
         return created, {"chatId": chat_id, "createdAt": created.created_at}
+    if operation == "expiry":
+        if state is None:
+            return None, {"exists": False}
+        return state, {
+            "exists": True, "lastUpdatedAt": state.last_updated_at, "ttlSeconds": state.ttl_seconds, "busy": bool(state.queue),
+        }
     if operation == "read":
         return state, None if state is None else state.to_dict()
     if operation == "enqueue_turn":

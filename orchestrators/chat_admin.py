@@ -33,15 +33,19 @@ class ChatAdminInput:
     action: str
     """`create` or `delete`."""
     instructions: str | None = None
+    ttl_seconds: int | None = None
+    """`create`: delete the chat after this long idle (None: never)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        return {"chatId": self.chat_id, "action": self.action, "instructions": self.instructions}
+        return {"chatId": self.chat_id, "action": self.action, "instructions": self.instructions, "ttlSeconds": self.ttl_seconds}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChatAdminInput:
         """Inverse of `to_dict`, at the receiving edge."""
-        return cls(chat_id=str(data["chatId"]), action=str(data["action"]), instructions=data.get("instructions"))
+        ttl = data.get("ttlSeconds")
+        return cls(chat_id=str(data["chatId"]), action=str(data["action"]), instructions=data.get("instructions"),
+                   ttl_seconds=int(ttl) if ttl else None)
 
 
 def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
@@ -50,7 +54,9 @@ def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     entity = chat_entity_id(request.chat_id)
     if request.action == "create":
         created_at = format_utc(context.current_utc_datetime)
-        created = yield context.call_entity(entity, "create", {"instructions": request.instructions, "createdAt": created_at})
+        created = yield context.call_entity(
+            entity, "create", {"instructions": request.instructions, "createdAt": created_at, "ttlSeconds": request.ttl_seconds}
+        )
         yield context.call_activity(FORGET_ARCHIVE_ACTIVITY, {"chatId": request.chat_id})
         return created
     if request.action == "delete":

@@ -21,6 +21,7 @@ import asyncio
 from collections import deque
 import json
 import logging
+import os
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -50,6 +51,9 @@ __all__ = ["DurableEngine", "functions_by_name"]
 log = logging.getLogger("devhost.durable")
 STEPS_PER_ROUND = 256
 """Steps taken into one batch before committing it (keeps the loop responsive)."""
+ENTITY_CACHE = 1024
+"""Idle entities kept in memory (`DEVHOST_DURABLE_ENTITY_CACHE`); the least recently used beyond it are unloaded
+(their state stays in SQLite and is read again when a request comes)."""
 
 
 _NAME_KEYS = {"orchestrationtrigger": "orchestration", "activitytrigger": "activity", "entitytrigger": "entityName"}
@@ -65,6 +69,11 @@ def functions_by_name(index: FunctionIndex, trigger_type: str) -> dict[str, Func
         for name in (spec.name, str(spec.trigger.get(key) or spec.name)):
             found[name.lower()] = spec
     return found
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw.isdigit() else default
 
 
 class DurableEngine:
@@ -96,6 +105,7 @@ class DurableEngine:
         self._activity_runner: ActivityRunner | ProcessActivityRunner | None = None
         self._stopping = False
         self._stepper = OrchestrationStepper(self)
+        self.entity_cache = _env_int("DEVHOST_DURABLE_ENTITY_CACHE", ENTITY_CACHE)
         self._entity_steps = EntitySteps(self)
 
     # -- functions ------------------------------------------------------------------------
@@ -216,8 +226,10 @@ class DurableEngine:
                         replay=ReplayState.from_json(row.replay))
 
     def load_entity(self, entity_id: str) -> EntityState:
-        entity = self.entities.get(entity_id)
-        if entity is None:
+        entity = self.entities.pop(entity_id, None)
+        if entity is not None:
+            self.entities[entity_id] = entity  # most recently used last
+        else:
             name, _, key = entity_id[1:].partition("@")
             row = self.store.get_entity(entity_id) if self.store is not None else None
             entity = EntityState(entity_id, name, key, row is not None, row.state if row else None,
@@ -389,6 +401,21 @@ class DurableEngine:
             self._wake.clear()
             await self._wake.wait()
 
+    def _unload_idle_entities(self) -> None:
+        """Drop the least recently used entities beyond the cache size that wait for nothing (all committed)."""
+        excess = len(self.entities) - self.entity_cache
+        if excess <= 0:
+            return
+        pending = set(self._open.writes.entities).union(self._open.writes.delete_entities)
+        for entity_id in list(self.entities)[: excess + 64]:
+            if excess <= 0:
+                break
+            entity = self.entities[entity_id]
+            if entity.inbox or entity_id in self._ready_set or entity_id in pending:
+                continue
+            del self.entities[entity_id]
+            excess -= 1
+
     def _after_commit(self, batch: OpenBatch) -> None:
         for instance_id in batch.touched:
             inst = self.orchestrations.get(instance_id)
@@ -402,6 +429,7 @@ class DurableEngine:
         for waiter in batch.waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        self._unload_idle_entities()
 
     async def committed(self) -> None:
         """Wait until everything recorded so far is committed."""

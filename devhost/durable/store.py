@@ -9,6 +9,10 @@ activity work items) and `entities` (state per entity id).
 All writes go through `commit(batch)`: one `WriteBatch` is one transaction, which is how
 the engine commits many steps' results at once (group commit). `synchronous=NORMAL` in
 WAL mode survives a killed process; only an OS crash may lose the last transactions.
+
+The database uses incremental auto-vacuum (an older file is converted once, at open): after a
+batch that purges instances the freed pages go back to the file system (`incremental_vacuum`,
+then a WAL checkpoint that truncates the log), so purging old histories shrinks the file.
 """
 from __future__ import annotations
 
@@ -161,6 +165,9 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._conn = self._connect()
+        if self._conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            self._conn.execute("VACUUM")  # takes effect on an existing file only through a VACUUM
         self._conn.executescript(_SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
@@ -225,6 +232,19 @@ class Store:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        if batch.purge:
+            self.reclaim()
+
+    def reclaim(self) -> None:
+        """Give the pages freed by deletions back to the file system and truncate the WAL."""
+        # executescript steps the pragma to its end; execute() frees one page per step taken.
+        self._conn.executescript("PRAGMA incremental_vacuum;")
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    def size_bytes(self) -> int:
+        """The database's size on disk: the file and its write-ahead log."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
     # -- reads --------------------------------------------------------------------------
     def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
