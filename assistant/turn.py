@@ -140,16 +140,20 @@ class TurnRun:
             done = replace(self, new_messages=self.new_messages + (final,), usage=usage, reply=text)
             return done, ToolPlan(to_run=(), rejected=())
         calls = unique_call_ids(answer.tool_calls)
+        cap = self.max_tool_calls
+        dropped = max(len(calls) - cap - 1, 0)
+        calls = calls[: cap + 1]  # what is kept of an answer with too many calls: the first `cap`, and one to say so
         asking = ChatMessage(
             role="assistant", content=answer.content, created_at=stamp, tool_calls=calls, turn_id=self.turn_id
         )
         to_run: list[ToolCall] = []
         rejected: list[ToolResult] = []
-        for call in calls:
-            if call.name not in known_tools:
+        for position, call in enumerate(calls):
+            if position >= cap:
+                why = (f"too many tool calls in one answer: the first {cap} ran, this one and the {dropped} after it "
+                       "did not (and are left out of the conversation); ask for them again")
+            elif call.name not in known_tools:
                 why = f"there is no tool named {call.name!r}; available tools: {', '.join(sorted(known_tools))}"
-            elif len(to_run) >= self.max_tool_calls:
-                why = f"too many tool calls in one answer (at most {self.max_tool_calls} run); ask for this one again"
             else:
                 to_run.append(call)
                 continue

@@ -82,14 +82,15 @@ def test_repeated_call_ids_in_one_answer_are_made_unique_so_each_call_keeps_its_
     assert [(m.tool_call_id, m.content) for m in run.new_messages if m.role == "tool"] == [("call_1", "A"), ("call_1~2", "B")]
 
 
-def test_calls_beyond_the_cap_get_an_error_result_and_do_not_run() -> None:
-    """With at most 2 calls per answer, the third and later are answered with an error the model reads."""
+def test_calls_beyond_the_cap_do_not_run_and_are_not_kept() -> None:
+    """With at most 2 calls per answer: two run, the third gets an error the model reads, the rest are left out."""
     turn = TurnInput("c", "many", 5, max_tool_calls=2)
     calls = tuple(ToolCall(f"c{i}", "GetTodos", "{}") for i in range(5))
     run, plan = TurnRun.begin(turn, "turn-1", SYSTEM, T0).on_answer(CompletionResult("", tool_calls=calls), T0, TOOLS)
     assert [c.id for c in plan.to_run] == ["c0", "c1"]
-    assert [r.tool_call_id for r in plan.rejected] == ["c2", "c3", "c4"]
-    assert all("too many tool calls" in r.content and not r.ok for r in plan.rejected)
+    assert [r.tool_call_id for r in plan.rejected] == ["c2"]
+    assert "too many tool calls" in plan.rejected[0].content and "the 2 after it" in plan.rejected[0].content
+    assert [c.id for c in run.new_messages[-1].tool_calls] == ["c0", "c1", "c2"]
 
 
 def test_idempotency_keys_are_unique_per_run_round_and_call_and_stable_for_the_same_run() -> None:

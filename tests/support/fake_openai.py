@@ -24,7 +24,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -48,6 +48,8 @@ class ScriptedReply:
     """(prompt_tokens, completion_tokens)."""
     drop: bool = False
     """Start a response, then close the connection before it is complete (a connection error)."""
+    raw: bytes | None = None
+    """Answer 200 with exactly these bytes as an `application/json` body (e.g. not JSON, or no `choices`)."""
 
 
 def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = None) -> dict[str, Any]:
@@ -57,6 +59,13 @@ def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = 
 
 
 _ids = itertools.count(1)
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped, as many servers send it: a lone surrogate in a reply travels as `\\ud800`."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content).encode("ascii")
 
 
 class _AsgiEndpoint:
@@ -157,7 +166,9 @@ class FakeOpenAI:
         response = self._response(body, reply)
         await response(scope, receive, send)
 
-    def _response(self, body: dict[str, Any], reply: ScriptedReply) -> JSONResponse:
+    def _response(self, body: dict[str, Any], reply: ScriptedReply) -> Response:
+        if reply.raw is not None:
+            return Response(reply.raw, media_type="application/json")
         if reply.status != 200:
             headers = {"Retry-After": f"{reply.retry_after:g}"} if reply.retry_after is not None else None
             error = {"error": {"message": reply.content or f"scripted failure {reply.status}", "type": "fake", "code": None}}
@@ -169,7 +180,7 @@ class FakeOpenAI:
                 for c in reply.tool_calls
             ]
         prompt, completion = reply.usage
-        return JSONResponse(
+        return _AsciiJSONResponse(
             {
                 "id": f"chatcmpl-{next(_ids)}",
                 "object": "chat.completion",
