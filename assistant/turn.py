@@ -111,7 +111,7 @@ class TurnRun:
 
     @property
     def tools_ran(self) -> bool:
-        """Whether any tool call of this turn has a result (so the chat must record what ran)."""
+        """Whether any tool call of this turn has a recorded result (so the chat must record what ran)."""
         return any(m.role == "tool" for m in self.new_messages)
 
     def invocation(self, call: ToolCall, index: int) -> ToolInvocation:
@@ -183,8 +183,12 @@ class TurnRun:
         return TurnRecord(turn_id=self.turn_id, messages=self.new_messages, usage=self.usage)
 
     def partial_record(self) -> TurnRecord:
-        """What the chat records of a turn that failed after tools ran: everything so far, marked incomplete."""
-        return TurnRecord(turn_id=self.turn_id, messages=self.new_messages, usage=self.usage, incomplete=True)
+        """What the chat records of a turn that failed after tools ran: every complete round so far, marked incomplete
+        (a last answer whose calls have no results yet is left out: what those calls did is not known)."""
+        messages = self.new_messages
+        if messages and messages[-1].role == "assistant" and messages[-1].tool_calls:
+            messages = messages[:-1]
+        return TurnRecord(turn_id=self.turn_id, messages=messages, usage=self.usage, incomplete=True)
 
     def output(self) -> TurnOutput:
         """The orchestration's output."""

@@ -16,6 +16,7 @@ import azure.durable_functions as df
 from activities.archive import FORGET_ARCHIVE_ACTIVITY
 from assistant.messages import format_utc
 from entities.chat import chat_entity_id
+from orchestrators.retry import ACTIVITY_RETRY
 from skills.blueprint import FORGET_CHAT_ACTIVITY
 
 __all__ = ["CHAT_ADMIN", "ChatAdminInput", "bp", "run_admin"]
@@ -57,12 +58,14 @@ def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
         created = yield context.call_entity(
             entity, "create", {"instructions": request.instructions, "createdAt": created_at, "ttlSeconds": request.ttl_seconds}
         )
-        yield context.call_activity(FORGET_ARCHIVE_ACTIVITY, {"chatId": request.chat_id})
+        yield context.call_activity_with_retry(FORGET_ARCHIVE_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id})
         return created
     if request.action == "delete":
         result = yield context.call_entity(entity, "delete")
-        yield context.call_activity(FORGET_CHAT_ACTIVITY, {"chatId": request.chat_id})
-        archived_turns = yield context.call_activity(FORGET_ARCHIVE_ACTIVITY, {"chatId": request.chat_id})
+        yield context.call_activity_with_retry(FORGET_CHAT_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id})
+        archived_turns = yield context.call_activity_with_retry(
+            FORGET_ARCHIVE_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id}
+        )
         turn_ids = list(dict.fromkeys([*(result or {}).get("turnIds", []), *(archived_turns or [])]))
         return {**(result or {}), "turnIds": turn_ids}
     raise ValueError(f"unknown chat_admin action {request.action!r}")

@@ -42,6 +42,7 @@ from assistant.queueing import DONE, QUEUED, RUNNING, TurnSlot
 from assistant.turn import TurnRun
 from assistant.window import ArchiveBatch
 from entities.chat import chat_entity_id
+from orchestrators.retry import ACTIVITY_RETRY
 from skills import registry
 
 __all__ = [
@@ -99,7 +100,10 @@ def _wait_in_queue(
         if slot.head != head:
             head, head_since = slot.head, context.current_utc_datetime
         elif head and context.current_utc_datetime - head_since >= timedelta(seconds=LIVENESS_SECONDS):
-            status = yield context.call_activity(TURN_STATUS_ACTIVITY, {"turnId": head})
+            try:
+                status = yield context.call_activity_with_retry(TURN_STATUS_ACTIVITY, ACTIVITY_RETRY, {"turnId": head})
+            except Exception:  # could not ask: assume it lives, ask again later
+                status = "Running"
             if status not in ALIVE_STATUSES:
                 yield context.call_entity(entity, "note_failed_turn", head)
             head_since = context.current_utc_datetime
@@ -182,9 +186,14 @@ def _turn_loop(
         if plan.to_run:
             index = {call.id: i for i, call in enumerate(run.new_messages[-1].tool_calls)}
             tasks = [
-                context.call_activity(call.name, run.invocation(call, index[call.id]).to_dict()) for call in plan.to_run
+                context.call_activity_with_retry(call.name, ACTIVITY_RETRY, run.invocation(call, index[call.id]).to_dict())
+                for call in plan.to_run
             ]
-            done = yield context.task_all(tasks)
+            try:
+                done = yield context.task_all(tasks)
+            except Exception as error:  # a skill's activity could not run (its worker died, every attempt)
+                reason = f"a tool call could not be completed ({_model_reason(error)})"
+                return (yield from _fail(context, turn, run, reason, retryable=True))
             results.extend(ToolResult.from_dict(r) for r in done)
         run = run.on_tool_results(results, context.current_utc_datetime)
     entity = chat_entity_id(turn.chat_id)
@@ -196,8 +205,12 @@ def _turn_loop(
     next_turn = appended.get("nextTurnId") if isinstance(appended, dict) else None
     if isinstance(appended, dict) and appended.get("archive"):
         batch = ArchiveBatch.from_dict(appended["archive"])
-        yield context.call_activity(ARCHIVE_ACTIVITY, batch.to_dict())
-        yield context.call_entity(entity, "archived", {"generation": batch.generation, "uptoSeq": batch.upto_seq})
+        try:
+            yield context.call_activity_with_retry(ARCHIVE_ACTIVITY, ACTIVITY_RETRY, batch.to_dict())
+        except Exception:  # the turn is in the chat; the window stays larger and the next append plans it again
+            pass
+        else:
+            yield context.call_entity(entity, "archived", {"generation": batch.generation, "uptoSeq": batch.upto_seq})
     return replace(run.output(), next_turn_id=next_turn).to_dict()
 
 

@@ -60,7 +60,11 @@ class AssistantHost:
 
 
 def start_assistant_host(
-    tmp: pytest.TempPathFactory, azurite: Azurite, model_env: dict[str, str], extra_env: dict[str, str] | None = None
+    tmp: pytest.TempPathFactory,
+    azurite: Azurite,
+    model_env: dict[str, str],
+    extra_env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[AssistantHost]:
     """A devhost serving the app (client retries 2, model timeout 1.5 s, 2 attempts per turn 0.1 s apart;
     `extra_env` overrides), stopped after use."""
@@ -77,7 +81,7 @@ def start_assistant_host(
         "CHAT_MODEL_RETRY_SECONDS": "0.1",
         **extra_env,
     }
-    devhost = start_devhost(REPO_ROOT, data_dir=tmp.mktemp("devhost") / "data", env=env)
+    devhost = start_devhost(REPO_ROOT, data_dir=tmp.mktemp("devhost") / "data", env=env, extra_args=extra_args)
     http = httpx.Client(timeout=60)
     try:
         yield AssistantHost(devhost=devhost, http=http, todo_table=table, azurite=azurite)

@@ -26,6 +26,9 @@ class ScriptedContext:
     def call_activity(self, name: str, data: Any) -> tuple[Any, ...]:
         return ("activity", name, data)
 
+    def call_activity_with_retry(self, name: str, retry: Any, data: Any) -> tuple[Any, ...]:
+        return ("activity", name, data)
+
 
 def finish(steps: Any, value: Any) -> Any:
     with pytest.raises(StopIteration) as stop:
