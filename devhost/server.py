@@ -52,9 +52,44 @@ DEFAULT_GRACEFUL_SECONDS = 10.0
 
 @dataclass
 class HostState:
-    """What `/admin/host/status` reports."""
+    """What `/admin/host/status` reports; requests wait for `Running` (extensions started, recovery done)."""
 
     state: str = "Initialized"
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        if self.state == "Running":
+            self.ready.set()
+
+    def running(self) -> None:
+        """Startup is over: let requests through."""
+        self.state = "Running"
+        self.ready.set()
+
+
+STARTUP_WAIT_SECONDS = 60.0
+"""How long a request that arrives while the host starts waits for it (then 503), as the Functions host holds them."""
+
+
+class WaitForStartup:
+    """ASGI middleware: every request but the host status waits until the host is Running.
+
+    Before that the extensions have not recovered their state (devhost restarted after a crash):
+    a function or webhook answering then would see an empty task hub (a chat reported missing).
+    """
+
+    def __init__(self, app: Any, state: HostState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self.state.ready.is_set() and scope.get("path") != "/admin/host/status":
+            try:
+                await asyncio.wait_for(self.state.ready.wait(), STARTUP_WAIT_SECONDS)
+            except asyncio.TimeoutError:
+                await _error(503, "the host is still starting; try again")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 @dataclass
@@ -239,7 +274,7 @@ def build_app(
     for extension in extensions:
         routes.extend(extension.routes())
     routes.append(FunctionsRoute(functions, config, keys))
-    middleware = []
+    middleware = [Middleware(WaitForStartup, state=state)]
     if config.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
@@ -349,7 +384,7 @@ async def serve(
             await extension.startup(index)
             started.append(extension)
         print_listing(_listing_lines(index, functions, config, extensions))
-        state.state = "Running"
+        state.running()
         log.info("Host started: %s (route prefix %r)", config.base_url, config.route_prefix)
         await serving
     finally:

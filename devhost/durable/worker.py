@@ -106,10 +106,15 @@ class ProcessActivityRunner:
 
     # -- the worker process ------------------------------------------------------------------
     def _send(self, activity: ActivityRow) -> None:
-        if self._writer is None:
-            self._unsent.append(activity)
-        else:
+        if self._writer is None or self._writer.is_closing():
+            # Not started yet, or its worker just died: the next worker gets it (it stays in flight).
+            if self._writer is None:
+                self._unsent.append(activity)
+            return
+        try:
             self._writer.write(frame(activity))
+        except (RuntimeError, ConnectionError):  # the transport closed under us: the worker is dying
+            pass
 
     def _start_worker(self) -> None:
         """Start a worker process; its stream opens on the loop, then unsent work goes to it."""

@@ -272,7 +272,7 @@ def test_status_initialized_until_running_and_extension_routes_first() -> None:
                      extensions, state)
     with TestClient(asgi) as test_client:
         assert test_client.get("/admin/host/status").json() == {"state": "Initialized"}
-        state.state = "Running"
+        state.running()
         assert test_client.get("/admin/host/status").json() == {"state": "Running"}
         assert test_client.get("/runtime/webhooks/custom").text == "extension"
         assert test_client.get("/runtime/webhooks/other").text == "function"

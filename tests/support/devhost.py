@@ -19,7 +19,7 @@ import httpx
 from devhost.processes import stop_process
 from tests.support.ports import free_port
 
-__all__ = ["DevhostProcess", "DevhostStartError", "REPO_ROOT", "start_devhost"]
+__all__ = ["DevhostProcess", "DevhostStartError", "REPO_ROOT", "child_pids", "start_devhost"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository root: where the `devhost` package lives."""
@@ -184,3 +184,19 @@ def start_devhost(
         extra_args=tuple(extra_args),
     )
     return process.start(timeout)
+
+
+def child_pids(parent: int, marker: str) -> list[int]:
+    """PIDs of `parent`'s child processes whose command line contains `marker` (Linux /proc)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == parent and marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
