@@ -49,6 +49,12 @@ OPTIONAL_WITH_DEFAULTS = {
     "TODO_TABLE_NAME": "default table name of the todo skill",
     "CHAT_WORKING_MESSAGES": "default 64: messages the chat entity keeps before older ones move to the archive table",
     "CHAT_ARCHIVE_TABLE": "default chatmessages: the Table storage table of archived chat messages",
+    "CHAT_MAX_TOOL_CALLS": "default 16 tool calls run per model answer",
+    "CHAT_MAX_REPLY_BYTES": "default 64 KiB of one model answer's text",
+    "CHAT_MAX_BODY_BYTES": "default 1 MiB request bodies on the chat routes",
+    "CHAT_MODEL_TURN_ATTEMPTS": "default 3 Durable attempts of a model call",
+    "CHAT_MODEL_RETRY_SECONDS": "default 2 s between those attempts",
+    "CHAT_TURN_RETENTION_HOURS": "default 24 h before finished turns' histories are purged",
 }
 
 # Set by the infra for the Functions host or Azure SDKs, not read by the app's own code.
