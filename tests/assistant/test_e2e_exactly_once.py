@@ -169,3 +169,21 @@ def test_ask_answers_502_when_the_model_sends_no_completion(assistant_host: Assi
         response = host.http.post(f"{host.api}/ask", json={"prompt": "hi"})
         assert response.status_code == 502, response.text
         assert "model" in response.json()["error"]
+
+
+def test_a_huge_reply_is_kept_within_the_bound(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+    """A 1 MB reply is cut to CHAT_MAX_REPLY_BYTES (64 KiB) with a note, in the answer and in the chat."""
+    host = assistant_host
+    chat = host.new_chat()
+    model.reply("y" * 1_000_000)
+    reply = post(host, chat, "talk a lot").json()["reply"]
+    assert len(reply.encode()) <= 64 * 1024 and reply.endswith("[reply cut at 65536 bytes]")
+    assert host.http.get(f"{host.api}/chats/{chat}").json()["recentMessages"][-1]["content"] == reply
+
+
+def test_a_huge_top_lists_instead_of_failing(assistant_host: AssistantHost) -> None:
+    """`top=` beyond SQLite's integers pages like any other top (it was a 500)."""
+    base = f"{assistant_host.devhost.base_url}/runtime/webhooks/durabletask"
+    for path in ("/instances", "/entities"):
+        response = assistant_host.http.get(f"{base}{path}", params={"top": str(10**30)})
+        assert response.status_code == 200 and isinstance(response.json(), list)

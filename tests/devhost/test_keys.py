@@ -1,10 +1,12 @@
 """Unit tests of auth levels and key checks."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import azure.functions as func
 import pytest
 
-from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key, keys_from_env
+from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key, keys_from_env, load_keys
 
 KEYS = HostKeys(master_key="master", function_keys=("fn",))
 
@@ -45,3 +47,24 @@ def test_missing_master_key_is_generated_randomly() -> None:
     assert first.generated_master and second.generated_master
     assert first.master_key != second.master_key and len(first.master_key) >= 32
     assert first.function_keys == ()
+
+
+def test_generated_keys_are_kept_private_and_reused(tmp_path: Path) -> None:
+    """The generated master and system keys go to keys.json (mode 600) and come back on the next start."""
+    first, path = load_keys(tmp_path, {})
+    assert path == tmp_path / "keys.json" and (path.stat().st_mode & 0o777) == 0o600
+    second, _ = load_keys(tmp_path, {})
+    assert (second.master_key, second.durabletask_key) == (first.master_key, first.durabletask_key)
+    assert first.durabletask_key != first.master_key
+    chosen, _ = load_keys(tmp_path, {"DEVHOST_MASTER_KEY": "mine"})
+    assert chosen.master_key == "mine" and chosen.durabletask_key == first.durabletask_key
+    assert "mine" not in path.read_text()
+
+
+def test_system_level_takes_the_master_or_the_durabletask_key_only() -> None:
+    """The Durable webhooks' level: master or system key; a function key is refused."""
+    keys = HostKeys(master_key="m", function_keys=("f",), system_keys={"durabletask_extension": "s"})
+    assert check_key(AuthLevel.SYSTEM, keys, query={"code": "s"}, headers={}) is KeyCheck.ALLOWED
+    assert check_key(AuthLevel.SYSTEM, keys, query={}, headers={"x-functions-key": "m"}) is KeyCheck.ALLOWED
+    assert check_key(AuthLevel.SYSTEM, keys, query={"code": "f"}, headers={}) is KeyCheck.WRONG
+    assert check_key(AuthLevel.SYSTEM, keys, query={}, headers={}) is KeyCheck.MISSING
