@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TypeVar
 
 __all__ = ["AssistantSettings", "ModelSettings", "assistant_settings", "model_settings", "reset_settings"]
 
@@ -20,30 +21,28 @@ def _env(name: str) -> str | None:
     return value or None
 
 
-def _env_int(name: str, default: int, minimum: int = 1) -> int:
+N = TypeVar("N", int, float)
+
+
+def _env_number(name: str, default: N, minimum: N, kind: type[N]) -> N:
     raw = _env(name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError as error:
-        raise ValueError(f"setting {name} must be an integer, got {raw!r}") from error
-    if value < minimum:
-        raise ValueError(f"setting {name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _env_float(name: str, default: float, minimum: float = 0.0) -> float:
-    raw = _env(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as error:
-        raise ValueError(f"setting {name} must be a number, got {raw!r}") from error
+        raise ValueError(f"setting {name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from error
     if not value >= minimum:
         raise ValueError(f"setting {name} must be at least {minimum:g}, got {raw}")
     return value
+
+
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
+    return _env_number(name, default, minimum, int)
+
+
+def _env_float(name: str, default: float, minimum: float = 0.0) -> float:
+    return _env_number(name, default, minimum, float)
 
 
 @dataclass(frozen=True)
