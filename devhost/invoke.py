@@ -39,7 +39,9 @@ __all__ = [
     "build_http_request",
     "invoke",
     "plan_function",
+    "is_http_v2_type",
     "to_response",
+    "to_v2_response",
     "UnusableReturn",
 ]
 
@@ -150,6 +152,9 @@ class InvocationPlan:
     """Why devhost cannot run it (answered with 501), or None."""
     warned_types: set[str] = field(default_factory=set, compare=False)
     """Return types already warned about (dict/list/bytes are devhost-only conveniences)."""
+    http_v2: bool = False
+    """The request parameter is the `azurefunctions-extensions-http-fastapi` `Request` (HTTP streams): the function
+    gets a FastAPI request and returns a FastAPI/starlette response, streamed as it is produced."""
 
 
 def plan_function(function: FunctionSpec, extensions: Sequence[HostExtension]) -> InvocationPlan:
@@ -179,6 +184,7 @@ def plan_function(function: FunctionSpec, extensions: Sequence[HostExtension]) -
     except (TypeError, ValueError):
         parameters = {}
     wants_context = "context" in parameters and "context" not in names
+    http_v2 = request_parameter in parameters and is_http_v2_type(_annotation(function.func, request_parameter))
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     for name, parameter in parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -194,7 +200,32 @@ def plan_function(function: FunctionSpec, extensions: Sequence[HostExtension]) -
         wants_context=wants_context,
         extension_inputs=tuple(inputs),
         unsupported="; ".join(problems) or None,
+        http_v2=http_v2,
     )
+
+
+def _annotation(function: Any, parameter: str) -> Any:
+    """The parameter's annotation, evaluated (apps often use `from __future__ import annotations`)."""
+    try:
+        return inspect.signature(function, eval_str=True).parameters[parameter].annotation
+    except (NameError, TypeError, ValueError, KeyError, SyntaxError):
+        try:
+            return inspect.signature(function).parameters[parameter].annotation
+        except (TypeError, ValueError, KeyError):
+            return None
+
+
+def is_http_v2_type(annotation: Any) -> bool:
+    """Whether `annotation` is an HTTP-streams request type: the extension's `Request` tracker or a starlette request."""
+    if not inspect.isclass(annotation):
+        return False
+    if type(annotation).__name__ == "RequestTrackerMeta":
+        return True
+    try:
+        from starlette.requests import Request as StarletteRequest
+    except ImportError:  # pragma: no cover - starlette is devhost's own dependency
+        return False
+    return issubclass(annotation, StarletteRequest)
 
 
 def _joined(items: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -283,6 +314,36 @@ def to_response(plan: InvocationPlan, result: Any) -> Response:
     )
 
 
+async def _fastapi_request(request: Request, route_params: Mapping[str, str]) -> Any:
+    """The FastAPI request the extension's functions get: the same connection, its route params, the body read."""
+    from fastapi import Request as FastApiRequest
+
+    body = await request.body()
+    scope = dict(request.scope)
+    scope["path_params"] = dict(route_params)
+    value = FastApiRequest(scope, request.receive)
+    value._body = body  # starlette's own cache of the read body: .body(), .json() and .stream() serve it
+    return value
+
+
+def to_v2_response(plan: InvocationPlan, result: Any) -> Response:
+    """What an HTTP-streams function returns, as the extension's worker turns it into a response: a starlette/FastAPI
+    response is sent as it is (a `StreamingResponse` chunk by chunk), a `str` as text, JSON values as JSON."""
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, str):
+        return Response(result, media_type="text/plain; charset=utf-8")
+    if isinstance(result, (dict, list, bool, int, float)):
+        return JSONResponse(result)
+    dump = getattr(result, "model_dump", None)
+    if callable(dump):
+        return JSONResponse(dump(mode="json"))
+    raise UnusableReturn(
+        f"Function {plan.function.name} returned {type(result).__name__}, which an HTTP-streams function cannot "
+        "return (return a FastAPI response, str or a JSON value)"
+    )
+
+
 def _run_sync(plan: InvocationPlan, invocation_id: str, kwargs: dict[str, Any]) -> Any:
     _THREAD_LOCAL.invocation_id = invocation_id
     try:
@@ -307,9 +368,11 @@ async def invoke(
     started = time.perf_counter()
     outcome = "Failed"
     try:
-        kwargs: dict[str, Any] = {
-            plan.request_parameter: build_http_request(request, await request.body(), route_params)
-        }
+        if plan.http_v2:
+            request_value: Any = await _fastapi_request(request, route_params)
+        else:
+            request_value = build_http_request(request, await request.body(), route_params)
+        kwargs: dict[str, Any] = {plan.request_parameter: request_value}
         for item in plan.extension_inputs:
             kwargs[item.parameter] = item.extension.binding_value(
                 BindingRequest(function=function, binding=item.binding, base_url=base_url)
@@ -327,7 +390,7 @@ async def invoke(
             result = await anyio.to_thread.run_sync(
                 partial(_run_sync, plan, invocation_id, kwargs), limiter=_thread_limiter()
             )
-        response = to_response(plan, result)
+        response = to_v2_response(plan, result) if plan.http_v2 else to_response(plan, result)
         outcome = "Succeeded"
         return response
     except UnusableReturn as unusable:

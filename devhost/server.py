@@ -127,7 +127,23 @@ def build_functions(index: FunctionIndex, config: HostConfig, extensions: Sequen
         ))
         plans[function.name] = plan_function(function, extensions)
     _warn_conflicts(routes)
+    _warn_http_streams(plans)
     return HttpFunctions(RouteTable(routes), plans, levels, broken)
+
+
+def _warn_http_streams(plans: dict[str, InvocationPlan]) -> None:
+    """HTTP streams on Azure are all or nothing: say what would not work there."""
+    streaming = sorted(name for name, plan in plans.items() if plan.http_v2)
+    if not streaming:
+        return
+    classic = sorted(name for name, plan in plans.items() if not plan.http_v2)
+    if classic:
+        log.warning("Functions %s use the HTTP streams extension's types and %s use func.HttpRequest: on Azure an app "
+                    "with HTTP streams enabled serves only the extension's types, so those would fail there",
+                    ", ".join(streaming), ", ".join(classic))
+    if os.environ.get("PYTHON_ENABLE_INIT_INDEXING", "").strip() != "1":
+        log.warning("Functions %s use the HTTP streams extension: on Azure they need the app setting "
+                    "PYTHON_ENABLE_INIT_INDEXING=1 (devhost serves them without it)", ", ".join(streaming))
 
 
 def _warn_conflicts(routes: Sequence[FunctionRoute]) -> None:
@@ -231,9 +247,12 @@ def _body_timeout() -> float:
 def _bounded(receive: Receive, limit: int, timeout: float) -> Receive:
     """`receive` that refuses a body over `limit` bytes (413) or a gap of more than `timeout` s between its pieces (408)."""
     received = 0
+    complete = False
 
     async def bounded() -> Any:
-        nonlocal received
+        nonlocal received, complete
+        if complete:  # after the body, receive only waits for a disconnect (a streaming response listens for it)
+            return await receive()
         try:
             message = await asyncio.wait_for(receive(), timeout)
         except asyncio.TimeoutError:
@@ -242,6 +261,7 @@ def _bounded(receive: Receive, limit: int, timeout: float) -> Receive:
             received += len(message.get("body", b""))
             if received > limit:
                 raise _BodyRefused(413, f"the request body is over {limit} bytes, the most the host accepts")
+            complete = not message.get("more_body", False)
         return message
 
     return bounded
