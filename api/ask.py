@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 
 import azure.functions as func
+from azurefunctions.extensions.http.fastapi import Request, Response
 
 from api.errors import HttpError, json_errors
+from api.http import read_request, text_response
 from api.inputs import encodable, is_blank, json_body, required_text
 from assistant.providers import ModelUnavailable, chat_model
 
@@ -32,21 +34,22 @@ async def _complete(prompt: str, max_tokens: int | None) -> str:
 @bp.function_name(name="ask")
 @bp.route(route="ask", methods=["POST"])
 @json_errors
-async def ask(req: func.HttpRequest) -> func.HttpResponse:
+async def ask(req: Request) -> Response:
     """200 text/plain: the model's answer to `{"prompt": "..."}`."""
-    prompt = required_text(json_body(req, required=True).get("prompt"), "prompt")
-    return func.HttpResponse(await _complete(prompt, None), mimetype="text/plain", charset="utf-8")
+    view = await read_request(req)
+    prompt = required_text(json_body(view, required=True).get("prompt"), "prompt")
+    return text_response(await _complete(prompt, None))
 
 
 @bp.function_name(name="whois")
 @bp.route(route="whois/{name}", methods=["GET"])
 @json_errors
-async def whois(req: func.HttpRequest) -> func.HttpResponse:
+async def whois(req: Request) -> Response:
     """200 text/plain: the model's answer to "Who is {name}?" in at most 100 tokens."""
-    name = req.route_params.get("name") or ""
+    name = str(req.path_params.get("name") or "")
     if is_blank(name):
         raise HttpError(400, "name is required")
     encodable(name, "name")
     if len(name) > 200:
         raise HttpError(400, "name must be at most 200 characters")
-    return func.HttpResponse(await _complete(f"Who is {name.strip()}?", WHOIS_MAX_TOKENS), mimetype="text/plain", charset="utf-8")
+    return text_response(await _complete(f"Who is {name.strip()}?", WHOIS_MAX_TOKENS))

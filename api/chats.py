@@ -13,10 +13,11 @@ import uuid
 from typing import Any
 
 import azure.durable_functions as df
-import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+from azurefunctions.extensions.http.fastapi import Request, Response
 
 from api.errors import HttpError, json_errors, json_response
+from api.http import RequestView, empty_response, read_request
 from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text
 from api.turns import post_message
 from activities.archive import read_archive
@@ -80,9 +81,10 @@ def _ttl_seconds(body: dict[str, Any]) -> int | None:
     value = body.get("ttlSeconds")
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TTL_SECONDS:
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or not 1 <= value <= MAX_TTL_SECONDS:
         raise HttpError(400, f"ttlSeconds must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}, or null")
-    return value
+    return int(value)
 
 
 async def _arm_expiry(client: df.DurableOrchestrationClient, chat_id: str) -> None:
@@ -95,7 +97,7 @@ async def _arm_expiry(client: df.DurableOrchestrationClient, chat_id: str) -> No
     await client.start_new(CHAT_EXPIRY, instance_id, {"chatId": chat_id})
 
 
-async def create_chat(req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str, id_field: str) -> func.HttpResponse:
+async def create_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, id_field: str) -> Response:
     """PUT: create or reset; answers once the entity holds the fresh chat."""
     body = json_body(req, required=False)
     instructions = body.get("instructions")
@@ -110,7 +112,7 @@ async def create_chat(req: func.HttpRequest, client: df.DurableOrchestrationClie
     return json_response({id_field: chat_id}, status=202)
 
 
-async def get_chat(req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str) -> func.HttpResponse:
+async def get_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str) -> Response:
     """GET: the chat's state and its messages after `timestampUTC` (the archive's, then the entity's window)."""
     after = parse_timestamp(req)
     chat = await read_chat(client, chat_id)
@@ -118,7 +120,7 @@ async def get_chat(req: func.HttpRequest, client: df.DurableOrchestrationClient,
     return json_response(view_chat(chat_id, chat, after, archived).to_api())
 
 
-async def delete_chat(client: df.DurableOrchestrationClient, chat_id: str) -> func.HttpResponse:
+async def delete_chat(client: df.DurableOrchestrationClient, chat_id: str) -> Response:
     """DELETE: state, skills' data and the turns' orchestration histories; 204."""
     result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="delete"))
     turn_ids = (result or {}).get("turnIds") or []
@@ -127,12 +129,12 @@ async def delete_chat(client: df.DurableOrchestrationClient, chat_id: str) -> fu
         if isinstance(outcome, Exception):
             # A turn still running (queued when the chat was deleted) ends by itself, writing nothing.
             log.info("turn %s of deleted chat %s not purged: %s", turn_id, chat_id, outcome)
-    return func.HttpResponse(status_code=204)
+    return empty_response(204)
 
 
 async def handle_chat(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str, id_field: str
-) -> func.HttpResponse:
+    req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, id_field: str
+) -> Response:
     """Dispatch one request on a chat resource by method."""
     if req.method == "PUT":
         return await create_chat(req, client, chat_id, id_field)
@@ -149,16 +151,18 @@ async def handle_chat(
 @bp.route(route="chats/{chatId}", methods=["GET", "PUT", "POST", "DELETE"])
 @bp.durable_client_input(client_name="client")
 @json_errors
-async def chats(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def chats(req: Request, client: df.DurableOrchestrationClient) -> Response:
     """`/api/chats/{chatId}`."""
-    return await handle_chat(req, client, parse_chat_id(req.route_params.get("chatId")), "chatId")
+    view = await read_request(req)
+    return await handle_chat(view, client, parse_chat_id(view.route_params.get("chatId")), "chatId")
 
 
 @bp.function_name(name="assistants")
 @bp.route(route="assistants/{assistantId}", methods=["GET", "PUT", "POST", "DELETE"])
 @bp.durable_client_input(client_name="client")
 @json_errors
-async def assistants(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def assistants(req: Request, client: df.DurableOrchestrationClient) -> Response:
     """`/api/assistants/{assistantId}` (the extension samples' route)."""
-    chat_id = parse_chat_id(req.route_params.get("assistantId"), "assistantId")
-    return await handle_chat(req, client, chat_id, "assistantId")
+    view = await read_request(req)
+    chat_id = parse_chat_id(view.route_params.get("assistantId"), "assistantId")
+    return await handle_chat(view, client, chat_id, "assistantId")

@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec
 
-import azure.functions as func
+from azurefunctions.extensions.http.fastapi import Response
 
 __all__ = ["HttpError", "json_errors", "json_response", "json_text"]
 
@@ -33,18 +33,19 @@ def json_text(body: Any) -> str:
     return text
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> func.HttpResponse:
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """`body` as an `application/json` response."""
-    return func.HttpResponse(json_text(body), status_code=status, mimetype="application/json", headers=headers)
+    return Response(content=json_text(body).encode("utf-8"), status_code=status, media_type="application/json",
+                    headers=headers)
 
 
 def json_errors(
-    handler: Callable[P, Awaitable[func.HttpResponse]],
-) -> Callable[P, Awaitable[func.HttpResponse]]:
+    handler: Callable[P, Awaitable[Response]],
+) -> Callable[P, Awaitable[Response]]:
     """Decorator: an `HttpError` raised by `handler` becomes its JSON response."""
 
     @functools.wraps(handler)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> func.HttpResponse:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         try:
             return await handler(*args, **kwargs)
         except HttpError as error:

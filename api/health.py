@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import azure.functions as func
+from azurefunctions.extensions.http.fastapi import Request, Response
+
+from api.errors import json_response
 
 bp = func.Blueprint()
 
 
 @bp.route(route="health", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def health(req: func.HttpRequest) -> func.HttpResponse:
+async def health(req: Request) -> Response:
     """200 with `{"status": "ok"}`."""
-    return func.HttpResponse('{"status": "ok"}', mimetype="application/json")
+    return json_response({"status": "ok"})

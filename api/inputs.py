@@ -6,9 +6,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-import azure.functions as func
-
 from api.errors import HttpError
+from api.http import RequestView
 from assistant.messages import parse_utc
 from assistant.settings import assistant_settings
 
@@ -60,7 +59,7 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
-def json_body(req: func.HttpRequest, *, required: bool) -> dict[str, Any]:
+def json_body(req: RequestView, *, required: bool) -> dict[str, Any]:
     """The body as a JSON object ({} when empty and not `required`), else 400 (413 over `CHAT_MAX_BODY_BYTES`)."""
     raw = req.get_body() or b""
     limit = assistant_settings().max_body_bytes
@@ -119,7 +118,7 @@ def required_text(value: Any, field: str) -> str:
     return value
 
 
-def parse_timeout(req: func.HttpRequest) -> float:
+def parse_timeout(req: RequestView) -> float:
     """`?timeoutSeconds=` (default 30, 0 to 230), else 400."""
     raw = req.params.get("timeoutSeconds")
     if raw is None:
@@ -133,7 +132,7 @@ def parse_timeout(req: func.HttpRequest) -> float:
     return value
 
 
-def parse_timestamp(req: func.HttpRequest) -> datetime | None:
+def parse_timestamp(req: RequestView) -> datetime | None:
     """`?timestampUTC=` as an aware UTC datetime (None when absent), else 400."""
     raw = req.params.get("timestampUTC")
     if raw is None:
@@ -144,6 +143,6 @@ def parse_timestamp(req: func.HttpRequest) -> datetime | None:
         raise HttpError(400, f"timestampUTC is not an ISO-8601 date-time: {raw!r}") from error
 
 
-def wants_json(req: func.HttpRequest) -> bool:
+def wants_json(req: RequestView) -> bool:
     """Whether the `Accept` header asks for `application/json`."""
     return "application/json" in (req.headers.get("Accept") or "").lower()

@@ -5,6 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import azure.functions as func
+from azurefunctions.extensions.http.fastapi import Request, Response
 
 __all__ = ["OPENAPI_PATH", "bp", "openapi_document"]
 
@@ -21,6 +22,6 @@ def openapi_document() -> bytes:
 
 @bp.function_name(name="openapi")
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def openapi(req: func.HttpRequest) -> func.HttpResponse:
+async def openapi(req: Request) -> Response:
     """200 application/json: the API's OpenAPI document."""
-    return func.HttpResponse(openapi_document(), mimetype="application/json")
+    return Response(content=openapi_document(), media_type="application/json")

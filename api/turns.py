@@ -17,10 +17,11 @@ import uuid
 from typing import Any
 
 import azure.durable_functions as df
-import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+from azurefunctions.extensions.http.fastapi import Response
 
 from api.errors import HttpError, json_response
+from api.http import RequestView, check_status_response, text_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
 from api.waiting import InstanceGone, wait_for_instance
 from assistant.payloads import TurnInput
@@ -40,7 +41,7 @@ _RETRYABLE = OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Termi
 _MODEL_STATUS = re.compile(r"HTTP (\d{3})")
 
 
-def parse_idempotency_key(req: func.HttpRequest) -> str | None:
+def parse_idempotency_key(req: RequestView) -> str | None:
     """The `Idempotency-Key` header (1-255 visible ASCII characters), None when absent, else 400 (an empty one too)."""
     raw = req.headers.get(IDEMPOTENCY_HEADER)
     if raw is None:
@@ -145,8 +146,8 @@ async def _wait_accepted(client: df.DurableOrchestrationClient, instance_id: str
 
 
 async def post_message(
-    req: func.HttpRequest, client: df.DurableOrchestrationClient, chat_id: str, chat_exists: bool
-) -> func.HttpResponse:
+    req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, chat_exists: bool
+) -> Response:
     """POST: run one turn; 200 with the reply if done within the wait, else 202 with status URLs."""
     body = json_body(req, required=False)
     message = required_text(body["message"] if "message" in body else req.params.get("message"), "message")
@@ -173,7 +174,7 @@ async def post_message(
         raise HttpError(409, _GONE.format(chat_id=chat_id), instanceId=instance_id) from None
     if status is None:
         await _wait_accepted(client, instance_id)
-        return client.create_check_status_response(req, instance_id)
+        return check_status_response(client, req, instance_id)
     if status.runtime_status != OrchestrationRuntimeStatus.Completed:
         log.error("turn %s of chat %s ended %s: %s", instance_id, chat_id, status.runtime_status, status.output)
         raise turn_failure(instance_id, status.output, keyed=key is not None)
@@ -190,4 +191,4 @@ async def post_message(
                 "instanceId": instance_id,
             }
         )
-    return func.HttpResponse(output["reply"], mimetype="text/plain", charset="utf-8")
+    return text_response(output["reply"])

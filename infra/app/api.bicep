@@ -96,6 +96,8 @@ var baseSettings = {
   CHAT_MODEL_DEPLOYMENT_NAME: chatDeploymentName
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // HTTP streams (azurefunctions-extensions-http-fastapi, for the turn's event stream) need the worker's init indexing.
+  PYTHON_ENABLE_INIT_INDEXING: '1'
 }
 
 // The Durable Task Scheduler switch. host.json keeps the Azure Storage provider;

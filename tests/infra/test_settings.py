@@ -66,6 +66,7 @@ READ_BY_PLATFORM = {
     "AzureWebJobsStorage__queueServiceUri": "the Functions host and Durable Functions",
     "DURABLE_TASK_SCHEDULER_CONNECTION_STRING": "the Durable Task Scheduler storage provider",
     "TASKHUB_NAME": "documents the task hub; the host reads the hubName override",
+    "PYTHON_ENABLE_INIT_INDEXING": "the Python worker: HTTP streams (azurefunctions-extensions-http-fastapi) need it",
 }
 PLATFORM_PREFIXES = ("AzureFunctionsJobHost__",)
 
