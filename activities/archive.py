@@ -20,7 +20,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from assistant.messages import ChatMessage, format_utc
 from assistant.window import ArchiveBatch
-from skills.storage import table
+from skills.storage import escape_key, join_chunks, row_key, split_chunks, table
 
 __all__ = [
     "ARCHIVE_ACTIVITY",
@@ -35,7 +35,6 @@ __all__ = [
 ARCHIVE_ACTIVITY = "archive_messages"
 FORGET_ARCHIVE_ACTIVITY = "forget_chat_archive"
 DEFAULT_ARCHIVE_TABLE = "chatmessages"
-_CHUNK = 30000
 _BATCH = 100
 
 bp = df.Blueprint()
@@ -46,30 +45,19 @@ def archive_table() -> TableClient:
     return table(os.environ.get("CHAT_ARCHIVE_TABLE", "").strip() or DEFAULT_ARCHIVE_TABLE)
 
 
-def _row_key(seq: int) -> str:
-    return f"{seq:010d}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("'", "''")
-
-
 def _row(chat_id: str, seq: int, message: ChatMessage) -> dict[str, Any]:
     text = json.dumps(message.to_dict(), ensure_ascii=False, separators=(",", ":"))
-    row: dict[str, Any] = {
+    return {
         "PartitionKey": chat_id,
-        "RowKey": _row_key(seq),
+        "RowKey": row_key(seq),
         "createdAt": message.created_at,
         "turnId": message.turn_id or "",
+        **split_chunks(text),
     }
-    for index in range(0, max(len(text), 1), _CHUNK):
-        row[f"d{index // _CHUNK}"] = text[index : index + _CHUNK]
-    return row
 
 
 def _message(row: dict[str, Any]) -> ChatMessage:
-    text = "".join(row[f"d{i}"] for i in range(len(row)) if f"d{i}" in row)
-    return ChatMessage.from_dict(json.loads(text))
+    return ChatMessage.from_dict(json.loads(join_chunks(row)))
 
 
 def write_archive(batch: ArchiveBatch) -> int:
@@ -88,7 +76,7 @@ def read_archive(chat_id: str, upto_seq: int, after: datetime | None = None) -> 
     """The chat's archived messages 1..`upto_seq` in order, only those created after `after` (filtered in the query)."""
     if upto_seq <= 0:
         return ()
-    query = f"PartitionKey eq '{_escape(chat_id)}' and RowKey le '{_row_key(upto_seq)}'"
+    query = f"PartitionKey eq '{escape_key(chat_id)}' and RowKey le '{row_key(upto_seq)}'"
     if after is not None:
         query += f" and createdAt gt '{format_utc(after)}'"
     rows = archive_table().query_entities(query)
@@ -98,7 +86,7 @@ def read_archive(chat_id: str, upto_seq: int, after: datetime | None = None) -> 
 def forget_archive(chat_id: str) -> list[str]:
     """Delete every archived row of the chat; the distinct turn ids they held (their histories can be purged)."""
     client = archive_table()
-    rows = list(client.query_entities(f"PartitionKey eq '{_escape(chat_id)}'", select=["PartitionKey", "RowKey", "turnId"]))
+    rows = list(client.query_entities(f"PartitionKey eq '{escape_key(chat_id)}'", select=["PartitionKey", "RowKey", "turnId"]))
     for start in range(0, len(rows), _BATCH):
         client.submit_transaction([("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows[start : start + _BATCH]])
     return sorted({r["turnId"] for r in rows if r.get("turnId")})

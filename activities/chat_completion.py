@@ -9,12 +9,17 @@ the result's `error`, so the turn fails at once.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import azure.durable_functions as df
 
-from assistant.payloads import CompletionRequest, CompletionResult
+from activities.event_log import EventWriter, append_events, read_events
+from assistant.events import DELTA, MESSAGE_COMPLETED, RESET, EventDraft, TurnEvent
+from assistant.messages import ToolCall
+from assistant.payloads import CompletionRequest, CompletionResult, EventTarget
+from assistant.state import Usage
 from assistant.providers import ModelUnavailable, chat_model, cut_text
 from assistant.settings import assistant_settings, model_settings
 from assistant.tokens import fit_to_budget, token_counter, tools_tokens
@@ -28,19 +33,71 @@ bp = df.Blueprint()
 
 
 def complete(request: CompletionRequest) -> CompletionResult:
-    """Ask the process's model to answer `request`, within the prompt budget."""
+    """Ask the process's model to answer `request`, within the prompt budget (streaming into the turn's log
+    when `request.events` says where)."""
     settings = assistant_settings()
     tools = registry.tool_definitions() if request.allow_tools else []
     count = token_counter(model_settings().model)
     reserve = tools_tokens(tools, count) + (settings.max_completion_tokens or 0)
     messages = fit_to_budget(request.messages, settings.prompt_token_budget, count, reserve=reserve)
+    wire = [m.to_openai() for m in messages]
+    if request.events is None:
+        return _ask(wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, None)
+    return _ask_streaming(request.events, wire, tools, settings.max_completion_tokens, settings.max_reply_bytes)
+
+
+def _ask(
+    wire: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int | None, max_reply: int,
+    on_delta: Callable[[str], None] | None,
+) -> CompletionResult:
     try:
-        answer = chat_model().complete([m.to_openai() for m in messages], tools or None, settings.max_completion_tokens)
+        answer = chat_model().complete(wire, tools or None, max_tokens, on_delta)
     except ModelUnavailable as error:
         if error.transient:
             raise
         return CompletionResult(content="", error=str(error))
-    return replace(answer, content=cut_text(answer.content, settings.max_reply_bytes))
+    return replace(answer, content=cut_text(answer.content, max_reply))
+
+
+def _recorded(event: TurnEvent) -> CompletionResult:
+    """The answer a `message.completed` of an earlier run of this call recorded."""
+    data = event.data
+    return CompletionResult(
+        content=str(data.get("content") or ""),
+        tool_calls=tuple(ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"]) for c in data.get("toolCalls") or ()),
+        usage=Usage.from_dict(data.get("usage")),
+        model=str(data.get("model") or ""),
+        last_sequence=event.sequence,
+    )
+
+
+def _ask_streaming(
+    target: EventTarget, wire: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int | None, max_reply: int
+) -> CompletionResult:
+    """The model call of a turn: preface, then the text as it comes, then `message.completed`, all in the log.
+
+    Run again after a crash or a failed attempt, it first reads what its earlier runs wrote after the preface:
+    a `message.completed` there is the answer (the model is not asked twice); streamed text without one is
+    voided with `message.reset` before the model is asked again.
+    """
+    body_start = append_events(target.turn_id, target.chat_id, target.start, target.preface) + 1
+    earlier = read_events(target.turn_id, after=body_start - 1)
+    completed = [e for e in earlier if e.type == MESSAGE_COMPLETED]
+    if completed:
+        return _recorded(completed[-1])
+    writer = EventWriter(target.turn_id, target.chat_id, earlier[-1].sequence + 1 if earlier else body_start)
+    attempt = 1 + sum(1 for e in earlier if e.type == RESET) + (1 if any(e.type == DELTA for e in earlier) else 0)
+    if any(e.type == DELTA for e in earlier):
+        writer.reset(attempt)
+    answer = _ask(wire, tools, max_tokens, max_reply, writer.delta)
+    if answer.error is not None:
+        return replace(answer, last_sequence=writer.last_sequence)
+    writer.finish_text(answer.content, attempt + 1)
+    calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in answer.tool_calls]
+    writer.put([EventDraft(MESSAGE_COMPLETED, {
+        "content": answer.content, "toolCalls": calls, "usage": answer.usage.to_dict(), "model": answer.model,
+    })])
+    return replace(answer, last_sequence=writer.last_sequence)
 
 
 @bp.function_name(name=CHAT_COMPLETION_ACTIVITY)

@@ -164,6 +164,7 @@ async def post_message(
         max_tool_calls=settings.max_tool_calls,
         model_attempts=settings.model_attempts,
         model_retry_seconds=settings.model_retry_seconds,
+        events=settings.turn_events,
     )
     instance_id = turn_instance_id(chat_id, key)
     await _start_once(client, instance_id, turn, keyed=key is not None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from assistant.messages import ToolCall
@@ -54,9 +55,19 @@ class OfflineModel:
     name = "offline"
 
     def complete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_tokens: int | None = None
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        max_tokens: int | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> CompletionResult:
-        """Answer like a chat-completions model would."""
+        """Answer like a chat-completions model would (streamed as one piece: it cannot stream)."""
+        answer = self._answer(messages, tools)
+        if on_delta is not None and answer.content:
+            on_delta(answer.content)
+        return answer
+
+    def _answer(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> CompletionResult:
         offered = {t["function"]["name"] for t in tools or () if t.get("type") == "function"}
         last = messages[-1] if messages else {"role": "user", "content": ""}
         if last.get("role") == "tool":

@@ -8,10 +8,46 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.events import EventDraft
 from assistant.messages import ChatMessage, ToolCall, message_dicts
 from assistant.state import Usage
 
-__all__ = ["CompletionRequest", "CompletionResult", "ToolInvocation", "ToolResult", "TurnInput", "TurnOutput"]
+__all__ = [
+    "CompletionRequest", "CompletionResult", "EventTarget", "ToolInvocation", "ToolResult", "TurnInput", "TurnOutput",
+]
+
+
+@dataclass(frozen=True)
+class EventTarget:
+    """Where an activity writes its part of the turn's event log: from sequence number `start`, `preface` first."""
+
+    turn_id: str
+    chat_id: str
+    start: int
+    preface: tuple[EventDraft, ...] = ()
+    """Events the orchestrator decided (turn started, calls that did not run), written before the activity's own."""
+    end: int | None = None
+    """For a tool call: the sequence number of its `tool_call.completed` (its `tool_call.started` is at `start`)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form."""
+        data: dict[str, Any] = {"turnId": self.turn_id, "chatId": self.chat_id, "start": self.start}
+        if self.preface:
+            data["preface"] = [d.to_dict() for d in self.preface]
+        if self.end is not None:
+            data["end"] = self.end
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> EventTarget | None:
+        """Inverse of `to_dict` (None stays None)."""
+        if not data:
+            return None
+        return cls(
+            turn_id=str(data["turnId"]), chat_id=str(data["chatId"]), start=int(data["start"]),
+            preface=tuple(EventDraft.from_dict(d) for d in data.get("preface") or ()),
+            end=int(data["end"]) if data.get("end") is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -29,7 +65,9 @@ class TurnInput:
     model_attempts: int = 3
     """Times a model call is tried in the turn before the turn fails (`CHAT_MODEL_TURN_ATTEMPTS`)."""
     model_retry_seconds: float = 2.0
-    """Wait before the second attempt; doubles each time (`CHAT_MODEL_RETRY_SECONDS`)."""
+    """Wait between the attempts (`CHAT_MODEL_RETRY_SECONDS`)."""
+    events: bool = True
+    """Publish the turn's events to its log (`CHAT_TURN_EVENTS`, on by default)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
@@ -41,6 +79,7 @@ class TurnInput:
             "maxToolCalls": self.max_tool_calls,
             "modelAttempts": self.model_attempts,
             "modelRetrySeconds": self.model_retry_seconds,
+            "events": self.events,
         }
 
     @classmethod
@@ -54,6 +93,7 @@ class TurnInput:
             max_tool_calls=int(data.get("maxToolCalls", 16)),
             model_attempts=int(data.get("modelAttempts", 3)),
             model_retry_seconds=float(data.get("modelRetrySeconds", 2.0)),
+            events=bool(data.get("events", False)),
         )
 
 
@@ -92,10 +132,15 @@ class CompletionRequest:
     """The whole conversation so far; the activity fits it to the prompt budget."""
     allow_tools: bool = True
     """Offer the skills as tools (false for the last call after the round limit)."""
+    events: EventTarget | None = None
+    """Stream the answer into the turn's event log (None: just answer)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        return {"messages": message_dicts(self.messages), "allowTools": self.allow_tools}
+        data: dict[str, Any] = {"messages": message_dicts(self.messages), "allowTools": self.allow_tools}
+        if self.events is not None:
+            data["events"] = self.events.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CompletionRequest:
@@ -103,6 +148,7 @@ class CompletionRequest:
         return cls(
             messages=tuple(ChatMessage.from_dict(m) for m in data["messages"]),
             allow_tools=bool(data.get("allowTools", True)),
+            events=EventTarget.from_dict(data.get("events")),
         )
 
 
@@ -116,6 +162,8 @@ class CompletionResult:
     model: str = ""
     error: str | None = None
     """Set when the model refused the request for good (a 4xx other than 408/409/429): retrying cannot help."""
+    last_sequence: int = 0
+    """The last event this call wrote to the turn's log (0: it wrote none)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
@@ -127,6 +175,8 @@ class CompletionResult:
         }
         if self.error is not None:
             data["error"] = self.error
+        if self.last_sequence:
+            data["lastSequence"] = self.last_sequence
         return data
 
     @classmethod
@@ -138,6 +188,7 @@ class CompletionResult:
             usage=Usage.from_dict(data.get("usage")),
             model=str(data.get("model") or ""),
             error=data.get("error"),
+            last_sequence=int(data.get("lastSequence") or 0),
         )
 
 
@@ -150,6 +201,8 @@ class ToolInvocation:
     idempotency_key: str = ""
     """Unique to the turn's run and the call, the same when the activity runs again (the skill acts once per key);
     empty means the call id (older payloads)."""
+    events: EventTarget | None = None
+    """Where the call's `tool_call.started` (at `start`) and `tool_call.completed` (at `end`) go."""
 
     @property
     def key(self) -> str:
@@ -158,7 +211,10 @@ class ToolInvocation:
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        return {"chatId": self.chat_id, "call": self.call.to_dict(), "idempotencyKey": self.idempotency_key}
+        data = {"chatId": self.chat_id, "call": self.call.to_dict(), "idempotencyKey": self.idempotency_key}
+        if self.events is not None:
+            data["events"] = self.events.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToolInvocation:
@@ -167,6 +223,7 @@ class ToolInvocation:
             chat_id=str(data["chatId"]),
             call=ToolCall.from_dict(data["call"]),
             idempotency_key=str(data.get("idempotencyKey") or ""),
+            events=EventTarget.from_dict(data.get("events")),
         )
 
 

@@ -7,6 +7,7 @@ model; clients are built on first use and reused.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -65,15 +66,23 @@ def cut_text(text: str, limit: int) -> str:
     return data[: max(limit - len(note.encode()), 0)].decode("utf-8", "ignore") + note
 
 
+DeltaSink = Callable[[str], None]
+"""Receives each piece of the answer's text as the model writes it."""
+
+
 class ChatModel(Protocol):
     """Anything that answers a chat-completions request."""
 
     name: str
 
     def complete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_tokens: int | None = None
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        max_tokens: int | None = None,
+        on_delta: DeltaSink | None = None,
     ) -> CompletionResult:
-        """The model's answer to `messages` (chat-completions wire form), offered `tools`."""
+        """The model's answer to `messages` (chat-completions wire form), offered `tools`; with `on_delta`, streamed."""
         ...
 
 
@@ -86,25 +95,35 @@ class OpenAIChatModel:
         self.reasoning = reasoning
 
     def complete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_tokens: int | None = None
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        max_tokens: int | None = None,
+        on_delta: DeltaSink | None = None,
     ) -> CompletionResult:
-        """Call chat completions; reasoning models get `max_completion_tokens`, others `max_tokens`."""
+        """Call chat completions; reasoning models get `max_completion_tokens`, others `max_tokens`. With `on_delta`
+        the answer is streamed (`stream_options.include_usage`, so token counts stay exact) and each text piece is
+        handed over as it arrives; tool-call arguments are gathered, not handed over."""
         kwargs: dict[str, Any] = {"model": self.name, "messages": messages}
         if tools:
             kwargs["tools"] = tools
         if max_tokens is not None:
             kwargs["max_completion_tokens" if self.reasoning else "max_tokens"] = max_tokens
+        import httpx
         import openai
-        from openai.types.chat import ChatCompletion
 
         try:
+            if on_delta is not None:
+                return self._stream(kwargs, on_delta)
+            from openai.types.chat import ChatCompletion
+
             # The SDK's documented `post` sends the body as given. The messages are already plain
             # wire JSON; `chat.completions.create` would first walk them through the SDK's typed
             # transform, ~0.4 ms per message (30 ms for a 65-message prompt on 2 cores).
             response = self.client.post("/chat/completions", body=kwargs, cast_to=ChatCompletion)
         except openai.APIStatusError as error:
             raise ModelUnavailable(f"the model answered HTTP {error.status_code}", error.status_code) from error
-        except openai.APIError as error:
+        except (openai.APIError, httpx.HTTPError) as error:
             raise ModelUnavailable(f"the model could not be reached: {type(error).__name__}") from error
         except ValueError as error:  # a body that is not JSON (json.JSONDecodeError)
             raise ModelUnavailable(f"the model's answer is not valid JSON: {error}") from error
@@ -118,15 +137,56 @@ class OpenAIChatModel:
             )
         except (AttributeError, IndexError, TypeError) as error:
             raise ModelUnavailable(f"the model's answer is not a chat completion ({type(error).__name__}: {error})") from error
-        usage = response.usage
         return CompletionResult(
             content=clean_text(message.content or "") if isinstance(message.content, str) else "",
             tool_calls=calls,
-            usage=Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.total_tokens or 0)
-            if usage is not None
-            else Usage(),
+            usage=_usage(response.usage),
             model=response.model or self.name,
         )
+
+    def _stream(self, kwargs: dict[str, Any], on_delta: DeltaSink) -> CompletionResult:
+        from openai import Stream
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+        body = {**kwargs, "stream": True, "stream_options": {"include_usage": True}}
+        stream = self.client.post(
+            "/chat/completions", body=body, cast_to=ChatCompletion, stream=True, stream_cls=Stream[ChatCompletionChunk]
+        )
+        text: list[str] = []
+        calls: dict[int, dict[str, str]] = {}
+        usage: Any = None
+        model = ""
+        with stream:
+            for chunk in stream:
+                model = chunk.model or model
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                for choice in chunk.choices or ():
+                    delta = choice.delta
+                    if delta is None:
+                        continue
+                    if isinstance(delta.content, str) and delta.content:
+                        text.append(delta.content)
+                        on_delta(clean_text(delta.content))
+                    for call in delta.tool_calls or ():
+                        slot = calls.setdefault(call.index, {"id": "", "name": "", "arguments": ""})
+                        slot["id"] = call.id or slot["id"]
+                        if call.function is not None:
+                            slot["name"] += call.function.name or ""
+                            slot["arguments"] += call.function.arguments or ""
+        tool_calls = tuple(
+            ToolCall(id=clean_text(c["id"]), name=clean_text(c["name"]), arguments=clean_text(c["arguments"]))
+            for _, c in sorted(calls.items())
+        )
+        return CompletionResult(
+            content=clean_text("".join(text)), tool_calls=tool_calls, usage=_usage(usage), model=model or self.name
+        )
+
+
+def _usage(usage: Any) -> Usage:
+    if usage is None:
+        return Usage()
+    return Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0, usage.total_tokens or 0)
 
 
 def build_openai_client(settings: ModelSettings) -> Any:

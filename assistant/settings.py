@@ -95,6 +95,8 @@ class AssistantSettings:
     """`CHAT_MODEL_TURN_ATTEMPTS`: times a turn tries a model call that fails for a passing reason (Durable retry)."""
     model_retry_seconds: float = 2.0
     """`CHAT_MODEL_RETRY_SECONDS`: the wait between those attempts."""
+    turn_events: bool = True
+    """`CHAT_TURN_EVENTS` (`on`/`off`): turns publish their events (the live stream) to Table storage."""
     turn_retention_hours: float = 24.0
     """`CHAT_TURN_RETENTION_HOURS`: how long finished turns' orchestration histories are kept (the Idempotency-Key window)."""
 
@@ -153,6 +155,7 @@ def assistant_settings() -> AssistantSettings:
         model_attempts=_env_int("CHAT_MODEL_TURN_ATTEMPTS", 3),
         model_retry_seconds=_env_float("CHAT_MODEL_RETRY_SECONDS", 2.0),
         turn_retention_hours=_env_float("CHAT_TURN_RETENTION_HOURS", 24.0),
+        turn_events=(_env("CHAT_TURN_EVENTS") or "on").lower() not in ("off", "0", "false", "no"),
     )
 
 

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from assistant.events import EventDraft, tool_completed, tool_started
 from assistant.messages import ChatMessage, ToolCall, format_utc, parse_utc
-from assistant.payloads import CompletionRequest, CompletionResult, ToolInvocation, ToolResult, TurnInput, TurnOutput
+from assistant.payloads import CompletionRequest, CompletionResult, EventTarget, ToolInvocation, ToolResult, TurnInput, TurnOutput
 from assistant.state import TurnRecord, Usage
 
 __all__ = ["ROUND_LIMIT_REPLY", "ToolPlan", "TurnRun", "next_stamp", "unique_call_ids"]
@@ -52,6 +53,8 @@ class ToolPlan:
     """Calls of known skills, to run as activities (in parallel)."""
     rejected: tuple[ToolResult, ...]
     """Results given to the model without running anything (unknown tool names)."""
+    targets: dict[str, EventTarget] | None = None
+    """Where each call to run writes its `tool_call.*` events (None: the turn publishes no events)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,16 @@ class TurnRun:
     """Unique to this run of the turn (the orchestrator's deterministic `new_uuid`): part of every tool call's idempotency key."""
     max_tool_calls: int = 16
     """Calls of one answer that run; the rest are answered with an error result."""
+    events: bool = False
+    """Whether the turn publishes its events (the log's sequence numbers are tracked here, deterministically)."""
+    next_event: int = 1
+    """The sequence number the turn's next event takes."""
+    preface: tuple[EventDraft, ...] = ()
+    """Events decided here that the next model call writes first (turn start, calls that did not run)."""
+
+    def with_events(self, next_event: int, preface: Sequence[EventDraft]) -> TurnRun:
+        """The run publishing its events from sequence number `next_event`, `preface` first."""
+        return replace(self, events=True, next_event=next_event, preface=tuple(preface))
 
     @classmethod
     def begin(
@@ -114,10 +127,10 @@ class TurnRun:
         """Whether any tool call of this turn has a recorded result (so the chat must record what ran)."""
         return any(m.role == "tool" for m in self.new_messages)
 
-    def invocation(self, call: ToolCall, index: int) -> ToolInvocation:
+    def invocation(self, call: ToolCall, index: int, events: EventTarget | None = None) -> ToolInvocation:
         """The activity input of the answer's call number `index`, with its idempotency key (turn, run, round, index)."""
         key = f"{self.turn_id}/{self.run_key}/{self.rounds}/{index}"
-        return ToolInvocation(chat_id=self.chat_id, call=call, idempotency_key=key)
+        return ToolInvocation(chat_id=self.chat_id, call=call, idempotency_key=key, events=events)
 
     @property
     def done(self) -> bool:
@@ -126,18 +139,21 @@ class TurnRun:
 
     def model_request(self) -> CompletionRequest:
         """Step 2: what to ask the model; tools are withdrawn once the round limit is reached."""
+        events = EventTarget(self.turn_id, self.chat_id, self.next_event, self.preface) if self.events else None
         return CompletionRequest(
-            messages=self.history + self.new_messages, allow_tools=self.rounds < self.max_tool_rounds
+            messages=self.history + self.new_messages, allow_tools=self.rounds < self.max_tool_rounds, events=events
         )
 
     def on_answer(self, answer: CompletionResult, now: datetime, known_tools: frozenset[str]) -> tuple[TurnRun, ToolPlan]:
         """Step 3: take the model's answer; either the turn ends or tool calls are planned."""
         usage = self.usage + answer.usage
         stamp = next_stamp(self.new_messages, now)
+        base = answer.last_sequence + 1 if answer.last_sequence else self.next_event
         if not answer.tool_calls or self.rounds >= self.max_tool_rounds:
             text = answer.content if not answer.tool_calls else (answer.content.strip() or ROUND_LIMIT_REPLY)
             final = ChatMessage(role="assistant", content=text, created_at=stamp, turn_id=self.turn_id)
-            done = replace(self, new_messages=self.new_messages + (final,), usage=usage, reply=text)
+            done = replace(self, new_messages=self.new_messages + (final,), usage=usage, reply=text, next_event=base,
+                           preface=())
             return done, ToolPlan(to_run=(), rejected=())
         calls = unique_call_ids(answer.tool_calls)
         cap = self.max_tool_calls
@@ -158,8 +174,19 @@ class TurnRun:
                 to_run.append(call)
                 continue
             rejected.append(ToolResult(tool_call_id=call.id, name=call.name, content=f"error: {why}", ok=False))
-        running = replace(self, new_messages=self.new_messages + (asking,), usage=usage, rounds=self.rounds + 1)
-        return running, ToolPlan(to_run=tuple(to_run), rejected=tuple(rejected))
+        targets: dict[str, EventTarget] | None = None
+        preface: tuple[EventDraft, ...] = ()
+        if self.events:
+            n = len(to_run)
+            targets = {c.id: EventTarget(self.turn_id, self.chat_id, base + i, end=base + n + i) for i, c in enumerate(to_run)}
+            arguments = {c.id: c.arguments for c in calls}
+            for result in rejected:
+                preface += (tool_started(result.tool_call_id, result.name, arguments[result.tool_call_id]),
+                            tool_completed(result.tool_call_id, result.name, result.ok, result.content))
+            base += 2 * n
+        running = replace(self, new_messages=self.new_messages + (asking,), usage=usage, rounds=self.rounds + 1,
+                          next_event=base, preface=preface)
+        return running, ToolPlan(to_run=tuple(to_run), rejected=tuple(rejected), targets=targets)
 
     def on_tool_results(self, results: list[ToolResult], now: datetime) -> TurnRun:
         """Step 4: the results join the conversation, in the order the model asked for the calls."""

@@ -36,6 +36,8 @@ import azure.durable_functions as df
 
 from activities.archive import ARCHIVE_ACTIVITY
 from activities.chat_completion import CHAT_COMPLETION_ACTIVITY
+from activities.event_log import PUBLISH_ACTIVITY
+from assistant.events import TURN_QUEUED, TURN_STARTED, EventDraft
 from activities.turns import ALIVE_STATUSES, TURN_STATUS_ACTIVITY
 from assistant.payloads import CompletionResult, ToolResult, TurnInput, TurnOutput
 from assistant.queueing import DONE, QUEUED, RUNNING, TurnSlot
@@ -116,6 +118,15 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     entity = chat_entity_id(turn.chat_id)
     context.set_custom_status(ACCEPTED_STATUS)
     slot = TurnSlot.from_dict((yield context.call_entity(entity, "enqueue_turn", context.instance_id)))
+    next_event, preface = 1, [EventDraft(TURN_QUEUED, {"position": slot.position}), EventDraft(TURN_STARTED)]
+    if turn.events and slot.state == QUEUED:
+        # Waiting behind another turn: say so now (the first model call says when it starts).
+        request = {"turnId": context.instance_id, "chatId": turn.chat_id, "start": 1, "events": [preface[0].to_dict()]}
+        try:
+            yield context.call_activity_with_retry(PUBLISH_ACTIVITY, ACTIVITY_RETRY, request)
+        except Exception:  # the stream misses this event; the turn goes on
+            pass
+        next_event, preface = 2, preface[1:]
     slot = yield from _wait_in_queue(context, entity, slot)
     if slot.state == DONE:
         # A repeat of an instance id whose turn is already in the chat (an Idempotency-Key race).
@@ -130,6 +141,8 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         run = TurnRun.resume(turn, context.instance_id, history, partial, run_key)
     else:
         run = TurnRun.begin(turn, context.instance_id, chat.messages, context.current_utc_datetime, run_key)
+    if turn.events:
+        run = run.with_events(next_event, preface)
     return (yield from _turn_loop(context, turn, run))
 
 
@@ -185,8 +198,11 @@ def _turn_loop(
         results: list[ToolResult] = list(plan.rejected)
         if plan.to_run:
             index = {call.id: i for i, call in enumerate(run.new_messages[-1].tool_calls)}
+            targets = plan.targets or {}
             tasks = [
-                context.call_activity_with_retry(call.name, ACTIVITY_RETRY, run.invocation(call, index[call.id]).to_dict())
+                context.call_activity_with_retry(
+                    call.name, ACTIVITY_RETRY, run.invocation(call, index[call.id], targets.get(call.id)).to_dict()
+                )
                 for call in plan.to_run
             ]
             try:

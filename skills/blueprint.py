@@ -1,4 +1,8 @@
-"""Every registered skill as an activity (named after the skill), plus `forget_chat_data`."""
+"""Every registered skill as an activity (named after the skill), plus `forget_chat_data`.
+
+A skill's activity writes its call's `tool_call.started` and `tool_call.completed` to the turn's event
+log at the sequence numbers the orchestrator gave it (insert-only: a re-run writes nothing twice).
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -6,6 +10,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from activities.event_log import append_events
+from assistant.events import tool_completed, tool_started
 from assistant.payloads import ToolInvocation
 from skills.registry import SkillRegistry
 
@@ -25,7 +31,16 @@ def _payload(value: Any) -> Any:
 
 def _skill_activity(registry: SkillRegistry, name: str) -> Callable[[Any], dict[str, Any]]:
     def run(call: Any) -> dict[str, Any]:
-        return registry.invoke(ToolInvocation.from_dict(_payload(call))).to_dict()
+        invocation = ToolInvocation.from_dict(_payload(call))
+        target = invocation.events
+        if target is not None:
+            started = tool_started(invocation.call.id, invocation.call.name, invocation.call.arguments)
+            append_events(target.turn_id, target.chat_id, target.start, [started])
+        result = registry.invoke(invocation)
+        if target is not None and target.end is not None:
+            completed = tool_completed(result.tool_call_id, result.name, result.ok, result.content)
+            append_events(target.turn_id, target.chat_id, target.end, [completed])
+        return result.to_dict()
 
     run.__name__ = f"skill_{name}"
     run.__qualname__ = run.__name__

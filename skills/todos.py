@@ -18,7 +18,7 @@ from azure.data.tables import TableClient
 
 from assistant.messages import format_utc
 from skills.registry import SkillContext, SkillError, registry
-from skills.storage import table
+from skills.storage import escape_key, table
 
 __all__ = ["Todo", "add_todo", "forget_todos", "get_todos", "list_todos"]
 
@@ -27,10 +27,6 @@ DEFAULT_TABLE = "todos"
 
 def _todo_table() -> TableClient:
     return table(os.environ.get("TODO_TABLE_NAME", "").strip() or DEFAULT_TABLE)
-
-
-def _escape(value: str) -> str:
-    return value.replace("'", "''")
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,7 @@ def todo_id(idempotency_key: str) -> str:
 
 def list_todos(chat_id: str) -> list[Todo]:
     """The chat's todos, oldest first."""
-    rows = _todo_table().query_entities(f"PartitionKey eq '{_escape(chat_id)}'")
+    rows = _todo_table().query_entities(f"PartitionKey eq '{escape_key(chat_id)}'")
     todos = [Todo(task_description=r["taskDescription"], created_at=r["createdAt"], id=r["RowKey"]) for r in rows]
     return sorted(todos, key=lambda t: (t.created_at, t.id))
 
@@ -103,5 +99,5 @@ def get_todos(context: SkillContext) -> list[dict[str, Any]]:
 def forget_todos(chat_id: str) -> None:
     """Delete every todo of a deleted chat."""
     client = _todo_table()
-    for row in client.query_entities(f"PartitionKey eq '{_escape(chat_id)}'", select=["PartitionKey", "RowKey"]):
+    for row in client.query_entities(f"PartitionKey eq '{escape_key(chat_id)}'", select=["PartitionKey", "RowKey"]):
         client.delete_entity(row["PartitionKey"], row["RowKey"])

@@ -110,7 +110,12 @@ def test_queued_turn_waits_on_timers_until_it_runs() -> None:
     steps = run_turn(context)
     next(steps)
     assert context.custom_status == {"accepted": True}
-    first_wait = steps.send(TurnSlot(state="queued", position=1).to_dict())
+    published = steps.send(TurnSlot(state="queued", position=1).to_dict())
+    assert published == ("activity", "publish_turn_events", {
+        "turnId": "chat1-turn-x", "chatId": "chat1", "start": 1,
+        "events": [{"type": "turn.queued", "data": {"position": 1}}],
+    })
+    first_wait = steps.send(1)
     assert first_wait == ("any", (("timer", T0 + timedelta(seconds=0.02)), ("event", "turn-ready")))
     assert steps.send(first_wait[1][0]) == ("entity", "chat", "chat1", "poll_turn", "chat1-turn-x")
     assert not first_wait[1][0].cancelled  # the timer fired
@@ -120,6 +125,9 @@ def test_queued_turn_waits_on_timers_until_it_runs() -> None:
     assert second_wait[1][0].cancelled
     model_call = steps.send(running(new_chat("chat1", None, T0)))
     assert model_call[:2] == ("activity", "chat_completion")
+    assert model_call[2]["events"] == {
+        "turnId": "chat1-turn-x", "chatId": "chat1", "start": 2, "preface": [{"type": "turn.started", "data": {}}],
+    }
 
 
 def test_missing_chat_ends_without_calling_the_model() -> None:

@@ -1,0 +1,206 @@
+"""The turn event log: every turn's events in Azure Table storage, shared by every instance that serves the turn.
+
+Table `TURN_EVENTS_TABLE` (default `turnevents`) of the `AzureWebJobsStorage` account: one
+partition per turn (PartitionKey = the turn's instance id, which starts with `{chatId}-turn-`),
+RowKey = the event's sequence number zero-padded to 10 digits (a partition scan is in order),
+`type`, `chatId`, `createdAt`, and the event's own fields as JSON in `d0`, `d1`, ... Writes are
+inserts that never replace: an event already at its sequence number (written by an earlier run of
+the same activity, after a crash) stays as it was, so a re-run can neither duplicate nor reorder
+what a client may already have read. Which writer owns which sequence numbers is decided by the
+turn orchestrator (see `assistant/events.py` and docs/assistant.md).
+
+`EventWriter` is the model call's writer: it appends deltas, coalesced to at most one write per
+`COALESCE_SECONDS`, after whatever the log already holds.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import azure.durable_functions as df
+from azure.core.exceptions import ResourceExistsError
+from azure.data.tables import TableClient
+
+from assistant.events import DELTA, RESET, EventDraft, TurnEvent
+from assistant.messages import format_utc
+from skills.storage import escape_key, join_chunks, row_key, split_chunks, table
+
+__all__ = [
+    "COALESCE_SECONDS",
+    "DEFAULT_EVENTS_TABLE",
+    "PUBLISH_ACTIVITY",
+    "EventWriter",
+    "append_events",
+    "bp",
+    "delete_turn_events",
+    "events_table",
+    "forget_chat_events",
+    "read_events",
+    "tail_sequence",
+]
+
+DEFAULT_EVENTS_TABLE = "turnevents"
+PUBLISH_ACTIVITY = "publish_turn_events"
+COALESCE_SECONDS = 0.04
+"""Deltas within this long of the last write go out together in the next one."""
+_BATCH = 100
+
+bp = df.Blueprint()
+
+
+def events_table() -> TableClient:
+    """The event log's table (created on first use)."""
+    return table(os.environ.get("TURN_EVENTS_TABLE", "").strip() or DEFAULT_EVENTS_TABLE)
+
+
+def _now() -> str:
+    return format_utc(datetime.now(timezone.utc))
+
+
+def _event(row: dict[str, Any]) -> TurnEvent:
+    return TurnEvent(
+        sequence=int(row["RowKey"]), type=str(row["type"]), turn_id=str(row["PartitionKey"]),
+        chat_id=str(row["chatId"]), created_at=str(row["createdAt"]), data=json.loads(join_chunks(row) or "{}"),
+    )
+
+
+def append_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> int:
+    """Insert `drafts` at sequence numbers `start`, `start + 1`, ... (each kept if already there); the last number used."""
+    client = events_table()
+    stamp = _now()
+    for offset, draft in enumerate(drafts):
+        row = {
+            "PartitionKey": turn_id, "RowKey": row_key(start + offset), "type": draft.type, "chatId": chat_id,
+            "createdAt": stamp, **split_chunks(json.dumps(draft.data, ensure_ascii=False, separators=(",", ":"))),
+        }
+        try:
+            client.create_entity(row)
+        except ResourceExistsError:
+            pass  # written by an earlier run of the same step: it stays
+    return start + len(drafts) - 1
+
+
+def read_events(turn_id: str, after: int = 0) -> list[TurnEvent]:
+    """The turn's events with sequence numbers above `after`, in order."""
+    query = f"PartitionKey eq '{escape_key(turn_id)}' and RowKey gt '{row_key(after)}'"
+    rows = events_table().query_entities(query)
+    return sorted((_event(r) for r in rows), key=lambda e: e.sequence)
+
+
+def tail_sequence(turn_id: str) -> int:
+    """The highest sequence number in the turn's log (0 when empty)."""
+    rows = events_table().query_entities(f"PartitionKey eq '{escape_key(turn_id)}'", select=["RowKey"])
+    return max((int(r["RowKey"]) for r in rows), default=0)
+
+
+def _delete(client: TableClient, rows: Iterable[dict[str, Any]]) -> int:
+    by_partition: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_partition.setdefault(str(row["PartitionKey"]), []).append(row)
+    deleted = 0
+    for partition, items in by_partition.items():
+        for start in range(0, len(items), _BATCH):
+            batch = items[start : start + _BATCH]
+            client.submit_transaction([("delete", {"PartitionKey": partition, "RowKey": r["RowKey"]}) for r in batch])
+            deleted += len(batch)
+    return deleted
+
+
+def delete_turn_events(turn_id: str) -> int:
+    """Delete one turn's log (a failed turn run again starts a fresh one); rows deleted."""
+    client = events_table()
+    return _delete(client, client.query_entities(f"PartitionKey eq '{escape_key(turn_id)}'", select=["PartitionKey", "RowKey"]))
+
+
+def forget_chat_events(chat_id: str) -> int:
+    """Delete the logs of every turn of the chat (its turn ids start with `{chatId}-turn-`); rows deleted."""
+    client = events_table()
+    low, high = f"{chat_id}-turn-", f"{chat_id}-turn."
+    query = (f"PartitionKey ge '{escape_key(low)}' and PartitionKey lt '{escape_key(high)}' "
+             f"and chatId eq '{escape_key(chat_id)}'")
+    return _delete(client, client.query_entities(query, select=["PartitionKey", "RowKey"]))
+
+
+def forget_events_before(cutoff: datetime) -> int:
+    """Delete every event written before `cutoff` (the retention of finished turns); rows deleted."""
+    client = events_table()
+    stamp = cutoff.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _delete(client, client.query_entities(f"createdAt lt '{stamp}'", select=["PartitionKey", "RowKey"]))
+
+
+class EventWriter:
+    """Appends one model call's events to a turn's log, after what is there, deltas coalesced."""
+
+    def __init__(self, turn_id: str, chat_id: str, next_sequence: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.turn_id = turn_id
+        self.chat_id = chat_id
+        self.next_sequence = next_sequence
+        self._clock = clock
+        self._pending: list[str] = []
+        self._last_write = clock()
+        self.streamed = ""
+        """The text written as deltas since this writer began (or since its last reset)."""
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence number of the last event written."""
+        return self.next_sequence - 1
+
+    def put(self, drafts: Sequence[EventDraft]) -> None:
+        """Append `drafts` now (pending deltas first)."""
+        self.flush()
+        self._write(drafts)
+
+    def _write(self, drafts: Sequence[EventDraft]) -> None:
+        if drafts:
+            self.next_sequence = append_events(self.turn_id, self.chat_id, self.next_sequence, drafts) + 1
+            self._last_write = self._clock()
+
+    def delta(self, text: str) -> None:
+        """The model wrote `text`: it goes out with the next write, at most `COALESCE_SECONDS` from the last."""
+        if not text:
+            return
+        self._pending.append(text)
+        if self._clock() - self._last_write >= COALESCE_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending deltas as one event."""
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending = []
+            self.streamed += text
+            self._write([EventDraft(DELTA, {"text": text})])
+
+    def reset(self, attempt: int) -> None:
+        """The model call starts again: what was streamed is void."""
+        self._pending = []
+        self.streamed = ""
+        self._write([EventDraft(RESET, {"attempt": attempt})])
+
+    def finish_text(self, content: str, attempt: int) -> None:
+        """Make the deltas spell `content` exactly (the final text may differ from the stream: cut to the bound)."""
+        self.flush()
+        if content.startswith(self.streamed):
+            rest = content[len(self.streamed):]
+            if rest:
+                self._pending.append(rest)
+                self.flush()
+            return
+        self.reset(attempt)
+        self._pending.append(content)
+        self.flush()
+
+
+@bp.function_name(name=PUBLISH_ACTIVITY)
+@bp.activity_trigger(input_name="request")
+def publish_turn_events(request: Any) -> int:
+    """Activity: append `{"turnId", "chatId", "start", "events": [drafts]}` to the log; the last sequence number."""
+    payload = json.loads(request) if isinstance(request, str) else request
+    drafts = [EventDraft.from_dict(d) for d in payload["events"]]
+    return append_events(str(payload["turnId"]), str(payload["chatId"]), int(payload["start"]), drafts)

@@ -1,0 +1,147 @@
+"""The turn's events: one model, one wire format, used by the publisher, the stream, the tests and the page.
+
+Every turn publishes ordered events; each is JSON with `sequence` (per turn, from 1, no gaps),
+`type`, `turnId`, `chatId`, `createdAt` and the fields of its type:
+
+| type | fields | written by |
+|---|---|---|
+| `turn.queued` | `position` (turns ahead; 0 = next) | the first model call, or the queue wait when the turn waits |
+| `turn.started` | | the first model call |
+| `message.delta` | `text`: the next piece of the reply as the model writes it | the model call (coalesced) |
+| `message.reset` | `attempt`: the model call is being retried; drop the text since the last `message.completed` | the model call |
+| `message.completed` | `content`, `toolCalls` (one whole assistant message) | the model call |
+| `tool_call.started` | `toolCallId`, `name`, `arguments` | the skill's activity (or the next model call for a call that does not run) |
+| `tool_call.completed` | `toolCallId`, `name`, `ok`, `result` (cut to `RESULT_CHARS`) | likewise |
+| `turn.completed` | `reply`, `usage`, `recentMessages` | the stream's reader, from the finished turn |
+| `turn.failed` | `error`, `retryable`, `recorded` | likewise |
+
+A turn's stream always ends with `turn.completed` or `turn.failed`. Invariant: the `text` of the
+`message.delta` events after the last `message.reset`, concatenated, equals the final reply. The
+format is versioned by adding types and fields, never by changing them.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DELTA",
+    "MESSAGE_COMPLETED",
+    "RESET",
+    "RESULT_CHARS",
+    "TERMINAL",
+    "TOOL_COMPLETED",
+    "TOOL_STARTED",
+    "TURN_COMPLETED",
+    "TURN_FAILED",
+    "TURN_QUEUED",
+    "TURN_STARTED",
+    "EventDraft",
+    "TurnEvent",
+    "final_text",
+    "sse_comment",
+    "sse_frame",
+    "tool_completed",
+    "tool_started",
+]
+
+TURN_QUEUED = "turn.queued"
+TURN_STARTED = "turn.started"
+DELTA = "message.delta"
+RESET = "message.reset"
+MESSAGE_COMPLETED = "message.completed"
+TOOL_STARTED = "tool_call.started"
+TOOL_COMPLETED = "tool_call.completed"
+TURN_COMPLETED = "turn.completed"
+TURN_FAILED = "turn.failed"
+TERMINAL = frozenset({TURN_COMPLETED, TURN_FAILED, "turn.cancelled"})
+"""Types that end a turn's stream."""
+RESULT_CHARS = 4000
+"""The most of a tool result a `tool_call.completed` event carries."""
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """An event before it has its place in the log: its type and its own fields."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Durable-payload form."""
+        return {"type": self.type, "data": self.data}
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> EventDraft:
+        """Inverse of `to_dict`."""
+        return cls(type=str(value["type"]), data=dict(value.get("data") or {}))
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    """One event as stored and sent."""
+
+    sequence: int
+    type: str
+    turn_id: str
+    chat_id: str
+    created_at: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The wire form."""
+        return {
+            "sequence": self.sequence, "type": self.type, "turnId": self.turn_id, "chatId": self.chat_id,
+            "createdAt": self.created_at, **self.data,
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> TurnEvent:
+        """Inverse of `to_dict`."""
+        known = {"sequence", "type", "turnId", "chatId", "createdAt"}
+        return cls(
+            sequence=int(value["sequence"]), type=str(value["type"]), turn_id=str(value["turnId"]),
+            chat_id=str(value["chatId"]), created_at=str(value["createdAt"]),
+            data={k: v for k, v in value.items() if k not in known},
+        )
+
+
+def tool_started(call_id: str, name: str, arguments: str) -> EventDraft:
+    """`tool_call.started`."""
+    return EventDraft(TOOL_STARTED, {"toolCallId": call_id, "name": name, "arguments": arguments})
+
+
+def tool_completed(call_id: str, name: str, ok: bool, result: str) -> EventDraft:
+    """`tool_call.completed`, the result cut to `RESULT_CHARS`."""
+    cut = result if len(result) <= RESULT_CHARS else result[:RESULT_CHARS] + "…"
+    return EventDraft(TOOL_COMPLETED, {"toolCallId": call_id, "name": name, "ok": ok, "result": cut})
+
+
+def final_text(events: Iterable[TurnEvent]) -> str:
+    """The reply the deltas spell: the `message.delta` texts after the last `message.reset` and after the last
+    message that called tools (a client shows the text of each message; this is the last one's)."""
+    text: list[str] = []
+    for event in events:
+        if event.type == DELTA:
+            text.append(str(event.data.get("text", "")))
+        elif event.type == RESET or (event.type == MESSAGE_COMPLETED and event.data.get("toolCalls")):
+            text = []
+    return "".join(text)
+
+
+def sse_frame(event: TurnEvent) -> bytes:
+    """One event as Server-Sent Events: `id`, `event`, `data` (one line of JSON), a blank line."""
+    data = json.dumps(event.to_dict(), separators=(",", ":"))
+    return f"id: {event.sequence}\nevent: {event.type}\ndata: {data}\n\n".encode("utf-8")
+
+
+def sse_comment(text: str = "keep-alive") -> bytes:
+    """An SSE comment line (ignored by clients; keeps proxies from closing an idle stream)."""
+    return f": {text}\n\n".encode("utf-8")
+
+
+def drafts_to_dicts(drafts: Sequence[EventDraft]) -> list[dict[str, Any]]:
+    """Durable-payload form of several drafts."""
+    return [d.to_dict() for d in drafts]
