@@ -10,6 +10,7 @@ from activities.event_log import bp as event_log_bp
 from activities.turns import bp as turns_bp
 from api.ask import bp as ask_bp
 from api.chats import bp as chats_bp
+from api.events import bp as events_bp
 from api.health import bp as health_bp
 from api.openapi import bp as openapi_bp
 from assistant.providers import announce_model
@@ -25,6 +26,7 @@ for blueprint in (
     health_bp,
     openapi_bp,
     chats_bp,
+    events_bp,
     ask_bp,
     post_user_query_bp,
     chat_admin_bp,

@@ -39,6 +39,7 @@ __all__ = [
     "delete_turn_events",
     "events_table",
     "forget_chat_events",
+    "forget_events_before",
     "read_events",
     "tail_sequence",
 ]

@@ -21,6 +21,8 @@ from api.http import RequestView, empty_response, read_request
 from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text
 from api.turns import post_message
 from activities.archive import read_archive
+from activities.event_log import forget_chat_events
+from api.events import events_url
 from api.waiting import wait_for_instance
 from assistant.state import ChatState, view_chat
 from entities.chat import chat_entity_id
@@ -113,16 +115,24 @@ async def create_chat(req: RequestView, client: df.DurableOrchestrationClient, c
 
 
 async def get_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str) -> Response:
-    """GET: the chat's state and its messages after `timestampUTC` (the archive's, then the entity's window)."""
+    """GET: the chat's state and its messages after `timestampUTC` (the archive's, then the entity's window),
+    and the turns running or queued with their events URLs."""
     after = parse_timestamp(req)
     chat = await read_chat(client, chat_id)
     archived = await asyncio.to_thread(read_archive, chat_id, chat.archived_count, after) if chat and chat.archived_count else ()
-    return json_response(view_chat(chat_id, chat, after, archived).to_api())
+    body = view_chat(chat_id, chat, after, archived).to_api()
+    if chat is not None:
+        body["turns"] = [
+            {"turnId": turn_id, "state": "running" if index == 0 else "queued", "eventsUrl": events_url(req, chat_id, turn_id)}
+            for index, turn_id in enumerate(chat.queue)
+        ]
+    return json_response(body)
 
 
 async def delete_chat(client: df.DurableOrchestrationClient, chat_id: str) -> Response:
     """DELETE: state, skills' data and the turns' orchestration histories; 204."""
     result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="delete"))
+    await asyncio.to_thread(forget_chat_events, chat_id)
     turn_ids = (result or {}).get("turnIds") or []
     purged = await asyncio.gather(*(client.purge_instance_history(t) for t in turn_ids), return_exceptions=True)
     for turn_id, outcome in zip(turn_ids, purged):

@@ -21,6 +21,8 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 from azurefunctions.extensions.http.fastapi import Response
 
 from api.errors import HttpError, json_response
+from activities.event_log import delete_turn_events
+from api.events import events_url, sse_response, wants_sse
 from api.http import RequestView, check_status_response, text_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
 from api.waiting import InstanceGone, wait_for_instance
@@ -116,6 +118,8 @@ async def _start_once(client: df.DurableOrchestrationClient, instance_id: str, t
                 raise HttpError(422, f"this {IDEMPOTENCY_HEADER} was already used with a different message")
             if existing.runtime_status not in _RETRYABLE:
                 return
+            # Run again: the turn's event log starts afresh (its earlier run ended it with turn.failed).
+            await asyncio.to_thread(delete_turn_events, instance_id)
     try:
         await client.start_new(POST_USER_QUERY, instance_id, turn.to_dict())
     except Exception as error:  # the SDK raises a bare Exception; a conflict means a repeat started it first
@@ -168,6 +172,10 @@ async def post_message(
     )
     instance_id = turn_instance_id(chat_id, key)
     await _start_once(client, instance_id, turn, keyed=key is not None)
+    if wants_sse(req):
+        if not turn.events:
+            raise HttpError(406, "this app publishes no turn events (CHAT_TURN_EVENTS=off); ask for JSON or text")
+        return sse_response(client, chat_id, instance_id)
     try:
         status = await wait_for_instance(client, instance_id, timeout)
     except InstanceGone:
@@ -175,7 +183,8 @@ async def post_message(
         raise HttpError(409, _GONE.format(chat_id=chat_id), instanceId=instance_id) from None
     if status is None:
         await _wait_accepted(client, instance_id)
-        return check_status_response(client, req, instance_id)
+        extra = {"eventsUrl": events_url(req, chat_id, instance_id)} if turn.events else {}
+        return check_status_response(client, req, instance_id, **extra)
     if status.runtime_status != OrchestrationRuntimeStatus.Completed:
         log.error("turn %s of chat %s ended %s: %s", instance_id, chat_id, status.runtime_status, status.output)
         raise turn_failure(instance_id, status.output, keyed=key is not None)

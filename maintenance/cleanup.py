@@ -5,10 +5,11 @@ created more than `CHAT_TURN_RETENTION_HOURS` ago (default 24, the `Idempotency-
 of a key whose turn was purged runs a new turn) is purged, every 10 minutes. The chat itself keeps
 everything (its entity and its archive in Table storage), so purging loses no message: it removes
 what the Durable backend keeps of each turn's run (~50-66 KB per turn on devhost), which would
-otherwise grow forever.
+otherwise grow forever. The turns' event logs older than the retention are deleted with them.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
 
@@ -16,6 +17,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
+from activities.event_log import forget_events_before
 from assistant.settings import assistant_settings
 
 __all__ = ["CLEANUP_FUNCTION", "CLEANUP_SCHEDULE", "bp", "purge_finished_turns"]
@@ -49,6 +51,8 @@ async def purge_finished_turns(client: df.DurableOrchestrationClient, now: datet
 async def cleanup(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """Purge finished orchestrations past the retention."""
     retention = timedelta(hours=assistant_settings().turn_retention_hours)
-    purged = await purge_finished_turns(client, datetime.now(timezone.utc), retention)
-    log.info("cleanup: purged %d finished orchestration(s) created over %s ago%s", purged, retention,
-             " (a run was missed while the app was down)" if timer.past_due else "")
+    now = datetime.now(timezone.utc)
+    purged = await purge_finished_turns(client, now, retention)
+    events = await asyncio.to_thread(forget_events_before, now - retention)
+    log.info("cleanup: purged %d finished orchestration(s) and %d turn event(s) older than %s%s", purged, events,
+             retention, " (a run was missed while the app was down)" if timer.past_due else "")

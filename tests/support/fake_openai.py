@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import socket
 import threading
 import time
@@ -24,7 +25,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -50,6 +51,10 @@ class ScriptedReply:
     """Start a response, then close the connection before it is complete (a connection error)."""
     raw: bytes | None = None
     """Answer 200 with exactly these bytes as an `application/json` body (e.g. not JSON, or no `choices`)."""
+    token_delay: float = 0.0
+    """Streamed answers: seconds between two pieces of text (the time to the first one is `delay`)."""
+    drop_after: int | None = None
+    """Streamed answers: break the connection off after this many pieces of text."""
 
 
 def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = None) -> dict[str, Any]:
@@ -106,9 +111,9 @@ class FakeOpenAI:
             self._queue.extend(replies)
         return self
 
-    def reply(self, content: str, *, delay: float = 0.0) -> FakeOpenAI:
-        """Queue a text reply."""
-        return self.script(ScriptedReply(content=content, delay=delay))
+    def reply(self, content: str, *, delay: float = 0.0, token_delay: float = 0.0) -> FakeOpenAI:
+        """Queue a text reply (streamed word by word `token_delay` apart when the client streams)."""
+        return self.script(ScriptedReply(content=content, delay=delay, token_delay=token_delay))
 
     def call_tools(self, *calls: dict[str, Any], delay: float = 0.0) -> FakeOpenAI:
         """Queue a reply asking for tool calls (made with `tool_call`)."""
@@ -163,8 +168,42 @@ class FakeOpenAI:
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             await send({"type": "http.response.body", "body": b'{"id": "chatcmpl-', "more_body": True})
             raise ConnectionAbortedError("scripted dropped connection")  # uvicorn closes the connection
-        response = self._response(body, reply)
+        if body.get("stream") and reply.status == 200 and reply.raw is None:
+            response: Response = StreamingResponse(self._chunks(body, reply), media_type="text/event-stream")
+        else:
+            response = self._response(body, reply)
         await response(scope, receive, send)
+
+    async def _chunks(self, body: dict[str, Any], reply: ScriptedReply) -> Any:
+        """The answer as `chat.completion.chunk` events: the text word by word, tool calls in pieces, usage last."""
+        ident, created, model = f"chatcmpl-{next(_ids)}", int(time.time()), body.get("model", "fake")
+
+        def chunk(delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+            data: dict[str, Any] = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
+                                    "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            if usage is not None:
+                data["usage"] = usage
+            return b"data: " + json.dumps(data).encode("ascii") + b"\n\n"
+
+        yield chunk({"role": "assistant", "content": ""})
+        for index, piece in enumerate(re.findall(r"\s*\S+\s*|\s+", reply.content)):
+            if reply.drop_after is not None and index >= reply.drop_after:
+                raise ConnectionAbortedError("scripted dropped stream")
+            if index and reply.token_delay:
+                await asyncio.sleep(reply.token_delay)
+            yield chunk({"content": piece})
+        for index, call in enumerate(reply.tool_calls):
+            head = {"index": index, "id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": ""}}
+            yield chunk({"tool_calls": [head]})
+            arguments = call["arguments"]
+            for start in range(0, len(arguments), 7):
+                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[start:start + 7]}}]})
+        yield chunk({}, "tool_calls" if reply.tool_calls else "stop")
+        if (body.get("stream_options") or {}).get("include_usage"):
+            prompt, completion = reply.usage
+            yield chunk(None, usage={"prompt_tokens": prompt, "completion_tokens": completion,
+                                     "total_tokens": prompt + completion})
+        yield b"data: [DONE]\n\n"
 
     def _response(self, body: dict[str, Any], reply: ScriptedReply) -> Response:
         if reply.raw is not None:

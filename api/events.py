@@ -1,0 +1,201 @@
+"""A turn's live events: `GET /api/chats/{chatId}/turns/{turnId}/events` (SSE or JSON), and the stream a POST returns.
+
+Readers follow the turn's log in Table storage (`activities/event_log.py`): they read what is after
+the last event they sent, and wait with a short, growing interval (5 ms to 50 ms, back to 5 ms after
+each event) for more. The log's last event, `turn.completed` or `turn.failed`, is written by the
+first reader that finds the turn finished without one, from the orchestration's output (an insert
+at the next sequence number: of two readers racing, one writes it and both send the same event).
+The turn itself thus needs no extra work item to end its log, and every reader, early or late,
+sees the same events in the same order. A comment line every 15 s keeps an idle stream open.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import azure.durable_functions as df
+from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
+
+from activities.event_log import append_events, read_events, tail_sequence
+from api.errors import HttpError, json_errors, json_response
+from api.http import RequestView, read_request
+from api.inputs import parse_chat_id
+from assistant.events import (
+    MESSAGE_COMPLETED, TERMINAL, TURN_COMPLETED, TURN_FAILED, EventDraft, TurnEvent, sse_comment, sse_frame,
+)
+from orchestrators.post_user_query import TURN_FAILED as TURN_FAILED_PREFIX
+
+__all__ = ["bp", "events_url", "follow", "sse_response", "wants_sse"]
+
+bp = df.Blueprint()
+
+FIRST_POLL = 0.005
+MAX_POLL = 0.05
+STATUS_EVERY = 0.25
+"""How often a reader with nothing new asks whether the turn has finished."""
+KEEP_ALIVE_SECONDS = 15.0
+MAX_WAIT_SECONDS = 60.0
+DEFAULT_WAIT_SECONDS = 25.0
+_FINISHED = {
+    OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed,
+    OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Canceled,
+}
+
+
+def wants_sse(req: RequestView) -> bool:
+    """Whether the `Accept` header asks for `text/event-stream`."""
+    return "text/event-stream" in (req.headers.get("Accept") or "").lower()
+
+
+def events_url(req: RequestView, chat_id: str, turn_id: str) -> str:
+    """The turn's events URL on the origin and route prefix the request came in on."""
+    url = req.url.split("?", 1)[0]
+    for marker in ("/chats/", "/assistants/"):
+        if marker in url:
+            return f"{url.split(marker, 1)[0]}/chats/{chat_id}/turns/{turn_id}/events"
+    return f"/api/chats/{chat_id}/turns/{turn_id}/events"
+
+
+def _output(status: df.DurableOrchestrationStatus) -> Any:
+    output = status.output
+    if isinstance(output, str):
+        try:
+            return json.loads(output)
+        except json.JSONDecodeError:
+            return output
+    return output
+
+
+def terminal_event(status: df.DurableOrchestrationStatus) -> EventDraft:
+    """The `turn.completed` or `turn.failed` a finished turn's log ends with."""
+    output = _output(status)
+    if status.runtime_status == OrchestrationRuntimeStatus.Completed and isinstance(output, dict):
+        if output.get("found", True):
+            return EventDraft(TURN_COMPLETED, {
+                "reply": output.get("reply", ""), "usage": output.get("usage") or {},
+                "recentMessages": output.get("recentMessages") or [],
+            })
+        return EventDraft(TURN_FAILED, {"error": "the chat was reset or deleted before the turn finished; nothing was written",
+                                        "retryable": False, "recorded": False})
+    if status.runtime_status == OrchestrationRuntimeStatus.Failed:
+        text = output if isinstance(output, str) else json.dumps(output)
+        start = (text or "").find(TURN_FAILED_PREFIX)
+        if start >= 0:
+            try:
+                facts, _ = json.JSONDecoder().raw_decode(text, start + len(TURN_FAILED_PREFIX))
+                return EventDraft(TURN_FAILED, {"error": str(facts.get("reason")), "retryable": bool(facts.get("retryable")),
+                                                "recorded": bool(facts.get("recorded"))})
+            except json.JSONDecodeError:
+                pass
+        return EventDraft(TURN_FAILED, {"error": "the turn failed", "retryable": True, "recorded": False})
+    return EventDraft(TURN_FAILED, {"error": f"the turn was {str(status.runtime_status.value).lower()}",
+                                    "retryable": True, "recorded": False})
+
+
+async def _finish_log(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str) -> bool:
+    """Write the terminal event when the turn has finished without one; whether the turn has finished."""
+    status = await client.get_status(turn_id)
+    if not status or status.runtime_status not in _FINISHED:
+        return False
+    draft = terminal_event(status)
+
+    def write() -> None:
+        events = read_events(turn_id, 0)
+        if any(e.type in TERMINAL for e in events):
+            return
+        append_events(turn_id, chat_id, (events[-1].sequence if events else tail_sequence(turn_id)) + 1, [draft])
+
+    await asyncio.to_thread(write)
+    return True
+
+
+async def follow(
+    client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, after: int, wait_seconds: float | None = None
+) -> AsyncIterator[TurnEvent | None]:
+    """The turn's events after `after`, as they come, until its terminal event; `None` every 15 s without one
+    (a keep-alive). With `wait_seconds` it stops after that long once at least... nothing new came."""
+    interval = FIRST_POLL
+    last_event = last_status = time.monotonic()
+    started = last_event
+    final_seen = False
+    while True:
+        events = await asyncio.to_thread(read_events, turn_id, after)
+        now = time.monotonic()
+        for event in events:
+            yield event
+            after = event.sequence
+            if event.type in TERMINAL:
+                return
+            final_seen = event.type == MESSAGE_COMPLETED and not event.data.get("toolCalls")
+        if events:
+            interval, last_event = FIRST_POLL, now
+            if wait_seconds is not None:
+                return
+        else:
+            interval = min(interval * 1.5, MAX_POLL)
+        if (final_seen or now - last_status >= STATUS_EVERY) and not events:
+            last_status = now
+            if await _finish_log(client, chat_id, turn_id):
+                interval = 0.0
+                continue
+        if wait_seconds is not None and now - started >= wait_seconds:
+            return
+        if now - last_event >= KEEP_ALIVE_SECONDS:
+            last_event = now
+            yield None
+        await asyncio.sleep(interval)
+
+
+async def _sse(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, after: int) -> AsyncIterator[bytes]:
+    async for event in follow(client, chat_id, turn_id, after):
+        yield sse_comment() if event is None else sse_frame(event)
+
+
+def sse_response(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, after: int = 0) -> Response:
+    """The turn's events as `text/event-stream`, from after `after` to the terminal event."""
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Turn-Id": turn_id}
+    return StreamingResponse(_sse(client, chat_id, turn_id, after), media_type="text/event-stream", headers=headers)
+
+
+def _after(view: RequestView) -> int:
+    raw = view.headers.get("Last-Event-ID") or view.params.get("after") or "0"
+    if not raw.strip().isdigit():
+        raise HttpError(400, f"Last-Event-ID / after must be a sequence number (a whole number), got {raw!r}")
+    return int(raw.strip())
+
+
+def _wait(view: RequestView) -> float:
+    raw = view.params.get("waitSeconds")
+    if raw is None:
+        return DEFAULT_WAIT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise HttpError(400, f"waitSeconds must be a number, got {raw!r}") from error
+    if not 0 <= value <= MAX_WAIT_SECONDS:
+        raise HttpError(400, f"waitSeconds must be between 0 and {MAX_WAIT_SECONDS:g}")
+    return value
+
+
+@bp.function_name(name="turn_events")
+@bp.route(route="chats/{chatId}/turns/{turnId}/events", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+@json_errors
+async def turn_events(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    """The turn's events: SSE by default (resume with `Last-Event-ID` or `?after=`), a JSON array with
+    `Accept: application/json` (long poll: waits up to `?waitSeconds=` for at least one new event)."""
+    view = await read_request(req)
+    chat_id = parse_chat_id(view.route_params.get("chatId"))
+    turn_id = view.route_params.get("turnId") or ""
+    after = _after(view)
+    if not turn_id.startswith(f"{chat_id}-turn-") or not await client.get_status(turn_id):
+        raise HttpError(404, f"chat {chat_id!r} has no turn {turn_id!r}")
+    if "application/json" in (view.headers.get("Accept") or "").lower() and not wants_sse(view):
+        wait = _wait(view)
+        events = [e.to_dict() async for e in follow(client, chat_id, turn_id, after, wait) if e is not None]
+        return json_response(events)
+    return sse_response(client, chat_id, turn_id, after)
