@@ -9,8 +9,10 @@ the result's `error`, so the turn fails at once.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import azure.durable_functions as df
@@ -76,21 +78,46 @@ def _ask_streaming(
 ) -> CompletionResult:
     """The model call of a turn: preface, then the text as it comes, then `message.completed`, all in the log.
 
-    Run again after a crash or a failed attempt, it first reads what its earlier runs wrote after the preface:
-    a `message.completed` there is the answer (the model is not asked twice); streamed text without one is
-    voided with `message.reset` before the model is asked again.
+    The model is asked at once, on a thread of its own, while this thread writes the preface and reads what
+    earlier runs of this call wrote after it (the log's round trips stay off the time to the first word).
+    A `message.completed` there is the answer (recorded by a run whose completion was lost: the new
+    answer is dropped); streamed text without one is voided with `message.reset` before the new text.
     """
+    pieces: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+    def ask() -> None:
+        try:
+            pieces.put(_Done(_ask(wire, tools, max_tokens, max_reply, pieces.put)))
+        except BaseException as error:  # noqa: BLE001 - handed to the activity's thread, which raises it
+            pieces.put(_Failed(error))
+
+    threading.Thread(target=ask, name="model-stream", daemon=True).start()
     body_start = append_events(target.turn_id, target.chat_id, target.start, target.preface) + 1
     earlier = read_events(target.turn_id, after=body_start - 1)
     completed = [e for e in earlier if e.type == MESSAGE_COMPLETED]
     if completed:
         return _recorded(completed[-1])
-    writer = EventWriter(target.turn_id, target.chat_id, earlier[-1].sequence + 1 if earlier else body_start)
+    writer = EventWriter(target.turn_id, target.chat_id, earlier[-1].sequence + 1 if earlier else body_start,
+                         last_write=0.0)
     attempt = 1 + sum(1 for e in earlier if e.type == RESET) + (1 if any(e.type == DELTA for e in earlier) else 0)
     if any(e.type == DELTA for e in earlier):
         writer.reset(attempt)
-    answer = _ask(wire, tools, max_tokens, max_reply, writer.delta)
+    while True:
+        try:
+            item = pieces.get(timeout=writer.flush_due())
+        except queue.Empty:
+            writer.flush()
+            continue
+        if isinstance(item, str):
+            writer.delta(item)
+        elif isinstance(item, _Failed):
+            writer.flush()
+            raise item.error
+        else:
+            answer = item.result  # type: ignore[attr-defined]
+            break
     if answer.error is not None:
+        writer.flush()
         return replace(answer, last_sequence=writer.last_sequence)
     writer.finish_text(answer.content, attempt + 1)
     calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in answer.tool_calls]
@@ -98,6 +125,16 @@ def _ask_streaming(
         "content": answer.content, "toolCalls": calls, "usage": answer.usage.to_dict(), "model": answer.model,
     })])
     return replace(answer, last_sequence=writer.last_sequence)
+
+
+@dataclass(frozen=True)
+class _Done:
+    result: CompletionResult
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
 
 
 @bp.function_name(name=CHAT_COMPLETION_ACTIVITY)

@@ -11,11 +11,17 @@ turn orchestrator (see `assistant/events.py` and docs/assistant.md).
 
 `EventWriter` is the model call's writer: it appends deltas, coalesced to at most one write per
 `COALESCE_SECONDS`, after whatever the log already holds.
+
+Readers poll the table; when a reader and the writer share a process (one worker serving both, as
+a single-instance app on Azure does), every write also wakes that process's readers of the turn
+at once (`signals`), so they read without waiting for their next poll.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
@@ -41,6 +47,7 @@ __all__ = [
     "forget_chat_events",
     "forget_events_before",
     "read_events",
+    "signals",
     "tail_sequence",
 ]
 
@@ -51,6 +58,42 @@ COALESCE_SECONDS = 0.04
 _BATCH = 100
 
 bp = df.Blueprint()
+
+
+class TurnSignals:
+    """Wakes this process's readers of a turn when an event of it is written here (any thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watchers: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+
+    def watch(self, turn_id: str) -> asyncio.Event:
+        """An event set whenever the turn's log gets a write in this process (`unwatch` it when done)."""
+        event = asyncio.Event()
+        with self._lock:
+            self._watchers.setdefault(turn_id, []).append((asyncio.get_running_loop(), event))
+        return event
+
+    def unwatch(self, turn_id: str, event: asyncio.Event) -> None:
+        with self._lock:
+            watchers = [w for w in self._watchers.get(turn_id, []) if w[1] is not event]
+            if watchers:
+                self._watchers[turn_id] = watchers
+            else:
+                self._watchers.pop(turn_id, None)
+
+    def notify(self, turn_id: str) -> None:
+        with self._lock:
+            watchers = list(self._watchers.get(turn_id, ()))
+        for loop, event in watchers:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # that loop is closed
+                pass
+
+
+signals = TurnSignals()
+"""The process's turn signals."""
 
 
 def events_table() -> TableClient:
@@ -82,6 +125,8 @@ def append_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[Event
             client.create_entity(row)
         except ResourceExistsError:
             pass  # written by an earlier run of the same step: it stays
+    if drafts:
+        signals.notify(turn_id)
     return start + len(drafts) - 1
 
 
@@ -137,13 +182,13 @@ class EventWriter:
     """Appends one model call's events to a turn's log, after what is there, deltas coalesced."""
 
     def __init__(self, turn_id: str, chat_id: str, next_sequence: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, last_write: float | None = None) -> None:
         self.turn_id = turn_id
         self.chat_id = chat_id
         self.next_sequence = next_sequence
         self._clock = clock
         self._pending: list[str] = []
-        self._last_write = clock()
+        self._last_write = clock() if last_write is None else last_write
         self.streamed = ""
         """The text written as deltas since this writer began (or since its last reset)."""
 
@@ -169,6 +214,12 @@ class EventWriter:
         self._pending.append(text)
         if self._clock() - self._last_write >= COALESCE_SECONDS:
             self.flush()
+
+    def flush_due(self) -> float | None:
+        """Seconds until the pending deltas are due (None: nothing pending)."""
+        if not self._pending:
+            return None
+        return max(COALESCE_SECONDS - (self._clock() - self._last_write), 0.0)
 
     def flush(self) -> None:
         """Write the pending deltas as one event."""

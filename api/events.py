@@ -2,7 +2,7 @@
 
 Readers follow the turn's log in Table storage (`activities/event_log.py`): they read what is after
 the last event they sent, and wait with a short, growing interval (5 ms to 50 ms, back to 5 ms after
-each event) for more. The log's last event, `turn.completed` or `turn.failed`, is written by the
+each event) for more, or less when the writer is in this process and signals its write. The log's last event, `turn.completed` or `turn.failed`, is written by the
 first reader that finds the turn finished without one, from the orchestration's output (an insert
 at the next sequence number: of two readers racing, one writes it and both send the same event).
 The turn itself thus needs no extra work item to end its log, and every reader, early or late,
@@ -20,7 +20,7 @@ import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
-from activities.event_log import append_events, read_events, tail_sequence
+from activities.event_log import append_events, read_events, signals, tail_sequence
 from api.errors import HttpError, json_errors, json_response
 from api.http import RequestView, read_request
 from api.inputs import parse_chat_id
@@ -34,7 +34,7 @@ __all__ = ["bp", "events_url", "follow", "sse_response", "wants_sse"]
 bp = df.Blueprint()
 
 FIRST_POLL = 0.005
-MAX_POLL = 0.05
+MAX_POLL = 0.025
 STATUS_EVERY = 0.25
 """How often a reader with nothing new asks whether the turn has finished."""
 KEEP_ALIVE_SECONDS = 15.0
@@ -118,11 +118,24 @@ async def follow(
 ) -> AsyncIterator[TurnEvent | None]:
     """The turn's events after `after`, as they come, until its terminal event; `None` every 15 s without one
     (a keep-alive). With `wait_seconds` it stops after that long once at least... nothing new came."""
+    woken = signals.watch(turn_id)
+    try:
+        async for event in _follow(client, chat_id, turn_id, after, wait_seconds, woken):
+            yield event
+    finally:
+        signals.unwatch(turn_id, woken)
+
+
+async def _follow(
+    client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, after: int, wait_seconds: float | None,
+    woken: asyncio.Event,
+) -> AsyncIterator[TurnEvent | None]:
     interval = FIRST_POLL
     last_event = last_status = time.monotonic()
     started = last_event
     final_seen = False
     while True:
+        woken.clear()
         events = await asyncio.to_thread(read_events, turn_id, after)
         now = time.monotonic()
         for event in events:
@@ -147,7 +160,10 @@ async def follow(
         if now - last_event >= KEEP_ALIVE_SECONDS:
             last_event = now
             yield None
-        await asyncio.sleep(interval)
+        try:  # the next poll, or sooner when this process writes an event of the turn
+            await asyncio.wait_for(woken.wait(), interval)
+        except asyncio.TimeoutError:
+            pass
 
 
 async def _sse(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, after: int) -> AsyncIterator[bytes]:

@@ -93,6 +93,9 @@ class FakeOpenAI:
     """Every chat-completions request body received, in order."""
     fallback_text: str | None = None
     """Answered as plain text when the queue is empty and there is no responder (else a 500)."""
+    piece_times: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    """Streamed answers: for each request's last user message, when (time.monotonic) each piece of text was sent,
+    with the length of the text sent so far (for benchmarks measuring how far a stream lags behind)."""
     _queue: deque[ScriptedReply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: uvicorn.Server | None = None
@@ -136,6 +139,7 @@ class FakeOpenAI:
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+            self.piece_times.clear()
         self.responder = None
         self.fallback_text = None
         return self
@@ -186,11 +190,16 @@ class FakeOpenAI:
             return b"data: " + json.dumps(data).encode("ascii") + b"\n\n"
 
         yield chunk({"role": "assistant", "content": ""})
+        users = [m.get("content") for m in body.get("messages", []) if m.get("role") == "user"]
+        times = self.piece_times.setdefault(str(users[-1]) if users else "", [])
+        sent = 0
         for index, piece in enumerate(re.findall(r"\s*\S+\s*|\s+", reply.content)):
             if reply.drop_after is not None and index >= reply.drop_after:
                 raise ConnectionAbortedError("scripted dropped stream")
             if index and reply.token_delay:
                 await asyncio.sleep(reply.token_delay)
+            sent += len(piece)
+            times.append((time.monotonic(), sent))
             yield chunk({"content": piece})
         for index, call in enumerate(reply.tool_calls):
             head = {"index": index, "id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": ""}}

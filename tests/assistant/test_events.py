@@ -1,0 +1,79 @@
+"""The event model, the SSE wire format and the writer's coalescing (against Azurite)."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from activities.event_log import EventWriter, append_events, delete_turn_events, forget_chat_events, read_events
+from assistant.events import DELTA, MESSAGE_COMPLETED, RESET, EventDraft, TurnEvent, final_text, sse_frame, tool_completed
+from skills.storage import reset_storage
+from tests.support.azurite import Azurite
+
+
+def event(seq: int, kind: str, **data: object) -> TurnEvent:
+    return TurnEvent(seq, kind, "t", "c", "2026-11-29T00:00:00.000000Z", dict(data))
+
+
+def test_final_text_is_the_deltas_after_the_last_reset_and_the_last_tool_calling_message() -> None:
+    """What a client shows: a reset voids the streamed text; a message that called tools starts a new one."""
+    events = [
+        event(1, DELTA, text="Let me "), event(2, MESSAGE_COMPLETED, content="Let me ", toolCalls=[{"id": "a"}]),
+        event(3, DELTA, text="bro"), event(4, RESET, attempt=2), event(5, DELTA, text="Done, "), event(6, DELTA, text="ok."),
+    ]
+    assert final_text(events) == "Done, ok."
+
+
+def test_sse_frames_carry_id_event_and_one_line_of_json() -> None:
+    """`id: <sequence>`, `event: <type>`, `data: <json>` and a blank line; the JSON round-trips."""
+    frame = sse_frame(event(7, DELTA, text="a\nb"))
+    lines = frame.decode().split("\n")
+    assert lines[:2] == ["id: 7", "event: message.delta"] and lines[3:] == ["", ""]
+    assert TurnEvent.from_dict(json.loads(lines[2][len("data: "):])) == event(7, DELTA, text="a\nb")
+    assert len(tool_completed("x", "GetTodos", True, "r" * 10_000).data["result"]) == 4001
+
+
+@pytest.fixture
+def storage(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AzureWebJobsStorage", azurite.connection_string)
+    monkeypatch.setenv("TURN_EVENTS_TABLE", f"events{uuid.uuid4().hex[:8]}")
+    reset_storage()
+    yield
+    reset_storage()
+
+
+def test_writes_never_replace_and_reads_are_in_order(storage: None) -> None:
+    """An event already at a sequence number stays (a re-run cannot change what a client read); reads follow `after`."""
+    append_events("c-turn-1", "c", 1, [EventDraft("turn.queued", {"position": 0}), EventDraft("turn.started")])
+    append_events("c-turn-1", "c", 2, [EventDraft("turn.started", {"again": True}), EventDraft(DELTA, {"text": "hi"})])
+    events = read_events("c-turn-1")
+    assert [(e.sequence, e.type, e.data) for e in events] == [
+        (1, "turn.queued", {"position": 0}), (2, "turn.started", {}), (3, DELTA, {"text": "hi"}),
+    ]
+    assert [e.sequence for e in read_events("c-turn-1", after=2)] == [3]
+    append_events("c-turn-2", "c", 1, [EventDraft(DELTA, {"text": "x" * 70_000})])
+    assert read_events("c-turn-2")[0].data["text"] == "x" * 70_000
+    append_events("c-x-turn-3", "c-x", 1, [EventDraft("turn.started")])
+    assert forget_chat_events("c") == 4 and read_events("c-turn-1") == [] and len(read_events("c-x-turn-3")) == 1
+    assert delete_turn_events("c-x-turn-3") == 1
+
+
+def test_deltas_are_coalesced_into_at_most_one_write_per_interval(storage: None) -> None:
+    """Pieces within 40 ms of the last write go out together; the writer's text equals what was given."""
+    now = [0.0]
+    writer = EventWriter("c-turn-9", "c", 1, clock=lambda: now[0], last_write=-1.0)
+    for piece in ("a", "b", "c"):
+        writer.delta(piece)
+        now[0] += 0.01
+    assert writer.flush_due() is not None and writer.flush_due() < 0.04
+    now[0] += 0.05
+    writer.delta("d")
+    writer.finish_text("abcde", 2)
+    events = read_events("c-turn-9")
+    assert [e.data["text"] for e in events] == ["a", "bcd", "e"] and final_text(events) == "abcde"
+    other = EventWriter("c-turn-8", "c", 1, clock=lambda: now[0])
+    other.delta("wrong")
+    other.finish_text("right", 2)
+    assert final_text(read_events("c-turn-8")) == "right"
