@@ -13,6 +13,8 @@ from api.chats import bp as chats_bp
 from api.events import bp as events_bp
 from api.health import bp as health_bp
 from api.openapi import bp as openapi_bp
+from api.skills import bp as skills_api_bp
+from api.turn_actions import bp as turn_actions_bp
 from assistant.providers import announce_model
 from entities.chat import bp as chat_entity_bp
 from maintenance.cleanup import bp as cleanup_bp
@@ -27,6 +29,8 @@ for blueprint in (
     openapi_bp,
     chats_bp,
     events_bp,
+    turn_actions_bp,
+    skills_api_bp,
     ask_bp,
     post_user_query_bp,
     chat_admin_bp,

@@ -38,7 +38,7 @@ def complete(request: CompletionRequest) -> CompletionResult:
     """Ask the process's model to answer `request`, within the prompt budget (streaming into the turn's log
     when `request.events` says where)."""
     settings = assistant_settings()
-    tools = registry.tool_definitions() if request.allow_tools else []
+    tools = registry.tool_definitions(request.tools) if request.allow_tools else []
     count = token_counter(model_settings().model)
     reserve = tools_tokens(tools, count) + (settings.max_completion_tokens or 0)
     messages = fit_to_budget(request.messages, settings.prompt_token_budget, count, reserve=reserve)

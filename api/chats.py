@@ -22,7 +22,8 @@ from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text
 from api.turns import post_message
 from activities.archive import read_archive
 from activities.event_log import forget_chat_events
-from api.events import events_url
+from api.events import approvals_url, events_url
+from skills import registry
 from api.waiting import wait_for_instance
 from assistant.state import ChatState, view_chat
 from entities.chat import chat_entity_id
@@ -99,19 +100,76 @@ async def _arm_expiry(client: df.DurableOrchestrationClient, chat_id: str) -> No
     await client.start_new(CHAT_EXPIRY, instance_id, {"chatId": chat_id})
 
 
-async def create_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, id_field: str) -> Response:
-    """PUT: create or reset; answers once the entity holds the fresh chat."""
-    body = json_body(req, required=False)
+MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600
+
+
+def _skills(body: dict[str, Any]) -> list[str] | None:
+    """`skills`: a list of registered skill names (null: all), else 400 naming the known ones."""
+    value = body.get("skills")
+    if value is None:
+        return None
+    known = sorted(registry.names())
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise HttpError(400, f"skills must be a list of skill names; known: {', '.join(known)}")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise HttpError(400, f"unknown skill(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return list(dict.fromkeys(value))
+
+
+def _approval_timeout(body: dict[str, Any]) -> int | None:
+    value = body.get("approvalTimeoutSeconds")
+    if value is None:
+        return None
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or not 1 <= value <= MAX_APPROVAL_TIMEOUT_SECONDS:
+        raise HttpError(400, f"approvalTimeoutSeconds must be a whole number of seconds from 1 to {MAX_APPROVAL_TIMEOUT_SECONDS}")
+    return int(value)
+
+
+def _instructions(body: dict[str, Any]) -> str | None:
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise HttpError(400, "instructions must be a string")
     if instructions:
-        instructions = required_text(instructions, "instructions") if instructions.strip() else None
+        return required_text(instructions, "instructions") if instructions.strip() else ""
+    return instructions
+
+
+async def create_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, id_field: str) -> Response:
+    """PUT: create or reset to a fresh chat (its skills' data too); answers once the entity holds the fresh chat."""
+    body = json_body(req, required=False)
+    instructions = _instructions(body) or None
     ttl = _ttl_seconds(body)
-    await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="create", instructions=instructions, ttl_seconds=ttl))
+    options = {"skills": _skills(body), "approvalTimeoutSeconds": _approval_timeout(body)}
+    await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="create", instructions=instructions, ttl_seconds=ttl,
+                                            options={k: v for k, v in options.items() if v is not None}))
     if ttl is not None:
         await _arm_expiry(client, chat_id)
     return json_response({id_field: chat_id}, status=202)
+
+
+async def patch_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str) -> Response:
+    """PATCH: change instructions, skills or the approval timeout from the next turn on; the history stays."""
+    body = json_body(req, required=True)
+    fields = {"instructions", "skills", "approvalTimeoutSeconds"}
+    if not fields & set(body):
+        raise HttpError(400, f"PATCH changes at least one of {', '.join(sorted(fields))}")
+    options: dict[str, Any] = {}
+    if "instructions" in body:
+        options["instructions"] = _instructions(body) or ""
+    if "skills" in body:
+        skills = _skills(body)
+        options.update({"skills": skills} if skills is not None else {"allSkills": True})
+    if "approvalTimeoutSeconds" in body:
+        timeout = _approval_timeout(body)
+        if timeout is None:
+            raise HttpError(400, "approvalTimeoutSeconds must be a number of seconds")
+        options["approvalTimeoutSeconds"] = timeout
+    result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="patch", options=options))
+    if not (result or {}).get("found"):
+        raise HttpError(404, f"chat {chat_id!r} does not exist; create it with PUT first")
+    return await get_chat(req, client, chat_id)
 
 
 async def get_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str) -> Response:
@@ -126,6 +184,9 @@ async def get_chat(req: RequestView, client: df.DurableOrchestrationClient, chat
             {"turnId": turn_id, "state": "running" if index == 0 else "queued", "eventsUrl": events_url(req, chat_id, turn_id)}
             for index, turn_id in enumerate(chat.queue)
         ]
+        body["skills"] = list(chat.skills) if chat.skills is not None else sorted(registry.names())
+        pending = chat.pending_approval
+        body["requiresAction"] = pending.to_api(approvals_url(req, chat_id, pending.turn_id)) if pending else None
     return json_response(body)
 
 
@@ -154,11 +215,13 @@ async def handle_chat(
         return await get_chat(req, client, chat_id)
     if req.method == "DELETE":
         return await delete_chat(client, chat_id)
+    if req.method == "PATCH":
+        return await patch_chat(req, client, chat_id)
     raise HttpError(405, f"method {req.method} is not allowed")
 
 
 @bp.function_name(name="chats")
-@bp.route(route="chats/{chatId}", methods=["GET", "PUT", "POST", "DELETE"])
+@bp.route(route="chats/{chatId}", methods=["GET", "PUT", "POST", "DELETE", "PATCH"])
 @bp.durable_client_input(client_name="client")
 @json_errors
 async def chats(req: Request, client: df.DurableOrchestrationClient) -> Response:
@@ -168,7 +231,7 @@ async def chats(req: Request, client: df.DurableOrchestrationClient) -> Response
 
 
 @bp.function_name(name="assistants")
-@bp.route(route="assistants/{assistantId}", methods=["GET", "PUT", "POST", "DELETE"])
+@bp.route(route="assistants/{assistantId}", methods=["GET", "PUT", "POST", "DELETE", "PATCH"])
 @bp.durable_client_input(client_name="client")
 @json_errors
 async def assistants(req: Request, client: df.DurableOrchestrationClient) -> Response:

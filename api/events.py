@@ -25,11 +25,11 @@ from api.errors import HttpError, json_errors, json_response
 from api.http import RequestView, read_request
 from api.inputs import parse_chat_id
 from assistant.events import (
-    MESSAGE_COMPLETED, TERMINAL, TURN_COMPLETED, TURN_FAILED, EventDraft, TurnEvent, sse_comment, sse_frame,
+    MESSAGE_COMPLETED, TERMINAL, TURN_CANCELLED, TURN_COMPLETED, TURN_FAILED, EventDraft, TurnEvent, sse_comment, sse_frame,
 )
 from orchestrators.post_user_query import TURN_FAILED as TURN_FAILED_PREFIX
 
-__all__ = ["bp", "events_url", "follow", "sse_response", "wants_sse"]
+__all__ = ["approvals_url", "bp", "events_url", "follow", "sse_response", "wants_sse"]
 
 bp = df.Blueprint()
 
@@ -60,6 +60,11 @@ def events_url(req: RequestView, chat_id: str, turn_id: str) -> str:
     return f"/api/chats/{chat_id}/turns/{turn_id}/events"
 
 
+def approvals_url(req: RequestView, chat_id: str, turn_id: str) -> str:
+    """Where a turn's approvals are decided (`POST`)."""
+    return events_url(req, chat_id, turn_id).rsplit("/", 1)[0] + "/approvals"
+
+
 def _output(status: df.DurableOrchestrationStatus) -> Any:
     output = status.output
     if isinstance(output, str):
@@ -74,6 +79,8 @@ def terminal_event(status: df.DurableOrchestrationStatus) -> EventDraft:
     """The `turn.completed` or `turn.failed` a finished turn's log ends with."""
     output = _output(status)
     if status.runtime_status == OrchestrationRuntimeStatus.Completed and isinstance(output, dict):
+        if output.get("cancelled"):
+            return EventDraft(TURN_CANCELLED)
         if output.get("found", True):
             return EventDraft(TURN_COMPLETED, {
                 "reply": output.get("reply", ""), "usage": output.get("usage") or {},

@@ -22,10 +22,10 @@ from azurefunctions.extensions.http.fastapi import Response
 
 from api.errors import HttpError, json_response
 from activities.event_log import delete_turn_events
-from api.events import events_url, sse_response, wants_sse
+from api.events import approvals_url, events_url, sse_response, wants_sse
 from api.http import RequestView, check_status_response, text_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
-from api.waiting import InstanceGone, wait_for_instance
+from api.waiting import FINISHED, InstanceGone, wait_for_instance
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
 from orchestrators.post_user_query import POST_USER_QUERY, TURN_FAILED, TURN_READY_EVENT
@@ -97,6 +97,11 @@ def turn_failure(instance_id: str, output: Any, keyed: bool = False) -> HttpErro
     return HttpError(
         status, f"{reason}; {advice}", reason=reason, instanceId=instance_id, recorded=bool(facts.get("recorded"))
     )
+
+
+def _requires_action(status: df.DurableOrchestrationStatus) -> bool:
+    custom = status.custom_status
+    return isinstance(custom, dict) and bool(custom.get("requiresAction"))
 
 
 def _input_message(status: df.DurableOrchestrationStatus) -> str | None:
@@ -177,19 +182,26 @@ async def post_message(
             raise HttpError(406, "this app publishes no turn events (CHAT_TURN_EVENTS=off); ask for JSON or text")
         return sse_response(client, chat_id, instance_id)
     try:
-        status = await wait_for_instance(client, instance_id, timeout)
+        status = await wait_for_instance(client, instance_id, timeout, until=_requires_action)
     except InstanceGone:
         # Deleting the chat purged the turn after it ended without writing anything.
         raise HttpError(409, _GONE.format(chat_id=chat_id), instanceId=instance_id) from None
+    extra = {"eventsUrl": events_url(req, chat_id, instance_id)} if turn.events else {}
+    if status is not None and status.runtime_status not in FINISHED:
+        # The turn waits for a person: say what to decide, and where.
+        action = dict(status.custom_status["requiresAction"])
+        action["approvalsUrl"] = approvals_url(req, chat_id, instance_id)
+        return check_status_response(client, req, instance_id, status="requires_action", requiresAction=action, **extra)
     if status is None:
         await _wait_accepted(client, instance_id)
-        extra = {"eventsUrl": events_url(req, chat_id, instance_id)} if turn.events else {}
-        return check_status_response(client, req, instance_id, **extra)
+        return check_status_response(client, req, instance_id, status="running", **extra)
     if status.runtime_status != OrchestrationRuntimeStatus.Completed:
         log.error("turn %s of chat %s ended %s: %s", instance_id, chat_id, status.runtime_status, status.output)
         raise turn_failure(instance_id, status.output, keyed=key is not None)
     output = status.output if isinstance(status.output, dict) else json.loads(status.output)
     await _wake(client, output.get("nextTurnId"))
+    if output.get("cancelled"):
+        raise HttpError(409, "the turn was cancelled; nothing of it was written to the chat", instanceId=instance_id)
     if not output.get("found", True):
         raise HttpError(409, _GONE.format(chat_id=chat_id), instanceId=instance_id)
     if wants_json(req):

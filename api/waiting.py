@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
@@ -42,7 +43,10 @@ def poll_floor(in_flight: int) -> float:
 
 
 async def wait_for_instance(
-    client: df.DurableOrchestrationClient, instance_id: str, timeout_seconds: float
+    client: df.DurableOrchestrationClient,
+    instance_id: str,
+    timeout_seconds: float,
+    until: Callable[[df.DurableOrchestrationStatus], bool] | None = None,
 ) -> df.DurableOrchestrationStatus | None:
     """The instance's status once it has finished, or None if it has not within `timeout_seconds`.
 
@@ -50,7 +54,8 @@ async def wait_for_instance(
     last, up to 25 ms: a turn is seen done at most ~15% (at most 25 ms) after it finished. While
     other waits run in the process no wait is shorter than `poll_floor` of their number (so the
     process polls at most ~500 times a second in all): under load polls were ~12% of devhost's
-    CPU with 50 chats at once before that floor. Raises `InstanceGone` if the
+    CPU with 50 chats at once before that floor. With `until`, it also returns the status of a running
+    instance once `until` holds for it (e.g. the turn waits for an approval). Raises `InstanceGone` if the
     instance stops existing (it must exist when the wait begins).
     """
     global _in_flight
@@ -62,7 +67,7 @@ async def wait_for_instance(
             status = await client.get_status(instance_id)
             if not status:
                 raise InstanceGone(instance_id)
-            if status.runtime_status in FINISHED:
+            if status.runtime_status in FINISHED or (until is not None and until(status)):
                 return status
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -14,8 +14,11 @@ Every turn publishes ordered events; each is JSON with `sequence` (per turn, fro
 | `tool_call.completed` | `toolCallId`, `name`, `ok`, `result` (cut to `RESULT_CHARS`) | likewise |
 | `turn.completed` | `reply`, `usage`, `recentMessages` | the stream's reader, from the finished turn |
 | `turn.failed` | `error`, `retryable`, `recorded` | likewise |
+| `turn.cancelled` | | likewise (a person cancelled the turn) |
+| `approval.required` | `toolCalls` (`toolCallId`, `name`, `arguments`, `requestedAt`, `expiresAt`) | the turn, when calls wait for a person |
+| `approval.decided` | `toolCallId`, `approved`, `reason` (one per call; `no answer in time` when it timed out) | the turn |
 
-A turn's stream always ends with `turn.completed` or `turn.failed`. Invariant: the `text` of the
+A turn's stream always ends with `turn.completed`, `turn.failed` or `turn.cancelled`. Invariant: the `text` of the
 `message.delta` events after the last `message.reset`, concatenated, equals the final reply. The
 format is versioned by adding types and fields, never by changing them.
 """
@@ -27,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "APPROVAL_DECIDED",
+    "APPROVAL_REQUIRED",
     "DELTA",
     "MESSAGE_COMPLETED",
     "RESET",
@@ -35,11 +40,13 @@ __all__ = [
     "TOOL_COMPLETED",
     "TOOL_STARTED",
     "TURN_COMPLETED",
+    "TURN_CANCELLED",
     "TURN_FAILED",
     "TURN_QUEUED",
     "TURN_STARTED",
     "EventDraft",
     "TurnEvent",
+    "drafts_to_dicts",
     "final_text",
     "sse_comment",
     "sse_frame",
@@ -56,7 +63,10 @@ TOOL_STARTED = "tool_call.started"
 TOOL_COMPLETED = "tool_call.completed"
 TURN_COMPLETED = "turn.completed"
 TURN_FAILED = "turn.failed"
-TERMINAL = frozenset({TURN_COMPLETED, TURN_FAILED, "turn.cancelled"})
+TURN_CANCELLED = "turn.cancelled"
+APPROVAL_REQUIRED = "approval.required"
+APPROVAL_DECIDED = "approval.decided"
+TERMINAL = frozenset({TURN_COMPLETED, TURN_FAILED, TURN_CANCELLED})
 """Types that end a turn's stream."""
 RESULT_CHARS = 4000
 """The most of a tool result a `tool_call.completed` event carries."""

@@ -111,6 +111,8 @@ class TurnOutput:
     usage: Usage = Usage()
     next_turn_id: str | None = None
     """The chat's turn queued next when this one ended (the API wakes it)."""
+    cancelled: bool = False
+    """A person cancelled the turn: nothing of it was written."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
@@ -121,6 +123,7 @@ class TurnOutput:
             "recentMessages": [m.to_api() for m in self.recent_messages],
             "usage": self.usage.to_dict(),
             "nextTurnId": self.next_turn_id,
+            "cancelled": self.cancelled,
         }
 
 
@@ -134,12 +137,16 @@ class CompletionRequest:
     """Offer the skills as tools (false for the last call after the round limit)."""
     events: EventTarget | None = None
     """Stream the answer into the turn's event log (None: just answer)."""
+    tools: tuple[str, ...] | None = None
+    """The skills to offer (the chat's); None: every registered one."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
         data: dict[str, Any] = {"messages": message_dicts(self.messages), "allowTools": self.allow_tools}
         if self.events is not None:
             data["events"] = self.events.to_dict()
+        if self.tools is not None:
+            data["tools"] = list(self.tools)
         return data
 
     @classmethod
@@ -149,6 +156,7 @@ class CompletionRequest:
             messages=tuple(ChatMessage.from_dict(m) for m in data["messages"]),
             allow_tools=bool(data.get("allowTools", True)),
             events=EventTarget.from_dict(data.get("events")),
+            tools=tuple(data["tools"]) if data.get("tools") is not None else None,
         )
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from assistant.messages import ChatMessage
-from assistant.state import ChatState
+from assistant.state import RECENT_TURN_IDS, ChatState
 
-__all__ = ["RUNNING", "QUEUED", "DONE", "CANCELLED", "TurnSlot", "enqueue_turn", "poll_turn"]
+__all__ = ["RUNNING", "QUEUED", "DONE", "CANCELLED", "TurnSlot", "cancel_turn", "enqueue_turn", "poll_turn"]
 
 RUNNING = "running"
 QUEUED = "queued"
@@ -37,6 +37,8 @@ class TurnSlot:
     """The turn's stored messages (only when `done`)."""
     head: str | None = None
     """The turn running now (only when `queued`): a queued turn checks it is alive when it runs long."""
+    by_user: bool = False
+    """`cancelled` by a person (not by a reset or delete of the chat)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form."""
@@ -46,6 +48,7 @@ class TurnSlot:
             "chat": self.chat.to_dict() if self.chat is not None else None,
             "messages": [m.to_dict() for m in self.messages],
             "head": self.head,
+            "byUser": self.by_user,
         }
 
     @classmethod
@@ -58,6 +61,7 @@ class TurnSlot:
             chat=ChatState.from_dict(chat) if chat else None,
             messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
             head=data.get("head"),
+            by_user=bool(data.get("byUser")),
         )
 
 
@@ -65,6 +69,8 @@ def poll_turn(state: ChatState | None, turn_id: str) -> TurnSlot:
     """Where `turn_id` stands, without changing anything."""
     if state is None:
         return TurnSlot(state=CANCELLED)
+    if turn_id in state.cancelled_turns:
+        return TurnSlot(state=CANCELLED, by_user=True)
     if turn_id in state.turn_ids:
         return TurnSlot(state=DONE, messages=tuple(m for m in state.messages if m.turn_id == turn_id))
     if turn_id not in state.queue:
@@ -79,7 +85,26 @@ def enqueue_turn(state: ChatState | None, turn_id: str) -> tuple[ChatState | Non
     """`state` with `turn_id` at the end of the queue (once: a repeat changes nothing), and its slot."""
     if state is None:
         return None, TurnSlot(state=CANCELLED)
-    if turn_id in state.turn_ids or turn_id in state.queue:
+    if turn_id in state.turn_ids or turn_id in state.queue or turn_id in state.cancelled_turns:
         return state, poll_turn(state, turn_id)
     queued = replace(state, queue=state.queue + (turn_id,))
     return queued, poll_turn(queued, turn_id)
+
+
+def cancel_turn(state: ChatState, turn_id: str, known: bool) -> tuple[ChatState, str]:
+    """`state` with `turn_id` cancelled, and where it stood: `queued` (it left the queue), `running` (it stops at its
+    next step: it leaves the queue when it does), `pending` (`known` but not queued yet: it will not run),
+    `finished` (nothing to cancel) or `cancelled` (already)."""
+    if turn_id in state.cancelled_turns:
+        return state, CANCELLED
+    if turn_id in state.turn_ids or turn_id in state.failed_turn_ids:
+        return state, "finished"
+    cancelled = (state.cancelled_turns + (turn_id,))[-RECENT_TURN_IDS:]
+    if state.queue and state.queue[0] == turn_id:
+        pending = None if state.pending_approval and state.pending_approval.turn_id == turn_id else state.pending_approval
+        return replace(state, cancelled_turns=cancelled, pending_approval=pending), RUNNING
+    if turn_id in state.queue:
+        return replace(state, cancelled_turns=cancelled, queue=tuple(t for t in state.queue if t != turn_id)), QUEUED
+    if not known:
+        return state, "finished"
+    return replace(state, cancelled_turns=cancelled), "pending"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from assistant.approvals import PendingApproval
 from assistant.messages import ChatMessage, StoredMessages, format_utc, parse_utc, message_dicts
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "append_turn",
     "new_chat",
     "note_failed_turn",
+    "patch_chat",
     "view_chat",
 ]
 
@@ -124,6 +126,14 @@ class ChatState:
     """Accepted turns not yet finished, in arrival order; the first is the one running."""
     ttl_seconds: int | None = None
     """Delete the chat once it has been idle (no turn appended) this long (`ttlSeconds` on PUT); None: never."""
+    skills: tuple[str, ...] | None = None
+    """The skills offered to the model (`skills` on PUT/PATCH); None: every registered skill."""
+    approval_timeout_seconds: int = 86400
+    """How long a call waits for a person before it counts as denied (`approvalTimeoutSeconds`)."""
+    pending_approval: PendingApproval | None = None
+    """The running turn's calls waiting for a person (None: nothing waits)."""
+    cancelled_turns: tuple[str, ...] = field(default_factory=tuple)
+    """Turns cancelled by a person (the last `RECENT_TURN_IDS`): they stop at their next step and write nothing."""
     incomplete_turn: str | None = None
     """A turn that failed after tools ran, recorded as far as it got, while its messages are the newest:
     running it again resumes it (see `TurnRecord.incomplete`)."""
@@ -147,6 +157,10 @@ class ChatState:
             "queue": list(self.queue),
             "incompleteTurn": self.incomplete_turn,
             "ttlSeconds": self.ttl_seconds,
+            "skills": list(self.skills) if self.skills is not None else None,
+            "approvalTimeoutSeconds": self.approval_timeout_seconds,
+            "pendingApproval": self.pending_approval.to_dict() if self.pending_approval else None,
+            "cancelledTurns": list(self.cancelled_turns),
         }
 
     @classmethod
@@ -165,6 +179,10 @@ class ChatState:
             queue=tuple(str(t) for t in data.get("queue") or ()),
             incomplete_turn=data.get("incompleteTurn"),
             ttl_seconds=int(data["ttlSeconds"]) if data.get("ttlSeconds") else None,
+            skills=tuple(str(n) for n in data["skills"]) if data.get("skills") is not None else None,
+            approval_timeout_seconds=int(data.get("approvalTimeoutSeconds") or 86400),
+            pending_approval=PendingApproval.from_dict(data.get("pendingApproval")),
+            cancelled_turns=tuple(str(t) for t in data.get("cancelledTurns") or ()),
         )
 
     def partial_turn(self, turn_id: str) -> tuple[ChatMessage, ...]:
@@ -194,9 +212,13 @@ class ChatView:
     """Whether a turn is running now."""
     pending_turns: int = 0
     """Accepted turns waiting behind the running one."""
+    instructions: str | None = None
+    skills: tuple[str, ...] | None = None
+    approval_timeout_seconds: int | None = None
+    pending_approval: PendingApproval | None = None
 
     def to_api(self) -> dict[str, Any]:
-        """The JSON body."""
+        """The JSON body (the API adds `requiresAction` with its URL)."""
         return {
             "id": self.id,
             "exists": self.exists,
@@ -207,16 +229,49 @@ class ChatView:
             "recentMessages": [m.to_api() for m in self.recent_messages],
             "turnInProgress": self.turn_in_progress,
             "pendingTurns": self.pending_turns,
+            "instructions": self.instructions,
+            "skills": list(self.skills) if self.skills is not None else None,
+            "approvalTimeoutSeconds": self.approval_timeout_seconds,
         }
 
 
-def new_chat(chat_id: str, instructions: str | None, now: datetime, ttl_seconds: int | None = None) -> ChatState:
+def new_chat(
+    chat_id: str,
+    instructions: str | None,
+    now: datetime,
+    ttl_seconds: int | None = None,
+    skills: tuple[str, ...] | None = None,
+    approval_timeout_seconds: int | None = None,
+) -> ChatState:
     """A fresh chat whose only message is the system message with `instructions` (default if empty)."""
     text = instructions if instructions and instructions.strip() else DEFAULT_INSTRUCTIONS
     stamp = format_utc(now)
     system = ChatMessage(role="system", content=text, created_at=stamp)
     return ChatState(chat_id=chat_id, instructions=text, created_at=stamp, last_updated_at=stamp, messages=(system,),
-                     ttl_seconds=ttl_seconds)
+                     ttl_seconds=ttl_seconds, skills=skills, approval_timeout_seconds=approval_timeout_seconds or 86400)
+
+
+def patch_chat(
+    state: ChatState,
+    now: datetime,
+    instructions: str | None = None,
+    skills: tuple[str, ...] | None = None,
+    approval_timeout_seconds: int | None = None,
+    clear_skills: bool = False,
+) -> ChatState:
+    """`state` with new instructions (the system message replaced in place), skills or approval timeout; the
+    history stays. `lastUpdatedAt` moves."""
+    changed = state
+    if instructions is not None:
+        text = instructions if instructions.strip() else DEFAULT_INSTRUCTIONS
+        system = replace(state.messages[0], content=text)
+        changed = replace(changed, instructions=text, messages=(system,) + state.messages[1:])
+    if skills is not None or clear_skills:
+        changed = replace(changed, skills=skills)
+    if approval_timeout_seconds is not None:
+        changed = replace(changed, approval_timeout_seconds=approval_timeout_seconds)
+    stamp = max(parse_utc(state.last_updated_at) + timedelta(microseconds=1), now)
+    return replace(changed, last_updated_at=format_utc(stamp))
 
 
 def append_turn(state: ChatState, turn: TurnRecord) -> ChatState:
@@ -288,4 +343,8 @@ def view_chat(
         recent_messages=recent,
         turn_in_progress=bool(state.queue),
         pending_turns=max(len(state.queue) - 1, 0),
+        instructions=state.instructions,
+        skills=state.skills,
+        approval_timeout_seconds=state.approval_timeout_seconds,
+        pending_approval=state.pending_approval,
     )

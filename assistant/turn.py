@@ -53,8 +53,6 @@ class ToolPlan:
     """Calls of known skills, to run as activities (in parallel)."""
     rejected: tuple[ToolResult, ...]
     """Results given to the model without running anything (unknown tool names)."""
-    targets: dict[str, EventTarget] | None = None
-    """Where each call to run writes its `tool_call.*` events (None: the turn publishes no events)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +81,12 @@ class TurnRun:
     """The sequence number the turn's next event takes."""
     preface: tuple[EventDraft, ...] = ()
     """Events decided here that the next model call writes first (turn start, calls that did not run)."""
+    tools: tuple[str, ...] | None = None
+    """The skills offered to the model (the chat's); None: every registered one."""
+
+    def with_tools(self, tools: Sequence[str] | None) -> TurnRun:
+        """The run offering only `tools` (None: every registered skill)."""
+        return replace(self, tools=tuple(tools) if tools is not None else None)
 
     def with_events(self, next_event: int, preface: Sequence[EventDraft]) -> TurnRun:
         """The run publishing its events from sequence number `next_event`, `preface` first."""
@@ -141,7 +145,8 @@ class TurnRun:
         """Step 2: what to ask the model; tools are withdrawn once the round limit is reached."""
         events = EventTarget(self.turn_id, self.chat_id, self.next_event, self.preface) if self.events else None
         return CompletionRequest(
-            messages=self.history + self.new_messages, allow_tools=self.rounds < self.max_tool_rounds, events=events
+            messages=self.history + self.new_messages, allow_tools=self.rounds < self.max_tool_rounds, events=events,
+            tools=self.tools,
         )
 
     def on_answer(self, answer: CompletionResult, now: datetime, known_tools: frozenset[str]) -> tuple[TurnRun, ToolPlan]:
@@ -174,19 +179,29 @@ class TurnRun:
                 to_run.append(call)
                 continue
             rejected.append(ToolResult(tool_call_id=call.id, name=call.name, content=f"error: {why}", ok=False))
-        targets: dict[str, EventTarget] | None = None
         preface: tuple[EventDraft, ...] = ()
         if self.events:
-            n = len(to_run)
-            targets = {c.id: EventTarget(self.turn_id, self.chat_id, base + i, end=base + n + i) for i, c in enumerate(to_run)}
             arguments = {c.id: c.arguments for c in calls}
             for result in rejected:
                 preface += (tool_started(result.tool_call_id, result.name, arguments[result.tool_call_id]),
                             tool_completed(result.tool_call_id, result.name, result.ok, result.content))
-            base += 2 * n
         running = replace(self, new_messages=self.new_messages + (asking,), usage=usage, rounds=self.rounds + 1,
                           next_event=base, preface=preface)
-        return running, ToolPlan(to_run=tuple(to_run), rejected=tuple(rejected), targets=targets)
+        return running, ToolPlan(to_run=tuple(to_run), rejected=tuple(rejected))
+
+    def tool_targets(self, calls: Sequence[ToolCall]) -> tuple[TurnRun, dict[str, EventTarget]]:
+        """Sequence numbers for the calls' `tool_call.started` (first n) and `tool_call.completed` (next n)."""
+        if not self.events or not calls:
+            return self, {}
+        base, n = self.next_event, len(calls)
+        targets = {c.id: EventTarget(self.turn_id, self.chat_id, base + i, end=base + n + i) for i, c in enumerate(calls)}
+        return replace(self, next_event=base + 2 * n), targets
+
+    def reserve(self, count: int) -> tuple[TurnRun, EventTarget | None]:
+        """`count` sequence numbers for events the orchestrator publishes itself (None when it publishes none)."""
+        if not self.events or count <= 0:
+            return self, None
+        return replace(self, next_event=self.next_event + count), EventTarget(self.turn_id, self.chat_id, self.next_event)
 
     def on_tool_results(self, results: list[ToolResult], now: datetime) -> TurnRun:
         """Step 4: the results join the conversation, in the order the model asked for the calls."""

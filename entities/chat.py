@@ -5,7 +5,9 @@ expiry orchestration needs: last activity, TTL, whether a turn is queued), `enqu
 `poll_turn` (the turn queue, see `assistant.queueing`), `append_turn` (appends a running turn and
 lets the next one run; refused for a turn the queue no longer holds), `note_failed_turn` (the turn
 leaves the queue, nothing appended), `archived` (the window's oldest messages are now in the
-archive: drop them, see `assistant.window`), `delete`. Entity operations run one at a time, so the queue's
+archive: drop them, see `assistant.window`), `delete`, `patch` (instructions, skills, approval timeout;
+the history stays), the approvals (`await_approval`, `decide`, `approval_state`, `approvals_done`, see
+`assistant.approvals`) and cancelling (`cancel_turn`, `note_cancelled_turn`). Entity operations run one at a time, so the queue's
 order is the order the turns' `enqueue_turn` requests reached the entity. The state is the
 `ChatState` dataclass, stored as its dict form and converted here, at the edge.
 """
@@ -15,10 +17,13 @@ from typing import Any
 
 import azure.durable_functions as df
 
+from dataclasses import replace
+
+from assistant.approvals import DecisionError, PendingApproval, apply_decisions, parse_decisions
 from assistant.messages import parse_utc
-from assistant.queueing import enqueue_turn, poll_turn
+from assistant.queueing import cancel_turn, enqueue_turn, poll_turn
 from assistant.window import apply_archived, plan_archive
-from assistant.state import ChatState, TurnRecord, append_turn, new_chat, note_failed_turn
+from assistant.state import ChatState, TurnRecord, append_turn, new_chat, note_failed_turn, patch_chat
 
 __all__ = ["CHAT_ENTITY", "apply_operation", "bp", "chat_entity_id"]
 
@@ -26,7 +31,10 @@ CHAT_ENTITY = "chat"
 
 bp = df.Blueprint()
 
-_WITH_INPUT = frozenset({"create", "append_turn", "note_failed_turn", "enqueue_turn", "poll_turn", "archived"})
+_WITH_INPUT = frozenset({
+    "create", "append_turn", "note_failed_turn", "enqueue_turn", "poll_turn", "archived", "patch", "await_approval",
+    "decide", "approval_state", "approvals_done", "cancel_turn", "note_cancelled_turn",
+})
 
 
 def chat_entity_id(chat_id: str) -> df.EntityId:
@@ -51,9 +59,58 @@ def apply_operation(
 ) -> tuple[ChatState | None, Any]:
     """The new state (None: deleted) and the result of `operation` on `state`; pure."""
     if operation == "create":
-        ttl = (data or {}).get("ttlSeconds")
-        created = new_chat(chat_id, (data or {}).get("instructions"), parse_utc(data["createdAt"]), int(ttl) if ttl else None)
+        data = data or {}
+        ttl, skills, timeout = data.get("ttlSeconds"), data.get("skills"), data.get("approvalTimeoutSeconds")
+        created = new_chat(
+            chat_id, data.get("instructions"), parse_utc(data["createdAt"]), int(ttl) if ttl else None,
+            tuple(skills) if skills is not None else None, int(timeout) if timeout else None,
+        )
         return created, {"chatId": chat_id, "createdAt": created.created_at}
+    if operation == "patch":
+        if state is None:
+            return None, {"found": False}
+        skills, timeout = data.get("skills"), data.get("approvalTimeoutSeconds")
+        patched = patch_chat(
+            state, parse_utc(data["at"]), instructions=data.get("instructions"),
+            skills=tuple(skills) if skills is not None else None,
+            approval_timeout_seconds=int(timeout) if timeout else None, clear_skills=bool(data.get("allSkills")),
+        )
+        return patched, {"found": True}
+    if operation == "await_approval":
+        pending = PendingApproval.from_dict(data)
+        if state is None or pending is None or _head(state) != pending.turn_id:
+            return state, {"waiting": False}
+        if state.pending_approval is not None and state.pending_approval.turn_id == pending.turn_id:
+            return state, {"waiting": True}  # the same wait, recorded before a crash
+        return replace(state, pending_approval=pending), {"waiting": True}
+    if operation == "decide":
+        if state is None:
+            return None, {"ok": False, "status": 404, "error": "the chat does not exist"}
+        try:
+            decided = apply_decisions(state.pending_approval, str(data["turnId"]), parse_decisions(data))
+        except DecisionError as error:
+            return state, {"ok": False, "status": error.status, "error": error.message}
+        return replace(state, pending_approval=decided), {"ok": True}
+    if operation == "approval_state":
+        pending = state.pending_approval if state is not None else None
+        return state, pending.to_dict() if pending is not None and pending.turn_id == str(data) else None
+    if operation == "approvals_done":
+        if state is None or state.pending_approval is None or state.pending_approval.turn_id != str(data):
+            return state, None
+        return replace(state, pending_approval=None), None
+    if operation == "cancel_turn":
+        if state is None:
+            return None, {"state": "finished"}
+        cancelled, where = cancel_turn(state, str(data["turnId"]), bool(data.get("known")))
+        return cancelled, {"state": where}
+    if operation == "note_cancelled_turn":
+        if state is None:
+            return None, {"nextTurnId": None}
+        turn_id = str(data)
+        left = replace(state, queue=tuple(t for t in state.queue if t != turn_id),
+                       pending_approval=None if state.pending_approval and state.pending_approval.turn_id == turn_id
+                       else state.pending_approval)
+        return left, {"nextTurnId": _head(left)}
     if operation == "expiry":
         if state is None:
             return None, {"exists": False}

@@ -1,4 +1,5 @@
-"""The `chat_admin` orchestrator: creating/resetting and deleting a chat, so the API can wait for them.
+"""The `chat_admin` orchestrator: creating/resetting, changing and deleting a chat, deciding a turn's
+approvals and cancelling a turn, so the API can wait for the entity's answer.
 
 Creating or resetting also deletes an old archive of the chat. Creating goes through `call_entity`, so when the orchestration completes the entity has applied
 the reset and a GET or POST sent afterwards sees the new chat. Deleting removes the entity's state,
@@ -32,34 +33,50 @@ class ChatAdminInput:
 
     chat_id: str
     action: str
-    """`create` or `delete`."""
+    """`create`, `delete`, `patch`, `decide` or `cancel`."""
     instructions: str | None = None
     ttl_seconds: int | None = None
     """`create`: delete the chat after this long idle (None: never)."""
+    options: dict[str, Any] | None = None
+    """The rest of the action's input: `create` (`skills`, `approvalTimeoutSeconds`), `patch` (the fields to change),
+    `decide` (`turnId`, `decisions`), `cancel` (`turnId`, `known`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        return {"chatId": self.chat_id, "action": self.action, "instructions": self.instructions, "ttlSeconds": self.ttl_seconds}
+        data = {"chatId": self.chat_id, "action": self.action, "instructions": self.instructions, "ttlSeconds": self.ttl_seconds}
+        if self.options:
+            data["options"] = self.options
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChatAdminInput:
         """Inverse of `to_dict`, at the receiving edge."""
         ttl = data.get("ttlSeconds")
         return cls(chat_id=str(data["chatId"]), action=str(data["action"]), instructions=data.get("instructions"),
-                   ttl_seconds=int(ttl) if ttl else None)
+                   ttl_seconds=int(ttl) if ttl else None, options=data.get("options") or None)
 
 
 def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     """Create/reset or delete one chat; the output is the entity's result."""
     request = ChatAdminInput.from_dict(context.get_input())
     entity = chat_entity_id(request.chat_id)
+    options = request.options or {}
     if request.action == "create":
         created_at = format_utc(context.current_utc_datetime)
         created = yield context.call_entity(
-            entity, "create", {"instructions": request.instructions, "createdAt": created_at, "ttlSeconds": request.ttl_seconds}
+            entity, "create",
+            {"instructions": request.instructions, "createdAt": created_at, "ttlSeconds": request.ttl_seconds, **options},
         )
+        # A reset chat is a fresh chat: its skills' data (its todos) go too, as on DELETE.
+        yield context.call_activity_with_retry(FORGET_CHAT_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id})
         yield context.call_activity_with_retry(FORGET_ARCHIVE_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id})
         return created
+    if request.action == "patch":
+        return (yield context.call_entity(entity, "patch", {**options, "at": format_utc(context.current_utc_datetime)}))
+    if request.action == "decide":
+        return (yield context.call_entity(entity, "decide", options))
+    if request.action == "cancel":
+        return (yield context.call_entity(entity, "cancel_turn", options))
     if request.action == "delete":
         result = yield context.call_entity(entity, "delete")
         yield context.call_activity_with_retry(FORGET_CHAT_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id})

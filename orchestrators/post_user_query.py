@@ -33,14 +33,19 @@ from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
+from azure.durable_functions.models.Task import TaskState
 
 from activities.archive import ARCHIVE_ACTIVITY
 from activities.chat_completion import CHAT_COMPLETION_ACTIVITY
 from activities.event_log import PUBLISH_ACTIVITY
-from assistant.events import TURN_QUEUED, TURN_STARTED, EventDraft
+from assistant.approvals import PendingApproval, PendingCall
+from assistant.events import (
+    APPROVAL_DECIDED, APPROVAL_REQUIRED, TURN_QUEUED, TURN_STARTED, EventDraft, drafts_to_dicts, tool_completed, tool_started,
+)
+from assistant.messages import ToolCall, format_utc
 from activities.turns import ALIVE_STATUSES, TURN_STATUS_ACTIVITY
-from assistant.payloads import CompletionResult, ToolResult, TurnInput, TurnOutput
-from assistant.queueing import DONE, QUEUED, RUNNING, TurnSlot
+from assistant.payloads import CompletionResult, EventTarget, ToolResult, TurnInput, TurnOutput
+from assistant.queueing import CANCELLED, DONE, QUEUED, RUNNING, TurnSlot
 from assistant.turn import TurnRun
 from assistant.window import ArchiveBatch
 from entities.chat import chat_entity_id
@@ -63,6 +68,10 @@ ACCEPTED_STATUS = {"accepted": True}
 """Custom status set in the turn's first step: once visible, the turn holds its place in the queue."""
 TURN_READY_EVENT = "turn-ready"
 """External event that cuts a queued turn's wait short (raised by the API when the turn before it ends)."""
+CANCEL_EVENT = "cancel"
+"""External event a cancel raises: the turn stops at its next step (the entity says whether it was cancelled)."""
+APPROVAL_EVENT = "approval"
+"""External event raised after a decision is recorded in the chat: the waiting turn reads the decisions."""
 TURN_FAILED = "TurnFailed: "
 """Prefix of the failure message a failed turn ends with, followed by its JSON (`reason`, `retryable`, `recorded`)."""
 FIRST_WAIT_SECONDS = 0.02
@@ -77,6 +86,21 @@ class TurnFailed(Exception):
     """The turn could not finish; the message is `TURN_FAILED` + JSON the API reads."""
 
 
+class TurnCancelled(Exception):
+    """A person cancelled the turn: it stops here and writes nothing."""
+
+
+def _race(context: df.DurableOrchestrationContext, work: Any, cancel: Any) -> Generator[Any, Any, Any]:
+    """`work`'s result, unless the cancel event comes first (`TurnCancelled`); `work`'s failure is raised."""
+    winner = yield context.task_any([work, cancel])
+    if winner is cancel:
+        raise TurnCancelled()
+    if getattr(winner, "state", None) is TaskState.FAILED:
+        failure = winner.result
+        raise failure if isinstance(failure, BaseException) else Exception(str(failure))
+    return winner.result
+
+
 def queue_wait_delays() -> Generator[float, None, None]:
     """Seconds between queue polls: 20 ms growing by half each time, at most 0.5 s."""
     delay = FIRST_WAIT_SECONDS
@@ -86,7 +110,7 @@ def queue_wait_delays() -> Generator[float, None, None]:
 
 
 def _wait_in_queue(
-    context: df.DurableOrchestrationContext, entity: df.EntityId, slot: TurnSlot
+    context: df.DurableOrchestrationContext, entity: df.EntityId, slot: TurnSlot, cancel: Any
 ) -> Generator[Any, Any, TurnSlot]:
     """Wait until the turn runs (or was cancelled); take a dead running turn off the queue."""
     delays = queue_wait_delays()
@@ -94,7 +118,7 @@ def _wait_in_queue(
     while slot.state == QUEUED:
         timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=next(delays)))
         woken = context.wait_for_external_event(TURN_READY_EVENT)
-        if (yield context.task_any([timer, woken])) is woken:
+        if (yield context.task_any([timer, woken, cancel])) is not timer:
             timer.cancel()
         slot = TurnSlot.from_dict((yield context.call_entity(entity, "poll_turn", context.instance_id)))
         if slot.state != QUEUED:
@@ -127,7 +151,10 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         except Exception:  # the stream misses this event; the turn goes on
             pass
         next_event, preface = 2, preface[1:]
-    slot = yield from _wait_in_queue(context, entity, slot)
+    cancel = context.wait_for_external_event(CANCEL_EVENT)
+    slot = yield from _wait_in_queue(context, entity, slot, cancel)
+    if slot.state == CANCELLED and slot.by_user:
+        return TurnOutput(chat_id=turn.chat_id, found=True, cancelled=True).to_dict()
     if slot.state == DONE:
         # A repeat of an instance id whose turn is already in the chat (an Idempotency-Key race).
         return TurnOutput(chat_id=turn.chat_id, found=True, reply=_reply(slot), recent_messages=slot.messages).to_dict()
@@ -143,7 +170,12 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         run = TurnRun.begin(turn, context.instance_id, chat.messages, context.current_utc_datetime, run_key)
     if turn.events:
         run = run.with_events(next_event, preface)
-    return (yield from _turn_loop(context, turn, run))
+    run = run.with_tools(chat.skills)
+    try:
+        return (yield from _turn_loop(context, turn, run, cancel, chat.approval_timeout_seconds))
+    except TurnCancelled:
+        yield context.call_entity(entity, "note_cancelled_turn", context.instance_id)
+        return TurnOutput(chat_id=turn.chat_id, found=True, cancelled=True).to_dict()
 
 
 def _reply(slot: TurnSlot) -> str:
@@ -176,17 +208,20 @@ def _fail(
 
 
 def _turn_loop(
-    context: df.DurableOrchestrationContext, turn: TurnInput, run: TurnRun
+    context: df.DurableOrchestrationContext, turn: TurnInput, run: TurnRun, cancel: Any, approval_timeout: int
 ) -> Generator[Any, Any, dict[str, Any]]:
-    """Model requests and tool rounds until the final text, then the append."""
-    known_tools = registry.names()
+    """Model requests and tool rounds until the final text, then the append; every step raced by `cancel`."""
+    known_tools = registry.names() if run.tools is None else registry.names() & frozenset(run.tools)
     retry = df.RetryOptions(
         first_retry_interval_in_milliseconds=max(int(turn.model_retry_seconds * 1000), 1),
         max_number_of_attempts=max(turn.model_attempts, 1),
     )
     while not run.done:
         try:
-            answer = yield context.call_activity_with_retry(CHAT_COMPLETION_ACTIVITY, retry, run.model_request().to_dict())
+            work = context.call_activity_with_retry(CHAT_COMPLETION_ACTIVITY, retry, run.model_request().to_dict())
+            answer = yield from _race(context, work, cancel)
+        except TurnCancelled:
+            raise
         except Exception as error:  # the model failed every attempt: the activity's reason says why
             return (yield from _fail(context, turn, run, _model_reason(error), retryable=True))
         result = CompletionResult.from_dict(answer)
@@ -196,21 +231,20 @@ def _turn_loop(
         if run.done:
             break
         results: list[ToolResult] = list(plan.rejected)
-        if plan.to_run:
-            index = {call.id: i for i, call in enumerate(run.new_messages[-1].tool_calls)}
-            targets = plan.targets or {}
-            tasks = [
-                context.call_activity_with_retry(
-                    call.name, ACTIVITY_RETRY, run.invocation(call, index[call.id], targets.get(call.id)).to_dict()
-                )
-                for call in plan.to_run
-            ]
-            try:
-                done = yield context.task_all(tasks)
-            except Exception as error:  # a skill's activity could not run (its worker died, every attempt)
-                reason = f"a tool call could not be completed ({_model_reason(error)})"
-                return (yield from _fail(context, turn, run, reason, retryable=True))
-            results.extend(ToolResult.from_dict(r) for r in done)
+        index = {call.id: i for i, call in enumerate(run.new_messages[-1].tool_calls)}
+        waiting = [c for c in plan.to_run if registry.needs_approval(c.name, c.arguments)]
+        now = [c for c in plan.to_run if c not in waiting]
+        try:
+            run, done = yield from _run_calls(context, run, now, index, cancel)
+            results.extend(done)
+            if waiting:
+                run, decided = yield from _await_approval(context, turn, run, waiting, index, cancel, approval_timeout)
+                results.extend(decided)
+        except TurnCancelled:
+            raise
+        except Exception as error:  # a skill's activity could not run (its worker died, every attempt)
+            reason = f"a tool call could not be completed ({_model_reason(error)})"
+            return (yield from _fail(context, turn, run, reason, retryable=True))
         run = run.on_tool_results(results, context.current_utc_datetime)
     entity = chat_entity_id(turn.chat_id)
     appended = yield context.call_entity(
@@ -228,6 +262,90 @@ def _turn_loop(
         else:
             yield context.call_entity(entity, "archived", {"generation": batch.generation, "uptoSeq": batch.upto_seq})
     return replace(run.output(), next_turn_id=next_turn).to_dict()
+
+
+def _run_calls(
+    context: df.DurableOrchestrationContext, run: TurnRun, calls: list[ToolCall], index: dict[str, int], cancel: Any
+) -> Generator[Any, Any, tuple[TurnRun, list[ToolResult]]]:
+    """Run `calls` as their skills' activities, in parallel (each with its idempotency key and event numbers)."""
+    if not calls:
+        return run, []
+    run, targets = run.tool_targets(calls)
+    tasks = [
+        context.call_activity_with_retry(
+            call.name, ACTIVITY_RETRY, run.invocation(call, index[call.id], targets.get(call.id)).to_dict()
+        )
+        for call in calls
+    ]
+    done = yield from _race(context, context.task_all(tasks), cancel)
+    return run, [ToolResult.from_dict(r) for r in done]
+
+
+def _publish(context: df.DurableOrchestrationContext, target: EventTarget | None, drafts: list[EventDraft]) -> Generator[Any, Any, None]:
+    """Write events the orchestrator decided (best effort: a stream missing them is better than a failed turn)."""
+    if target is None or not drafts:
+        return
+    request = {"turnId": target.turn_id, "chatId": target.chat_id, "start": target.start, "events": drafts_to_dicts(drafts)}
+    try:
+        yield context.call_activity_with_retry(PUBLISH_ACTIVITY, ACTIVITY_RETRY, request)
+    except Exception:  # noqa: BLE001 - see the docstring
+        pass
+
+
+def _await_approval(
+    context: df.DurableOrchestrationContext, turn: TurnInput, run: TurnRun, calls: list[ToolCall],
+    index: dict[str, int], cancel: Any, timeout_seconds: int,
+) -> Generator[Any, Any, tuple[TurnRun, list[ToolResult]]]:
+    """Record the calls as waiting in the chat, wait (a durable timer raced by the approval event: no compute),
+    then run the approved ones; the denied and the undecided get a result saying so."""
+    entity = chat_entity_id(turn.chat_id)
+    requested = context.current_utc_datetime
+    expires = requested + timedelta(seconds=timeout_seconds)
+    pending = PendingApproval(context.instance_id, tuple(
+        PendingCall(c.id, c.name, c.arguments, format_utc(requested), format_utc(expires)) for c in calls
+    ))
+    yield context.call_entity(entity, "await_approval", pending.to_dict())
+    context.set_custom_status({**ACCEPTED_STATUS, "requiresAction": pending.to_api("")})
+    run, target = run.reserve(1)
+    yield from _publish(context, target, [EventDraft(APPROVAL_REQUIRED, {"toolCalls": [c.to_api() for c in pending.calls]})])
+    while True:
+        timer = context.create_timer(expires)
+        decided_event = context.wait_for_external_event(APPROVAL_EVENT)
+        winner = yield context.task_any([timer, decided_event, cancel])
+        if winner is not timer:
+            timer.cancel()
+        if winner is cancel:
+            raise TurnCancelled()
+        state = PendingApproval.from_dict((yield context.call_entity(entity, "approval_state", context.instance_id)))
+        if state is not None:
+            pending = state
+        if winner is timer or pending.decided:
+            break
+    yield context.call_entity(entity, "approvals_done", context.instance_id)
+    context.set_custom_status(ACCEPTED_STATUS)
+    verdicts = {c.tool_call_id: c for c in pending.calls}
+    run, target = run.reserve(len(calls))
+    yield from _publish(context, target, [
+        EventDraft(APPROVAL_DECIDED, {"toolCallId": c.id, "approved": bool(verdicts[c.id].approved),
+                                      "reason": verdicts[c.id].reason if verdicts[c.id].approved is not None else "no answer in time"})
+        for c in calls
+    ])
+    approved = [c for c in calls if verdicts[c.id].approved]
+    run, results = yield from _run_calls(context, run, approved, index, cancel)
+    refused: list[ToolResult] = []
+    for call in calls:
+        verdict = verdicts[call.id]
+        if verdict.approved:
+            continue
+        why = "no answer in time" if verdict.approved is None else (verdict.reason or "no reason given")
+        refused.append(ToolResult(call.id, call.name, f"error: the user declined this call ({why}); it did not run", ok=False))
+    if refused:
+        denied_calls = [c for c in calls if not verdicts[c.id].approved]
+        run, targets = run.tool_targets(denied_calls)
+        drafts = [tool_started(c.id, c.name, c.arguments) for c in denied_calls]
+        drafts += [tool_completed(r.tool_call_id, r.name, r.ok, r.content) for r in refused]
+        yield from _publish(context, targets[denied_calls[0].id] if targets else None, drafts)
+    return run, results + refused
 
 
 @bp.function_name(name=POST_USER_QUERY)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Union
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -45,6 +45,10 @@ class SkillContext:
     a skill with an effect must make it happen once per key (e.g. as a row key, or a store's idempotency header)."""
 
 
+Approval = Union[bool, Callable[[dict[str, Any]], bool]]
+"""A skill's approval policy: False (never, the default), True (always), or a function of the arguments."""
+
+
 @dataclass(frozen=True)
 class Skill:
     """One registered skill."""
@@ -57,6 +61,31 @@ class Skill:
     """JSON schema of the arguments object (`ParameterDescriptionJson`)."""
     func: Callable[..., Any]
     """Called as `func(context, **arguments)`."""
+    approval: Approval = False
+    """Whether a person must approve a call before it runs."""
+
+    @property
+    def approval_policy(self) -> str:
+        """`never`, `always` or `conditional` (a function of the arguments decides)."""
+        if callable(self.approval):
+            return "conditional"
+        return "always" if self.approval else "never"
+
+    def needs_approval(self, arguments_text: str) -> bool:
+        """Whether this call (its arguments as the model wrote them) waits for a person. Arguments that are not a
+        JSON object never wait: they fail validation without running."""
+        if not callable(self.approval):
+            return bool(self.approval)
+        try:
+            arguments = json.loads(arguments_text) if arguments_text.strip() else {}
+        except json.JSONDecodeError:
+            return False
+        return isinstance(arguments, dict) and bool(self.approval(arguments))
+
+    def describe(self) -> dict[str, Any]:
+        """The public description (`GET /api/skills`)."""
+        return {"name": self.name, "description": self.description, "parameters": self.parameters,
+                "approval": self.approval_policy}
 
     def tool_definition(self) -> dict[str, Any]:
         """The chat-completions `tools` entry."""
@@ -74,8 +103,10 @@ class SkillRegistry:
         self._validators: dict[str, Draft202012Validator] = {}
         self._forget_hooks: list[Callable[[str], None]] = []
 
-    def skill(self, name: str, description: str, parameters: dict[str, Any] | None = None) -> Callable[[F], F]:
-        """Decorator: register `func(context: SkillContext, **arguments)` as the skill `name`."""
+    def skill(
+        self, name: str, description: str, parameters: dict[str, Any] | None = None, approval: Approval = False
+    ) -> Callable[[F], F]:
+        """Decorator: register `func(context: SkillContext, **arguments)` as the skill `name` (`approval`: see `Skill`)."""
         schema = parameters if parameters is not None else {"type": "object", "properties": {}}
         if not _NAME.match(name):
             raise ValueError(f"skill name {name!r} must be 1-64 letters, digits, '_' or '-'")
@@ -89,7 +120,7 @@ class SkillRegistry:
             raise ValueError(f"skill {name!r}: invalid parameters schema: {error.message}") from error
 
         def register(func: F) -> F:
-            self._skills[name] = Skill(name=name, description=description, parameters=schema, func=func)
+            self._skills[name] = Skill(name=name, description=description, parameters=schema, func=func, approval=approval)
             self._validators[name] = Draft202012Validator(schema)
             return func
 
@@ -112,9 +143,15 @@ class SkillRegistry:
         """Every registered skill, in registration order."""
         return list(self._skills.values())
 
-    def tool_definitions(self) -> list[dict[str, Any]]:
-        """The `tools` list offered to the model."""
-        return [s.tool_definition() for s in self._skills.values()]
+    def tool_definitions(self, only: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The `tools` list offered to the model (only the skills named in `only`, when given)."""
+        wanted = None if only is None else set(only)
+        return [s.tool_definition() for s in self._skills.values() if wanted is None or s.name in wanted]
+
+    def needs_approval(self, name: str, arguments: str) -> bool:
+        """Whether a call of skill `name` with these arguments waits for a person."""
+        skill = self._skills.get(name)
+        return skill is not None and skill.needs_approval(arguments)
 
     def invoke(self, invocation: ToolInvocation) -> ToolResult:
         """Validate the call's arguments and run the skill; failures become error results."""

@@ -1,26 +1,32 @@
-"""The shipped skills: AddTodo and GetTodos, with todos kept per chat in Azure Table storage.
+"""The shipped skills: AddTodo, GetTodos, CompleteTodo and DeleteTodo (which a person must approve),
+with todos kept per chat in Azure Table storage.
 
 The chat id is the partition key, so one chat never sees another's todos; the row key is the
 todo's id, derived from the call's idempotency key (unique to the turn's run and the call, the
 same when the activity runs again), so re-running a call after a crash adds the todo once, and
-two calls that happen to share the model's call id still add two todos.
+two calls that happen to share the model's call id still add two todos. Completing and deleting
+record the key of the call that did it (a deleted todo stays as a tombstone, left out of every
+list), so a re-run of that call answers what it answered the first time, and another call on a todo
+already deleted is told so.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableClient
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
 
 from assistant.messages import format_utc
 from skills.registry import SkillContext, SkillError, registry
 from skills.storage import escape_key, table
 
-__all__ = ["Todo", "add_todo", "forget_todos", "get_todos", "list_todos"]
+__all__ = ["Todo", "add_todo", "complete_todo", "delete_todo", "forget_todos", "get_todos", "list_todos", "todo_id"]
 
 DEFAULT_TABLE = "todos"
 
@@ -37,10 +43,11 @@ class Todo:
     created_at: str
     id: str
     """Its stable id (from the idempotency key of the call that added it)."""
+    done: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """What GetTodos gives the model."""
-        return {"id": self.id, "taskDescription": self.task_description, "createdAt": self.created_at}
+        return {"id": self.id, "taskDescription": self.task_description, "done": self.done, "createdAt": self.created_at}
 
 
 def todo_id(idempotency_key: str) -> str:
@@ -51,7 +58,11 @@ def todo_id(idempotency_key: str) -> str:
 def list_todos(chat_id: str) -> list[Todo]:
     """The chat's todos, oldest first."""
     rows = _todo_table().query_entities(f"PartitionKey eq '{escape_key(chat_id)}'")
-    todos = [Todo(task_description=r["taskDescription"], created_at=r["createdAt"], id=r["RowKey"]) for r in rows]
+    todos = [
+        Todo(task_description=r["taskDescription"], created_at=r["createdAt"], id=r["RowKey"], done=bool(r.get("done")))
+        for r in rows
+        if not r.get("deletedBy")
+    ]
     return sorted(todos, key=lambda t: (t.created_at, t.id))
 
 
@@ -93,6 +104,66 @@ def add_todo(context: SkillContext, taskDescription: str) -> dict[str, Any]:  # 
 def get_todos(context: SkillContext) -> list[dict[str, Any]]:
     """Every todo of the chat, oldest first."""
     return [t.to_dict() for t in list_todos(context.chat_id)]
+
+
+_TODO_ID = {
+    "type": "object",
+    "properties": {"todoId": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The todo's id (from GetTodos)"}},
+    "required": ["todoId"],
+    "additionalProperties": False,
+}
+
+
+def _change(chat_id: str, todo: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
+    """Apply `change` to the todo's row (it returns the new properties, or None for no write), retrying when another
+    call changed the row in between (an ETag-conditioned replace): two calls never both act on one todo."""
+    client = _todo_table()
+    while True:
+        try:
+            entity = client.get_entity(chat_id, todo)
+        except ResourceNotFoundError:
+            raise SkillError(f"there is no todo with id {todo!r}; call GetTodos for the ids") from None
+        row = dict(entity)
+        updates = change(row)
+        if updates is None:
+            return row
+        row.update(updates)
+        try:
+            client.update_entity(row, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
+                                 match_condition=MatchConditions.IfNotModified)
+            return row
+        except ResourceModifiedError:
+            continue
+
+
+@registry.skill(name="CompleteTodo", description="Mark a todo task as done", parameters=_TODO_ID)
+def complete_todo(context: SkillContext, todoId: str) -> dict[str, Any]:  # noqa: N803 - the schema's name
+    """Mark the todo done (a repeat of the call answers the same)."""
+
+    def change(row: dict[str, Any]) -> dict[str, Any] | None:
+        if row.get("deletedBy"):
+            raise SkillError(f"the todo {todoId!r} was deleted")
+        return None if row.get("done") else {"done": True, "completedBy": context.idempotency_key}
+
+    row = _change(context.chat_id, todoId, change)
+    return {"completed": True, "id": todoId, "taskDescription": row["taskDescription"]}
+
+
+@registry.skill(
+    name="DeleteTodo", description="Delete a todo task (the user is asked to approve it first)", parameters=_TODO_ID,
+    approval=True,
+)
+def delete_todo(context: SkillContext, todoId: str) -> dict[str, Any]:  # noqa: N803 - the schema's name
+    """Delete the todo once: it stays as a tombstone naming the call that deleted it."""
+
+    def change(row: dict[str, Any]) -> dict[str, Any] | None:
+        deleted_by = row.get("deletedBy")
+        if deleted_by and deleted_by != context.idempotency_key:
+            raise SkillError(f"the todo {todoId!r} was already deleted")
+        return None if deleted_by else {"deletedBy": context.idempotency_key}
+
+    row = _change(context.chat_id, todoId, change)
+    return {"deleted": True, "id": todoId, "taskDescription": row["taskDescription"]}
 
 
 @registry.on_forget_chat

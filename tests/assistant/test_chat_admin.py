@@ -37,13 +37,14 @@ def finish(steps: Any, value: Any) -> Any:
 
 
 def test_create_calls_the_entity_with_the_orchestration_time() -> None:
-    """The entity's create gets the instructions and a replay-safe timestamp; an old archive is deleted."""
+    """The entity's create gets the instructions and a replay-safe timestamp; the old chat's skills' data and archive go."""
     steps = run_admin(ScriptedContext(ChatAdminInput("c1", "create", "be kind")))
     assert next(steps) == (
         "entity", "chat", "c1", "create",
         {"instructions": "be kind", "createdAt": "2026-11-20T12:00:00.000000Z", "ttlSeconds": None},
     )
-    assert steps.send({"chatId": "c1"}) == ("activity", "forget_chat_archive", {"chatId": "c1"})
+    assert steps.send({"chatId": "c1"}) == ("activity", "forget_chat_data", {"chatId": "c1"})
+    assert steps.send(True) == ("activity", "forget_chat_archive", {"chatId": "c1"})
     assert finish(steps, []) == {"chatId": "c1"}
 
 

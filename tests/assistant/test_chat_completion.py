@@ -42,7 +42,7 @@ def test_long_history_is_cut_to_the_budget_keeping_system_and_newest(fake: FakeO
     sent = fake.requests[0]["messages"]
     assert sent[0] == {"role": "system", "content": "rules"} and sent[-1] == {"role": "user", "content": "newest"}
     assert 1 < len(sent) < 41 and sent[1]["role"] == "user"
-    assert {t["function"]["name"] for t in fake.requests[0]["tools"]} == {"AddTodo", "GetTodos"}
+    assert {t["function"]["name"] for t in fake.requests[0]["tools"]} == {"AddTodo", "GetTodos", "CompleteTodo", "DeleteTodo"}
 
 
 def test_tools_are_withdrawn_when_not_allowed(fake: FakeOpenAI) -> None:

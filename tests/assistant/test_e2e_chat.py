@@ -40,7 +40,7 @@ def test_add_todo_turn_records_exactly_the_turns_messages(assistant_host: Assist
         {"role": "system", "content": "You keep the user's todo list."},
         {"role": "user", "content": "Please add buy milk to my todos"},
     ]
-    assert {t["function"]["name"] for t in first["tools"]} == {"AddTodo", "GetTodos"}
+    assert {t["function"]["name"] for t in first["tools"]} == {"AddTodo", "GetTodos", "CompleteTodo", "DeleteTodo"}
     assert second["messages"][-1] == {"role": "tool", "tool_call_id": "call_milk", "content": messages[3]["content"]}
 
     later = host.http.get(f"{host.api}/chats/{chat}", params={"timestampUTC": messages[1]["createdAt"]}).json()

@@ -9,7 +9,50 @@ from assistant.messages import ToolCall
 from assistant.payloads import CompletionResult, ToolInvocation, TurnInput
 from assistant.queueing import TurnSlot
 from assistant.state import ChatState, Usage, new_chat
-from orchestrators.post_user_query import TURN_FAILED, run_turn
+from azure.durable_functions.models.Task import TaskState
+
+from orchestrators.post_user_query import TURN_FAILED, run_turn as _run_turn
+
+CANCEL = ("event", "cancel")
+
+
+class Won:
+    """What `task_any` hands back when the raced work finished (or failed)."""
+
+    def __init__(self, result: Any, failed: bool = False) -> None:
+        self.result = result
+        self.state = TaskState.FAILED if failed else TaskState.SUCCEEDED
+
+
+class Steps:
+    """Drives the orchestrator's generator; a step raced by the cancel event shows as the work itself, and the value
+    sent back is wrapped as the winner (the work's), so the tests read as the turn's plain sequence of steps."""
+
+    def __init__(self, generator: Any) -> None:
+        self.generator = generator
+        self.race = False
+
+    def _show(self, item: Any) -> Any:
+        self.race = isinstance(item, tuple) and item[:1] == ("any",) and len(item[1]) == 2 and item[1][1] == CANCEL
+        return item[1][0] if self.race else item
+
+    def __iter__(self) -> Steps:
+        return self
+
+    def __next__(self) -> Any:
+        return self._show(next(self.generator))
+
+    def send(self, value: Any) -> Any:
+        return self._show(self.generator.send(Won(value) if self.race else value))
+
+    def throw(self, error: BaseException) -> Any:
+        if self.race:
+            return self._show(self.generator.send(Won(error, failed=True)))
+        return self._show(self.generator.throw(error))
+
+
+def run_turn(context: Any) -> Steps:
+    return Steps(_run_turn(context))
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -116,7 +159,7 @@ def test_queued_turn_waits_on_timers_until_it_runs() -> None:
         "events": [{"type": "turn.queued", "data": {"position": 1}}],
     })
     first_wait = steps.send(1)
-    assert first_wait == ("any", (("timer", T0 + timedelta(seconds=0.02)), ("event", "turn-ready")))
+    assert first_wait == ("any", (("timer", T0 + timedelta(seconds=0.02)), ("event", "turn-ready"), CANCEL))
     assert steps.send(first_wait[1][0]) == ("entity", "chat", "chat1", "poll_turn", "chat1-turn-x")
     assert not first_wait[1][0].cancelled  # the timer fired
     second_wait = steps.send(TurnSlot(state="queued", position=1).to_dict())
@@ -139,7 +182,8 @@ def test_missing_chat_ends_without_calling_the_model() -> None:
         raise AssertionError("the orchestrator scheduled more work for a missing chat")
     except StopIteration as stop:
         assert stop.value == {
-            "chatId": "gone", "found": False, "reply": "", "recentMessages": [], "usage": Usage().to_dict(), "nextTurnId": None
+            "chatId": "gone", "found": False, "reply": "", "recentMessages": [], "usage": Usage().to_dict(), "nextTurnId": None,
+            "cancelled": False,
         }
 
 

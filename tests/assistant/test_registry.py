@@ -38,7 +38,7 @@ def invoke(reg: SkillRegistry, name: str, arguments: str) -> tuple[bool, str]:
 def test_app_registry_offers_the_shipped_skills_as_tools() -> None:
     """AddTodo and GetTodos with the extension sample's names, descriptions and schemas."""
     tools = {t["function"]["name"]: t for t in app_registry.tool_definitions()}
-    assert set(tools) == {"AddTodo", "GetTodos"}
+    assert set(tools) == {"AddTodo", "GetTodos", "CompleteTodo", "DeleteTodo"}
     add = tools["AddTodo"]
     assert add["type"] == "function" and add["function"]["description"] == "Create a new todo task"
     assert add["function"]["parameters"]["required"] == ["taskDescription"]

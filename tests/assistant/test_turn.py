@@ -10,7 +10,7 @@ from assistant.turn import ROUND_LIMIT_REPLY, TurnRun
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 SYSTEM = (ChatMessage(role="system", content="rules", created_at="2026-11-20T11:00:00.000000Z"),)
-TOOLS = frozenset({"AddTodo", "GetTodos"})
+TOOLS = frozenset({"AddTodo", "GetTodos", "CompleteTodo", "DeleteTodo"})
 
 
 def begin(max_rounds: int = 5) -> TurnRun:

@@ -1,0 +1,94 @@
+"""What a person does to a running turn: decide its pending tool calls, or cancel it.
+
+`POST /api/chats/{chatId}/turns/{turnId}/approvals` with `{"decisions": [{"toolCallId", "approve", "reason"?}]}`
+and `POST /api/chats/{chatId}/turns/{turnId}/cancel`, both 202. Each goes through `chat_admin`, so the
+chat entity takes it (or refuses it, with a 409 saying why) before the API answers, and then raises
+the turn's external event, which wakes it at once. The entity is the one truth: the event is only a
+wake-up, and the same decision sent again (a client that lost the answer) is accepted and wakes the
+turn again.
+"""
+from __future__ import annotations
+
+import logging
+
+import azure.durable_functions as df
+from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
+from azurefunctions.extensions.http.fastapi import Request, Response
+
+from api.chats import _run_admin
+from api.errors import HttpError, json_errors, json_response
+from api.events import events_url
+from api.http import read_request
+from api.inputs import json_body, parse_chat_id
+from assistant.approvals import DecisionError, parse_decisions
+from orchestrators.chat_admin import ChatAdminInput
+from orchestrators.post_user_query import APPROVAL_EVENT, CANCEL_EVENT
+
+__all__ = ["bp"]
+
+log = logging.getLogger(__name__)
+
+bp = df.Blueprint()
+_FINISHED = (OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed,
+             OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Canceled)
+
+
+async def _turn(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str) -> df.DurableOrchestrationStatus:
+    """The turn's status, or 404 when the chat has no such turn."""
+    status = await client.get_status(turn_id) if turn_id.startswith(f"{chat_id}-turn-") else None
+    if not status:
+        raise HttpError(404, f"chat {chat_id!r} has no turn {turn_id!r}")
+    return status
+
+
+async def _raise(client: df.DurableOrchestrationClient, turn_id: str, event: str) -> None:
+    try:
+        await client.raise_event(turn_id, event, None)
+    except Exception as error:  # noqa: BLE001 - it finished meanwhile; the entity holds what matters
+        log.info("could not raise %s on turn %s: %s", event, turn_id, error)
+
+
+@bp.function_name(name="turn_approvals")
+@bp.route(route="chats/{chatId}/turns/{turnId}/approvals", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+@json_errors
+async def turn_approvals(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    """202 once the decisions are recorded; 404 unknown turn; 409 not waiting, unknown call or decided otherwise."""
+    view = await read_request(req)
+    chat_id = parse_chat_id(view.route_params.get("chatId"))
+    turn_id = view.route_params.get("turnId") or ""
+    body = json_body(view, required=True)
+    try:
+        parse_decisions(body)
+    except DecisionError as error:
+        raise HttpError(error.status, error.message) from None
+    status = await _turn(client, chat_id, turn_id)
+    if status.runtime_status in _FINISHED:
+        raise HttpError(409, f"turn {turn_id!r} has finished; there is nothing to decide")
+    result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="decide", options={"turnId": turn_id, **body}))
+    if not (result or {}).get("ok"):
+        raise HttpError(int((result or {}).get("status") or 409), str((result or {}).get("error") or "not accepted"))
+    await _raise(client, turn_id, APPROVAL_EVENT)
+    return json_response({"turnId": turn_id, "status": "accepted", "eventsUrl": events_url(view, chat_id, turn_id)},
+                         status=202)
+
+
+@bp.function_name(name="turn_cancel")
+@bp.route(route="chats/{chatId}/turns/{turnId}/cancel", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+@json_errors
+async def turn_cancel(req: Request, client: df.DurableOrchestrationClient) -> Response:
+    """202: a queued turn leaves the queue, a running or waiting one stops at its next step; 409 when finished."""
+    view = await read_request(req)
+    chat_id = parse_chat_id(view.route_params.get("chatId"))
+    turn_id = view.route_params.get("turnId") or ""
+    status = await _turn(client, chat_id, turn_id)
+    if status.runtime_status in _FINISHED:
+        raise HttpError(409, f"turn {turn_id!r} has finished; it cannot be cancelled")
+    result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="cancel",
+                                                     options={"turnId": turn_id, "known": True}))
+    where = str((result or {}).get("state"))
+    if where == "finished":
+        raise HttpError(409, f"turn {turn_id!r} has finished; it cannot be cancelled")
+    await _raise(client, turn_id, CANCEL_EVENT)
+    return json_response({"turnId": turn_id, "status": "cancelling", "was": where}, status=202)
