@@ -1,8 +1,9 @@
 """The built-in offline model: a small rule-based stand-in used when no model is configured.
 
 It understands the shipped skills well enough to demo a whole turn with no account: "add a
-todo to buy milk" becomes an `AddTodo` call, "what are my todos?" a `GetTodos` call, and the
-tool results become a reply. Every reply starts with `[offline model]`.
+todo to buy milk" becomes an `AddTodo` call, "what are my todos?" a `GetTodos` call, "delete buy
+milk" (or "complete buy milk") a `GetTodos` call and then `DeleteTodo` (`CompleteTodo`) on the todo
+it names, and the tool results become a reply. Every reply starts with `[offline model]`.
 """
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ _ADD_PATTERNS = (
         re.I,
     ),
     re.compile(r"\bremind\s+me\s+to\s+(?P<task>.+)", re.I),
+)
+_CHANGE_PATTERN = re.compile(
+    r"\b(?P<verb>delete|remove|drop|complete|finish|check\s+off|mark)\s+(?:the\s+|my\s+)?(?:todo|to-do|task)?\s*"
+    r"(?:called\s+|named\s+|about\s+|to\s+|for\s+)?(?P<task>.+?)(?:\s+as\s+done|\s+from\s+my\s+(?:todo\s+)?list)?[.!?]*$",
+    re.I,
 )
 _LIST_PATTERN = re.compile(
     r"\b(?:what|which|list|show|get|read|tell)\b.*\b(?:todos?|to-dos?|tasks?|todo\s+list)\b", re.I
@@ -71,8 +77,14 @@ class OfflineModel:
         offered = {t["function"]["name"] for t in tools or () if t.get("type") == "function"}
         last = messages[-1] if messages else {"role": "user", "content": ""}
         if last.get("role") == "tool":
-            return self._result(messages, self._summarize(messages))
+            follow_up = self._change_after_listing(messages, offered)
+            return follow_up or self._result(messages, self._summarize(messages))
         prompt = _text(last.get("content"))
+        change = _CHANGE_PATTERN.search(prompt)
+        wanted = "DeleteTodo" if change and change.group("verb").lower() in ("delete", "remove", "drop") else "CompleteTodo"
+        if change and wanted in offered and "GetTodos" in offered and _clean_task(change.group("task")):
+            # Which todo? Look them up first; the answer to GetTodos picks the id (see _change_after_listing).
+            return self._result(messages, "", (ToolCall(_call_id(messages, "GetTodos"), "GetTodos", "{}"),))
         if "AddTodo" in offered:
             for pattern in _ADD_PATTERNS:
                 match = pattern.search(prompt)
@@ -83,12 +95,34 @@ class OfflineModel:
             return self._result(messages, "", (ToolCall(_call_id(messages, "GetTodos"), "GetTodos", "{}"),))
         if offered:
             text = (
-                f"{MARK} I can add todos (\"add a todo to buy milk\") and list them (\"what are my todos?\"). "
+                f"{MARK} I can add todos (\"add a todo to buy milk\"), list them (\"what are my todos?\"), complete "
+                f"(\"complete buy milk\") and delete them (\"delete buy milk\", which you approve first). "
                 f"For anything else, configure a model (OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT). You said: {prompt}"
             )
         else:
             text = f"{MARK} No model is configured, so I cannot answer {prompt!r}. Set OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT."
         return self._result(messages, text)
+
+    def _change_after_listing(self, messages: list[dict[str, Any]], offered: set[str]) -> CompletionResult | None:
+        """After GetTodos answered a "delete/complete X" request: the call on the todo that best matches X."""
+        users = [m for m in messages if m.get("role") == "user"]
+        change = _CHANGE_PATTERN.search(_text(users[-1].get("content"))) if users else None
+        last = messages[-1]
+        asking = next((m for m in reversed(messages) if m.get("role") == "assistant" and m.get("tool_calls")), {})
+        names = {c["id"]: c["function"]["name"] for c in asking.get("tool_calls") or ()}
+        if change is None or names.get(last.get("tool_call_id", "")) != "GetTodos":
+            return None
+        wanted = "DeleteTodo" if change.group("verb").lower() in ("delete", "remove", "drop") else "CompleteTodo"
+        try:
+            todos = json.loads(_text(last.get("content")))
+        except json.JSONDecodeError:
+            return None
+        target = _clean_task(change.group("task")).lower()
+        matches = [t for t in todos if isinstance(t, dict) and target in str(t.get("taskDescription", "")).lower()]
+        if wanted not in offered or not matches:
+            return self._result(messages, f"{MARK} I found no todo matching {target!r}.")
+        arguments = json.dumps({"todoId": str(matches[0]["id"])})
+        return self._result(messages, "", (ToolCall(_call_id(messages, wanted), wanted, arguments),))
 
     def _summarize(self, messages: list[dict[str, Any]]) -> str:
         """Turn the trailing tool results into a reply."""
@@ -116,6 +150,10 @@ class OfflineModel:
             data = content
         if name == "AddTodo" and isinstance(data, dict) and "taskDescription" in data:
             return f"Added \"{data['taskDescription']}\" to your todo list."
+        if name == "DeleteTodo" and isinstance(data, dict) and data.get("deleted"):
+            return f"Deleted \"{data.get('taskDescription')}\"."
+        if name == "CompleteTodo" and isinstance(data, dict) and data.get("completed"):
+            return f"Marked \"{data.get('taskDescription')}\" as done."
         if name == "GetTodos" and isinstance(data, list):
             if not data:
                 return "You have no todos."
