@@ -5,25 +5,46 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 7071
 PYTEST_ARGS ?=
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
+PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off
 
-.PHONY: run test bench setup clean
+.PHONY: run test bench setup setup-run clean
 
-setup: $(VENV)/.installed node_modules/.installed local.settings.json
+setup-run: $(VENV)/.host-installed node_modules/.installed local.settings.json
+setup: setup-run $(VENV)/.installed $(CHROMIUM)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.created:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# What running needs (the app and devhost); test tools come with `make test`.
+$(VENV)/.host-installed: $(VENV)/.created requirements.txt requirements-host.txt
+	@echo "Installing the app's and devhost's Python packages into $(VENV) ..."
+	$(PIP) -r requirements-host.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.host-installed requirements-dev.txt
+	@echo "Installing the test tools into $(VENV) ..."
+	$(PIP) --quiet -r requirements-dev.txt
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
+	@echo "Installing Azurite (npm) ..."
 	npm install --no-audit --no-fund --loglevel=error --omit-lockfile-registry-resolved
 	touch $@
+
+# The page's browser tests drive Debian's chromium (a downloaded browser cannot be had here).
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the chat page's browser tests ..."
+	$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium \
+		|| echo "WARNING: chromium could not be installed; the page's browser tests will be skipped"
 
 local.settings.json:
 	cp local.settings.example.json $@
 
-run: setup
+run: setup-run
 	$(PY) -m devhost start --azurite --host $(HOST) --port $(PORT)
 
 test: setup
@@ -33,4 +54,4 @@ bench: setup
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules .azurite .devhost .pytest_cache
+	rm -rf $(VENV) node_modules .azurite .devhost .pytest_cache .test-output

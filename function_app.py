@@ -15,6 +15,7 @@ from api.health import bp as health_bp
 from api.openapi import bp as openapi_bp
 from api.skills import bp as skills_api_bp
 from api.turn_actions import bp as turn_actions_bp
+from api.ui import bp as ui_bp
 from assistant.providers import announce_model
 from entities.chat import bp as chat_entity_bp
 from maintenance.cleanup import bp as cleanup_bp
@@ -31,6 +32,7 @@ for blueprint in (
     events_bp,
     turn_actions_bp,
     skills_api_bp,
+    ui_bp,
     ask_bp,
     post_user_query_bp,
     chat_admin_bp,

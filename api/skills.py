@@ -1,11 +1,16 @@
-"""`GET /api/skills`: every skill the assistant can offer, with its parameters and approval policy."""
+"""`GET /api/skills`: every skill the assistant can offer, with its parameters and approval policy;
+`GET /api/chats/{chatId}/todos`: the chat's todos (for the page's side panel)."""
 from __future__ import annotations
+
+import asyncio
 
 import azure.functions as func
 from azurefunctions.extensions.http.fastapi import Request, Response
 
-from api.errors import json_response
+from api.errors import json_errors, json_response
+from api.inputs import parse_chat_id
 from skills import registry
+from skills.todos import list_todos
 
 __all__ = ["bp"]
 
@@ -17,3 +22,12 @@ bp = func.Blueprint()
 async def skills(req: Request) -> Response:
     """200: `[{"name", "description", "parameters", "approval": "never" | "always" | "conditional"}]`."""
     return json_response([skill.describe() for skill in registry.skills()])
+
+
+@bp.function_name(name="chat_todos")
+@bp.route(route="chats/{chatId}/todos", methods=["GET"])
+@json_errors
+async def chat_todos(req: Request) -> Response:
+    """200: the chat's todos, oldest first (`id`, `taskDescription`, `done`, `createdAt`)."""
+    chat_id = parse_chat_id(str(req.path_params.get("chatId") or ""))
+    return json_response([t.to_dict() for t in await asyncio.to_thread(list_todos, chat_id)])
