@@ -55,6 +55,8 @@ OPTIONAL_WITH_DEFAULTS = {
     "CHAT_MODEL_TURN_ATTEMPTS": "default 3 Durable attempts of a model call",
     "CHAT_MODEL_RETRY_SECONDS": "default 2 s between those attempts",
     "CHAT_TURN_RETENTION_HOURS": "default 24 h before finished turns' histories are purged",
+    "CHAT_TURN_EVENTS": "default on: turns publish their live events",
+    "TURN_EVENTS_TABLE": "default turnevents: the Table storage table of the turns' event logs",
 }
 
 # Set by the infra for the Functions host or Azure SDKs, not read by the app's own code.
