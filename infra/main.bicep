@@ -84,7 +84,7 @@ param openAiApiVersion string = '2025-04-01-preview'
 param pythonVersion string = '3.11'
 
 @description('Most instances the Flex Consumption plan scales out to.')
-@minValue(1)
+@minValue(40) // Flex Consumption: "The lowest maximum scale is currently 40"
 @maxValue(1000)
 param maximumInstanceCount int = 100
 

@@ -39,7 +39,7 @@ param deploymentContainerName string
 param pythonVersion string
 
 @description('Upper bound of instances the plan scales out to.')
-@minValue(1)
+@minValue(40) // Flex Consumption: "The lowest maximum scale is currently 40"
 @maxValue(1000)
 param maximumInstanceCount int
 
@@ -100,15 +100,12 @@ var baseSettings = {
   PYTHON_ENABLE_INIT_INDEXING: '1'
 }
 
-// The Durable Task Scheduler switch. host.json keeps the Azure Storage provider;
-// these AzureFunctionsJobHost__* settings override its durableTask section (the
-// documented "override host.json values" mechanism), so one host.json serves both.
+// The Durable Task Scheduler switch. The deployed host.json names the provider itself (azd's prepackage
+// hook, infra/hooks/host_json.py: the scale controller reads host.json from disk, not app settings);
+// these settings give it the connection and the task hub's name (%TASKHUB_NAME% in host.json).
 var dtsSettings = useDts ? {
   DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${schedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}'
   TASKHUB_NAME: taskHubName
-  AzureFunctionsJobHost__extensions__durableTask__hubName: taskHubName
-  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
-  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
 } : {}
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -143,7 +140,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
+      // No ftpsState: Flex Consumption has no FTP and rejects the property (ARM error 51021).
     }
     functionAppConfig: {
       deployment: {

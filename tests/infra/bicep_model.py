@@ -279,9 +279,14 @@ def _bind_parameters(tpl: Template, given: dict[str, Any]) -> dict[str, Any]:
             bound[name] = evaluate(spec["default"], defaults_scope)
     for name, spec in tpl.parameters.items():
         for decorator in spec.get("decorators", []):
-            if decorator["type"] == "allowed" and not isinstance(bound[name], Opaque):
-                if bound[name] not in decorator["argument"]:
-                    raise ValueError(f"{tpl.path.name}: {name}={bound[name]!r} not in @allowed")
+            if isinstance(bound[name], Opaque):
+                continue
+            if decorator["type"] == "allowed" and bound[name] not in decorator["argument"]:
+                raise ValueError(f"{tpl.path.name}: {name}={bound[name]!r} not in @allowed")
+            if decorator["type"] == "min_value" and bound[name] < decorator["argument"]:
+                raise ValueError(f"{tpl.path.name}: {name}={bound[name]!r} is below @minValue({decorator['argument']})")
+            if decorator["type"] == "max_value" and bound[name] > decorator["argument"]:
+                raise ValueError(f"{tpl.path.name}: {name}={bound[name]!r} is above @maxValue({decorator['argument']})")
     return bound
 
 

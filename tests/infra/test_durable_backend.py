@@ -10,7 +10,7 @@ from tests.infra.test_rbac import DURABLE_TASK_DATA_CONTRIBUTOR, IDENTITY, role_
 
 HOST_OVERRIDE = "AzureFunctionsJobHost__"
 DTS_CONNECTION = "DURABLE_TASK_SCHEDULER_CONNECTION_STRING"
-DTS_BUNDLE_MINIMUM = (4, 32, 0)  # first GA extension bundle with the azureManaged provider
+DTS_BUNDLE_MINIMUM = (4, 30, 0)  # first GA extension bundle with the azureManaged provider
 
 
 def resources_for(backend: str) -> list[Deployed]:
@@ -92,26 +92,42 @@ def test_scheduler_backend_sets_identity_connection() -> None:
     assert settings["TASKHUB_NAME"] == Opaque("dts.outputs.taskHubName")
 
 
-def test_scheduler_backend_overrides_host_json_provider() -> None:
-    """App settings switch host.json's durableTask provider to azureManaged with that connection."""
+def test_no_backend_setting_overrides_host_json() -> None:
+    """Scaling-relevant durable settings live in host.json, never in AzureFunctionsJobHost__* app settings
+    (the scale controller reads host.json from disk)."""
+    for backend in ("AzureStorage", "DurableTaskScheduler"):
+        assert not [k for k in settings_of(resources_for(backend)) if k.startswith(HOST_OVERRIDE)], backend
+
+
+def test_package_hook_writes_the_scheduler_into_the_deployed_host_json(tmp_path: Any) -> None:
+    """azd's prepackage hook: the scheduler's provider and %TASKHUB_NAME% hub in host.json for DTS (the repository's
+    copy restored after packaging); host.json untouched for Azure Storage."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("host_json_hook", INFRA / "hooks" / "host_json.py")
+    assert spec and spec.loader
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    original = (REPO / "host.json").read_text(encoding="utf-8")
+    (tmp_path / "host.json").write_text(original, encoding="utf-8")
+    assert hook.prepare(tmp_path, "AzureStorage") is False
+    assert (tmp_path / "host.json").read_text(encoding="utf-8") == original
+    assert hook.prepare(tmp_path, "DurableTaskScheduler") is True
+    durable = json.loads((tmp_path / "host.json").read_text(encoding="utf-8"))["extensions"]["durableTask"]
+    assert durable["storageProvider"] == {"type": "azureManaged", "connectionStringName": DTS_CONNECTION}
+    assert durable["hubName"] == "%TASKHUB_NAME%"
     settings = settings_of(resources_for("DurableTaskScheduler"))
-    prefix = HOST_OVERRIDE + "extensions__durableTask__"
-    assert settings[prefix + "storageProvider__type"] == "azureManaged"
-    assert settings[prefix + "storageProvider__connectionStringName"] == DTS_CONNECTION
-    assert settings[prefix + "hubName"] == settings["TASKHUB_NAME"]
+    assert DTS_CONNECTION in settings and "TASKHUB_NAME" in settings  # what host.json refers to
+    assert hook.restore(tmp_path) is True
+    assert (tmp_path / "host.json").read_text(encoding="utf-8") == original
+    hooks = (REPO / "azure.yaml").read_text(encoding="utf-8")
+    assert "infra/hooks/host_json.py prepare" in hooks and "infra/hooks/host_json.py restore" in hooks
 
 
-def test_host_overrides_follow_host_json_shape() -> None:
-    """Each AzureFunctionsJobHost__a__b__c override lands under a section host.json has."""
-    host = host_json()
-    for key in settings_of(resources_for("DurableTaskScheduler")):
-        if not key.startswith(HOST_OVERRIDE):
-            continue
-        path = key[len(HOST_OVERRIDE):].split("__")
-        node: Any = host
-        for part in path[:2]:  # extensions -> durableTask must exist; deeper keys are new
-            assert isinstance(node, dict) and part in node, f"{key}: host.json has no {part}"
-            node = node[part]
+def test_azure_storage_polls_its_queues_at_most_two_seconds_apart() -> None:
+    """An idle app's first step waits at most maxQueuePollingInterval (30 s by default): 2 s for a chat."""
+    provider = host_json()["extensions"]["durableTask"]["storageProvider"]
+    assert provider["maxQueuePollingInterval"] == "00:00:02"
 
 
 def test_host_json_keeps_azure_storage_as_its_own_provider() -> None:
@@ -128,7 +144,7 @@ def _upper_bound(version_range: str) -> tuple[int, ...]:
 
 
 def test_extension_bundle_can_resolve_a_scheduler_capable_version() -> None:
-    """The bundle range admits 4.32.0+, which carries the azureManaged (scheduler) provider."""
+    """The bundle range admits 4.30.0+, which carries the azureManaged (scheduler) provider."""
     bundle = host_json()["extensionBundle"]
     assert bundle["id"] in ("Microsoft.Azure.Functions.ExtensionBundle", "Microsoft.Azure.Functions.ExtensionBundle.Preview")
     assert _upper_bound(bundle["version"]) > DTS_BUNDLE_MINIMUM

@@ -83,10 +83,13 @@ def test_publishing_credentials_are_disabled(resources: list[Deployed]) -> None:
 
 
 def test_function_app_is_https_only(resources: list[Deployed]) -> None:
-    """HTTPS only, modern TLS, FTP off."""
+    """HTTPS only, modern TLS; no FTP (Flex Consumption has none and rejects ftpsState: FTP publishing is off by policy)."""
     (site,) = created(resources, "Microsoft.Web/sites")
     assert site.properties["httpsOnly"] is True
-    assert site.properties["siteConfig"] == {"minTlsVersion": "1.2", "ftpsState": "Disabled"}
+    assert site.properties["siteConfig"] == {"minTlsVersion": "1.2"}
+    policies = {r.body.get("name"): r.properties for r in resources
+                if r.type == "Microsoft.Web/sites/basicPublishingCredentialsPolicies"}
+    assert policies.get("ftp") == {"allow": False} and policies.get("scm") == {"allow": False}
 
 
 def test_no_app_setting_carries_a_key(resources: list[Deployed]) -> None:
