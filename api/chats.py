@@ -149,7 +149,7 @@ async def create_chat(req: RequestView, client: df.DurableOrchestrationClient, c
     return json_response({id_field: chat_id}, status=202)
 
 
-async def patch_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str) -> Response:
+async def patch_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, id_field: str) -> Response:
     """PATCH: change instructions, skills or the approval timeout from the next turn on; the history stays."""
     body = json_body(req, required=True)
     fields = {"instructions", "skills", "approvalTimeoutSeconds"}
@@ -169,12 +169,20 @@ async def patch_chat(req: RequestView, client: df.DurableOrchestrationClient, ch
     result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="patch", options=options))
     if not (result or {}).get("found"):
         raise HttpError(404, f"chat {chat_id!r} does not exist; create it with PUT first")
-    return await get_chat(req, client, chat_id)
+    return await get_chat(req, client, chat_id, id_field)
 
 
-async def get_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str) -> Response:
+def extension_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`recentMessages` in the Functions OpenAI extension's shape: `toolCalls` as a JSON string (its
+    `AssistantState` gives a string, and its clients read it as one)."""
+    return [{**m, "toolCalls": json.dumps(m.get("toolCalls") or [], ensure_ascii=False)} for m in messages]
+
+
+async def get_chat(
+    req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, id_field: str = "chatId"
+) -> Response:
     """GET: the chat's state and its messages after `timestampUTC` (the archive's, then the entity's window),
-    and the turns running or queued with their events URLs."""
+    and the turns running or queued with their events URLs; under `/api/assistants` in the extension's shape."""
     after = parse_timestamp(req)
     chat = await read_chat(client, chat_id)
     archived = await asyncio.to_thread(read_archive, chat_id, chat.archived_count, after) if chat and chat.archived_count else ()
@@ -187,6 +195,8 @@ async def get_chat(req: RequestView, client: df.DurableOrchestrationClient, chat
         body["skills"] = list(chat.skills) if chat.skills is not None else sorted(registry.names())
         pending = chat.pending_approval
         body["requiresAction"] = pending.to_api(approvals_url(req, chat_id, pending.turn_id)) if pending else None
+    if id_field == "assistantId":
+        body["recentMessages"] = extension_messages(body["recentMessages"])
     return json_response(body)
 
 
@@ -212,11 +222,11 @@ async def handle_chat(
     if req.method == "POST":
         return await post_message(req, client, chat_id, await chat_exists(client, chat_id))
     if req.method == "GET":
-        return await get_chat(req, client, chat_id)
+        return await get_chat(req, client, chat_id, id_field)
     if req.method == "DELETE":
         return await delete_chat(client, chat_id)
     if req.method == "PATCH":
-        return await patch_chat(req, client, chat_id)
+        return await patch_chat(req, client, chat_id, id_field)
     raise HttpError(405, f"method {req.method} is not allowed")
 
 

@@ -51,6 +51,21 @@ def _call_id(messages: list[dict[str, Any]], name: str) -> str:
     return f"call_{digest[:24]}"
 
 
+_WHO = re.compile(r"^\s*who\s+is\s+(?P<name>.+?)\s*\??\s*$", re.I)
+
+
+def _canned(prompt: str) -> str:
+    """A one-shot completion (`ask`, `whois`) with no model: short, clearly canned, and about the prompt."""
+    who = _WHO.match(prompt)
+    if who:
+        name = who.group("name")
+        return (f"{MARK} {name} is someone a real model could tell you about; this canned answer knows no facts. "
+                "Set OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for one.")
+    words = len(prompt.split())
+    return (f"{MARK} A canned answer to your {words}-word prompt ({prompt[:60]!r}{'...' if len(prompt) > 60 else ''}): "
+            "the offline model writes no text of its own. Set OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for a real model.")
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -100,7 +115,7 @@ class OfflineModel:
                 f"For anything else, configure a model (OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT). You said: {prompt}"
             )
         else:
-            text = f"{MARK} No model is configured, so I cannot answer {prompt!r}. Set OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT."
+            text = _canned(prompt)
         return self._result(messages, text)
 
     def _change_after_listing(self, messages: list[dict[str, Any]], offered: set[str]) -> CompletionResult | None:

@@ -1,6 +1,7 @@
 """End to end: the slow-model 202 path, DELETE, the assistants routes, bad input."""
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -141,3 +142,21 @@ def test_model_failure_fails_the_turn_and_leaves_the_chat_unchanged(assistant_ho
     model.fail(429, retry_after=0.01, times=3)
     busy = host.http.post(f"{host.api}/ask", json={"prompt": "x"})
     assert busy.status_code == 503 and "HTTP 429" in busy.json()["error"]
+
+
+def test_the_extension_samples_flow_against_assistants(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+    """The Functions OpenAI extension's sample end to end, as its clients read it: "add a todo: Buy milk", then the
+    state: 5 messages, the AddTodo call as a JSON string in `toolCalls`, the reply naming the task, tokens counted."""
+    host = assistant_host
+    chat = host.new_chat("You help the user keep a todo list.", route="assistants")
+    model.call_tools(tool_call("AddTodo", {"taskDescription": "Buy milk"})).reply("I added 'Buy milk' to your todo list.")
+    reply = host.http.post(f"{host.api}/assistants/{chat}", json={"message": "add a todo: Buy milk"}).text
+    state = host.http.get(f"{host.api}/assistants/{chat}").json()
+    messages = state["recentMessages"]
+    assert state["exists"] is True and state["totalMessages"] == 5 and len(messages) <= state["totalMessages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert all(isinstance(m["toolCalls"], str) for m in messages)
+    calls = json.loads(messages[2]["toolCalls"])
+    assert calls[0]["functionName"] == "AddTodo" and "Buy milk" in calls[0]["arguments"]
+    assert "Buy milk" in messages[-1]["content"] and "Buy milk" in reply and state["totalTokens"] > 0
+    assert isinstance(host.http.get(f"{host.api}/chats/{chat}").json()["recentMessages"][2]["toolCalls"], list)

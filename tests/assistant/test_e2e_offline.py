@@ -19,7 +19,9 @@ def test_offline_model_adds_and_lists_todos(offline_host: AssistantHost) -> None
     listed = host.http.post(f"{host.api}/chats/{chat}", json={"message": "what are my todos?"}).text
     assert listed == "[offline model] You have 1 todo(s): 1. buy milk."
     whois = host.http.get(f"{host.api}/whois/Grace").text
-    assert whois.startswith("[offline model]") and "Who is Grace?" in whois
+    assert whois.startswith("[offline model] Grace is someone") and "canned" in whois
+    asked = host.http.post(f"{host.api}/ask", json={"prompt": "Write a haiku about queues."}).text
+    assert asked.startswith("[offline model] A canned answer to your 5-word prompt") and "haiku" in asked
 
 
 def test_offline_model_asks_to_delete_and_a_person_approves(offline_host: AssistantHost) -> None:
