@@ -1,16 +1,21 @@
 """Token counting with tiktoken, and the prompt budget that keeps what is sent to the model bounded.
 
-tiktoken downloads its encodings on first use; where that is impossible (no network, unknown
-model) counting falls back to a conservative estimate, so a budget is never exceeded by
-under-counting. Encodings are loaded once per process.
+tiktoken would download its encodings on first use; the app ships `o200k_base` and `cl100k_base`
+(`assistant/encodings/`, byte-identical to tiktoken's files, which tiktoken checks by hash) and
+points tiktoken's cache at them, so counts are exact with no network. An unknown model name counts
+with `o200k_base`; only if an encoding cannot be loaded at all does counting fall back to a
+conservative estimate (logged once), so a budget is never exceeded by under-counting. Encodings are
+loaded once per process.
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
+import os
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from pathlib import Path
 
 from assistant.messages import ChatMessage
 
@@ -30,6 +35,15 @@ TokenCounter = Callable[[str], int]
 _MESSAGE_OVERHEAD = 4
 """Tokens the chat format adds around every message (role, separators)."""
 _FALLBACK_ENCODING = "o200k_base"
+ENCODINGS_DIR = Path(__file__).resolve().parent / "encodings"
+"""The shipped encodings, named by tiktoken's cache keys."""
+_warned = False
+
+
+def use_shipped_encodings() -> None:
+    """Point tiktoken's cache at the shipped encodings, unless `TIKTOKEN_CACHE_DIR` already says where to look."""
+    if not os.environ.get("TIKTOKEN_CACHE_DIR"):
+        os.environ["TIKTOKEN_CACHE_DIR"] = str(ENCODINGS_DIR)
 
 
 def estimate_tokens(text: str) -> int:
@@ -40,6 +54,8 @@ def estimate_tokens(text: str) -> int:
 @lru_cache(maxsize=16)
 def token_counter(model: str) -> TokenCounter:
     """A counter for `model`: its tiktoken encoding, `o200k_base` if the name is unknown, else the estimate."""
+    global _warned
+    use_shipped_encodings()
     try:
         import tiktoken
 
@@ -48,7 +64,9 @@ def token_counter(model: str) -> TokenCounter:
         except KeyError:
             encoding = tiktoken.get_encoding(_FALLBACK_ENCODING)
     except Exception as error:  # noqa: BLE001 - any failure to load encodings means: estimate
-        log.warning("tiktoken encoding for %r unavailable (%s); estimating tokens from text length", model, error)
+        if not _warned:
+            _warned = True
+            log.warning("tiktoken encoding for %r unavailable (%s); estimating tokens from text length", model, error)
         return estimate_tokens
 
     def count(text: str) -> int:

@@ -14,6 +14,8 @@ def test_add_todo_turn_records_exactly_the_turns_messages(assistant_host: Assist
     model.call_tools(tool_call("AddTodo", {"taskDescription": "buy milk"}, call_id="call_milk"))
     model.reply('I added "buy milk" to your todo list.')
     response = host.http.post(f"{host.api}/chats/{chat}", json={"message": "Please add buy milk to my todos"})
+    # tokens counted exactly from the shipped encodings: no download attempted, nothing estimated (no network here)
+    assert "tiktoken encoding" not in host.devhost.log_text()
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text == 'I added "buy milk" to your todo list.'
