@@ -27,7 +27,7 @@ WINDOW = 6
 def small_host(
     tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI
 ) -> Iterator[tuple[AssistantHost, str]]:
-    """devhost with a 700-token prompt budget (the four tool definitions take ~380 as estimated offline), a 6-message working window and its own archive table."""
+    """devhost with a 700-token prompt budget (room for the four tool definitions and a few turns), a 6-message working window and its own archive table."""
     archive = f"chatmessages{uuid.uuid4().hex[:10]}"
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
     extra = {"CHAT_PROMPT_TOKEN_BUDGET": str(BUDGET), "CHAT_WORKING_MESSAGES": str(WINDOW), "CHAT_ARCHIVE_TABLE": archive}
