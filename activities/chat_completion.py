@@ -8,19 +8,24 @@ the result's `error`, so the turn fails at once.
 """
 from __future__ import annotations
 
+import functools
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import azure.durable_functions as df
 
+from opentelemetry.trace import SpanKind
+
 from activities.event_log import EventWriter, append_events, read_events
 from assistant.events import DELTA, MESSAGE_COMPLETED, RESET, EventDraft, TurnEvent
 from assistant.messages import ToolCall
 from assistant.payloads import CompletionRequest, CompletionResult, EventTarget
+from assistant import telemetry
 from assistant.state import Usage
 from assistant.providers import ModelUnavailable, chat_model, cut_text
 from assistant.settings import assistant_settings, model_settings
@@ -43,22 +48,69 @@ def complete(request: CompletionRequest) -> CompletionResult:
     reserve = tools_tokens(tools, count) + (settings.max_completion_tokens or 0)
     messages = fit_to_budget(request.messages, settings.prompt_token_budget, count, reserve=reserve)
     wire = [m.to_openai() for m in messages]
+    if request.queued_seconds is not None:
+        _queue_wait().record(request.queued_seconds)
+    ask = functools.partial(_ask, traceparent=request.traceparent)
     if request.events is None:
-        return _ask(wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, None)
-    return _ask_streaming(request.events, wire, tools, settings.max_completion_tokens, settings.max_reply_bytes)
+        return ask(wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, None)
+    return _ask_streaming(request.events, wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, ask)
+
+
+@functools.lru_cache(maxsize=1)
+def _instruments() -> tuple[Any, Any]:
+    m = telemetry.meter()
+    return (
+        m.create_histogram("gen_ai.client.operation.duration", unit="s", description="Model call latency"),
+        m.create_histogram("gen_ai.client.token.usage", unit="{token}", description="Tokens per model call"),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _queue_wait() -> Any:
+    return telemetry.meter().create_histogram("assistant.turn.queue_wait", unit="s",
+                                              description="How long a turn waited behind earlier turns of its chat")
 
 
 def _ask(
     wire: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int | None, max_reply: int,
-    on_delta: Callable[[str], None] | None,
+    on_delta: Callable[[str], None] | None, traceparent: str | None = None,
 ) -> CompletionResult:
-    try:
-        answer = chat_model().complete(wire, tools or None, max_tokens, on_delta)
-    except ModelUnavailable as error:
-        if error.transient:
-            raise
-        return CompletionResult(content="", error=str(error))
+    """One model call, as a GenAI `chat {model}` span of the turn's trace, with its latency and tokens as metrics."""
+    settings = model_settings()
+    provider = {"azure": "azure.ai.openai", "openai": "openai"}.get(settings.provider, settings.provider)
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider, "gen_ai.system": provider,
+                  "gen_ai.request.model": settings.model, "gen_ai.request.stream": on_delta is not None}
+    if max_tokens is not None:
+        attributes["gen_ai.request.max_tokens"] = max_tokens
+    duration, tokens = _instruments()
+    started = time.perf_counter()
+    with telemetry.span(f"chat {settings.model}", traceparent, SpanKind.CLIENT, attributes) as span:
+        if telemetry.content_enabled():
+            span.set_attribute("gen_ai.input.messages", json.dumps(wire, ensure_ascii=False)[:32_000])
+        try:
+            answer = chat_model().complete(wire, tools or None, max_tokens, on_delta)
+        except ModelUnavailable as error:
+            span.set_attribute("error.type", f"HTTP {error.status}" if error.status else "unavailable")
+            duration.record(time.perf_counter() - started, {**_metric_attributes(attributes), "error.type": "unavailable"})
+            if error.transient:
+                raise
+            return CompletionResult(content="", error=str(error))
+        finish = "tool_calls" if answer.tool_calls else "stop"
+        span.set_attributes({
+            "gen_ai.response.model": answer.model or settings.model, "gen_ai.response.finish_reasons": [finish],
+            "gen_ai.usage.input_tokens": answer.usage.prompt_tokens, "gen_ai.usage.output_tokens": answer.usage.completion_tokens,
+        })
+        if telemetry.content_enabled():
+            span.set_attribute("gen_ai.output.messages", json.dumps({"content": answer.content}, ensure_ascii=False)[:32_000])
+        base = _metric_attributes(attributes)
+        duration.record(time.perf_counter() - started, base)
+        tokens.record(answer.usage.prompt_tokens, {**base, "gen_ai.token.type": "input"})
+        tokens.record(answer.usage.completion_tokens, {**base, "gen_ai.token.type": "output"})
     return replace(answer, content=cut_text(answer.content, max_reply))
+
+
+def _metric_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attributes.items() if k in ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model")}
 
 
 def _recorded(event: TurnEvent) -> CompletionResult:
@@ -74,29 +126,33 @@ def _recorded(event: TurnEvent) -> CompletionResult:
 
 
 def _ask_streaming(
-    target: EventTarget, wire: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int | None, max_reply: int
+    target: EventTarget, wire: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int | None, max_reply: int,
+    ask: Callable[..., CompletionResult] = _ask,
 ) -> CompletionResult:
     """The model call of a turn: preface, then the text as it comes, then `message.completed`, all in the log.
 
-    The model is asked at once, on a thread of its own, while this thread writes the preface and reads what
-    earlier runs of this call wrote after it (the log's round trips stay off the time to the first word).
-    A `message.completed` there is the answer (recorded by a run whose completion was lost: the new
-    answer is dropped); streamed text without one is voided with `message.reset` before the new text.
+    It first reads what earlier runs of this call wrote after the preface (one round trip): a
+    `message.completed` there is the answer (recorded by a run whose completion was lost: the model is not
+    asked again, and no second span appears); streamed text without one is voided with `message.reset`
+    before the new text. Then the model is asked, on a thread of its own, while this thread writes the
+    preface (its round trips stay off the time to the first word).
     """
-    pieces: queue.SimpleQueue[object] = queue.SimpleQueue()
-
-    def ask() -> None:
-        try:
-            pieces.put(_Done(_ask(wire, tools, max_tokens, max_reply, pieces.put)))
-        except BaseException as error:  # noqa: BLE001 - handed to the activity's thread, which raises it
-            pieces.put(_Failed(error))
-
-    threading.Thread(target=ask, name="model-stream", daemon=True).start()
-    body_start = append_events(target.turn_id, target.chat_id, target.start, target.preface) + 1
+    body_start = target.start + len(target.preface)
     earlier = read_events(target.turn_id, after=body_start - 1)
     completed = [e for e in earlier if e.type == MESSAGE_COMPLETED]
     if completed:
+        append_events(target.turn_id, target.chat_id, target.start, target.preface)
         return _recorded(completed[-1])
+    pieces: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+    def run() -> None:
+        try:
+            pieces.put(_Done(ask(wire, tools, max_tokens, max_reply, pieces.put)))
+        except BaseException as error:  # noqa: BLE001 - handed to the activity's thread, which raises it
+            pieces.put(_Failed(error))
+
+    threading.Thread(target=run, name="model-stream", daemon=True).start()
+    append_events(target.turn_id, target.chat_id, target.start, target.preface)
     writer = EventWriter(target.turn_id, target.chat_id, earlier[-1].sequence + 1 if earlier else body_start,
                          last_write=0.0)
     attempt = 1 + sum(1 for e in earlier if e.type == RESET) + (1 if any(e.type == DELTA for e in earlier) else 0)

@@ -8,6 +8,7 @@ orchestration failed wrote nothing, so repeating its key runs it again.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ from api.events import approvals_url, events_url, sse_response, wants_sse
 from api.http import RequestView, check_status_response, text_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
 from api.waiting import FINISHED, InstanceGone, wait_for_instance
+from assistant import telemetry
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
 from orchestrators.post_user_query import POST_USER_QUERY, TURN_FAILED, TURN_READY_EVENT
@@ -99,6 +101,12 @@ def turn_failure(instance_id: str, output: Any, keyed: bool = False) -> HttpErro
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _turn_duration() -> Any:
+    return telemetry.meter().create_histogram("assistant.turn.duration", unit="s",
+                                              description="From a turn's start to its end, as the waiting POST saw it")
+
+
 def _requires_action(status: df.DurableOrchestrationStatus) -> bool:
     custom = status.custom_status
     return isinstance(custom, dict) and bool(custom.get("requiresAction"))
@@ -157,7 +165,17 @@ async def _wait_accepted(client: df.DurableOrchestrationClient, instance_id: str
 async def post_message(
     req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, chat_exists: bool
 ) -> Response:
-    """POST: run one turn; 200 with the reply if done within the wait, else 202 with status URLs."""
+    """POST: run one turn; 200 with the reply if done within the wait, else 202 with status URLs (the turn's trace
+    starts here: its spans are children of this request's)."""
+    with telemetry.start_span_from("POST /api/chats/{chatId}", attributes={"http.request.method": "POST", "chat.id": chat_id}) as span:
+        response = await _post_message(req, client, chat_id, chat_exists)
+        span.set_attribute("http.response.status_code", response.status_code)
+        return response
+
+
+async def _post_message(
+    req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, chat_exists: bool
+) -> Response:
     body = json_body(req, required=False)
     message = required_text(body["message"] if "message" in body else req.params.get("message"), "message")
     timeout = parse_timeout(req)
@@ -174,6 +192,7 @@ async def post_message(
         model_attempts=settings.model_attempts,
         model_retry_seconds=settings.model_retry_seconds,
         events=settings.turn_events,
+        traceparent=telemetry.inject(),
     )
     instance_id = turn_instance_id(chat_id, key)
     await _start_once(client, instance_id, turn, keyed=key is not None)
@@ -200,6 +219,8 @@ async def post_message(
         raise turn_failure(instance_id, status.output, keyed=key is not None)
     output = status.output if isinstance(status.output, dict) else json.loads(status.output)
     await _wake(client, output.get("nextTurnId"))
+    if status.created_time and status.last_updated_time:
+        _turn_duration().record((status.last_updated_time - status.created_time).total_seconds())
     if output.get("cancelled"):
         raise HttpError(409, "the turn was cancelled; nothing of it was written to the chat", instanceId=instance_id)
     if not output.get("found", True):

@@ -68,6 +68,8 @@ class TurnInput:
     """Wait between the attempts (`CHAT_MODEL_RETRY_SECONDS`)."""
     events: bool = True
     """Publish the turn's events to its log (`CHAT_TURN_EVENTS`, on by default)."""
+    traceparent: str | None = None
+    """The W3C trace context of the request that sent the message: the turn's spans join its trace."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
@@ -80,6 +82,7 @@ class TurnInput:
             "modelAttempts": self.model_attempts,
             "modelRetrySeconds": self.model_retry_seconds,
             "events": self.events,
+            "traceparent": self.traceparent,
         }
 
     @classmethod
@@ -94,6 +97,7 @@ class TurnInput:
             model_attempts=int(data.get("modelAttempts", 3)),
             model_retry_seconds=float(data.get("modelRetrySeconds", 2.0)),
             events=bool(data.get("events", False)),
+            traceparent=data.get("traceparent"),
         )
 
 
@@ -139,10 +143,18 @@ class CompletionRequest:
     """Stream the answer into the turn's event log (None: just answer)."""
     tools: tuple[str, ...] | None = None
     """The skills to offer (the chat's); None: every registered one."""
+    traceparent: str | None = None
+    """The turn's trace context (the model call's span joins it)."""
+    queued_seconds: float | None = None
+    """The first model call of a turn: how long the turn waited in its chat's queue (a metric)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
         data: dict[str, Any] = {"messages": message_dicts(self.messages), "allowTools": self.allow_tools}
+        if self.traceparent:
+            data["traceparent"] = self.traceparent
+        if self.queued_seconds is not None:
+            data["queuedSeconds"] = self.queued_seconds
         if self.events is not None:
             data["events"] = self.events.to_dict()
         if self.tools is not None:
@@ -157,6 +169,8 @@ class CompletionRequest:
             allow_tools=bool(data.get("allowTools", True)),
             events=EventTarget.from_dict(data.get("events")),
             tools=tuple(data["tools"]) if data.get("tools") is not None else None,
+            traceparent=data.get("traceparent"),
+            queued_seconds=data.get("queuedSeconds"),
         )
 
 
@@ -211,6 +225,8 @@ class ToolInvocation:
     empty means the call id (older payloads)."""
     events: EventTarget | None = None
     """Where the call's `tool_call.started` (at `start`) and `tool_call.completed` (at `end`) go."""
+    traceparent: str | None = None
+    """The turn's trace context (the skill call's span joins it)."""
 
     @property
     def key(self) -> str:
@@ -222,6 +238,8 @@ class ToolInvocation:
         data = {"chatId": self.chat_id, "call": self.call.to_dict(), "idempotencyKey": self.idempotency_key}
         if self.events is not None:
             data["events"] = self.events.to_dict()
+        if self.traceparent:
+            data["traceparent"] = self.traceparent
         return data
 
     @classmethod
@@ -232,6 +250,7 @@ class ToolInvocation:
             call=ToolCall.from_dict(data["call"]),
             idempotency_key=str(data.get("idempotencyKey") or ""),
             events=EventTarget.from_dict(data.get("events")),
+            traceparent=data.get("traceparent"),
         )
 
 

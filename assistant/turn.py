@@ -83,6 +83,14 @@ class TurnRun:
     """Events decided here that the next model call writes first (turn start, calls that did not run)."""
     tools: tuple[str, ...] | None = None
     """The skills offered to the model (the chat's); None: every registered one."""
+    traceparent: str | None = None
+    """The turn's trace context, handed to every activity."""
+    queued_seconds: float | None = None
+    """How long the turn waited in the queue: sent with the first model call, then dropped."""
+
+    def traced(self, traceparent: str | None, queued_seconds: float | None) -> TurnRun:
+        """The run's activities joining trace `traceparent`; the first model call reports the queue wait."""
+        return replace(self, traceparent=traceparent, queued_seconds=queued_seconds)
 
     def with_tools(self, tools: Sequence[str] | None) -> TurnRun:
         """The run offering only `tools` (None: every registered skill)."""
@@ -134,7 +142,8 @@ class TurnRun:
     def invocation(self, call: ToolCall, index: int, events: EventTarget | None = None) -> ToolInvocation:
         """The activity input of the answer's call number `index`, with its idempotency key (turn, run, round, index)."""
         key = f"{self.turn_id}/{self.run_key}/{self.rounds}/{index}"
-        return ToolInvocation(chat_id=self.chat_id, call=call, idempotency_key=key, events=events)
+        return ToolInvocation(chat_id=self.chat_id, call=call, idempotency_key=key, events=events,
+                              traceparent=self.traceparent)
 
     @property
     def done(self) -> bool:
@@ -146,13 +155,14 @@ class TurnRun:
         events = EventTarget(self.turn_id, self.chat_id, self.next_event, self.preface) if self.events else None
         return CompletionRequest(
             messages=self.history + self.new_messages, allow_tools=self.rounds < self.max_tool_rounds, events=events,
-            tools=self.tools,
+            tools=self.tools, traceparent=self.traceparent, queued_seconds=self.queued_seconds,
         )
 
     def on_answer(self, answer: CompletionResult, now: datetime, known_tools: frozenset[str]) -> tuple[TurnRun, ToolPlan]:
         """Step 3: take the model's answer; either the turn ends or tool calls are planned."""
         usage = self.usage + answer.usage
         stamp = next_stamp(self.new_messages, now)
+        self = replace(self, queued_seconds=None)  # reported once, with the first call
         base = answer.last_sequence + 1 if answer.last_sequence else self.next_event
         if not answer.tool_calls or self.rounds >= self.max_tool_rounds:
             text = answer.content if not answer.tool_calls else (answer.content.strip() or ROUND_LIMIT_REPLY)

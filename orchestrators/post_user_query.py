@@ -142,6 +142,7 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     entity = chat_entity_id(turn.chat_id)
     context.set_custom_status(ACCEPTED_STATUS)
     slot = TurnSlot.from_dict((yield context.call_entity(entity, "enqueue_turn", context.instance_id)))
+    accepted_at = context.current_utc_datetime
     next_event, preface = 1, [EventDraft(TURN_QUEUED, {"position": slot.position}), EventDraft(TURN_STARTED)]
     if turn.events and slot.state == QUEUED:
         # Waiting behind another turn: say so now (the first model call says when it starts).
@@ -170,7 +171,9 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         run = TurnRun.begin(turn, context.instance_id, chat.messages, context.current_utc_datetime, run_key)
     if turn.events:
         run = run.with_events(next_event, preface)
-    run = run.with_tools(chat.skills)
+    run = run.with_tools(chat.skills).traced(
+        turn.traceparent, (context.current_utc_datetime - accepted_at).total_seconds()
+    )
     try:
         return (yield from _turn_loop(context, turn, run, cancel, chat.approval_timeout_seconds))
     except TurnCancelled:

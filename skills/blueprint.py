@@ -12,6 +12,7 @@ import azure.durable_functions as df
 
 from activities.event_log import append_events
 from assistant.events import tool_completed, tool_started
+from assistant import telemetry
 from assistant.payloads import ToolInvocation
 from skills.registry import SkillRegistry
 
@@ -36,7 +37,11 @@ def _skill_activity(registry: SkillRegistry, name: str) -> Callable[[Any], dict[
         if target is not None:
             started = tool_started(invocation.call.id, invocation.call.name, invocation.call.arguments)
             append_events(target.turn_id, target.chat_id, target.start, [started])
-        result = registry.invoke(invocation)
+        attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": invocation.call.name,
+                      "gen_ai.tool.call.id": invocation.call.id, "chat.id": invocation.chat_id}
+        with telemetry.span(f"execute_tool {invocation.call.name}", invocation.traceparent, attributes=attributes) as span:
+            result = registry.invoke(invocation)
+            span.set_attribute("ok", result.ok)
         if target is not None and target.end is not None:
             completed = tool_completed(result.tool_call_id, result.name, result.ok, result.content)
             append_events(target.turn_id, target.chat_id, target.end, [completed])

@@ -57,6 +57,12 @@ OPTIONAL_WITH_DEFAULTS = {
     "CHAT_TURN_RETENTION_HOURS": "default 24 h before finished turns' histories are purged",
     "CHAT_TURN_EVENTS": "default on: turns publish their live events",
     "TURN_EVENTS_TABLE": "default turnevents: the Table storage table of the turns' event logs",
+    "OTEL_SDK_DISABLED": "OpenTelemetry's own switch: true turns tracing off",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "send traces to an OTLP collector (unset on Azure: Application Insights)",
+    "OTEL_TRACES_EXPORTER": "console for spans in the log (local debugging)",
+    "OTEL_SERVICE_NAME": "default durable-assistant",
+    "CHAT_TRACE_CONTENT": "default off: prompts and replies are not recorded in spans",
+    "TIKTOKEN_CACHE_DIR": "default: the encodings shipped in assistant/encodings",
 }
 
 # Set by the infra for the Functions host or Azure SDKs, not read by the app's own code.

@@ -1,0 +1,146 @@
+"""OpenTelemetry for the assistant: one trace per turn, a span per model call and per skill call, and metrics.
+
+The trace starts at the HTTP request that sends the message; its context (W3C `traceparent`) travels
+in the durable payloads (the turn's input, each model and skill activity's input), so every span of
+the turn joins it wherever and whenever the activity runs. Orchestrators make no spans (they replay),
+and a model call rerun after a crash that finds its answer recorded makes none either, so replays and
+resumed turns neither split nor repeat spans. Model calls follow the GenAI semantic conventions
+(`chat {model}`, `gen_ai.*`: operation, provider, request/response model, input/output tokens, finish
+reasons); skill calls are `execute_tool {name}` with `gen_ai.tool.*` and `ok`. Metrics: turn duration,
+queue wait, model latency (`gen_ai.client.operation.duration`) and tokens (`gen_ai.client.token.usage`).
+
+Where they go (read when first needed, once per process): Application Insights when
+`APPLICATIONINSIGHTS_CONNECTION_STRING` is set (azure-monitor-opentelemetry, with the managed
+identity named in `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`), an OTLP endpoint with
+`OTEL_EXPORTER_OTLP_ENDPOINT`, the console (one JSON object per span, in the host's log) with
+`OTEL_TRACES_EXPORTER=console`; otherwise nowhere (the API is a no-op: tests run without it).
+`OTEL_SDK_DISABLED=true` turns it all off. Prompts and replies are recorded only with
+`CHAT_TRACE_CONTENT=on`. Only this app's code is traced: nothing is auto-instrumented, so a host's own
+server (devhost's) never appears.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+__all__ = [
+    "configure", "content_enabled", "inject", "meter", "span", "start_span_from", "tracer", "trace_context",
+]
+
+log = logging.getLogger(__name__)
+_SCOPE = "durable-assistant"
+_lock = threading.Lock()
+_configured = False
+_propagator = TraceContextTextMapPropagator()
+
+
+def _env(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def configure() -> None:
+    """Set up the exporters the environment asks for (once per process)."""
+    global _configured
+    if _configured:
+        return
+    with _lock:
+        if _configured:
+            return
+        _configured = True
+        if _env("OTEL_SDK_DISABLED").lower() == "true":
+            return
+        try:
+            _configure()
+        except Exception as error:  # noqa: BLE001 - telemetry must never stop the app
+            log.warning("OpenTelemetry not configured: %s", error)
+
+
+def _configure() -> None:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
+
+    connection = _env("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    if connection:
+        from azure.monitor.opentelemetry import configure_azure_monitor
+
+        options: dict[str, Any] = {"connection_string": connection}
+        auth = _env("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
+        client_id = next((p.split("=", 1)[1] for p in auth.split(";") if p.lower().startswith("clientid=")), "")
+        if "authorization=aad" in auth.lower():
+            from azure.identity import ManagedIdentityCredential
+
+            options["credential"] = ManagedIdentityCredential(client_id=client_id or None)
+        configure_azure_monitor(**options)
+        return
+    resource = Resource.create({"service.name": _env("OTEL_SERVICE_NAME") or "durable-assistant"})
+    provider = TracerProvider(resource=resource)
+    exporters = [e.strip() for e in _env("OTEL_TRACES_EXPORTER").split(",") if e.strip()]
+    if "console" in exporters:
+        # One line of JSON per span, written as the span ends: whole lines even when several processes share a log.
+        one_line = ConsoleSpanExporter(formatter=lambda s: s.to_json(indent=None) + "\n")
+        provider.add_span_processor(SimpleSpanProcessor(one_line))
+    if _env("OTEL_EXPORTER_OTLP_ENDPOINT") or "otlp" in exporters:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    if provider._active_span_processor._span_processors:  # something to export to
+        trace.set_tracer_provider(provider)
+
+
+def tracer() -> trace.Tracer:
+    """The app's tracer (a no-op one until something is configured)."""
+    configure()
+    return trace.get_tracer(_SCOPE)
+
+
+def meter() -> metrics.Meter:
+    """The app's meter."""
+    configure()
+    return metrics.get_meter(_SCOPE)
+
+
+def content_enabled() -> bool:
+    """Whether prompts and replies may be recorded (`CHAT_TRACE_CONTENT=on`)."""
+    return _env("CHAT_TRACE_CONTENT").lower() in ("on", "1", "true", "yes")
+
+
+def inject() -> str | None:
+    """The current span's W3C `traceparent` (None when nothing is being traced)."""
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def trace_context(traceparent: str | None) -> otel_context.Context | None:
+    """The context a `traceparent` carried in a durable payload names (None without one)."""
+    if not traceparent:
+        return None
+    return _propagator.extract({"traceparent": traceparent})
+
+
+@contextmanager
+def span(name: str, traceparent: str | None, kind: SpanKind = SpanKind.INTERNAL,
+         attributes: dict[str, Any] | None = None) -> Iterator[trace.Span]:
+    """A span named `name`, child of the span `traceparent` names; errors set its status."""
+    with tracer().start_as_current_span(name, context=trace_context(traceparent), kind=kind,
+                                        attributes=attributes or {}, record_exception=True) as current:
+        try:
+            yield current
+        except Exception as error:
+            current.set_status(Status(StatusCode.ERROR, str(error)[:200]))
+            raise
+
+
+def start_span_from(name: str, kind: SpanKind = SpanKind.SERVER, attributes: dict[str, Any] | None = None) -> Any:
+    """A new root span (the HTTP request that starts a turn) as a context manager."""
+    return tracer().start_as_current_span(name, kind=kind, attributes=attributes or {})
