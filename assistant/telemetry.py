@@ -10,8 +10,8 @@ reasons); skill calls are `execute_tool {name}` with `gen_ai.tool.*` and `ok`. M
 queue wait, model latency (`gen_ai.client.operation.duration`) and tokens (`gen_ai.client.token.usage`).
 
 Where they go (read when first needed, once per process): Application Insights when
-`APPLICATIONINSIGHTS_CONNECTION_STRING` is set (azure-monitor-opentelemetry, with the managed
-identity named in `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`), an OTLP endpoint with
+`APPLICATIONINSIGHTS_CONNECTION_STRING` is set (the Azure Monitor OpenTelemetry exporter, with the
+managed identity named in `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`), an OTLP endpoint with
 `OTEL_EXPORTER_OTLP_ENDPOINT`, the console (one JSON object per span, in the host's log) with
 `OTEL_TRACES_EXPORTER=console`; otherwise nowhere (the API is a no-op: tests run without it).
 `OTEL_SDK_DISABLED=true` turns it all off. Prompts and replies are recorded only with
@@ -65,36 +65,43 @@ def configure() -> None:
 
 
 def _configure() -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 
+    resource = Resource.create({"service.name": _env("OTEL_SERVICE_NAME") or "durable-assistant"})
+    provider = TracerProvider(resource=resource)
+    readers: list[Any] = []
     connection = _env("APPLICATIONINSIGHTS_CONNECTION_STRING")
     if connection:
-        from azure.monitor.opentelemetry import configure_azure_monitor
+        from azure.monitor.opentelemetry.exporter import AzureMonitorMetricExporter, AzureMonitorTraceExporter
 
         options: dict[str, Any] = {"connection_string": connection}
         auth = _env("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
-        client_id = next((p.split("=", 1)[1] for p in auth.split(";") if p.lower().startswith("clientid=")), "")
         if "authorization=aad" in auth.lower():
             from azure.identity import ManagedIdentityCredential
 
+            client_id = next((p.split("=", 1)[1] for p in auth.split(";") if p.lower().startswith("clientid=")), "")
             options["credential"] = ManagedIdentityCredential(client_id=client_id or None)
-        configure_azure_monitor(**options)
-        return
-    resource = Resource.create({"service.name": _env("OTEL_SERVICE_NAME") or "durable-assistant"})
-    provider = TracerProvider(resource=resource)
+        provider.add_span_processor(BatchSpanProcessor(AzureMonitorTraceExporter(**options)))
+        readers.append(PeriodicExportingMetricReader(AzureMonitorMetricExporter(**options)))
     exporters = [e.strip() for e in _env("OTEL_TRACES_EXPORTER").split(",") if e.strip()]
     if "console" in exporters:
         # One line of JSON per span, written as the span ends: whole lines even when several processes share a log.
         one_line = ConsoleSpanExporter(formatter=lambda s: s.to_json(indent=None) + "\n")
         provider.add_span_processor(SimpleSpanProcessor(one_line))
     if _env("OTEL_EXPORTER_OTLP_ENDPOINT") or "otlp" in exporters:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
     if provider._active_span_processor._span_processors:  # something to export to
         trace.set_tracer_provider(provider)
+    if readers:
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=readers))
 
 
 def tracer() -> trace.Tracer:
