@@ -18,7 +18,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 
 from api.errors import HttpError, json_errors, json_response
 from api.http import RequestView, empty_response, read_request
-from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text
+from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text, whole_seconds
 from api.turns import post_message
 from activities.archive import read_archive
 from activities.event_log import forget_chat_events
@@ -81,13 +81,7 @@ MAX_TTL_SECONDS = 366 * 24 * 3600
 
 def _ttl_seconds(body: dict[str, Any]) -> int | None:
     """`ttlSeconds` (1 s to a year, or null), else 400."""
-    value = body.get("ttlSeconds")
-    if value is None:
-        return None
-    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    if isinstance(value, bool) or not whole or not 1 <= value <= MAX_TTL_SECONDS:
-        raise HttpError(400, f"ttlSeconds must be a whole number of seconds from 1 to {MAX_TTL_SECONDS}, or null")
-    return int(value)
+    return whole_seconds(body, "ttlSeconds", MAX_TTL_SECONDS)
 
 
 async def _arm_expiry(client: df.DurableOrchestrationClient, chat_id: str) -> None:
@@ -118,13 +112,7 @@ def _skills(body: dict[str, Any]) -> list[str] | None:
 
 
 def _approval_timeout(body: dict[str, Any]) -> int | None:
-    value = body.get("approvalTimeoutSeconds")
-    if value is None:
-        return None
-    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-    if isinstance(value, bool) or not whole or not 1 <= value <= MAX_APPROVAL_TIMEOUT_SECONDS:
-        raise HttpError(400, f"approvalTimeoutSeconds must be a whole number of seconds from 1 to {MAX_APPROVAL_TIMEOUT_SECONDS}")
-    return int(value)
+    return whole_seconds(body, "approvalTimeoutSeconds", MAX_APPROVAL_TIMEOUT_SECONDS)
 
 
 def _instructions(body: dict[str, Any]) -> str | None:

@@ -23,7 +23,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response, StreamingR
 from activities.event_log import append_events, read_events, signals, tail_sequence
 from api.errors import HttpError, json_errors, json_response
 from api.http import RequestView, read_request
-from api.inputs import parse_chat_id
+from api.inputs import parse_chat_id, seconds_param
 from assistant.events import (
     MESSAGE_COMPLETED, TERMINAL, TURN_CANCELLED, TURN_COMPLETED, TURN_FAILED, EventDraft, TurnEvent, sse_comment, sse_frame,
 )
@@ -192,16 +192,7 @@ def _after(view: RequestView) -> int:
 
 
 def _wait(view: RequestView) -> float:
-    raw = view.params.get("waitSeconds")
-    if raw is None:
-        return DEFAULT_WAIT_SECONDS
-    try:
-        value = float(raw)
-    except ValueError as error:
-        raise HttpError(400, f"waitSeconds must be a number, got {raw!r}") from error
-    if not 0 <= value <= MAX_WAIT_SECONDS:
-        raise HttpError(400, f"waitSeconds must be between 0 and {MAX_WAIT_SECONDS:g}")
-    return value
+    return seconds_param(view, "waitSeconds", DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS)
 
 
 @bp.function_name(name="turn_events")

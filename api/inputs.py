@@ -22,6 +22,8 @@ __all__ = [
     "parse_timestamp",
     "is_blank",
     "required_text",
+    "seconds_param",
+    "whole_seconds",
     "wants_json",
 ]
 
@@ -118,18 +120,34 @@ def required_text(value: Any, field: str) -> str:
     return value
 
 
-def parse_timeout(req: RequestView) -> float:
-    """`?timeoutSeconds=` (default 30, 0 to 230), else 400."""
-    raw = req.params.get("timeoutSeconds")
+def seconds_param(req: RequestView, name: str, default: float, maximum: float) -> float:
+    """Query parameter `name`: a number of seconds from 0 to `maximum` (`default` when absent), else 400."""
+    raw = req.params.get(name)
     if raw is None:
-        return DEFAULT_TIMEOUT_SECONDS
+        return default
     try:
         value = float(raw)
     except ValueError as error:
-        raise HttpError(400, f"timeoutSeconds must be a number, got {raw!r}") from error
-    if not 0 <= value <= MAX_TIMEOUT_SECONDS:
-        raise HttpError(400, f"timeoutSeconds must be between 0 and {MAX_TIMEOUT_SECONDS:g}")
+        raise HttpError(400, f"{name} must be a number, got {raw!r}") from error
+    if not 0 <= value <= maximum:
+        raise HttpError(400, f"{name} must be between 0 and {maximum:g}")
     return value
+
+
+def whole_seconds(body: dict[str, Any], name: str, maximum: int) -> int | None:
+    """Body field `name`: a whole number of seconds from 1 to `maximum` (None when absent or null), else 400."""
+    value = body.get(name)
+    if value is None:
+        return None
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole or not 1 <= value <= maximum:
+        raise HttpError(400, f"{name} must be a whole number of seconds from 1 to {maximum}, or null")
+    return int(value)
+
+
+def parse_timeout(req: RequestView) -> float:
+    """`?timeoutSeconds=` (default 30, 0 to 230), else 400."""
+    return seconds_param(req, "timeoutSeconds", DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS)
 
 
 def parse_timestamp(req: RequestView) -> datetime | None:
