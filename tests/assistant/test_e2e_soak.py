@@ -3,10 +3,10 @@
 Five chats send 40 messages each (every message with its own `Idempotency-Key`, a client repeating
 it after a broken connection or a 502/503 until it gets the reply). Every turn asks for one AddTodo
 and the model always calls it `call_1` (a model that reuses call ids). A killer thread SIGKILLs,
-at random moments, devhost (then restarts it) or its activity worker process (devhost starts
-another). At the end: every chat holds each of its turns exactly once and in order, the todo
-table holds each turn's todo exactly once, and the cleanup function purges the turns' histories,
-shrinking the store. The figures are printed (`pytest -s`); `SOAK_SEED` replays a run.
+at random moments (each once some turn finished since the last), devhost (then restarts it) or
+its activity worker process (devhost starts another). At the end: every chat holds each of its
+turns exactly once and in order, the todo table holds each turn's todo exactly once, and the
+cleanup function purges the turns' histories, shrinking the store. The figures are printed (`pytest -s`); `SOAK_SEED` replays a run.
 """
 from __future__ import annotations
 
@@ -107,8 +107,14 @@ def test_soak_with_random_sigkills_of_devhost_and_its_worker(
         thread.start()
     kills: Counter[str] = Counter()
     deadline = started + 240
+    answered_at_kill = -1
     while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
-        time.sleep(rng.uniform(0.4, 1.6))
+        # A kill at a random moment, once some turn finished since the last one: kills faster than a
+        # worker starts (about a second) would only measure restarts, never the turns.
+        while sum(map(len, replies.values())) <= answered_at_kill and any(t.is_alive() for t in threads):
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.1, 1.0))
+        answered_at_kill = sum(map(len, replies.values()))
         if not any(t.is_alive() for t in threads):
             break
         pid = host.devhost.pid
@@ -124,7 +130,8 @@ def test_soak_with_random_sigkills_of_devhost_and_its_worker(
         thread.join(max(deadline - time.monotonic(), 1))
     stop.set()
     elapsed = time.monotonic() - started
-    assert not any(t.is_alive() for t in threads), f"turns unfinished (seed {seed})"
+    progress = {chat: len(replies[chat]) for chat in chats}
+    assert not any(t.is_alive() for t in threads), f"turns unfinished (seed {seed}): {progress} {dict(stats)} {dict(kills)}"
 
     lost = duplicated = 0
     todos = TableClient.from_connection_string(azurite.connection_string, host.todo_table)
