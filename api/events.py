@@ -24,6 +24,7 @@ from activities.event_log import append_events, read_events, signals, tail_seque
 from api.errors import HttpError, json_errors, json_response
 from api.http import RequestView, read_request
 from api.inputs import parse_chat_id, seconds_param
+from api.waiting import FINISHED
 from assistant.events import (
     MESSAGE_COMPLETED, TERMINAL, TURN_CANCELLED, TURN_COMPLETED, TURN_FAILED, EventDraft, TurnEvent, sse_comment, sse_frame,
 )
@@ -40,10 +41,6 @@ STATUS_EVERY = 0.25
 KEEP_ALIVE_SECONDS = 15.0
 MAX_WAIT_SECONDS = 60.0
 DEFAULT_WAIT_SECONDS = 25.0
-_FINISHED = {
-    OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed,
-    OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Canceled,
-}
 
 
 def wants_sse(req: RequestView) -> bool:
@@ -106,7 +103,7 @@ def terminal_event(status: df.DurableOrchestrationStatus) -> EventDraft:
 async def _finish_log(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str) -> bool:
     """Write the terminal event when the turn has finished without one; whether the turn has finished."""
     status = await client.get_status(turn_id)
-    if not status or status.runtime_status not in _FINISHED:
+    if not status or status.runtime_status not in FINISHED:
         return False
     draft = terminal_event(status)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 
 import azure.durable_functions as df
-from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azurefunctions.extensions.http.fastapi import Request, Response
 
 from api.chats import _run_admin
@@ -20,6 +19,7 @@ from api.errors import HttpError, json_errors, json_response
 from api.events import events_url
 from api.http import read_request
 from api.inputs import json_body, parse_chat_id
+from api.waiting import FINISHED
 from assistant.approvals import DecisionError, parse_decisions
 from orchestrators.chat_admin import ChatAdminInput
 from orchestrators.post_user_query import APPROVAL_EVENT, CANCEL_EVENT
@@ -29,16 +29,15 @@ __all__ = ["bp"]
 log = logging.getLogger(__name__)
 
 bp = df.Blueprint()
-_FINISHED = (OrchestrationRuntimeStatus.Completed, OrchestrationRuntimeStatus.Failed,
-             OrchestrationRuntimeStatus.Terminated, OrchestrationRuntimeStatus.Canceled)
 
 
-async def _turn(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str) -> df.DurableOrchestrationStatus:
-    """The turn's status, or 404 when the chat has no such turn."""
+async def _unfinished_turn(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, finished: str) -> None:
+    """404 when the chat has no such turn; 409 (`finished` says why) when it has finished."""
     status = await client.get_status(turn_id) if turn_id.startswith(f"{chat_id}-turn-") else None
     if not status:
         raise HttpError(404, f"chat {chat_id!r} has no turn {turn_id!r}")
-    return status
+    if status.runtime_status in FINISHED:
+        raise HttpError(409, f"turn {turn_id!r} has finished; {finished}")
 
 
 async def _raise(client: df.DurableOrchestrationClient, turn_id: str, event: str) -> None:
@@ -62,9 +61,7 @@ async def turn_approvals(req: Request, client: df.DurableOrchestrationClient) ->
         parse_decisions(body)
     except DecisionError as error:
         raise HttpError(error.status, error.message) from None
-    status = await _turn(client, chat_id, turn_id)
-    if status.runtime_status in _FINISHED:
-        raise HttpError(409, f"turn {turn_id!r} has finished; there is nothing to decide")
+    await _unfinished_turn(client, chat_id, turn_id, "there is nothing to decide")
     result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="decide", options={"turnId": turn_id, **body}))
     if not (result or {}).get("ok"):
         raise HttpError(int((result or {}).get("status") or 409), str((result or {}).get("error") or "not accepted"))
@@ -82,9 +79,7 @@ async def turn_cancel(req: Request, client: df.DurableOrchestrationClient) -> Re
     view = await read_request(req)
     chat_id = parse_chat_id(view.route_params.get("chatId"))
     turn_id = view.route_params.get("turnId") or ""
-    status = await _turn(client, chat_id, turn_id)
-    if status.runtime_status in _FINISHED:
-        raise HttpError(409, f"turn {turn_id!r} has finished; it cannot be cancelled")
+    await _unfinished_turn(client, chat_id, turn_id, "it cannot be cancelled")
     result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="cancel",
                                                      options={"turnId": turn_id, "known": True}))
     where = str((result or {}).get("state"))
