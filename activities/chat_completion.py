@@ -29,31 +29,47 @@ from assistant import telemetry
 from assistant.state import Usage
 from assistant.providers import ModelUnavailable, chat_model, cut_text
 from assistant.settings import assistant_settings, model_settings
-from assistant.tokens import fit_to_budget, token_counter, tools_tokens
+from assistant.memory import cut_tool_results, fold_point, prompt_budget, summary_room
+from assistant.tokens import count_message_tokens, fit_to_budget, token_counter, token_cutter, tools_tokens
 from skills import registry
 
-__all__ = ["CHAT_COMPLETION_ACTIVITY", "bp", "complete"]
+__all__ = ["CHAT_COMPLETION_ACTIVITY", "ask_model", "bp", "complete", "current_budget"]
 
 CHAT_COMPLETION_ACTIVITY = "chat_completion"
 
 bp = df.Blueprint()
 
 
+def current_budget() -> int:
+    """The prompt budget of this process's model and settings (`assistant.memory.prompt_budget`)."""
+    settings = assistant_settings()
+    return prompt_budget(model_settings().model, settings.context_tokens, settings.prompt_token_budget,
+                         settings.prompt_budget_set, settings.max_completion_tokens)
+
+
 def complete(request: CompletionRequest) -> CompletionResult:
     """Ask the process's model to answer `request`, within the prompt budget (streaming into the turn's log
-    when `request.events` says where)."""
+    when `request.events` says where): tool results cut to their cap, then the newest messages that fit."""
     settings = assistant_settings()
     tools = registry.tool_definitions(request.tools) if request.allow_tools else []
-    count = token_counter(model_settings().model)
-    reserve = tools_tokens(tools, count) + (settings.max_completion_tokens or 0)
-    messages = fit_to_budget(request.messages, settings.prompt_token_budget, count, reserve=reserve)
-    wire = [m.to_openai() for m in messages]
+    model = model_settings().model
+    count = token_counter(model)
+    budget, reserve = current_budget(), tools_tokens(tools, count)
+    shown = cut_tool_results(request.messages, settings.tool_result_tokens, count, token_cutter(model))
+    fold = 0
+    if request.fold_check:
+        instructions = count_message_tokens(shown[0], count) if shown else 0
+        room = budget - reserve - instructions - summary_room(budget, settings.summary_tokens)
+        fold = fold_point([m for m in shown if m.role != "system"], max(room, 1), count)
+    wire = [m.to_openai() for m in fit_to_budget(shown, budget, count, reserve=reserve)]
     if request.queued_seconds is not None:
         _queue_wait().record(request.queued_seconds)
-    ask = functools.partial(_ask, traceparent=request.traceparent)
+    ask = functools.partial(ask_model, traceparent=request.traceparent)
     if request.events is None:
-        return ask(wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, None)
-    return _ask_streaming(request.events, wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, ask)
+        answer = ask(wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, None)
+    else:
+        answer = _ask_streaming(request.events, wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, ask)
+    return replace(answer, fold_count=fold)
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,7 +87,7 @@ def _queue_wait() -> Any:
                                               description="How long a turn waited behind earlier turns of its chat")
 
 
-def _ask(
+def ask_model(
     wire: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int | None, max_reply: int,
     on_delta: Callable[[str], None] | None, traceparent: str | None = None,
 ) -> CompletionResult:
@@ -127,7 +143,7 @@ def _recorded(event: TurnEvent) -> CompletionResult:
 
 def _ask_streaming(
     target: EventTarget, wire: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int | None, max_reply: int,
-    ask: Callable[..., CompletionResult] = _ask,
+    ask: Callable[..., CompletionResult] = ask_model,
 ) -> CompletionResult:
     """The model call of a turn: preface, then the text as it comes, then `message.completed`, all in the log.
 

@@ -24,7 +24,7 @@ from activities.event_log import append_events, read_events, signals, tail_seque
 from api.errors import HttpError, json_errors, json_response
 from api.http import RequestView, read_request
 from api.inputs import parse_chat_id, seconds_param
-from api.waiting import FINISHED
+from api.waiting import early_output, replied
 from assistant.events import (
     MESSAGE_COMPLETED, TERMINAL, TURN_CANCELLED, TURN_COMPLETED, TURN_FAILED, EventDraft, TurnEvent, sse_comment, sse_frame,
 )
@@ -63,6 +63,9 @@ def approvals_url(req: RequestView, chat_id: str, turn_id: str) -> str:
 
 
 def _output(status: df.DurableOrchestrationStatus) -> Any:
+    early = early_output(status)
+    if early is not None:
+        return early
     output = status.output
     if isinstance(output, str):
         try:
@@ -75,7 +78,8 @@ def _output(status: df.DurableOrchestrationStatus) -> Any:
 def terminal_event(status: df.DurableOrchestrationStatus) -> EventDraft:
     """The `turn.completed` or `turn.failed` a finished turn's log ends with."""
     output = _output(status)
-    if status.runtime_status == OrchestrationRuntimeStatus.Completed and isinstance(output, dict):
+    completed = status.runtime_status == OrchestrationRuntimeStatus.Completed or early_output(status) is not None
+    if completed and isinstance(output, dict):
         if output.get("cancelled"):
             return EventDraft(TURN_CANCELLED)
         if output.get("found", True):
@@ -103,7 +107,7 @@ def terminal_event(status: df.DurableOrchestrationStatus) -> EventDraft:
 async def _finish_log(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str) -> bool:
     """Write the terminal event when the turn has finished without one; whether the turn has finished."""
     status = await client.get_status(turn_id)
-    if not status or status.runtime_status not in FINISHED:
+    if not status or not replied(status):
         return False
     draft = terminal_event(status)
 

@@ -26,7 +26,7 @@ from activities.event_log import delete_turn_events
 from api.events import approvals_url, events_url, sse_response, wants_sse
 from api.http import RequestView, check_status_response, text_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
-from api.waiting import FINISHED, InstanceGone, wait_for_instance
+from api.waiting import FINISHED, InstanceGone, early_output, wait_for_instance
 from assistant import telemetry
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
@@ -193,6 +193,7 @@ async def _post_message(
         model_retry_seconds=settings.model_retry_seconds,
         events=settings.turn_events,
         traceparent=telemetry.inject(),
+        summary=settings.summary,
     )
     instance_id = turn_instance_id(chat_id, key)
     await _start_once(client, instance_id, turn, keyed=key is not None)
@@ -201,12 +202,15 @@ async def _post_message(
             raise HttpError(406, "this app publishes no turn events (CHAT_TURN_EVENTS=off); ask for JSON or text")
         return sse_response(client, chat_id, instance_id)
     try:
-        status = await wait_for_instance(client, instance_id, timeout, until=_requires_action)
+        status = await wait_for_instance(
+            client, instance_id, timeout, until=lambda s: _requires_action(s) or early_output(s) is not None
+        )
     except InstanceGone:
         # Deleting the chat purged the turn after it ended without writing anything.
         raise HttpError(409, _GONE.format(chat_id=chat_id), instanceId=instance_id) from None
     extra = {"eventsUrl": events_url(req, chat_id, instance_id)} if turn.events else {}
-    if status is not None and status.runtime_status not in FINISHED:
+    early = early_output(status) if status is not None else None
+    if status is not None and status.runtime_status not in FINISHED and early is None:
         # The turn waits for a person: say what to decide, and where.
         action = dict(status.custom_status["requiresAction"])
         action["approvalsUrl"] = approvals_url(req, chat_id, instance_id)
@@ -214,10 +218,13 @@ async def _post_message(
     if status is None:
         await _wait_accepted(client, instance_id)
         return check_status_response(client, req, instance_id, status="running", **extra)
-    if status.runtime_status != OrchestrationRuntimeStatus.Completed:
+    if early is None and status.runtime_status != OrchestrationRuntimeStatus.Completed:
         log.error("turn %s of chat %s ended %s: %s", instance_id, chat_id, status.runtime_status, status.output)
         raise turn_failure(instance_id, status.output, keyed=key is not None)
-    output = status.output if isinstance(status.output, dict) else json.loads(status.output)
+    if early is not None:  # the reply is in the chat; the turn goes on writing the summary
+        output = early
+    else:
+        output = status.output if isinstance(status.output, dict) else json.loads(status.output)
     await _wake(client, output.get("nextTurnId"))
     if status.created_time and status.last_updated_time:
         _turn_duration().record((status.last_updated_time - status.created_time).total_seconds())

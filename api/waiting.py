@@ -4,11 +4,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-__all__ = ["FINISHED", "InstanceGone", "poll_floor", "wait_for_instance"]
+__all__ = ["FINISHED", "InstanceGone", "early_output", "poll_floor", "replied", "wait_for_instance"]
 
 FINISHED = frozenset(
     {
@@ -26,6 +27,20 @@ _MAX_FLOOR = 0.1
 """The longest wait between polls however many waits run."""
 _in_flight = 0
 """Waits running in this process now (the worker runs the app's async functions on one event loop)."""
+
+
+def early_output(status: df.DurableOrchestrationStatus) -> dict[str, Any] | None:
+    """A running turn's output when its reply is already in the chat (it goes on writing the chat's summary:
+    the orchestrator put its output in the custom status), else None."""
+    custom = status.custom_status
+    if status.runtime_status in FINISHED or not isinstance(custom, dict) or not isinstance(custom.get("output"), dict):
+        return None
+    return custom["output"]
+
+
+def replied(status: df.DurableOrchestrationStatus) -> bool:
+    """Whether the turn has finished, or has its reply in the chat (`early_output`)."""
+    return status.runtime_status in FINISHED or early_output(status) is not None
 
 
 class InstanceGone(LookupError):

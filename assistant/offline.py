@@ -4,6 +4,10 @@ It understands the shipped skills well enough to demo a whole turn with no accou
 todo to buy milk" becomes an `AddTodo` call, "what are my todos?" a `GetTodos` call, "delete buy
 milk" (or "complete buy milk") a `GetTodos` call and then `DeleteTodo` (`CompleteTodo`) on the todo
 it names, and the tool results become a reply. Every reply starts with `[offline model]`.
+
+Asked to fold a chat's summary (`CHAT_SUMMARY=on`), it keeps the summary so far and adds the user's
+sentences that state facts ("my name is Ada", "I prefer tea", "remember ..."), dropping the oldest
+lines beyond the token cap.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from assistant.memory import SUMMARY_MARKER
 from assistant.messages import ToolCall
 from assistant.payloads import CompletionResult
 from assistant.state import Usage
@@ -51,6 +56,27 @@ def _call_id(messages: list[dict[str, Any]], name: str) -> str:
     return f"call_{digest[:24]}"
 
 
+_FACT = re.compile(r"\b(?:my|mine|i am|i'm|i have|i've|i live|i work|i prefer|i like|call me|remember|always|never)\b", re.I)
+
+
+def _fold(messages: list[dict[str, Any]], max_tokens: int | None) -> str:
+    """The offline model's summary: the summary so far, then the folded user sentences that state facts."""
+    text = _text(messages[-1].get("content"))
+    previous, _, transcript = text.partition("\n\nNew messages to fold in")
+    previous = previous.removeprefix("Summary so far:\n").strip()
+    lines = [] if previous == "(none yet)" else [line for line in previous.splitlines() if line.strip()]
+    for line in transcript.splitlines()[1:]:
+        if not line.startswith("[user] "):
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+", line.removeprefix("[user] ")):
+            fact = "- " + sentence.strip()
+            if _FACT.search(sentence) and fact not in lines:
+                lines.append(fact)
+    while len(lines) > 1 and estimate_tokens("\n".join(lines)) > (max_tokens or 800):
+        lines.pop(0)
+    return "\n".join(lines) or "- nothing the user said needs remembering yet"
+
+
 _WHO = re.compile(r"^\s*who\s+is\s+(?P<name>.+?)\s*\??\s*$", re.I)
 
 
@@ -83,6 +109,8 @@ class OfflineModel:
         on_delta: Callable[[str], None] | None = None,
     ) -> CompletionResult:
         """Answer like a chat-completions model would (streamed as one piece: it cannot stream)."""
+        if messages and _text(messages[0].get("content")).startswith(SUMMARY_MARKER):
+            return self._result(messages, _fold(messages, max_tokens))
         answer = self._answer(messages, tools)
         if on_delta is not None and answer.content:
             on_delta(answer.content)

@@ -70,6 +70,8 @@ class TurnInput:
     """Publish the turn's events to its log (`CHAT_TURN_EVENTS`, on by default)."""
     traceparent: str | None = None
     """The W3C trace context of the request that sent the message: the turn's spans join its trace."""
+    summary: bool = False
+    """Fold what leaves the prompt into the chat's running summary (`CHAT_SUMMARY`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
@@ -83,6 +85,7 @@ class TurnInput:
             "modelRetrySeconds": self.model_retry_seconds,
             "events": self.events,
             "traceparent": self.traceparent,
+            "summary": self.summary,
         }
 
     @classmethod
@@ -98,6 +101,7 @@ class TurnInput:
             model_retry_seconds=float(data.get("modelRetrySeconds", 2.0)),
             events=bool(data.get("events", False)),
             traceparent=data.get("traceparent"),
+            summary=bool(data.get("summary", False)),
         )
 
 
@@ -147,10 +151,14 @@ class CompletionRequest:
     """The turn's trace context (the model call's span joins it)."""
     queued_seconds: float | None = None
     """The first model call of a turn: how long the turn waited in its chat's queue (a metric)."""
+    fold_check: bool = False
+    """Report in `CompletionResult.fold_count` how many of the oldest messages to fold into the summary."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
         data: dict[str, Any] = {"messages": message_dicts(self.messages), "allowTools": self.allow_tools}
+        if self.fold_check:
+            data["foldCheck"] = True
         if self.traceparent:
             data["traceparent"] = self.traceparent
         if self.queued_seconds is not None:
@@ -171,6 +179,7 @@ class CompletionRequest:
             tools=tuple(data["tools"]) if data.get("tools") is not None else None,
             traceparent=data.get("traceparent"),
             queued_seconds=data.get("queuedSeconds"),
+            fold_check=bool(data.get("foldCheck")),
         )
 
 
@@ -186,6 +195,9 @@ class CompletionResult:
     """Set when the model refused the request for good (a 4xx other than 408/409/429): retrying cannot help."""
     last_sequence: int = 0
     """The last event this call wrote to the turn's log (0: it wrote none)."""
+    fold_count: int = 0
+    """Asked with `fold_check`: how many of the request's oldest messages (after the system messages) to fold into
+    the summary (`assistant.memory.fold_point`); 0: none yet."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
@@ -199,6 +211,8 @@ class CompletionResult:
             data["error"] = self.error
         if self.last_sequence:
             data["lastSequence"] = self.last_sequence
+        if self.fold_count:
+            data["foldCount"] = self.fold_count
         return data
 
     @classmethod
@@ -211,6 +225,7 @@ class CompletionResult:
             model=str(data.get("model") or ""),
             error=data.get("error"),
             last_sequence=int(data.get("lastSequence") or 0),
+            fold_count=int(data.get("foldCount") or 0),
         )
 
 

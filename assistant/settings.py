@@ -22,6 +22,7 @@ def _env(name: str) -> str | None:
 
 
 N = TypeVar("N", int, float)
+_SWITCH = {"on": True, "1": True, "true": True, "yes": True, "off": False, "0": False, "false": False, "no": False}
 
 
 def _env_number(name: str, default: N, minimum: N, kind: type[N]) -> N:
@@ -99,6 +100,17 @@ class AssistantSettings:
     """`CHAT_TURN_EVENTS` (`on`/`off`): turns publish their events (the live stream) to Table storage."""
     turn_retention_hours: float = 24.0
     """`CHAT_TURN_RETENTION_HOURS`: how long finished turns' orchestration histories are kept (the Idempotency-Key window)."""
+    prompt_budget_set: bool = False
+    """Whether `CHAT_PROMPT_TOKEN_BUDGET` was set (then it also caps a known context window's budget)."""
+    context_tokens: int | None = None
+    """`CHAT_MODEL_CONTEXT_TOKENS`: the model's context window (none: known from the model's name, else the fixed budget)."""
+    summary: bool = True
+    """`CHAT_SUMMARY` (`on`/`off`): fold what leaves the prompt into a running summary (default on with a real model,
+    off with the offline one)."""
+    summary_tokens: int = 800
+    """`CHAT_SUMMARY_TOKENS`: the summary's cap (never more than a quarter of the prompt budget)."""
+    tool_result_tokens: int = 4000
+    """`CHAT_TOOL_RESULT_TOKENS`: a tool result longer than this is cut in the prompt (the chat keeps it whole)."""
 
 
 @lru_cache(maxsize=1)
@@ -143,6 +155,10 @@ def model_settings() -> ModelSettings:
 def assistant_settings() -> AssistantSettings:
     """The turn settings from the environment (cached; `reset_settings` clears)."""
     max_completion = _env("CHAT_MAX_COMPLETION_TOKENS")
+    context = _env("CHAT_MODEL_CONTEXT_TOKENS")
+    summary = _env("CHAT_SUMMARY")
+    if summary is not None and summary.lower() not in _SWITCH:
+        raise ValueError(f"setting CHAT_SUMMARY must be on or off, got {summary!r}")
     return AssistantSettings(
         max_tool_rounds=_env_int("CHAT_MAX_TOOL_ROUNDS", 5),
         prompt_token_budget=_env_int("CHAT_PROMPT_TOKEN_BUDGET", 12000, minimum=256),
@@ -156,6 +172,11 @@ def assistant_settings() -> AssistantSettings:
         model_retry_seconds=_env_float("CHAT_MODEL_RETRY_SECONDS", 2.0),
         turn_retention_hours=_env_float("CHAT_TURN_RETENTION_HOURS", 24.0),
         turn_events=(_env("CHAT_TURN_EVENTS") or "on").lower() not in ("off", "0", "false", "no"),
+        prompt_budget_set=_env("CHAT_PROMPT_TOKEN_BUDGET") is not None,
+        context_tokens=_env_int("CHAT_MODEL_CONTEXT_TOKENS", 0, minimum=1024) if context else None,
+        summary=_SWITCH[summary.lower()] if summary is not None else model_settings().provider != "offline",
+        summary_tokens=_env_int("CHAT_SUMMARY_TOKENS", 800, minimum=32),
+        tool_result_tokens=_env_int("CHAT_TOOL_RESULT_TOKENS", 4000, minimum=64),
     )
 
 

@@ -6,11 +6,13 @@ without any host.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from assistant.approvals import PendingApproval
+from assistant.memory import Summary, summary_note
 from assistant.messages import ChatMessage, StoredMessages, format_utc, parse_utc, message_dicts
 
 __all__ = [
@@ -137,6 +139,8 @@ class ChatState:
     incomplete_turn: str | None = None
     """A turn that failed after tools ran, recorded as far as it got, while its messages are the newest:
     running it again resumes it (see `TurnRecord.incomplete`)."""
+    summary: Summary = Summary()
+    """The running summary of the messages that left the prompt (see `assistant.memory`)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.messages, StoredMessages):
@@ -161,6 +165,7 @@ class ChatState:
             "approvalTimeoutSeconds": self.approval_timeout_seconds,
             "pendingApproval": self.pending_approval.to_dict() if self.pending_approval else None,
             "cancelledTurns": list(self.cancelled_turns),
+            "summary": self.summary.to_dict() if self.summary.through else None,
         }
 
     @classmethod
@@ -183,7 +188,20 @@ class ChatState:
             approval_timeout_seconds=int(data.get("approvalTimeoutSeconds") or 86400),
             pending_approval=PendingApproval.from_dict(data.get("pendingApproval")),
             cancelled_turns=tuple(str(t) for t in data.get("cancelledTurns") or ()),
+            summary=Summary.from_dict(data.get("summary")),
         )
+
+    @property
+    def covered(self) -> int:
+        """Messages of the window (after the system message) the summary covers: they are not sent to the model."""
+        return min(max(self.summary.through - self.archived_count, 0), len(self.messages) - 1)
+
+    def prompt_history(self, messages: Sequence[ChatMessage] | None = None) -> StoredMessages:
+        """What the model sees of the chat (of `messages`, a prefix of the window; default all of it): the
+        instructions, the summary's note, then the messages the summary does not cover."""
+        window = StoredMessages.of(self.messages if messages is None else messages)
+        note = summary_note(self.summary)
+        return window[:1] + ([note] if note else []) + window[1 + self.covered :]
 
     def partial_turn(self, turn_id: str) -> tuple[ChatMessage, ...]:
         """The recorded messages of `turn_id` when it is the chat's incomplete turn (its resume point), else ()."""
@@ -216,6 +234,7 @@ class ChatView:
     skills: tuple[str, ...] | None = None
     approval_timeout_seconds: int | None = None
     pending_approval: PendingApproval | None = None
+    summary: Summary = Summary()
 
     def to_api(self) -> dict[str, Any]:
         """The JSON body (the API adds `requiresAction` with its URL)."""
@@ -232,6 +251,8 @@ class ChatView:
             "instructions": self.instructions,
             "skills": list(self.skills) if self.skills is not None else None,
             "approvalTimeoutSeconds": self.approval_timeout_seconds,
+            "summary": self.summary.text or None,
+            "summarizedThrough": self.summary.through,
         }
 
 
@@ -347,4 +368,5 @@ def view_chat(
         skills=state.skills,
         approval_timeout_seconds=state.approval_timeout_seconds,
         pending_approval=state.pending_approval,
+        summary=state.summary,
     )

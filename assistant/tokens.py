@@ -21,11 +21,13 @@ from assistant.messages import ChatMessage
 
 __all__ = [
     "TokenCounter",
+    "TokenCutter",
     "count_message_tokens",
     "estimate_tokens",
     "fit_to_budget",
     "reset_encodings",
     "token_counter",
+    "token_cutter",
     "tools_tokens",
 ]
 
@@ -75,9 +77,39 @@ def token_counter(model: str) -> TokenCounter:
     return count
 
 
+TokenCutter = Callable[[str, int], str]
+
+
+@lru_cache(maxsize=16)
+def token_cutter(model: str) -> TokenCutter:
+    """A function giving the first `cap` tokens of a text in `model`'s encoding (3 bytes a token if none loads)."""
+    use_shipped_encodings()
+    try:
+        import tiktoken
+
+        try:
+            encoding = tiktoken.encoding_for_model(model)
+        except KeyError:
+            encoding = tiktoken.get_encoding(_FALLBACK_ENCODING)
+    except Exception:  # noqa: BLE001 - as in token_counter: no encoding means the byte estimate
+        def cut_bytes(text: str, cap: int) -> str:
+            return text.encode("utf-8")[: cap * 3].decode("utf-8", "ignore")
+
+        return cut_bytes
+
+    def cut(text: str, cap: int) -> str:
+        tokens = encoding.encode(text, disallowed_special=())
+        if len(tokens) <= cap:
+            return text
+        return encoding.decode(tokens[:cap], errors="ignore")
+
+    return cut
+
+
 def reset_encodings() -> None:
     """Forget loaded counters (for tests)."""
     token_counter.cache_clear()
+    token_cutter.cache_clear()
 
 
 def count_message_tokens(message: ChatMessage, count: TokenCounter) -> int:

@@ -87,6 +87,24 @@ class TurnRun:
     """The turn's trace context, handed to every activity."""
     queued_seconds: float | None = None
     """How long the turn waited in the queue: sent with the first model call, then dropped."""
+    fold_base: int = 0
+    """Sequence number of the last message before the history's uncovered ones (what the summary or archive holds)."""
+    uncovered: int = 0
+    """How many of `history`'s messages (its last ones) are chat messages the summary does not cover."""
+    fold_check: bool = False
+    """Ask each model call how many of the oldest messages to fold into the summary (summaries on)."""
+    fold_count: int = 0
+    """The last model call's answer to that (of the request's non-system messages, oldest first)."""
+
+    def with_memory(self, fold_base: int, uncovered: int) -> TurnRun:
+        """The run folding into the chat's summary: `history` ends with `uncovered` messages numbered from `fold_base + 1`."""
+        return replace(self, fold_check=True, fold_base=fold_base, uncovered=uncovered)
+
+    @property
+    def fold_upto(self) -> int:
+        """Sequence number of the last message to fold after this turn (only the chat's earlier turns), 0: none."""
+        folded = min(self.fold_count, self.uncovered)
+        return self.fold_base + folded if folded else 0
 
     def traced(self, traceparent: str | None, queued_seconds: float | None) -> TurnRun:
         """The run's activities joining trace `traceparent`; the first model call reports the queue wait."""
@@ -155,14 +173,14 @@ class TurnRun:
         events = EventTarget(self.turn_id, self.chat_id, self.next_event, self.preface) if self.events else None
         return CompletionRequest(
             messages=self.history + self.new_messages, allow_tools=self.rounds < self.max_tool_rounds, events=events,
-            tools=self.tools, traceparent=self.traceparent, queued_seconds=self.queued_seconds,
+            tools=self.tools, traceparent=self.traceparent, queued_seconds=self.queued_seconds, fold_check=self.fold_check,
         )
 
     def on_answer(self, answer: CompletionResult, now: datetime, known_tools: frozenset[str]) -> tuple[TurnRun, ToolPlan]:
         """Step 3: take the model's answer; either the turn ends or tool calls are planned."""
         usage = self.usage + answer.usage
         stamp = next_stamp(self.new_messages, now)
-        self = replace(self, queued_seconds=None)  # reported once, with the first call
+        self = replace(self, queued_seconds=None, fold_count=answer.fold_count)  # the queue wait is reported once
         base = answer.last_sequence + 1 if answer.last_sequence else self.next_event
         if not answer.tool_calls or self.rounds >= self.max_tool_rounds:
             text = answer.content if not answer.tool_calls else (answer.content.strip() or ROUND_LIMIT_REPLY)

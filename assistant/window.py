@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from assistant.memory import FoldPlan, Summary
 from assistant.messages import ChatMessage, message_dicts
 from assistant.state import ChatState
 
-__all__ = ["ArchiveBatch", "apply_archived", "plan_archive"]
+__all__ = ["ArchiveBatch", "apply_archived", "apply_fold", "plan_archive", "plan_fold"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,23 @@ class ArchiveBatch:
         )
 
 
-def plan_archive(state: ChatState, working_messages: int) -> ArchiveBatch | None:
-    """The oldest whole turns to archive when the window holds more than `working_messages`, else None."""
+def plan_archive(state: ChatState, working_messages: int, summarized_only: bool = False) -> ArchiveBatch | None:
+    """The oldest whole turns to archive when the window holds more than `working_messages`, else None.
+
+    With `summarized_only` (summaries on) only messages the summary covers move, so nothing leaves the
+    window before it is summarized; unless the window has grown past twice `working_messages` (the
+    summaries keep failing): then the window's bound wins, and what moves unsummarized is forgotten.
+    """
+    batch = _plan_archive(state, working_messages)
+    if batch is None or not summarized_only or batch.upto_seq <= state.summary.through:
+        return batch
+    if len(state.messages) - 1 > 2 * working_messages:
+        return batch
+    keep = state.summary.through - state.archived_count
+    return replace(batch, messages=batch.messages[:keep]) if keep > 0 else None
+
+
+def _plan_archive(state: ChatState, working_messages: int) -> ArchiveBatch | None:
     rest = state.messages[1:]
     if len(rest) <= working_messages:
         return None
@@ -83,3 +99,26 @@ def apply_archived(state: ChatState, generation: str, upto_seq: int) -> ChatStat
         return state
     drop = min(upto_seq - state.archived_count, len(state.messages) - 1)
     return replace(state, messages=state.messages[:1] + state.messages[1 + drop :], archived_count=state.archived_count + drop)
+
+
+def plan_fold(state: ChatState, upto_seq: int, max_tokens: int = 0) -> FoldPlan | None:
+    """The window's messages after the summary (or the archive, if messages left unsummarized) up to `upto_seq`,
+    to fold into the summary; None when there are none."""
+    base = max(state.summary.through, state.archived_count)
+    upto_seq = min(upto_seq, state.archived_count + len(state.messages) - 1)
+    if upto_seq <= base:
+        return None
+    start, stop = 1 + base - state.archived_count, 1 + upto_seq - state.archived_count
+    return FoldPlan(
+        chat_id=state.chat_id, generation=state.created_at, previous=Summary(state.summary.text, base),
+        messages=tuple(state.messages[start:stop]), max_tokens=max_tokens,
+    )
+
+
+def apply_fold(state: ChatState, generation: str, from_seq: int, upto_seq: int, text: str) -> tuple[ChatState, bool]:
+    """`state` with the summary now covering messages up to `upto_seq`, if the fold starts right after what the
+    summary covers (so the same messages are never folded twice: a repeated or stale fold is ignored)."""
+    base = max(state.summary.through, state.archived_count)
+    if generation != state.created_at or from_seq != base + 1 or not from_seq <= upto_seq <= state.archived_count + len(state.messages) - 1:
+        return state, False
+    return replace(state, summary=Summary(text, upto_seq)), True

@@ -22,7 +22,7 @@ from dataclasses import replace
 from assistant.approvals import DecisionError, PendingApproval, apply_decisions, parse_decisions
 from assistant.messages import parse_utc
 from assistant.queueing import cancel_turn, enqueue_turn, poll_turn
-from assistant.window import apply_archived, plan_archive
+from assistant.window import apply_archived, apply_fold, plan_archive, plan_fold
 from assistant.state import ChatState, TurnRecord, append_turn, new_chat, note_failed_turn, patch_chat
 
 __all__ = ["CHAT_ENTITY", "apply_operation", "bp", "chat_entity_id"]
@@ -32,7 +32,7 @@ CHAT_ENTITY = "chat"
 bp = df.Blueprint()
 
 _WITH_INPUT = frozenset({
-    "create", "append_turn", "note_failed_turn", "enqueue_turn", "poll_turn", "archived", "patch", "await_approval",
+    "create", "append_turn", "note_failed_turn", "enqueue_turn", "poll_turn", "archived", "summarized", "patch", "await_approval",
     "decide", "approval_state", "approvals_done", "cancel_turn", "note_cancelled_turn",
 })
 
@@ -126,26 +126,45 @@ def apply_operation(
         return state, poll_turn(state, str(data)).to_dict()
     if operation == "append_turn":
         if state is None:
-            return None, {"appended": False, "cancelled": True, "totalMessages": 0, "archive": None, "nextTurnId": None}
+            return None, {"appended": False, "cancelled": True, "totalMessages": 0, "archive": None, "fold": None,
+                          "nextTurnId": None}
         record = TurnRecord.from_dict(data)
         if record.turn_id in state.turn_ids:
             return state, {
-                "appended": True, "cancelled": False, "totalMessages": _total(state), "archive": None, "nextTurnId": _head(state),
+                "appended": True, "cancelled": False, "totalMessages": _total(state), "archive": None, "fold": None, "nextTurnId": _head(state),
             }
         if record.turn_id not in state.queue:
             # The chat was reset (or the turn never queued): it ran on a chat that no longer exists.
             return state, {
-                "appended": False, "cancelled": True, "totalMessages": _total(state), "archive": None, "nextTurnId": _head(state),
+                "appended": False, "cancelled": True, "totalMessages": _total(state), "archive": None, "fold": None, "nextTurnId": _head(state),
             }
         updated = append_turn(state, record)
-        batch = plan_archive(updated, int(data.get("workingMessages") or 64))
+        working = int(data.get("workingMessages") or 64)
+        memory = data.get("summary")
+        fold = None
+        if memory:
+            # Fold what the model said has grown too long, and what the window is about to archive.
+            leaving = plan_archive(updated, working)
+            upto = max(int(memory.get("foldUpto") or 0), leaving.upto_seq if leaving else 0)
+            if not record.incomplete:
+                fold = plan_fold(updated, min(upto, _total(state) - 1), int(memory.get("maxTokens") or 0))
+        batch = plan_archive(updated, working, summarized_only=bool(memory))
         return updated, {
             "appended": True,
             "cancelled": False,
             "totalMessages": _total(updated),
             "archive": batch.to_dict() if batch else None,
+            "fold": fold.to_dict() if fold else None,
             "nextTurnId": _head(updated),
         }
+    if operation == "summarized":
+        if state is None:
+            return None, {"applied": False, "archive": None}
+        folded, applied = apply_fold(
+            state, str(data["generation"]), int(data["fromSeq"]), int(data["uptoSeq"]), str(data["summary"])
+        )
+        batch = plan_archive(folded, int(data.get("workingMessages") or 64), summarized_only=True) if applied else None
+        return folded, {"applied": applied, "archive": batch.to_dict() if batch else None}
     if operation == "archived":
         if state is None:
             return None, None

@@ -38,10 +38,12 @@ from azure.durable_functions.models.Task import TaskState
 from activities.archive import ARCHIVE_ACTIVITY
 from activities.chat_completion import CHAT_COMPLETION_ACTIVITY
 from activities.event_log import PUBLISH_ACTIVITY
+from activities.summarize import SUMMARIZE_ACTIVITY
 from assistant.approvals import PendingApproval, PendingCall
 from assistant.events import (
     APPROVAL_DECIDED, APPROVAL_REQUIRED, TURN_QUEUED, TURN_STARTED, EventDraft, drafts_to_dicts, tool_completed, tool_started,
 )
+from assistant.memory import FoldPlan
 from assistant.messages import ToolCall, format_utc
 from activities.turns import ALIVE_STATUSES, TURN_STATUS_ACTIVITY
 from assistant.payloads import CompletionResult, EventTarget, ToolResult, TurnInput, TurnOutput
@@ -54,6 +56,7 @@ from skills import registry
 
 __all__ = [
     "ACCEPTED_STATUS",
+    "EARLY_OUTPUT_LIMIT",
     "LIVENESS_SECONDS",
     "POST_USER_QUERY",
     "TURN_FAILED",
@@ -76,6 +79,9 @@ TURN_FAILED = "TurnFailed: "
 """Prefix of the failure message a failed turn ends with, followed by its JSON (`reason`, `retryable`, `recorded`)."""
 FIRST_WAIT_SECONDS = 0.02
 MAX_WAIT_SECONDS = 0.5
+EARLY_OUTPUT_LIMIT = 12_000
+"""The largest turn output (JSON characters) put in the custom status while the summary is written (Azure Storage
+keeps custom status up to 16 KB)."""
 LIVENESS_SECONDS = 5.0
 """How long a queued turn waits behind the same running turn before checking that turn still lives."""
 
@@ -164,11 +170,13 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     chat = slot.chat
     run_key = context.new_uuid()
     partial = chat.partial_turn(context.instance_id)
+    history = chat.messages[: len(chat.messages) - len(partial)]
     if partial:
-        history = chat.messages[: len(chat.messages) - len(partial)]
-        run = TurnRun.resume(turn, context.instance_id, history, partial, run_key)
+        run = TurnRun.resume(turn, context.instance_id, chat.prompt_history(history), partial, run_key)
     else:
-        run = TurnRun.begin(turn, context.instance_id, chat.messages, context.current_utc_datetime, run_key)
+        run = TurnRun.begin(turn, context.instance_id, chat.prompt_history(history), context.current_utc_datetime, run_key)
+    if turn.summary:
+        run = run.with_memory(chat.archived_count + chat.covered, len(history) - 1 - chat.covered)
     if turn.events:
         run = run.with_events(next_event, preface)
     run = run.with_tools(chat.skills).traced(
@@ -250,21 +258,50 @@ def _turn_loop(
             return (yield from _fail(context, turn, run, reason, retryable=True))
         run = run.on_tool_results(results, context.current_utc_datetime)
     entity = chat_entity_id(turn.chat_id)
-    appended = yield context.call_entity(
-        entity, "append_turn", {**run.record().to_dict(), "workingMessages": turn.working_messages}
-    )
+    request = {**run.record().to_dict(), "workingMessages": turn.working_messages}
+    if turn.summary:
+        request["summary"] = {"foldUpto": run.fold_upto}
+    appended = yield context.call_entity(entity, "append_turn", request)
     if isinstance(appended, dict) and appended.get("cancelled"):
         return TurnOutput(chat_id=turn.chat_id, found=False).to_dict()
-    next_turn = appended.get("nextTurnId") if isinstance(appended, dict) else None
-    if isinstance(appended, dict) and appended.get("archive"):
-        batch = ArchiveBatch.from_dict(appended["archive"])
+    appended = appended if isinstance(appended, dict) else {}
+    output = replace(run.output(), next_turn_id=appended.get("nextTurnId")).to_dict()
+    archive = appended.get("archive")
+    if appended.get("fold"):
+        archive = (yield from _fold(context, turn, FoldPlan.from_dict(appended["fold"]), output)) or archive
+    if archive:
+        batch = ArchiveBatch.from_dict(archive)
         try:
             yield context.call_activity_with_retry(ARCHIVE_ACTIVITY, ACTIVITY_RETRY, batch.to_dict())
         except Exception:  # the turn is in the chat; the window stays larger and the next append plans it again
             pass
         else:
             yield context.call_entity(entity, "archived", {"generation": batch.generation, "uptoSeq": batch.upto_seq})
-    return replace(run.output(), next_turn_id=next_turn).to_dict()
+    return output
+
+
+def _fold(
+    context: df.DurableOrchestrationContext, turn: TurnInput, plan: FoldPlan, output: dict[str, Any]
+) -> Generator[Any, Any, dict[str, Any] | None]:
+    """Fold `plan`'s messages into the chat's summary after the reply is in the chat; the archive batch the fold
+    lets go (None: nothing more to archive, or the fold did not happen).
+
+    The reply is already in the custom status (when it is small enough), so the API answers without waiting for
+    this. A summary that cannot be written leaves the chat's summary as it was; a later turn folds again.
+    """
+    if len(json.dumps(output)) <= EARLY_OUTPUT_LIMIT:
+        context.set_custom_status({**ACCEPTED_STATUS, "output": output})
+    try:
+        result = yield context.call_activity_with_retry(SUMMARIZE_ACTIVITY, ACTIVITY_RETRY, plan.to_dict())
+    except Exception:  # the model failed every attempt: the turn is done all the same
+        return None
+    if not isinstance(result, dict) or result.get("summary") is None:
+        return None
+    done = yield context.call_entity(chat_entity_id(turn.chat_id), "summarized", {
+        "generation": plan.generation, "fromSeq": plan.from_seq, "uptoSeq": plan.upto_seq,
+        "summary": result["summary"], "workingMessages": turn.working_messages,
+    })
+    return done.get("archive") if isinstance(done, dict) and done.get("applied") else None
 
 
 def _run_calls(

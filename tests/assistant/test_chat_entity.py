@@ -50,7 +50,8 @@ def test_create_append_read_in_one_batch() -> None:
     created, slot, first, repeated, read = results(response)
     assert created == {"chatId": "c1", "createdAt": "2026-11-20T12:00:00.000000Z"}
     assert slot["state"] == "running" and slot["chat"]["queue"] == ["t1"]
-    assert first == repeated == {"appended": True, "cancelled": False, "totalMessages": 3, "archive": None, "nextTurnId": None}
+    assert first == repeated == {"appended": True, "cancelled": False, "totalMessages": 3, "archive": None, "fold": None,
+                                 "nextTurnId": None}
     assert stored(response)["queue"] == []
     assert [m["role"] for m in read["messages"]] == ["system", "user", "assistant"]
     assert read["totalTokens"] == 5 and stored(response)["turnIds"] == ["t1"]

@@ -1,7 +1,8 @@
 """End to end: prompts stay within the token budget; the entity keeps a bounded window and older messages move to Table storage.
 
 Its own devhost with a small budget (`CHAT_PROMPT_TOKEN_BUDGET=700`), a small working window
-(`CHAT_WORKING_MESSAGES=6`) and an archive table of its own.
+(`CHAT_WORKING_MESSAGES=6`), an archive table of its own and no running summary (`CHAT_SUMMARY=off`: what
+leaves the prompt is forgotten, as before summaries; `test_e2e_summary.py` covers them).
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def small_host(
     """devhost with a 700-token prompt budget (room for the four tool definitions and a few turns), a 6-message working window and its own archive table."""
     archive = f"chatmessages{uuid.uuid4().hex[:10]}"
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
-    extra = {"CHAT_PROMPT_TOKEN_BUDGET": str(BUDGET), "CHAT_WORKING_MESSAGES": str(WINDOW), "CHAT_ARCHIVE_TABLE": archive}
+    extra = {"CHAT_PROMPT_TOKEN_BUDGET": str(BUDGET), "CHAT_WORKING_MESSAGES": str(WINDOW), "CHAT_ARCHIVE_TABLE": archive,
+             "CHAT_SUMMARY": "off"}
     for host in start_assistant_host(tmp_path_factory, azurite, env, extra):
         yield host, archive
 

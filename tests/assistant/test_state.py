@@ -68,7 +68,8 @@ def test_view_filters_strictly_after_timestamp_and_reports_missing_chat() -> Non
     assert view_chat("x", None).to_api() == {
         "id": "x", "exists": False, "createdAt": None, "lastUpdatedAt": None,
         "totalMessages": 0, "totalTokens": 0, "recentMessages": [], "turnInProgress": False, "pendingTurns": 0,
-        "instructions": None, "skills": None, "approvalTimeoutSeconds": None,
+        "instructions": None, "skills": None, "approvalTimeoutSeconds": None, "summary": None,
+        "summarizedThrough": 0,
     }
 
 

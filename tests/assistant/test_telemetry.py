@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from activities.chat_completion import _ask
+from activities.chat_completion import ask_model
 from assistant import telemetry
 from assistant.settings import reset_settings
 from tests.support.fake_openai import FakeOpenAI
@@ -38,7 +38,7 @@ def test_a_model_call_is_a_genai_client_span_in_the_callers_trace(spans: InMemor
     fake_model.reset().reply("hello")
     parent = TracerProvider().get_tracer("caller").start_span("POST /api/chats/{chatId}")
     traceparent = f"00-{parent.get_span_context().trace_id:032x}-{parent.get_span_context().span_id:016x}-01"
-    answer = _ask([{"role": "user", "content": "hi"}], [], None, 1000, None, traceparent=traceparent)
+    answer = ask_model([{"role": "user", "content": "hi"}], [], None, 1000, None, traceparent=traceparent)
     assert answer.content == "hello"
     (span,) = spans.get_finished_spans()
     assert span.name == "chat fake-gpt" and span.kind == trace.SpanKind.CLIENT
@@ -54,6 +54,6 @@ def test_a_failed_model_call_marks_its_span(spans: InMemorySpanExporter, fake_mo
     """A 500: the span is an error, with `error.type`; the error reaches the caller (so Durable retries it)."""
     fake_model.reset().fail(500)
     with pytest.raises(Exception, match="HTTP 500"):
-        _ask([{"role": "user", "content": "hi"}], [], None, 1000, None)
+        ask_model([{"role": "user", "content": "hi"}], [], None, 1000, None)
     (span,) = spans.get_finished_spans()
     assert span.status.status_code == trace.StatusCode.ERROR and span.attributes["error.type"] == "HTTP 500"

@@ -4,7 +4,11 @@ Each test scripts what the "model" answers: a queue of replies (text or tool cal
 which can be slow (`delay`, long enough for the client's timeout), fail (`status`, `retry_after`)
 or drop the connection mid-answer (`drop`); or a `responder` function that picks the reply from
 the request (for concurrent chats); or `fallback_text` answered when nothing else is scripted. Every request received is recorded, so
-tests can check the prompts and tools that were sent. It runs uvicorn in a thread on a socket
+tests can check the prompts and tools that were sent.
+
+Requests to fold a chat's summary (their instructions begin with `assistant.memory.SUMMARY_MARKER`) never
+take a scripted reply: they are answered by rule (`fold_summary`: the summary so far, plus each user message of
+the fold that says "remember"), recorded in `summary_requests`, or fail with `summary_status` while it is set. It runs uvicorn in a thread on a socket
 bound to a free loopback port.
 """
 from __future__ import annotations
@@ -29,7 +33,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["FakeOpenAI", "ScriptedReply", "tool_call"]
+from assistant.memory import SUMMARY_MARKER
+
+__all__ = ["FakeOpenAI", "ScriptedReply", "fold_summary", "tool_call"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,19 @@ class ScriptedReply:
     """Streamed answers: seconds between two pieces of text (the time to the first one is `delay`)."""
     drop_after: int | None = None
     """Streamed answers: break the connection off after this many pieces of text."""
+
+
+def fold_summary(body: dict[str, Any]) -> str:
+    """The scripted model's summary: the summary so far, then `- <message>` for each user message of the fold that
+    says "remember" (so a test knows exactly which facts a summary must carry, each once)."""
+    text = str(body["messages"][-1]["content"])
+    previous, _, transcript = text.partition("\n\nNew messages to fold in")
+    previous = previous.removeprefix("Summary so far:\n").strip()
+    lines = [] if previous == "(none yet)" else previous.splitlines()
+    for line in transcript.splitlines():
+        if line.startswith("[user] ") and "remember" in line.lower():
+            lines.append("- " + line.removeprefix("[user] "))
+    return "\n".join(lines) or "(nothing to remember)"
 
 
 def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = None) -> dict[str, Any]:
@@ -96,6 +115,12 @@ class FakeOpenAI:
     piece_times: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     """Streamed answers: for each request's last user message, when (time.monotonic) each piece of text was sent,
     with the length of the text sent so far (for benchmarks measuring how far a stream lags behind)."""
+    summary_requests: list[dict[str, Any]] = field(default_factory=list)
+    """Every summary request received, in order (not in `requests`)."""
+    summary_status: int = 200
+    """Non-200: summary requests fail with this status."""
+    summary_delay: float = 0.0
+    """Seconds a summary answer takes."""
     _queue: deque[ScriptedReply] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: uvicorn.Server | None = None
@@ -140,6 +165,8 @@ class FakeOpenAI:
             self._queue.clear()
             self.requests.clear()
             self.piece_times.clear()
+            self.summary_requests.clear()
+        self.summary_status, self.summary_delay = 200, 0.0
         self.responder = None
         self.fallback_text = None
         return self
@@ -150,6 +177,13 @@ class FakeOpenAI:
             return len(self._queue)
 
     def _next(self, body: dict[str, Any]) -> ScriptedReply:
+        messages = body.get("messages") or [{}]
+        if str(messages[0].get("content") or "").startswith(SUMMARY_MARKER):
+            with self._lock:
+                self.summary_requests.append(body)
+            if self.summary_status != 200:
+                return ScriptedReply(status=self.summary_status, delay=self.summary_delay)
+            return ScriptedReply(content=fold_summary(body), delay=self.summary_delay)
         with self._lock:
             self.requests.append(body)
             if self._queue:
