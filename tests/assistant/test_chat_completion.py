@@ -51,3 +51,58 @@ def test_tools_are_withdrawn_when_not_allowed(fake: FakeOpenAI) -> None:
     answer = chat_completion(CompletionRequest(messages=history(1), allow_tools=False).to_dict())
     assert answer["content"] == "final words" and answer["usage"]["totalTokens"] == 15
     assert "tools" not in fake.requests[0]
+
+
+def _sent_tokens(request: dict) -> int:
+    """The request's messages and tools, counted as the app counts them (exactly, with the shipped encoding)."""
+    from assistant.tokens import count_message_tokens, token_counter, tools_tokens
+
+    count = token_counter("fake-gpt")
+    messages = [ChatMessage(role=m["role"], content=m.get("content") or "") for m in request["messages"]]
+    return sum(count_message_tokens(m, count) for m in messages) + tools_tokens(request.get("tools") or [], count)
+
+
+@pytest.mark.parametrize("window", [1_400, 2_400])
+def test_the_context_window_setting_sets_the_budget(fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, window: int) -> None:
+    """CHAT_MODEL_CONTEXT_TOKENS - completion cap - margin is what a prompt may take: a larger window sends more."""
+    monkeypatch.delenv("CHAT_PROMPT_TOKEN_BUDGET")
+    monkeypatch.setenv("CHAT_MODEL_CONTEXT_TOKENS", str(window))
+    monkeypatch.setenv("CHAT_MAX_COMPLETION_TOKENS", "200")
+    reset_settings()
+    fake.reply("ok")
+    chat_completion(CompletionRequest(messages=history(30) + (ChatMessage(role="user", content="newest"),)).to_dict())
+    budget = window - 200 - 256
+    sent = _sent_tokens(fake.requests[0])
+    assert budget - 120 < sent <= budget  # full up to less than one more message pair (about 100 tokens)
+
+
+def test_a_huge_tool_result_is_cut_in_the_prompt(fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 200 KB result goes to the model as its first CHAT_TOOL_RESULT_TOKENS tokens and a note."""
+    from assistant.messages import ToolCall
+    from assistant.tokens import token_counter
+
+    monkeypatch.setenv("CHAT_PROMPT_TOKEN_BUDGET", "12000")
+    monkeypatch.setenv("CHAT_TOOL_RESULT_TOKENS", "300")
+    reset_settings()
+    big = "".join(f'{{"id": {i}, "taskDescription": "{"y" * 40}"}}\n' for i in range(3_500))
+    assert len(big) > 200_000
+    fake.reply("done")
+    messages = history(1) + (
+        ChatMessage(role="user", content="list"),
+        ChatMessage(role="assistant", content="", tool_calls=(ToolCall("c1", "GetTodos", "{}"),)),
+        ChatMessage(role="tool", content=big, tool_call_id="c1", name="GetTodos"),
+    )
+    chat_completion(CompletionRequest(messages=messages).to_dict())
+    shown = fake.requests[0]["messages"][-1]["content"]
+    body, note = shown.rsplit("\n[", 1)
+    assert big.startswith(body) and token_counter("fake-gpt")(body) <= 300 and "of the prompt" not in note
+    assert note.startswith("result cut to its first 300 of")
+
+
+def test_fold_count_is_reported_when_asked(fake: FakeOpenAI) -> None:
+    """With fold_check the activity says how many old messages to fold (whole turns); without, nothing."""
+    fake.reply("a").reply("b")
+    request = CompletionRequest(messages=history(12) + (ChatMessage(role="user", content="newest"),))
+    assert chat_completion(request.to_dict()).get("foldCount") is None
+    fold = chat_completion(CompletionRequest(messages=request.messages, fold_check=True).to_dict())["foldCount"]
+    assert fold > 0 and fold % 2 == 0

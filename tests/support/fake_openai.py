@@ -8,7 +8,7 @@ tests can check the prompts and tools that were sent.
 
 Requests to fold a chat's summary (their instructions begin with `assistant.memory.SUMMARY_MARKER`) never
 take a scripted reply: they are answered by rule (`fold_summary`: the summary so far, plus each user message of
-the fold that says "remember"), recorded in `summary_requests`, or fail with `summary_status` while it is set. It runs uvicorn in a thread on a socket
+the fold that says "remember", and which messages it folded), recorded in `summary_requests`, or fail with `summary_status` while it is set. It runs uvicorn in a thread on a socket
 bound to a free loopback port.
 """
 from __future__ import annotations
@@ -64,16 +64,26 @@ class ScriptedReply:
 
 
 def fold_summary(body: dict[str, Any]) -> str:
-    """The scripted model's summary: the summary so far, then `- <message>` for each user message of the fold that
-    says "remember" (so a test knows exactly which facts a summary must carry, each once)."""
+    """The scripted model's summary: the summary so far, then `- folded a-b` (the messages folded; merged into the last
+    line when it says `- folded x-(a-1)`, so the line stays short) and `- <message>`
+    for each of their user messages that says "remember", so a test can read from a summary which messages were
+    folded into it, and how often, and which facts it must carry."""
     text = str(body["messages"][-1]["content"])
     previous, _, transcript = text.partition("\n\nNew messages to fold in")
     previous = previous.removeprefix("Summary so far:\n").strip()
     lines = [] if previous == "(none yet)" else previous.splitlines()
-    for line in transcript.splitlines():
+    header, *messages = transcript.splitlines()
+    fold = re.search(r"messages (\d+) to (\d+)", header)
+    start, end = (int(fold.group(1)), int(fold.group(2))) if fold else (0, 0)
+    last = re.fullmatch(r"- folded (\d+)-(\d+)", lines[-1]) if lines else None
+    if last and int(last.group(2)) + 1 == start:  # contiguous with the fold before: one line says both
+        lines[-1] = f"- folded {last.group(1)}-{end}"
+    else:
+        lines.append(f"- folded {start}-{end}")
+    for line in messages:
         if line.startswith("[user] ") and "remember" in line.lower():
             lines.append("- " + line.removeprefix("[user] "))
-    return "\n".join(lines) or "(nothing to remember)"
+    return "\n".join(lines)
 
 
 def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = None) -> dict[str, Any]:
