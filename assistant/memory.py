@@ -45,7 +45,8 @@ FOLD_AT = 0.75
 KEEP = 0.5
 """...down to this share (the newest messages stay word for word)."""
 DEFAULT_COMPLETION_RESERVE = 4096
-"""Tokens kept for the answer when the window is known and `CHAT_MAX_COMPLETION_TOKENS` is not set."""
+"""Tokens kept for the answer when the window is known and `CHAT_MAX_COMPLETION_TOKENS` is not set (at most a
+quarter of the window)."""
 SUMMARY_MARKER = "You keep the running summary of a long conversation"
 """How the summary request's instructions begin (the offline and scripted models recognise it)."""
 
@@ -88,7 +89,8 @@ def prompt_budget(
 ) -> int:
     """Tokens a prompt may take (messages and tool definitions), the answer's room already taken off.
 
-    With a window (`context_tokens`, else the model's known one): window - completion cap (or 4,096) - margin
+    With a window (`context_tokens`, else the model's known one): window - completion cap (or 4,096, at most a
+    quarter of the window) - margin
     (2%, at least 256), capped by `fixed_budget - completion` when that was set. Without: the fixed budget -
     the completion cap (as before windows were known).
     """
@@ -96,7 +98,7 @@ def prompt_budget(
     fixed = fixed_budget - (max_completion or 0)
     if window is None:
         return max(fixed, 1)
-    derived = window - (max_completion or DEFAULT_COMPLETION_RESERVE) - max(window // 50, 256)
+    derived = window - (max_completion or min(DEFAULT_COMPLETION_RESERVE, window // 4)) - max(window // 50, 256)
     if fixed_budget_set:
         derived = min(derived, fixed)
     return max(derived, 1)

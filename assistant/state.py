@@ -141,6 +141,9 @@ class ChatState:
     running it again resumes it (see `TurnRecord.incomplete`)."""
     summary: Summary = Summary()
     """The running summary of the messages that left the prompt (see `assistant.memory`)."""
+    fold_lease: tuple[str, int] | None = None
+    """The turn writing a fold of the summary now, and the chat's message count when it was planned: no other fold
+    is planned meanwhile (it would fold the same messages), unless `FOLD_LEASE_MESSAGES` messages came since."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.messages, StoredMessages):
@@ -166,6 +169,7 @@ class ChatState:
             "pendingApproval": self.pending_approval.to_dict() if self.pending_approval else None,
             "cancelledTurns": list(self.cancelled_turns),
             "summary": self.summary.to_dict() if self.summary.through else None,
+            "foldLease": list(self.fold_lease) if self.fold_lease else None,
         }
 
     @classmethod
@@ -189,6 +193,7 @@ class ChatState:
             pending_approval=PendingApproval.from_dict(data.get("pendingApproval")),
             cancelled_turns=tuple(str(t) for t in data.get("cancelledTurns") or ()),
             summary=Summary.from_dict(data.get("summary")),
+            fold_lease=(str(data["foldLease"][0]), int(data["foldLease"][1])) if data.get("foldLease") else None,
         )
 
     @property

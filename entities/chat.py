@@ -4,7 +4,8 @@ Operations: `create` (creates or resets, emptying the turn queue), `read`, `expi
 expiry orchestration needs: last activity, TTL, whether a turn is queued), `enqueue_turn` and
 `poll_turn` (the turn queue, see `assistant.queueing`), `append_turn` (appends a running turn and
 lets the next one run; refused for a turn the queue no longer holds), `note_failed_turn` (the turn
-leaves the queue, nothing appended), `archived` (the window's oldest messages are now in the
+leaves the queue, nothing appended), `summarized` (a fold of the running summary, applied once; see
+`assistant.window.apply_fold`), `archived` (the window's oldest messages are now in the
 archive: drop them, see `assistant.window`), `delete`, `patch` (instructions, skills, approval timeout;
 the history stays), the approvals (`await_approval`, `decide`, `approval_state`, `approvals_done`, see
 `assistant.approvals`) and cancelling (`cancel_turn`, `note_cancelled_turn`). Entity operations run one at a time, so the queue's
@@ -28,6 +29,8 @@ from assistant.state import ChatState, TurnRecord, append_turn, new_chat, note_f
 __all__ = ["CHAT_ENTITY", "apply_operation", "bp", "chat_entity_id"]
 
 CHAT_ENTITY = "chat"
+FOLD_LEASE_MESSAGES = 8
+"""A fold planned this many messages ago whose turn never reported back (it was terminated) no longer blocks others."""
 
 bp = df.Blueprint()
 
@@ -142,12 +145,14 @@ def apply_operation(
         working = int(data.get("workingMessages") or 64)
         memory = data.get("summary")
         fold = None
-        if memory:
+        lease = updated.fold_lease
+        if memory and not record.incomplete and (lease is None or _total(updated) - lease[1] >= FOLD_LEASE_MESSAGES):
             # Fold what the model said has grown too long, and what the window is about to archive.
             leaving = plan_archive(updated, working)
             upto = max(int(memory.get("foldUpto") or 0), leaving.upto_seq if leaving else 0)
-            if not record.incomplete:
-                fold = plan_fold(updated, min(upto, _total(state) - 1), int(memory.get("maxTokens") or 0))
+            fold = plan_fold(updated, min(upto, _total(state) - 1), int(memory.get("maxTokens") or 0))
+            if fold is not None:
+                updated = replace(updated, fold_lease=(record.turn_id, _total(updated)))
         batch = plan_archive(updated, working, summarized_only=bool(memory))
         return updated, {
             "appended": True,
@@ -160,6 +165,10 @@ def apply_operation(
     if operation == "summarized":
         if state is None:
             return None, {"applied": False, "archive": None}
+        if state.fold_lease and state.fold_lease[0] == data.get("turnId"):
+            state = replace(state, fold_lease=None)
+        if data.get("summary") is None:  # the fold could not be written: another turn may plan it
+            return state, {"applied": False, "archive": None}
         folded, applied = apply_fold(
             state, str(data["generation"]), int(data["fromSeq"]), int(data["uptoSeq"]), str(data["summary"])
         )

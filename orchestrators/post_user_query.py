@@ -294,12 +294,12 @@ def _fold(
     try:
         result = yield context.call_activity_with_retry(SUMMARIZE_ACTIVITY, ACTIVITY_RETRY, plan.to_dict())
     except Exception:  # the model failed every attempt: the turn is done all the same
-        return None
-    if not isinstance(result, dict) or result.get("summary") is None:
-        return None
+        result = None
+    summary = result.get("summary") if isinstance(result, dict) else None
+    # Reported either way: the entity plans no other fold while this one is out.
     done = yield context.call_entity(chat_entity_id(turn.chat_id), "summarized", {
-        "generation": plan.generation, "fromSeq": plan.from_seq, "uptoSeq": plan.upto_seq,
-        "summary": result["summary"], "workingMessages": turn.working_messages,
+        "turnId": context.instance_id, "generation": plan.generation, "fromSeq": plan.from_seq,
+        "uptoSeq": plan.upto_seq, "summary": summary, "workingMessages": turn.working_messages,
     })
     return done.get("archive") if isinstance(done, dict) and done.get("applied") else None
 

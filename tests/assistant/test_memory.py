@@ -50,6 +50,7 @@ def test_budget_is_the_window_minus_completion_and_margin() -> None:
     assert prompt_budget("gpt-4o", 4_000, 12_000, False, 500) == 4_000 - 500 - 256  # the setting wins over the name
     assert prompt_budget("gpt-4o", None, 20_000, True, 1_000) == 19_000
     assert prompt_budget("fake", None, 12_000, False, None) == 12_000
+    assert prompt_budget("fake", 4_096, 12_000, False, None) == 4_096 - 1_024 - 256  # a small window keeps room
     assert prompt_budget("fake", None, 700, True, 100) == 600
 
 
@@ -139,12 +140,39 @@ def test_append_plans_a_fold_of_old_turns_and_summarized_lets_the_archive_go() -
     updated, result = apply_operation("c", state, "append_turn", data)
     fold = FoldPlan.from_dict(result["fold"])
     assert (fold.from_seq, fold.upto_seq) == (1, 12) and result["archive"] is None
+    assert updated.fold_lease == ("t7", 15)
     done, outcome = apply_operation("c", updated, "summarized", {
-        "generation": fold.generation, "fromSeq": 1, "uptoSeq": 12, "summary": "S", "workingMessages": 8})
+        "turnId": "t7", "generation": fold.generation, "fromSeq": 1, "uptoSeq": 12, "summary": "S", "workingMessages": 8})
     assert outcome["applied"] and outcome["archive"]["fromSeq"] == 1 and done.summary == Summary("S", 12)
+    assert done.fold_lease is None
     _, repeat = apply_operation("c", done, "summarized", {
         "generation": fold.generation, "fromSeq": 1, "uptoSeq": 12, "summary": "S", "workingMessages": 8})
     assert repeat == {"applied": False, "archive": None}
+
+
+def test_one_fold_at_a_time_until_it_reports_or_goes_stale() -> None:
+    """While a turn's fold is out, later appends plan none (it would fold the same messages); a failed fold
+    frees the lease; a lease 8 messages old (its turn was terminated) no longer blocks."""
+    state = chat_with(6)
+
+    def append(chat, number: int):
+        at = format_utc(T0 + timedelta(seconds=number))
+        record = TurnRecord(f"t{number}", (ChatMessage("user", f"q{number}", at), ChatMessage("assistant", "a", at)))
+        return apply_operation("c", replace(chat, queue=(f"t{number}",)), "append_turn",
+                               {**record.to_dict(), "workingMessages": 64, "summary": {"foldUpto": 4}})
+
+    leased, first = append(state, 7)
+    assert first["fold"] is not None and leased.fold_lease == ("t7", 15)
+    blocked, second = append(leased, 8)
+    assert second["fold"] is None and blocked.fold_lease == ("t7", 15)
+    freed, outcome = apply_operation("c", blocked, "summarized", {
+        "turnId": "t7", "generation": state.created_at, "fromSeq": 1, "uptoSeq": 4, "summary": None})
+    assert outcome == {"applied": False, "archive": None} and freed.fold_lease is None and freed.summary == Summary()
+    assert append(freed, 9)[1]["fold"] is not None
+    stale = blocked
+    for number in range(9, 12):
+        stale, result = append(stale, number)
+        assert (result["fold"] is not None) == (number == 11)  # 15 + 8 messages: turn 11 appends message 23
 
 
 def test_large_tool_results_are_cut_to_the_cap_in_tokens() -> None:
