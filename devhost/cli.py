@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="on Ctrl-C/SIGTERM, how long in-flight calls may finish (default %(default)g)")
     start.add_argument("--azurite", action="store_true",
                        help="also run Azurite from node_modules on its default loopback ports")
+    start.add_argument("--verbose", action="store_true",
+                       help="log at debug level and print the effective host.json (with AzureFunctionsJobHost__* overrides)")
     return parser
 
 
@@ -101,6 +104,10 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
         config = build_config(script_root, host=args.host, port=args.port, data_dir=args.data_dir,
                               require_keys=args.require_keys)
         configure_logging(config.host_json)
+        if args.verbose:
+            logging.getLogger().setLevel(logging.DEBUG)
+            print("Effective host.json (host.json with AzureFunctionsJobHost__* settings applied):\n"
+                  + json.dumps(config.host_json, indent=2, sort_keys=True), flush=True)
         if created is not None:
             log.info("Created %s from local.settings.example.json", created.name)
         config.data_dir.mkdir(parents=True, exist_ok=True)

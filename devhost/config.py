@@ -4,6 +4,8 @@ Files are read lazily through small cached functions (`clear_caches()` resets th
 tests), never at import time. `local.settings.json` `Values` go into `os.environ` with real
 environment variables winning, as Core Tools does; `%SETTING%` references in `host.json`
 values that the host resolves (the durable hub name) are resolved from the environment.
+Settings named `AzureFunctionsJobHost__<path>` (from the environment or `local.settings.json`)
+override `host.json` at that path, as the host's configuration does (`apply_host_overrides`).
 """
 from __future__ import annotations
 
@@ -24,9 +26,12 @@ __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_ROUTE_PREFIX",
     "HostConfig",
+    "HOST_OVERRIDE_PREFIX",
+    "apply_host_overrides",
     "apply_local_settings",
     "build_config",
     "clear_caches",
+    "effective_host_json",
     "ensure_local_settings",
     "read_host_json",
     "read_local_settings",
@@ -37,6 +42,7 @@ DEFAULT_ROUTE_PREFIX = "api"
 DEFAULT_HUB_NAME = "TestHubName"
 DEFAULT_PORT = 7071
 _SETTING_REF = re.compile(r"%([^%]+)%")
+HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
 
 
 class ConfigError(Exception):
@@ -62,7 +68,7 @@ class HostConfig:
     require_keys: bool = False
     """Whether `function`/`admin` auth levels are enforced."""
     host_json: dict[str, Any] = field(default_factory=dict, compare=False)
-    """The raw `host.json` contents."""
+    """The effective `host.json`: the file's contents with the `AzureFunctionsJobHost__*` overrides applied."""
     cors_origins: tuple[str, ...] = ()
     """`local.settings.json` `Host.CORS` (comma-separated origins, `*` for any), as Core Tools reads it."""
     cors_credentials: bool = False
@@ -100,6 +106,42 @@ def read_local_settings(script_root: Path) -> dict[str, Any]:
     """`<script_root>/local.settings.json` as a dict (`{}` when absent)."""
     path = script_root / "local.settings.json"
     return _read_json(path) if path.is_file() else {}
+
+
+def _set_path(node: Any, path: list[str], value: str) -> Any:
+    """`node` with `value` at `path`; keys match case-insensitively (the first match keeps its spelling), list items
+    by index, missing objects are created."""
+    if not path:
+        return value
+    key, rest = path[0], path[1:]
+    if isinstance(node, list) and key.isdigit():
+        index = int(key)
+        items = list(node) + [None] * max(index + 1 - len(node), 0)
+        items[index] = _set_path(items[index], rest, value)
+        return items
+    mapping = dict(node) if isinstance(node, Mapping) else {}
+    existing = next((k for k in mapping if k.lower() == key.lower()), key)
+    mapping[existing] = _set_path(mapping.get(existing), rest, value)
+    return mapping
+
+
+def apply_host_overrides(host_json: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """`host_json` with every `AzureFunctionsJobHost__a__b__c` setting written at `a.b.c` (case-insensitive,
+    sorted by name so the result does not depend on the environment's order). Values stay text, as in the host's
+    configuration; readers convert them."""
+    result: dict[str, Any] = json.loads(json.dumps(host_json))
+    prefix = HOST_OVERRIDE_PREFIX.lower()
+    for name in sorted(environ):
+        if name.lower().startswith(prefix) and len(name) > len(prefix):
+            path = [part for part in name[len(prefix):].split("__") if part]
+            if path:
+                result = _set_path(result, path, environ[name])
+    return result
+
+
+def effective_host_json(script_root: Path, environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """`host.json` as the host applies it: the file, then the `AzureFunctionsJobHost__*` overrides."""
+    return apply_host_overrides(read_host_json(script_root), environ)
 
 
 def clear_caches() -> None:
@@ -178,7 +220,7 @@ def build_config(
 ) -> HostConfig:
     """The run's HostConfig from `host.json`, settings (already applied to `environ`) and flags."""
     script_root = script_root.resolve()
-    host_json = read_host_json(script_root)
+    host_json = effective_host_json(script_root, environ)
     prefix = _nested(host_json, "extensions", "http", "routePrefix")
     if prefix is not None and not isinstance(prefix, str):
         raise ConfigError("host.json extensions.http.routePrefix must be a string")

@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the host stops us
     sock = socket.socket(fileno=args.fd)
     from devhost.cli import configure_logging
-    from devhost.config import read_host_json
+    from devhost.config import effective_host_json
 
-    configure_logging(read_host_json(args.script_root), prefix="(activity worker) ")
+    configure_logging(effective_host_json(args.script_root), prefix="(activity worker) ")
     asyncio.run(_serve(sock, functions_by_name(load_app(args.script_root), "activityTrigger")))
     return 0
 

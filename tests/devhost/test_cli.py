@@ -207,3 +207,34 @@ def test_event_loop_is_uvloop_when_installed_unless_asyncio_is_asked_for(monkeyp
         assert isinstance(loop, asyncio.SelectorEventLoop)
     finally:
         loop.close()
+
+
+def test_job_host_settings_override_host_json_and_verbose_prints_it(serve_app: ServeApp) -> None:
+    """An `AzureFunctionsJobHost__*` environment variable (any case) or local.settings.json value overrides host.json;
+    `--verbose` prints the effective host.json."""
+    host = serve_app(
+        "basic", host_json={**_HOST_JSON, "extensions": {"http": {"routePrefix": "v1"}}},
+        env={"azurefunctionsjobhost__Extensions__HTTP__routePrefix": "v2"},
+        local_settings={"Values": {"AzureFunctionsJobHost__logging__logLevel__default": "Warning"}},
+        extra_args=("--verbose",),
+    )
+    assert _get(host.base_url, "/v2/items/3").text == "id 3"
+    assert _get(host.base_url, "/v1/items/3").status_code == 404
+    log = host.log_text()
+    printed = log[log.index("Effective host.json"):]
+    assert '"routePrefix": "v2"' in printed and '"default": "Warning"' in printed
+
+
+def test_job_host_setting_overrides_the_durable_hub_name(tmp_path: Path) -> None:
+    """The hub name the durable extension uses (seen in its status URLs) follows `AzureFunctionsJobHost__...__hubName`."""
+    import shutil
+
+    app = tmp_path / "app"
+    shutil.copytree(REPO_ROOT / "tests" / "devhost_durable" / "apps" / "basic", app,
+                    ignore=shutil.ignore_patterns("__pycache__", ".devhost"))
+    (app / "host.json").write_text('{"version": "2.0", "extensions": {"durableTask": {"hubName": "FileHub"}}}')
+    with start_devhost(app, data_dir=tmp_path / "data",
+                       env={"AzureFunctionsJobHost__extensions__durableTask__hubName": "EnvHub"}) as host:
+        started = httpx.post(f"{host.base_url}/api/start/chain", timeout=30)
+        assert started.status_code == 202, started.text
+        assert "taskHub=EnvHub" in started.json()["statusQueryGetUri"]

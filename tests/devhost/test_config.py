@@ -102,3 +102,25 @@ def test_ensure_local_settings_copies_example_once(tmp_path: Path) -> None:
     _write(tmp_path, "local.settings.json", {"Values": {"X": "mine"}})
     assert ensure_local_settings(tmp_path) is None
     assert json.loads((tmp_path / "local.settings.json").read_text()) == {"Values": {"X": "mine"}}
+
+
+def test_azure_functions_job_host_settings_override_host_json(tmp_path: Path) -> None:
+    """`AzureFunctionsJobHost__a__b` writes host.json's `a.b`: keys matched case-insensitively (keeping the file's
+    spelling), missing objects created, list items by index; the hub name and route prefix come from the result."""
+    _write(tmp_path, "host.json", {"version": "2.0", "Extensions": {"http": {"routePrefix": "v1"}},
+                                   "watchDirectories": ["a", "b"]})
+    environ = {
+        "AZUREFUNCTIONSJOBHOST__extensions__HTTP__routePrefix": "v2",
+        "AzureFunctionsJobHost__extensions__durableTask__hubName": "Hub%STAGE%",
+        "AzureFunctionsJobHost__logging__logLevel__default": "Warning",
+        "AzureFunctionsJobHost__watchDirectories__1": "c",
+        "AzureFunctionsJobHost__": "ignored",
+        "STAGE": "Prod",
+    }
+    config = build_config(tmp_path, environ=environ)
+    assert (config.route_prefix, config.hub_name) == ("v2", "HubProd")
+    assert config.host_json == {
+        "version": "2.0", "Extensions": {"http": {"routePrefix": "v2"}, "durableTask": {"hubName": "Hub%STAGE%"}},
+        "watchDirectories": ["a", "c"], "logging": {"logLevel": {"default": "Warning"}},
+    }
+    assert read_host_json(tmp_path)["Extensions"]["http"]["routePrefix"] == "v1"  # the file itself is unchanged
