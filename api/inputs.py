@@ -62,15 +62,17 @@ def json_depth(value: Any) -> int:
 
 
 def json_body(req: RequestView, *, required: bool) -> dict[str, Any]:
-    """The body as a JSON object ({} when empty and not `required`), else 400 (413 over `CHAT_MAX_BODY_BYTES`)."""
+    """The body as a JSON object ({} when there is none and not `required`), else 400 (413 over `CHAT_MAX_BODY_BYTES`)."""
     raw = req.get_body() or b""
     limit = assistant_settings().max_body_bytes
     if len(raw) > limit:
         raise HttpError(413, f"the request body is {len(raw)} bytes; at most {limit} are accepted")
-    if not raw.strip():
+    if not raw:
         if required:
             raise HttpError(400, "the request body must be a JSON object")
         return {}
+    if not raw.strip():  # bytes, but no JSON value: not the same as no body
+        raise HttpError(400, "the request body is only whitespace; send a JSON object or no body")
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

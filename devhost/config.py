@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 import shutil
@@ -42,6 +43,7 @@ DEFAULT_ROUTE_PREFIX = "api"
 DEFAULT_HUB_NAME = "TestHubName"
 DEFAULT_PORT = 7071
 _SETTING_REF = re.compile(r"%([^%]+)%")
+log = logging.getLogger("devhost")
 HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
 
 
@@ -227,7 +229,14 @@ def build_config(
     hub = _nested(host_json, "extensions", "durableTask", "hubName")
     if hub is not None and not isinstance(hub, str):
         raise ConfigError("host.json extensions.durableTask.hubName must be a string")
-    hub_name = resolve_setting_refs(hub, environ) if hub else DEFAULT_HUB_NAME
+    hub_name = DEFAULT_HUB_NAME
+    if hub:
+        try:
+            hub_name = resolve_setting_refs(hub, environ)
+        except ConfigError as error:
+            # The extension resolves the hub name only when it can (`TryResolveWholeString`) and otherwise keeps it.
+            log.warning("%s; the durable extension keeps the name as written (%r), and so does devhost", error, hub)
+            hub_name = hub
     local_settings = read_local_settings(script_root)
     cors = _nested(local_settings, "Host", "CORS")
     if port is None:

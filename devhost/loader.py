@@ -3,7 +3,9 @@
 Indexing goes through the `azure-functions` library's own `FunctionRegister.get_functions()`
 (called once per app object, as the library requires), so `func.FunctionApp`, `df.DFApp`,
 `func.Blueprint` and `df.Blueprint` registrations are all seen exactly as the Python worker
-sees them. Nothing here knows what the app does.
+sees them. Each function is then checked as the worker checks it before loading it
+(`check_like_worker`): what the worker refuses, devhost refuses at start, with the worker's
+message, instead of failing at run time. Nothing here knows what the app does.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Any, Callable
 
 import azure.functions as func
 
-__all__ = ["AppLoadError", "FunctionSpec", "FunctionIndex", "index_register", "load_app"]
+__all__ = ["AppLoadError", "FunctionSpec", "FunctionIndex", "check_like_worker", "index_register", "load_app"]
 
 
 class AppLoadError(Exception):
@@ -76,9 +78,42 @@ def _find_register(module: Any) -> func.FunctionRegister:
     return registers[0]
 
 
+def _load_error(name: str, message: str) -> AppLoadError:
+    return AppLoadError(f"FunctionLoadError: cannot load the {name} function: {message}")
+
+
+def check_like_worker(name: str, bindings: tuple[dict[str, Any], ...], user_function: Callable[..., Any]) -> None:
+    """Refuse what the Python worker refuses to load, with its message: `inout` bindings, a `$return` binding that is
+    not `out`, parameters without a binding or bindings without a parameter (an unbound `context` parameter is the
+    invocation context); and, as the host does, two bindings of one name."""
+    names = [str(b.get("name", "")) for b in bindings]
+    repeated = sorted({n for n in names if names.count(n) > 1}, key=names.index)
+    if repeated:
+        raise AppLoadError(f"function {name!r}: multiple bindings with name {repeated[0]!r} discovered; "
+                           "binding names must be unique")
+    bound: set[str] = set()
+    for binding, binding_name in zip(bindings, names):
+        direction = str(binding.get("direction", "in")).lower()
+        if direction == "inout":
+            raise _load_error(name, '"inout" bindings are not supported')
+        if binding_name == "$return":
+            if direction != "out":
+                raise _load_error(name, '"$return" binding must have direction set to "out"')
+        else:
+            bound.add(binding_name)
+    params = set(inspect.signature(user_function).parameters)
+    if "context" in params and "context" not in bound:
+        params.discard("context")
+    if params - bound:
+        raise _load_error(name, f"the following parameters are declared in Python but not in function.json: {params - bound!r}")
+    if bound - params:
+        raise _load_error(name, f"the following parameters are declared in function.json but not in Python: {bound - params!r}")
+
+
 def _spec_of(function: func.decorators.function_app.Function) -> FunctionSpec:
     metadata = json.loads(function.get_function_json())
     bindings = tuple(metadata.get("bindings", []))
+    check_like_worker(str(function.get_function_name()), bindings, function.get_user_function())
     triggers = [b for b in bindings if str(b.get("type", "")).lower().endswith("trigger")]
     if len(triggers) != 1:
         raise AppLoadError(f"function {function.get_function_name()!r} must have exactly one trigger")

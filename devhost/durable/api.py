@@ -6,6 +6,7 @@ and the SDK client's RPC calls (`rpcBaseUrl`). Every refusal is a JSON body
 """
 from __future__ import annotations
 
+import json
 from typing import Awaitable, Callable
 
 from starlette.requests import Request
@@ -31,6 +32,10 @@ Authorizer = Callable[[Request], "str | None"]
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "ExceptionMessage": message}, status_code=status)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 def _flag(request: Request, name: str, default: bool = False) -> bool:
@@ -153,8 +158,20 @@ def management_routes(
         return JSONResponse({"instancesDeleted": deleted})
 
     async def raise_event(request: Request) -> Response:
-        text = body_to_text(await request.body())
-        await ops.raise_event(request.path_params["instance_id"], request.path_params["event"], text)
+        instance_id = request.path_params["instance_id"]
+        if _media_type(request) != "application/json":
+            # As the extension: an unknown or finished instance first, then the content type.
+            row = await ops.status(instance_id)
+            if row is None:
+                return _error(404, f"No instance with ID '{instance_id}' found.")
+            if row.status not in _RUNNING_CODES and row.status != "Suspended":
+                return _error(410, f"Instance with ID '{instance_id}' is gone: it is {row.status}.")
+            return _error(400, "Only application/json request content is supported")
+        try:
+            text = body_to_text(await request.body())
+        except PayloadError as error:
+            return _error(400, f"Invalid JSON content: {error}")
+        await ops.raise_event(instance_id, request.path_params["event"], text)
         return Response(status_code=202)
 
     def control(action: str) -> Handler:
@@ -165,10 +182,11 @@ def management_routes(
         return run
 
     async def restart(request: Request) -> Response:
+        # The extension answers with the new instance's check-status payload (so the Python SDK's `restart()`
+        # returns that payload on Azure, not an id).
         new_id = _flag(request, "restartWithNewInstanceId", True)
         instance_id = await ops.restart(request.path_params["instance_id"], new_id)
-        return JSONResponse(instance_id, status_code=202,
-                            headers={"Location": urls(request, instance_id)["statusQueryGetUri"]})
+        return check_status(request, instance_id)
 
     async def rewind(request: Request) -> Response:
         if await ops.status(request.path_params["instance_id"]) is None:
@@ -182,10 +200,24 @@ def management_routes(
         return JSONResponse(text_to_value(state))
 
     async def signal_entity(request: Request) -> Response:
-        operation = request.query_params.get("op")
+        # As the extension: DELETE signals the `delete` operation; a JSON body is the input's JSON, any other body
+        # is the input as a string, no body no input.
+        operation = "delete" if request.method == "DELETE" else request.query_params.get("op")
         if not operation:
             return _error(400, "the 'op' query parameter (the operation name) is required")
-        text = body_to_text(await request.body())
+        body = await request.body()
+        if not body:
+            text = None
+        elif _media_type(request) == "application/json":
+            try:
+                text = body_to_text(body)
+            except PayloadError as error:
+                return _error(400, f"Could not parse JSON content: {error}")
+        else:
+            try:
+                text = json.dumps(body.decode("utf-8-sig"))
+            except UnicodeDecodeError as error:
+                return _error(400, f"the request body is not UTF-8 text: {error.reason} at byte {error.start}")
         await ops.signal_entity(request.path_params["name"], request.path_params["key"], operation, text)
         return Response(status_code=202)
 
@@ -214,7 +246,7 @@ def management_routes(
         ("/entities", list_entities, ["GET"]),
         ("/entities/{name}", list_entities, ["GET"]),
         ("/entities/{name}/{key}", get_entity, ["GET"]),
-        ("/entities/{name}/{key}", signal_entity, ["POST"]),
+        ("/entities/{name}/{key}", signal_entity, ["POST", "DELETE"]),
     ]
     routes: list[BaseRoute] = [Route(p + path, _guarded(handler, authorize), methods=methods) for path, handler, methods in table]
     if authorize is not None and code:

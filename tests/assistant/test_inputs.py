@@ -35,6 +35,7 @@ def test_json_bodies() -> None:
     assert json_body(request(b'{"a": 1}'), required=True) == {"a": 1}
     assert "must be a JSON object" in error_of(lambda: json_body(request(), required=True))
     assert "not valid JSON" in error_of(lambda: json_body(request(b"{oops"), required=False))
+    assert "only whitespace" in error_of(lambda: json_body(request(b"\r\n "), required=False))  # not the same as no body
     assert "must be a JSON object" in error_of(lambda: json_body(request(b"[1]"), required=False))
 
 

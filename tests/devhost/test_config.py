@@ -124,3 +124,12 @@ def test_azure_functions_job_host_settings_override_host_json(tmp_path: Path) ->
         "watchDirectories": ["a", "c"], "logging": {"logLevel": {"default": "Warning"}},
     }
     assert read_host_json(tmp_path)["Extensions"]["http"]["routePrefix"] == "v1"  # the file itself is unchanged
+
+
+def test_an_unresolved_hub_name_setting_is_kept_as_written(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """As the extension does (it resolves the hub name only if it can), with a warning instead of a stop."""
+    _write(tmp_path, "host.json", {"extensions": {"durableTask": {"hubName": "%NOT_SET%"}}})
+    with caplog.at_level("WARNING", logger="devhost"):
+        config = build_config(tmp_path, environ={})
+    assert config.hub_name == "%NOT_SET%"
+    assert "NOT_SET" in caplog.text and "keeps the name as written" in caplog.text

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 
 from devhost.extension import BindingRequest
 from devhost.invoke import InvocationPlan, UnusableReturn, build_http_request, invoke, plan_function, to_response
-from devhost.loader import FunctionIndex, FunctionSpec, index_register
+from devhost.loader import AppLoadError, FunctionIndex, FunctionSpec, index_register
 
 
 class RecordingExtension:
@@ -72,17 +72,9 @@ def test_plan_finds_request_context_and_unsupported_bindings() -> None:
     def plain(req: func.HttpRequest, context: func.Context) -> str:
         return "x"
 
-    @app.route(route="d")
-    def misnamed(request: func.HttpRequest) -> str:
-        return "x"
-
     @app.route(route="b")
     @app.queue_output(arg_name="msg", queue_name="q", connection="AzureWebJobsStorage")
     def with_queue(req: func.HttpRequest, msg: func.Out[str]) -> str:
-        return "x"
-
-    @app.route(route="c")
-    def stray(req: func.HttpRequest, other: str) -> str:
         return "x"
 
     specs = _specs(app)
@@ -90,9 +82,35 @@ def test_plan_finds_request_context_and_unsupported_bindings() -> None:
     assert plain_plan.request_parameter == "req" and plain_plan.wants_context
     assert plain_plan.unsupported is None
     assert "'queue'" in (_plan(specs["with_queue"]).unsupported or "")
-    assert "parameter 'other' has no binding" in (_plan(specs["stray"]).unsupported or "")
-    misnamed = _plan(specs["misnamed"]).unsupported or ""
-    assert "parameter 'request' has no binding" in misnamed and "binding 'req' has no parameter" in misnamed
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("stray", "cannot load the stray function: the following parameters are declared in Python but not in "
+              "function.json: {'other'}"),
+    ("misnamed", "cannot load the misnamed function: the following parameters are declared in Python but not in "
+                 "function.json: {'request'}"),
+    ("unbound", "cannot load the unbound function: the following parameters are declared in function.json but not "
+                "in Python: {'msg'}"),
+])
+def test_functions_the_worker_refuses_are_refused_at_load_with_its_message(kind: str, message: str) -> None:
+    """A parameter without a binding, or a binding without a parameter, stops the load as the Python worker does."""
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+    if kind == "stray":
+        @app.route(route="c")
+        def stray(req: func.HttpRequest, other: str) -> str:
+            return "x"
+    elif kind == "misnamed":
+        @app.route(route="d")
+        def misnamed(request: func.HttpRequest) -> str:
+            return "x"
+    else:
+        @app.route(route="e")
+        @app.queue_output(arg_name="msg", queue_name="q", connection="AzureWebJobsStorage")
+        def unbound(req: func.HttpRequest) -> str:
+            return "x"
+    with pytest.raises(AppLoadError) as refused:
+        index_register(app)
+    assert str(refused.value) == "FunctionLoadError: " + message
 
 
 def test_extension_binding_value_reaches_the_function() -> None:
@@ -163,3 +181,18 @@ def test_plain_returns() -> None:
     assert to_response(plan, "hé").body == "hé".encode()
     assert to_response(plan, bytearray(b"\x01")).headers["content-type"] == "application/octet-stream"
     assert to_response(plan, [1]).body == b"[1]"
+
+
+def test_repeated_binding_names_and_inout_bindings_are_refused() -> None:
+    """Two bindings of one name (the host's check) and an `inout` binding (the worker's) stop the load."""
+    from devhost.loader import check_like_worker
+
+    def handler(req: Any) -> str:
+        return "x"
+
+    trigger = {"type": "httpTrigger", "name": "req", "direction": "in"}
+    with pytest.raises(AppLoadError, match="multiple bindings with name 'req'"):
+        check_like_worker("f", (trigger, {"type": "blob", "name": "req", "direction": "in"}), handler)
+    with pytest.raises(AppLoadError, match='cannot load the f function: "inout" bindings are not supported'):
+        check_like_worker("f", ({**trigger, "direction": "inout"},), handler)
+    check_like_worker("f", (trigger, {"type": "http", "name": "$return", "direction": "out"}), handler)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
@@ -32,9 +33,9 @@ def test_start_webhook_returns_check_status_payload_whose_urls_work(hub: Hub) ->
         assert done["output"] == {"approved": "ok"}
         assert http.get(payload["statusQueryGetUri"]).status_code == 200
         restarted = http.post(payload["restartPostUri"])
-        assert restarted.status_code == 202
-        new_id = restarted.json()
-        assert new_id != "w1"
+        assert restarted.status_code == 202  # with the new instance's check-status payload, as the extension answers
+        new_id = restarted.json()["id"]
+        assert new_id != "w1" and restarted.headers["Location"] == restarted.json()["statusQueryGetUri"]
         assert http.post(payload["terminatePostUri"].replace("{text}", "late")).status_code == 410
         assert http.post(payload["rewindPostUri"].replace("{text}", "x")).status_code == 501
         assert http.delete(payload["purgeHistoryDeleteUri"]).json() == {"instancesDeleted": 1}
@@ -109,7 +110,7 @@ def test_client_terminate_suspend_resume_restart_and_entities(hub: Hub) -> None:
     status = hub.wait(iid)
     assert status["runtimeStatus"] == "Terminated" and status["output"] == "enough"
     same = run(client.restart(iid, restart_with_new_instance_id=False))
-    assert same == iid
+    assert same["id"] == iid  # the SDK hands back the extension's check-status payload
     hub.wait(iid, statuses=("Running",))
     for _ in range(3):
         run(client.signal_entity(df.EntityId("counter", "e1"), "add", 2))
@@ -125,3 +126,44 @@ def test_client_terminate_suspend_resume_restart_and_entities(hub: Hub) -> None:
     while run(client.read_entity_state(df.EntityId("counter", "e1"))).entity_exists:
         assert time.monotonic() < deadline
         time.sleep(0.02)
+
+
+def _entity_state(http: Any, name: str, key: str, want: Any) -> Any:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        response = http.get(f"{WEBHOOKS}/entities/{name}/{key}")
+        if response.status_code == 200 and response.json() == want:
+            return want
+        time.sleep(0.05)
+    raise AssertionError(f"entity {name}/{key} never held {want!r}; last {response.status_code} {response.text}")
+
+
+def test_webhooks_are_as_strict_as_the_extension(hub: Hub) -> None:
+    """raiseEvent takes application/json only (404/410 first); an entity signal's text body is a string, a JSON body
+    JSON; DELETE on an entity signals `delete`."""
+    with hub.http() as http:
+        started = http.post(f"{WEBHOOKS}/orchestrators/approval/s1", json=600).json()
+        hub.wait("s1", statuses=("Running",))
+        raise_url = started["sendEventPostUri"].replace("{eventName}", "approve")
+        plain = http.post(raise_url, content=b'"ok"', headers={"Content-Type": "text/plain"})
+        assert plain.status_code == 400 and plain.json()["error"] == "Only application/json request content is supported"
+        bad = http.post(raise_url, content=b"{oops", headers={"Content-Type": "application/json"})
+        assert bad.status_code == 400 and bad.json()["error"].startswith("Invalid JSON content")
+        assert http.post(f"{WEBHOOKS}/instances/nobody/raiseEvent/x", content=b"1",
+                         headers={"Content-Type": "text/plain"}).status_code == 404
+        assert http.post(raise_url, json="ok", headers={"Content-Type": "application/json; charset=utf-8"}).status_code == 202
+        hub.wait("s1")
+        assert http.post(raise_url, content=b"1", headers={"Content-Type": "text/plain"}).status_code == 410
+
+        entity = f"{WEBHOOKS}/entities/counter/strict"
+        assert http.post(entity, params={"op": "set"}, content=b"5", headers={"Content-Type": "text/plain"}).status_code == 202
+        _entity_state(http, "counter", "strict", "5")  # the raw text, not the number 5
+        assert http.post(entity, params={"op": "set"}, content=b"5", headers={"Content-Type": "application/json"}).status_code == 202
+        _entity_state(http, "counter", "strict", 5)
+        broken = http.post(entity, params={"op": "set"}, content=b"{5", headers={"Content-Type": "application/json"})
+        assert broken.status_code == 400 and broken.json()["error"].startswith("Could not parse JSON content")
+        assert http.delete(entity).status_code == 202
+        deadline = time.monotonic() + 10
+        while http.get(entity).status_code != 404:
+            assert time.monotonic() < deadline, "DELETE did not signal the entity's delete operation"
+            time.sleep(0.05)

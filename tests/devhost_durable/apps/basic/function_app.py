@@ -163,6 +163,8 @@ def counter(context: df.DurableEntityContext):
         return
     elif context.operation_name == "fail":
         raise ValueError("counter cannot fail politely")
+    elif context.operation_name == "set":  # keeps the input as given (to see how a signal's body arrived)
+        value = context.get_input()
     context.set_state(value)
     context.set_result(value)
 

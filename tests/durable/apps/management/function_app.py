@@ -115,7 +115,9 @@ async def client_action(req: func.HttpRequest, client: df.DurableOrchestrationCl
         elif action == "resume":
             await client.resume(instance_id, "resumed by test")
         elif action == "restart":
-            new_id = await client.restart(instance_id, req.params.get("newId", "true") == "true")
+            restarted = await client.restart(instance_id, req.params.get("newId", "true") == "true")
+            # On Azure the extension answers the check-status payload, which the SDK returns as is.
+            new_id = restarted["id"] if isinstance(restarted, dict) else restarted
             return _json({"id": new_id}, 202)
         else:
             return _json({"error": f"unknown action {action}"}, 400)
