@@ -6,7 +6,8 @@ each event) for more, or less when the writer is in this process and signals its
 first reader that finds the turn finished without one, from the orchestration's output (an insert
 at the next sequence number: of two readers racing, one writes it and both send the same event).
 The turn itself thus needs no extra work item to end its log, and every reader, early or late,
-sees the same events in the same order. A comment line every 15 s keeps an idle stream open.
+sees the same events in the same order: strictly by sequence number, waiting for one written late by a
+parallel writer (`in_order`). A comment line every 15 s keeps an idle stream open.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from assistant.events import (
 )
 from orchestrators.post_user_query import TURN_FAILED as TURN_FAILED_PREFIX
 
-__all__ = ["approvals_url", "bp", "events_url", "follow", "sse_response", "wants_sse"]
+__all__ = ["approvals_url", "bp", "events_url", "follow", "in_order", "sse_response", "wants_sse"]
 
 bp = df.Blueprint()
 
@@ -39,6 +40,8 @@ MAX_POLL = 0.025
 STATUS_EVERY = 0.25
 """How often a reader with nothing new asks whether the turn has finished."""
 KEEP_ALIVE_SECONDS = 15.0
+GAP_SECONDS = 10.0
+"""How long a reader waits for a missing event before it sends the ones after it (see `in_order`)."""
 MAX_WAIT_SECONDS = 60.0
 DEFAULT_WAIT_SECONDS = 25.0
 
@@ -142,17 +145,21 @@ async def _follow(
     last_event = last_status = time.monotonic()
     started = last_event
     final_seen = False
+    gap_since: float | None = None
     while True:
         woken.clear()
-        events = await asyncio.to_thread(read_events, turn_id, after)
+        read = await asyncio.to_thread(read_events, turn_id, after)
         now = time.monotonic()
+        events, gap_since = in_order(read, after, gap_since, now)
         for event in events:
             yield event
             after = event.sequence
             if event.type in TERMINAL:
                 return
             final_seen = event.type == MESSAGE_COMPLETED and not event.data.get("toolCalls")
-        if events:
+        if read and not events:  # held back behind a gap: its event is being written; look again soon
+            interval = FIRST_POLL
+        elif events:
             interval, last_event = FIRST_POLL, now
             if wait_seconds is not None:
                 return
@@ -172,6 +179,26 @@ async def _follow(
             await asyncio.wait_for(woken.wait(), interval)
         except asyncio.TimeoutError:
             pass
+
+
+def in_order(events: list[TurnEvent], after: int, gap_since: float | None, now: float) -> tuple[list[TurnEvent], float | None]:
+    """The events to send now, and since when a gap holds the rest back (None: no gap).
+
+    Writers run in parallel (two tool calls write their events from two activities), so the log can hold
+    event 5 before event 4: a reader sends events strictly in sequence and waits for the missing one. Not
+    forever: events are written best effort, so a gap still there after `GAP_SECONDS`, or once the turn's
+    terminal event is there (nothing more is being written), is skipped.
+    """
+    done = any(e.type in TERMINAL for e in events)
+    ready: list[TurnEvent] = []
+    for event in events:
+        if event.sequence > after + 1 and not done:
+            gap_since = now if gap_since is None else gap_since
+            if now - gap_since < GAP_SECONDS:
+                return ready, gap_since
+        ready.append(event)
+        after, gap_since = event.sequence, None
+    return ready, gap_since
 
 
 async def _sse(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, after: int) -> AsyncIterator[bytes]:

@@ -24,6 +24,8 @@ from devhost.durable.binding import WEBHOOK_PREFIX, client_binding_json, managem
 from devhost.durable.engine import DurableEngine
 from devhost.durable.local_rpc import LocalRpc, local_rpc_enabled
 from devhost.durable.operations import DurableError, Operations
+from devhost.durable.versions import version_policy
+from devhost.config import ConfigError
 from devhost.extension import BindingRequest
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
 from devhost.loader import FunctionIndex
@@ -101,4 +103,11 @@ def create_extension(config: Any) -> DurableExtension:
     """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir`, `hub_name`, `script_root`)."""
     keys = getattr(config, "keys", None) if getattr(config, "require_keys", False) else None
     base_url = getattr(config, "base_url", None)
-    return DurableExtension(Path(config.data_dir), str(config.hub_name), Path(config.script_root), keys, base_url)
+    extension = DurableExtension(Path(config.data_dir), str(config.hub_name), Path(config.script_root), keys, base_url)
+    extensions = getattr(config, "host_json", {}).get("extensions") or {}
+    durable = next((v for k, v in extensions.items() if k.lower() == "durabletask"), None) if isinstance(extensions, dict) else None
+    try:
+        extension.engine.versions = version_policy(durable)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return extension

@@ -63,6 +63,8 @@ class RetryGroup:
     """The sequence number of the attempt in flight (None while waiting on a timer)."""
     timer_id: int | None = None
     """The sequence number of the retry timer in flight."""
+    version: str | None = None
+    """A sub-orchestration's version asked for (None: the host's default)."""
 
     def delay(self) -> timedelta:
         """Delay before the next attempt (DTFx: first interval × backoff^(attempt-1), capped)."""

@@ -120,7 +120,7 @@ def management_routes(
         name = request.path_params["name"]
         instance_id = request.path_params.get("instance_id")
         input_text = body_to_text(await request.body())
-        instance_id = await ops.start(name, instance_id, input_text)
+        instance_id = await ops.start(name, instance_id, input_text, request.query_params.get("version"))
         return check_status(request, instance_id)
 
     async def get_instance(request: Request) -> Response:

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any, Callable
 
 from devhost.durable import history as h
 from devhost.durable.activities import ActivityRunner
+from devhost.durable.entities import EntityBatchResult, run_entity_batch
 from devhost.durable.replay import ReplayState, SubOrchestrationCall
 from devhost.durable.state import (
     RUNNING_STATES,
@@ -43,6 +45,7 @@ from devhost.durable.steps import EntitySteps, OrchestrationStepper, new_instanc
 from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.durable.store import ActivityRow, InstanceRow, MessageRow, Store
 from devhost.durable.timers import TimerQueue
+from devhost.durable.versions import VersionPolicy
 from devhost.durable.worker import ProcessActivityRunner, activity_process_enabled
 from devhost.loader import FunctionIndex, FunctionSpec
 
@@ -52,6 +55,8 @@ log = logging.getLogger("devhost.durable")
 STEPS_PER_ROUND = 256
 """Steps taken into one batch before committing it (keeps the loop responsive)."""
 ENTITY_CACHE = 1024
+ENTITY_THREADS = 32
+"""Entity batches that may run at once (each on a thread; one per entity at a time)."""
 """Idle entities kept in memory (`DEVHOST_DURABLE_ENTITY_CACHE`); the least recently used beyond it are unloaded
 (their state stays in SQLite and is read again when a request comes)."""
 
@@ -107,6 +112,11 @@ class DurableEngine:
         self._stepper = OrchestrationStepper(self)
         self.entity_cache = _env_int("DEVHOST_DURABLE_ENTITY_CACHE", ENTITY_CACHE)
         self._entity_steps = EntitySteps(self)
+        self._entity_pool: ThreadPoolExecutor | None = None
+        self.versions = VersionPolicy()
+        """host.json's versioning settings (`versions.py`)."""
+        self.rejected: set[str] = set()
+        """Instances left waiting because of their version (each logged once)."""
 
     # -- functions ------------------------------------------------------------------------
     def register(self, index: FunctionIndex) -> None:
@@ -193,6 +203,9 @@ class DurableEngine:
             self.store = None
         if self._activity_runner is not None:
             self._activity_runner.close()
+        if self._entity_pool is not None:
+            self._entity_pool.shutdown(wait=False, cancel_futures=True)
+            self._entity_pool = None
 
     # -- delivery ---------------------------------------------------------------------------
     def mark_ready(self, target: str) -> None:
@@ -284,13 +297,15 @@ class DurableEngine:
 
     # -- instances ----------------------------------------------------------------------------
     def create_instance(self, instance_id: str, name: str, input_text: str | None, batch: OpenBatch,
-                        parent: dict[str, Any] | None = None, fresh: bool = False) -> Instance:
+                        parent: dict[str, Any] | None = None, fresh: bool = False, version: str | None = None) -> Instance:
         """Create (or overwrite a finished) instance and send it ExecutionStarted.
 
-        `fresh`: the id was just generated, so no earlier instance can hold it.
+        `fresh`: the id was just generated, so no earlier instance can hold it. `version`: None means the
+        host's `defaultVersion`.
         """
         now = h.utc_now()
-        row = new_instance_row(instance_id, name, input_text, now, parent)
+        row = new_instance_row(instance_id, name, input_text, now, parent,
+                               self.versions.default_version if version is None else version)
         previous = self.orchestrations.get(instance_id)
         inst = Instance(row=row, public=previous.public if previous else None)
         if previous is not None or (
@@ -319,7 +334,8 @@ class DurableEngine:
             return
         info = {"instance_id": parent.row.instance_id, "execution_id": parent.row.execution_id,
                 "task_id": call.task_id, "name": parent.row.name}
-        self.create_instance(call.instance_id, self.orchestrator_name(call.name) or call.name, call.input, batch, info)
+        self.create_instance(call.instance_id, self.orchestrator_name(call.name) or call.name, call.input, batch, info,
+                             version=call.version)
 
     def on_terminal(self, instance_id: str) -> None:
         """After a finished instance's commit: drop it from memory unless messages wait."""
@@ -347,6 +363,24 @@ class DurableEngine:
         self._open.writes.delete_activities.append(activity.id)
         if self.send(activity.instance_id, activity.execution_id, event, self._open) is None:
             self.wake()
+
+    def run_entity_batch(self, args: tuple[Any, ...], done: Callable[[EntityBatchResult], None]) -> None:
+        """Run one entity batch (`entities.run_entity_batch(*args)`) on the entity thread pool; `done(result)` on the
+        event loop once it finished (not while stopping: the batch's messages are still in the store then, and it
+        runs again after a restart)."""
+        if self._entity_pool is None:
+            self._entity_pool = ThreadPoolExecutor(ENTITY_THREADS, thread_name_prefix="devhost-entity")
+        future = asyncio.get_running_loop().run_in_executor(self._entity_pool, run_entity_batch, *args)
+
+        def finished(outcome: asyncio.Future[EntityBatchResult]) -> None:
+            if self._stopping or outcome.cancelled():
+                return
+            try:
+                done(outcome.result())
+            except Exception:  # an engine bug must not stop the pump
+                log.exception("durable entity batch of %s could not be recorded", args[1])
+
+        future.add_done_callback(finished)
 
     # -- the pump --------------------------------------------------------------------------------
     def _run_ready(self) -> None:
@@ -411,7 +445,7 @@ class DurableEngine:
             if excess <= 0:
                 break
             entity = self.entities[entity_id]
-            if entity.inbox or entity_id in self._ready_set or entity_id in pending:
+            if entity.inbox or entity.running or entity_id in self._ready_set or entity_id in pending:
                 continue
             del self.entities[entity_id]
             excess -= 1

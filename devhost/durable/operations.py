@@ -75,8 +75,8 @@ class Operations:
         return inst.row
 
     # -- orchestrations ---------------------------------------------------------------------
-    async def start(self, name: str, instance_id: str | None, input_text: str | None) -> str:
-        """Start orchestrator `name`; returns the instance id."""
+    async def start(self, name: str, instance_id: str | None, input_text: str | None, version: str | None = None) -> str:
+        """Start orchestrator `name` (at `version`; None: the host's `defaultVersion`); returns the instance id."""
         canonical = self.engine.orchestrator_name(name)
         if canonical is None:
             raise DurableError(400, f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.")
@@ -91,7 +91,7 @@ class Operations:
                 # once that instance is visible to every reader (a status query right after must find it).
                 await self.engine.committed()
             raise DurableError(409, f"An instance with ID '{instance_id}' already exists and is {inst.row.status}.")
-        self.engine.create_instance(instance_id, canonical, input_text, self.engine.open, fresh=fresh)
+        self.engine.create_instance(instance_id, canonical, input_text, self.engine.open, fresh=fresh, version=version)
         await self.engine.committed()
         return instance_id
 
@@ -119,7 +119,7 @@ class Operations:
         target = uuid.uuid4().hex if new_instance_id else instance_id
         if not new_instance_id and row.status not in TERMINAL_STATES:
             raise DurableError(409, f"Instance '{instance_id}' is {row.status}; only a finished instance restarts with the same id.")
-        self.engine.create_instance(target, row.name, row.input, self.engine.open)
+        self.engine.create_instance(target, row.name, row.input, self.engine.open, version=row.version)
         await self.engine.committed()
         return target
 

@@ -89,6 +89,8 @@ class SubOrchestrationCall:
     name: str
     instance_id: str
     input: str | None
+    version: str | None = None
+    """The version asked for (`call_sub_orchestrator(version=)`); None: the host's `defaultVersion`."""
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,7 @@ def _retry_group(action: dict[str, Any], kind: str) -> RetryGroup:
         backoff=float(options.get("backoffCoefficient", 1.0) or 1.0),
         max_interval_ms=options.get("maxRetryIntervalInMilliseconds"),
         instance_id=action.get("instanceId"),
+        version=action.get("version"),
     )
 
 
@@ -259,7 +262,7 @@ def request_id(instance_id: str, execution_id: str, task_id: int) -> str:
 
 def _schedule_task(
     decision: Decision, at: datetime, task_id: int, kind: str, name: str, input_text: str | None,
-    child_id: str | None,
+    child_id: str | None, version: str | None = None,
 ) -> None:
     if kind == "activity":
         decision.new_events.append(h.task_scheduled(at, task_id, name, input_text))
@@ -267,7 +270,7 @@ def _schedule_task(
     else:
         assert child_id is not None
         decision.new_events.append(h.sub_orchestration_created(at, task_id, name, child_id, input_text))
-        decision.suborchestrations.append(SubOrchestrationCall(task_id, name, child_id, input_text))
+        decision.suborchestrations.append(SubOrchestrationCall(task_id, name, child_id, input_text, version))
 
 
 def decide(
@@ -313,7 +316,8 @@ def decide(
                 group = _retry_group(action, "suborchestration")
                 group.task_id = seq
                 state.retries.append(group)
-            _schedule_task(decision, at, seq, "suborchestration", name, action.get("input"), child)  # type: ignore[arg-type]
+            _schedule_task(decision, at, seq, "suborchestration", name, action.get("input"), child,  # type: ignore[arg-type]
+                           action.get("version"))
         elif kind == ActionType.CREATE_TIMER:
             fire_at = h.parse_time(str(action["fireAt"]))
             decision.new_events.append(h.timer_created(at, seq, fire_at))  # type: ignore[arg-type]
@@ -388,4 +392,4 @@ def _advance_retries(
             group.task_id = state.next_seq
             state.next_seq += 1
             child = group.instance_id or request_id(instance_id, execution_id, group.task_id)
-            _schedule_task(decision, at, group.task_id, group.kind, group.name, group.input, child)
+            _schedule_task(decision, at, group.task_id, group.kind, group.name, group.input, child, group.version)

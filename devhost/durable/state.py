@@ -73,6 +73,8 @@ class EntityState:
     state: str | None
     updated: str
     inbox: list[MessageRow] = field(default_factory=list)
+    running: bool = False
+    """A batch of its operations is running (off the event loop); the next waits for its result."""
 
 
 @dataclass

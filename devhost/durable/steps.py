@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 from devhost.durable import history as h
-from devhost.durable.entities import run_entity_batch
+from devhost.durable.entities import EntityBatchResult
 from devhost.durable.replay import (
     ActionType,
     Completion,
@@ -43,13 +43,14 @@ MAX_ENTITY_BATCH = 100
 
 
 def new_instance_row(
-    instance_id: str, name: str, input_text: str | None, now: datetime, parent: dict[str, Any] | None = None
+    instance_id: str, name: str, input_text: str | None, now: datetime, parent: dict[str, Any] | None = None,
+    version: str = "",
 ) -> InstanceRow:
     """The summary of a freshly created (Pending) instance."""
     stamp = h.format_time(now)
     return InstanceRow(
         instance_id=instance_id, name=name, status="Pending", execution_id=uuid.uuid4().hex, input=input_text,
-        output=None, custom_status=None, created=stamp, updated=stamp, parent=parent, replay=None,
+        output=None, custom_status=None, created=stamp, updated=stamp, parent=parent, replay=None, version=version,
     )
 
 
@@ -64,7 +65,7 @@ def start_message_body(row: InstanceRow, now: datetime) -> dict[str, Any]:
                 "InstanceId": row.parent.get("instance_id"), "ExecutionId": row.parent.get("execution_id")
             },
         }
-    return h.execution_started(now, row.name, row.instance_id, row.execution_id, row.input, parent)
+    return h.execution_started(now, row.name, row.instance_id, row.execution_id, row.input, parent, row.version)
 
 
 @dataclass
@@ -171,9 +172,29 @@ class OrchestrationStepper:
             return None
         return _Episode(events, consumed)
 
+    def _refused(self, inst: Instance, batch: OpenBatch, now: datetime, refusal: str) -> bool:
+        """An instance whose version this host may not run: left waiting (`Reject`: its messages stay for a host of
+        a fitting version) or failed (`Fail`). Whether the step ends here."""
+        if self.engine.versions.failure == "Reject":
+            if inst.row.instance_id not in self.engine.rejected:
+                self.engine.rejected.add(inst.row.instance_id)
+                log.warning("%s Instance %s waits (versionFailureStrategy Reject).", refusal, inst.row.instance_id)
+            return True
+        message = f"{refusal} (versionFailureStrategy Fail)"
+        batch.writes.delete_messages.extend(m.id for m in inst.inbox)
+        inst.inbox = []
+        row = inst.row
+        row.status, row.output = "Failed", json.dumps(message)
+        self._append(inst, batch, [h.orchestrator_started(now), h.execution_failed(now, message, None), h.orchestrator_completed(now)])
+        self._finish(inst, batch, now, "Failed", message, None)
+        return True
+
     # -- the step -------------------------------------------------------------------------------
     def step(self, inst: Instance, batch: OpenBatch, now: datetime) -> None:
         """Consume `inst`'s deliverable messages: at most one replay of the orchestrator."""
+        refusal = self.engine.versions.refusal(inst.row.version) if inst.row.status not in TERMINAL_STATES else None
+        if refusal is not None and self._refused(inst, batch, now, refusal):
+            return
         episode = self._episode(inst, batch, now)
         if episode is None:
             return
@@ -298,18 +319,37 @@ def _unprocessed_events(inst: Instance, new_events: list[h.Event]) -> list[h.Eve
 
 
 class EntitySteps:
-    """Runs entity batches for one engine."""
+    """Runs entity batches for one engine, off the event loop.
+
+    A step takes up to MAX_ENTITY_BATCH delivered requests and hands them to the engine's entity runner
+    (a thread pool): the round that delivered them commits without waiting for the operations, so a
+    signal is durable (committed) before its operation runs, a slow operation delays nothing else, and
+    batches of different entities run at once. The batch's outcome (state, consumed messages, responses
+    to callers) is applied in one later commit, so a crash in between runs the batch again from the
+    committed state. One entity runs one batch at a time, in arrival order.
+    """
 
     def __init__(self, engine: DurableEngine) -> None:
         self.engine = engine
 
     def step(self, entity: EntityState, batch: OpenBatch, now: datetime) -> None:
-        """Apply up to MAX_ENTITY_BATCH delivered requests, in arrival order, exactly once."""
+        """Start the next batch of `entity` unless one is running."""
+        if entity.running:
+            return
         messages = entity.inbox[:MAX_ENTITY_BATCH]
         entity.inbox = entity.inbox[MAX_ENTITY_BATCH:]
         requests = [m.body["request"] for m in messages]
         handler: Callable[[str], str] | None = self.engine.entity_handler(entity.name)
-        result = run_entity_batch(handler, entity.entity_id, entity.exists, entity.state, requests)
+        entity.running = True
+        self.engine.run_entity_batch(
+            (handler, entity.entity_id, entity.exists, entity.state, requests),
+            lambda result: self._finish(entity, messages, result),
+        )
+
+    def _finish(self, entity: EntityState, messages: list[MessageRow], result: EntityBatchResult) -> None:
+        """Record a finished batch in the open batch (on the event loop)."""
+        entity.running = False
+        batch, now = self.engine.open, h.utc_now()
         entity.exists, entity.state = result.exists, result.state
         entity.updated = h.format_time(now)
         batch.writes.delete_messages.extend(m.id for m in messages)
@@ -321,3 +361,6 @@ class EntitySteps:
         for response in result.responses:
             body = h.event_raised(now, response.request_id, response.payload)
             self.engine.send(response.parent, response.parent_execution, body, batch)
+        if entity.inbox:
+            self.engine.mark_ready(entity.entity_id)
+        self.engine.wake()

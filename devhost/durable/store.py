@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS instances (
     created TEXT NOT NULL,
     updated TEXT NOT NULL,
     parent TEXT,
-    replay TEXT
+    replay TEXT,
+    version TEXT
 );
 CREATE INDEX IF NOT EXISTS instances_created ON instances (created);
 CREATE INDEX IF NOT EXISTS instances_status ON instances (status);
@@ -89,6 +90,8 @@ class InstanceRow:
     """`{"instance_id", "execution_id", "task_id", "name"}` of the parent orchestration."""
     replay: str | None = None
     """The engine's `ReplayState` JSON for the current execution."""
+    version: str = ""
+    """The orchestration version the instance started with (`defaultVersion`, `start_new(version=)`)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,7 @@ def _instance(row: sqlite3.Row) -> InstanceRow:
         instance_id=row["instance_id"], name=row["name"], status=row["status"], execution_id=row["execution_id"],
         input=row["input"], output=row["output"], custom_status=row["custom_status"], created=row["created"],
         updated=row["updated"], parent=json.loads(row["parent"]) if row["parent"] else None, replay=row["replay"],
+        version=row["version"] or "",
     )
 
 
@@ -169,6 +173,9 @@ class Store:
             self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             self._conn.execute("VACUUM")  # takes effect on an existing file only through a VACUUM
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(instances)")}
+        if "version" not in columns:  # a store from before versioning
+            self._conn.execute("ALTER TABLE instances ADD COLUMN version TEXT")
 
     def _connect(self) -> sqlite3.Connection:
         """One connection, used by the engine's loop thread only (reads and commits alike)."""
@@ -198,10 +205,11 @@ class Store:
             conn.executemany("DELETE FROM history WHERE instance_id = ?", [(i,) for i in batch.reset_history])
             if batch.instances:
                 conn.executemany(
-                    "INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT OR REPLACE INTO instances (instance_id, name, status, execution_id, input, output, "
+                    "custom_status, created, updated, parent, replay, version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     [
                         (r.instance_id, r.name, r.status, r.execution_id, r.input, r.output, r.custom_status,
-                         r.created, r.updated, json.dumps(r.parent) if r.parent else None, r.replay)
+                         r.created, r.updated, json.dumps(r.parent) if r.parent else None, r.replay, r.version or None)
                         for r in batch.instances.values()
                     ],
                 )

@@ -150,7 +150,7 @@ def test_soak_with_random_sigkills_of_devhost_and_its_worker(
         missing_effects += sum(1 for i in range(TURNS) if effects[f"todo {chat} {i}"] == 0)
     before = _store_size(host.devhost.data_dir)
     purge = httpx.post(f"{host.devhost.base_url}/admin/functions/cleanup", params={"wait": "true"})
-    assert purge.status_code == 200
+    assert purge.status_code == 200, (purge.text, host.devhost.log_text()[-4000:])
     after = _store_size(host.devhost.data_dir)
     figures = {
         "seed": seed, "turns": CHATS * TURNS, "seconds": round(elapsed, 1), "kills": dict(kills),

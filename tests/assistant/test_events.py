@@ -77,3 +77,24 @@ def test_deltas_are_coalesced_into_at_most_one_write_per_interval(storage: None)
     other.delta("wrong")
     other.finish_text("right", 2)
     assert final_text(read_events("c-turn-8")) == "right"
+
+
+def test_readers_send_events_in_sequence_waiting_for_one_written_late() -> None:
+    """5 read before 4 (two tool calls write in parallel): 4 is waited for; a gap that lasts, or one the terminal
+    event closes, is skipped."""
+    from api.events import GAP_SECONDS, in_order
+    from assistant.events import TURN_COMPLETED
+
+    def event(sequence: int, kind: str = "tool_call.started") -> TurnEvent:
+        return TurnEvent(sequence=sequence, type=kind, turn_id="t", chat_id="c", data={}, created_at="2026-11-30T12:00:00Z")
+
+    sent, gap = in_order([event(3), event(5)], 2, None, 100.0)
+    assert [e.sequence for e in sent] == [3] and gap == 100.0
+    sent, gap = in_order([event(5)], 3, gap, 101.0)
+    assert sent == [] and gap == 100.0
+    sent, gap = in_order([event(4), event(5)], 3, gap, 102.0)
+    assert [e.sequence for e in sent] == [4, 5] and gap is None
+    sent, gap = in_order([event(7)], 5, 100.0, 100.0 + GAP_SECONDS)
+    assert [e.sequence for e in sent] == [7] and gap is None  # the missing 6 never came
+    sent, _ = in_order([event(9), event(10, TURN_COMPLETED)], 7, None, 0.0)
+    assert [e.sequence for e in sent] == [9, 10]  # the turn has ended: nothing more will come

@@ -177,3 +177,17 @@ async def starter(req: func.HttpRequest, client: df.DurableOrchestrationClient) 
     return client.create_check_status_response(req, instance_id)
 
 
+
+
+@app.entity_trigger(context_name="context")
+def sleeper(context: df.DurableEntityContext):
+    """`nap` (seconds): sleeps, then records when the nap began and ended (wall clock), so tests see overlaps."""
+    import time as clock
+
+    naps = context.get_state(lambda: [])
+    if context.operation_name == "nap":
+        began = clock.time()
+        clock.sleep(float(context.get_input() or 0))
+        naps.append([began, clock.time()])
+    context.set_state(naps)
+    context.set_result(len(naps))
