@@ -29,8 +29,10 @@ from devhost.config import (
 )
 from devhost.extension import HostExtension
 from devhost.keys import load_keys
-from devhost.loader import AppLoadError, load_app
+from devhost.loader import AppLoadError, FunctionIndex, load_app
 from devhost.server import DEFAULT_GRACEFUL_SECONDS, bind_socket, serve
+from devhost.channel import BASE_URL_ENV
+from devhost.workers import WorkerPool, worker_count, worker_process_enabled
 
 __all__ = ["ExtensionLoader", "build_parser", "configure_logging", "main"]
 
@@ -115,13 +117,18 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
             azurite = start_local_azurite(script_root)
             log.info("Azurite %s on 127.0.0.1:10000-10002 (data in %s)",
                      "reused" if azurite.process is None else "started", azurite.location)
-        try:
-            index = load_app(script_root)
-        except AppLoadError:
-            raise
-        except Exception:
-            log.exception("function_app.py failed to import")
-            return _fail(f"could not load the app in {script_root} (traceback above)")
+        workers = worker_process_enabled()
+        index: FunctionIndex | WorkerPool
+        if workers:
+            index = WorkerPool(script_root, worker_count())  # the app loads in the workers, never here
+        else:
+            try:
+                index = load_app(script_root)
+            except AppLoadError:
+                raise
+            except Exception:
+                log.exception("function_app.py failed to import")
+                return _fail(f"could not load the app in {script_root} (traceback above)")
         try:
             sock = bind_socket(config.host, config.port)
         except OSError as error:
@@ -129,6 +136,8 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
                          "is another host running? Use --port")
         keys, keys_path = load_keys(config.data_dir)
         config = replace(config, port=int(sock.getsockname()[1]), keys=keys)
+        if isinstance(index, WorkerPool):
+            index.env[BASE_URL_ENV] = config.base_url
         extensions = list(load_extensions(config))
         if config.require_keys:
             origin = f"kept in {keys_path}; set DEVHOST_MASTER_KEY to choose it" if keys.generated_master \

@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -35,10 +36,12 @@ from devhost.responses import JSONResponse
 
 __all__ = [
     "InvocationContext",
+    "binding_values",
     "InvocationPlan",
     "build_http_request",
     "invoke",
     "plan_function",
+    "thread_count",
     "is_http_v2_type",
     "to_response",
     "to_v2_response",
@@ -48,9 +51,16 @@ __all__ = [
 log = logging.getLogger("devhost.invoke")
 
 _THREAD_LOCAL = threading.local()
-_SYNC_LIMIT = 64
-"""Sync functions that may run at once (each on a worker thread)."""
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+def thread_count(environ: Mapping[str, str] | None = None) -> int:
+    """How many sync functions run at once (each on a thread), as the Python worker sizes its pool:
+    `PYTHON_THREADPOOL_THREAD_COUNT` (1-32), else its default for Python 3.9+, min(32, CPUs + 4)."""
+    raw = str((os.environ if environ is None else environ).get("PYTHON_THREADPOOL_THREAD_COUNT", "")).strip()
+    if raw.isdigit() and 1 <= int(raw) <= 32:
+        return int(raw)
+    return min(32, (os.cpu_count() or 1) + 4)
 
 
 def _thread_limiter() -> CapacityLimiter:
@@ -58,7 +68,7 @@ def _thread_limiter() -> CapacityLimiter:
     loop = asyncio.get_running_loop()
     limiter = _limiters.get(loop)
     if limiter is None:
-        limiter = _limiters[loop] = CapacityLimiter(_SYNC_LIMIT)
+        limiter = _limiters[loop] = CapacityLimiter(thread_count())
     return limiter
 
 
@@ -344,6 +354,14 @@ def to_v2_response(plan: InvocationPlan, result: Any) -> Response:
     )
 
 
+def binding_values(plan: InvocationPlan, base_url: str) -> dict[str, Any]:
+    """The extensions' values for the plan's input bindings (the host computes them for a worker process)."""
+    return {
+        item.parameter: item.extension.binding_value(BindingRequest(function=plan.function, binding=item.binding, base_url=base_url))
+        for item in plan.extension_inputs
+    }
+
+
 def _run_sync(plan: InvocationPlan, invocation_id: str, kwargs: dict[str, Any]) -> Any:
     _THREAD_LOCAL.invocation_id = invocation_id
     try:
@@ -359,8 +377,10 @@ async def invoke(
     *,
     base_url: str,
     function_directory: str,
+    binding_values: Mapping[str, Any] | None = None,
 ) -> Response:
-    """Call the function for this request; a raising function gets a short 500 JSON."""
+    """Call the function for this request; a raising function gets a short 500 JSON. `binding_values`: the
+    extensions' input values, computed by the host (in a worker process, which has no extensions)."""
     function = plan.function
     invocation_id = str(uuid.uuid4())
     log.info("Executing 'Functions.%s' (Reason='This function was programmatically called via "
@@ -374,9 +394,8 @@ async def invoke(
             request_value = build_http_request(request, await request.body(), route_params)
         kwargs: dict[str, Any] = {plan.request_parameter: request_value}
         for item in plan.extension_inputs:
-            kwargs[item.parameter] = item.extension.binding_value(
-                BindingRequest(function=function, binding=item.binding, base_url=base_url)
-            )
+            kwargs[item.parameter] = binding_values[item.parameter] if binding_values is not None else \
+                item.extension.binding_value(BindingRequest(function=function, binding=item.binding, base_url=base_url))
         if plan.wants_context:
             kwargs["context"] = InvocationContext(
                 function, invocation_id, function_directory,

@@ -19,7 +19,10 @@ from typing import Any, Callable
 
 import azure.functions as func
 
-__all__ = ["AppLoadError", "FunctionSpec", "FunctionIndex", "check_like_worker", "index_register", "load_app"]
+__all__ = [
+    "AppLoadError", "FunctionSpec", "FunctionIndex", "check_like_worker", "describe", "index_register", "load_app",
+    "remote_index",
+]
 
 
 class AppLoadError(Exception):
@@ -53,7 +56,8 @@ class FunctionSpec:
 class FunctionIndex:
     """Every function of one app, by name and by trigger type."""
 
-    app: func.FunctionRegister
+    app: func.FunctionRegister | None
+    """The app object (None in the host when the app runs in worker processes: `remote_index`)."""
     functions: list[FunctionSpec] = field(default_factory=list)
 
     def by_trigger(self, trigger_type: str) -> list[FunctionSpec]:
@@ -157,3 +161,62 @@ def index_register(register: func.FunctionRegister) -> FunctionIndex:
             raise AppLoadError(f"two functions are named {spec_.name!r}; function names must be unique")
         seen[key] = spec_.name
     return index
+
+
+def _parameters(function: Callable[..., Any]) -> list[dict[str, Any]]:
+    """The function's parameters as plain data: name, kind, whether it has a default, and whether its annotation is
+    an HTTP-streams request type (the one thing the host needs to know of annotations)."""
+    from devhost.invoke import is_http_v2_type  # invoke imports this module
+
+    try:
+        signature = inspect.signature(function, eval_str=True)
+    except (NameError, TypeError, ValueError, SyntaxError):
+        try:
+            signature = inspect.signature(function)
+        except (TypeError, ValueError):
+            return []
+    return [
+        {"name": name, "kind": p.kind.name, "default": p.default is not p.empty, "httpV2": is_http_v2_type(p.annotation)}
+        for name, p in signature.parameters.items()
+    ]
+
+
+def describe(index: FunctionIndex) -> list[dict[str, Any]]:
+    """What the host needs to know of each function without importing the app (sent by a worker process)."""
+    return [
+        {"name": f.name, "triggerType": f.trigger_type, "trigger": f.trigger, "bindings": list(f.bindings),
+         "isAsync": f.is_async, "parameters": _parameters(f.func)}
+        for f in index.functions
+    ]
+
+
+def _stand_in(meta: dict[str, Any]) -> Callable[..., Any]:
+    """A callable with the function's signature that refuses to run: the app's code runs in a worker process."""
+    from starlette.requests import Request as StarletteRequest
+
+    name = str(meta["name"])
+
+    def remote(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"function {name!r} runs in a worker process, not in the host")
+
+    remote.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter(
+            p["name"], getattr(inspect.Parameter, p["kind"]),
+            default=None if p["default"] else inspect.Parameter.empty,
+            annotation=StarletteRequest if p["httpV2"] else inspect.Parameter.empty,
+        )
+        for p in meta["parameters"]
+    ])
+    remote.__name__ = name
+    return remote
+
+
+def remote_index(functions: list[dict[str, Any]]) -> FunctionIndex:
+    """The host's index of an app that runs in worker processes, from `describe`'s metadata."""
+    specs = []
+    for meta in functions:
+        bindings = tuple(meta["bindings"])
+        trigger = next(b for b in bindings if b == meta["trigger"])  # the same object, as the host compares them
+        specs.append(FunctionSpec(name=str(meta["name"]), trigger_type=str(meta["triggerType"]), trigger=trigger,
+                                  bindings=bindings, func=_stand_in(meta), is_async=bool(meta["isAsync"])))
+    return FunctionIndex(app=None, functions=specs)

@@ -30,12 +30,13 @@ from starlette.types import Receive, Scope, Send
 
 from devhost.config import HostConfig
 from devhost.extension import HostExtension
-from devhost.invoke import InvocationPlan, invoke, plan_function
+from devhost.invoke import InvocationPlan, binding_values, invoke, plan_function
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
-from devhost.loader import FunctionIndex, FunctionSpec
+from devhost.loader import FunctionIndex, FunctionSpec, remote_index
 from devhost.protocol import protocol_class
 from devhost.routing import FunctionRoute, RouteDecision, RouteTable, RouteTemplate, RouteTemplateError, split_path
 from devhost.responses import JSONResponse
+from devhost.workers import WorkerPool
 
 __all__ = ["DEFAULT_GRACEFUL_SECONDS", "HostState", "HttpFunctions", "bind_socket", "build_app", "build_functions", "serve"]
 
@@ -165,10 +166,11 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 class FunctionsRoute(BaseRoute):
     """Matches any path one of the app's HTTP functions answers; 405 when only the method is wrong."""
 
-    def __init__(self, functions: HttpFunctions, config: HostConfig, keys: HostKeys) -> None:
+    def __init__(self, functions: HttpFunctions, config: HostConfig, keys: HostKeys, workers: WorkerPool | None = None) -> None:
         self.functions = functions
         self.config = config
         self.keys = keys
+        self.workers = workers
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http":
@@ -215,8 +217,76 @@ class FunctionsRoute(BaseRoute):
         await request.body()  # read (bounded) before the function runs
         # The origin the client used (its Host header), as the Functions host builds webhook URLs.
         origin = f"{request.url.scheme}://{request.url.netloc}" if request.url.netloc else self.config.base_url
+        if self.workers is not None:
+            return _WorkerCall(self.workers, plan, request, decision.route_params, origin, await request.body())
         return await invoke(plan, request, decision.route_params,
                             base_url=origin, function_directory=str(self.config.script_root))
+
+
+_SCOPE_KEYS = ("http_version", "method", "scheme", "path", "raw_path", "query_string", "root_path", "headers",
+               "client", "server")
+
+
+class _WorkerCall:
+    """An HTTP function's response from a worker process: sent to the client as the worker produces it.
+
+    The request goes over as its ASGI scope (the parts a function sees), body and route params, with the
+    host's values for the function's other input bindings; the response comes back as ASGI messages,
+    relayed as they come (a stream stays a stream). A client that goes away is told to the worker (the
+    function's request sees a disconnect). A worker that dies first: 500 JSON if nothing was sent yet.
+    """
+
+    def __init__(self, workers: WorkerPool, plan: InvocationPlan, request: Request, route_params: dict[str, str],
+                 origin: str, body: bytes) -> None:
+        scope = {key: request.scope[key] for key in _SCOPE_KEYS if key in request.scope}
+        scope["headers"] = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
+        scope["route_params"], scope["body"] = dict(route_params), body
+        self.workers = workers
+        self.name = plan.function.name
+        self.payload = (plan.function.name, scope, binding_values(plan, origin), origin)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        messages: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        finished, cancel = self.workers.http(self.payload, messages.put_nowait)
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            cancel()
+
+        watcher = asyncio.get_running_loop().create_task(watch())
+        started = ended = False
+        try:
+            while not ended:
+                if messages.empty() and not finished.done():
+                    getter = asyncio.ensure_future(messages.get())
+                    await asyncio.wait({getter, finished}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done():
+                        getter.cancel()
+                        continue
+                    message = getter.result()
+                elif not messages.empty():
+                    message = messages.get_nowait()
+                else:
+                    break
+                if message[0] == "http.start":
+                    started = True
+                    await send({"type": "http.response.start", "status": message[2], "headers": message[3]})
+                else:
+                    ended = not message[3]
+                    await send({"type": "http.response.body", "body": message[2], "more_body": message[3]})
+            try:
+                await finished
+            except Exception as error:  # the worker died (or could not run the call): the client gets a 500
+                log.error("Function %s did not complete in its worker process: %s", self.name, error)
+                if not started:
+                    body = JSONResponse({"error": f"function {self.name!r} failed: its worker process exited while "
+                                                  "running it; see the devhost log"}, status_code=500)
+                    await body(scope, receive, send)
+                elif not ended:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            watcher.cancel()
 
 
 class _BodyRefused(Exception):
@@ -284,8 +354,9 @@ def build_app(
     keys: HostKeys,
     extensions: Sequence[HostExtension],
     state: HostState,
+    workers: WorkerPool | None = None,
 ) -> Starlette:
-    """The ASGI app: host status, extension routes, then the functions."""
+    """The ASGI app: host status, extension routes, then the functions (run in `workers` when given)."""
 
     async def host_status(request: Request) -> Response:
         return JSONResponse({"state": state.state})
@@ -293,7 +364,7 @@ def build_app(
     routes: list[BaseRoute] = [Route("/admin/host/status", host_status, methods=["GET"])]
     for extension in extensions:
         routes.extend(extension.routes())
-    routes.append(FunctionsRoute(functions, config, keys))
+    routes.append(FunctionsRoute(functions, config, keys, workers))
     middleware = [Middleware(WaitForStartup, state=state)]
     if config.cors_origins:
         middleware.append(Middleware(
@@ -367,17 +438,44 @@ def print_listing(lines: Sequence[str], out: TextIO = sys.stdout) -> None:
 
 async def serve(
     config: HostConfig,
-    index: FunctionIndex,
+    index: FunctionIndex | WorkerPool,
     extensions: Sequence[HostExtension],
     keys: HostKeys,
     sock: socket.socket,
     *,
     graceful_seconds: float = DEFAULT_GRACEFUL_SECONDS,
 ) -> None:
-    """Serve until SIGINT/SIGTERM; extensions start once listening and stop after uvicorn."""
+    """Serve until SIGINT/SIGTERM; extensions start once listening and stop after uvicorn.
+
+    `index`: the app loaded in this process, or the worker processes that load it (then the host learns its
+    functions from the first worker, and every invocation runs in a worker)."""
+    workers: WorkerPool | None = None
+    if isinstance(index, WorkerPool):
+        workers = index
+        for extension in extensions:
+            attach = getattr(extension, "attach_workers", None)
+            if attach is not None:
+                attach(workers)
+        try:
+            index = remote_index(await workers.start())
+        except BaseException:
+            workers.close()
+            raise
+        log.info("App loaded in %d worker process(es): pid %s", workers.count, ", ".join(map(str, workers.pids)))
+    try:
+        await _serve(config, index, extensions, keys, sock, graceful_seconds, workers)
+    finally:
+        if workers is not None:
+            workers.close()
+
+
+async def _serve(
+    config: HostConfig, index: FunctionIndex, extensions: Sequence[HostExtension], keys: HostKeys,
+    sock: socket.socket, graceful_seconds: float, workers: WorkerPool | None,
+) -> None:
     state = HostState()
     functions = build_functions(index, config, extensions)
-    app = build_app(functions, config, keys, extensions, state)
+    app = build_app(functions, config, keys, extensions, state, workers)
     server = _Server(uvicorn.Config(
         app, log_level="warning", access_log=False, lifespan="off",
         timeout_graceful_shutdown=graceful_seconds, server_header=False, http=protocol_class(),

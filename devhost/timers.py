@@ -39,7 +39,7 @@ from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
 from devhost.loader import FunctionIndex, FunctionSpec
 from devhost.responses import json_error
 
-__all__ = ["Schedule", "TimerExtension", "parse_schedule"]
+__all__ = ["Schedule", "TimerExtension", "call_timer_function", "parse_schedule"]
 
 log = logging.getLogger("devhost.timers")
 _INTERVAL = re.compile(r"^(?:(?P<d>\d+)\.)?(?P<h>\d{1,2}):(?P<m>\d{2}):(?P<s>\d{2})$")
@@ -197,13 +197,17 @@ class TimerExtension:
                 asyncio.get_running_loop().create_task(self._invoke(timer, past_due=False, reason="timer"))
             due = following
 
-    # -- invocation ------------------------------------------------------------------------
-    def _kwargs(self, timer: _Timer, past_due: bool, invocation_id: str) -> dict[str, Any]:
-        from azure.functions.timer import TimerRequest  # the worker's own type
+    workers: Any = None
+    """The worker processes that run the app (`devhost.workers.WorkerPool`); None: in this process."""
 
-        function = timer.function
-        request = TimerRequest(past_due=past_due, schedule={"AdjustForDST": True})
-        kwargs: dict[str, Any] = {str(function.trigger.get("name")): request}
+    def attach_workers(self, workers: Any) -> None:
+        """Run timer functions in `workers` (the app is loaded there, not here)."""
+        self.workers = workers
+
+    # -- invocation ------------------------------------------------------------------------
+    def _binding_values(self, function: FunctionSpec) -> dict[str, Any]:
+        """The extensions' values for the function's other input bindings (the durable client)."""
+        values: dict[str, Any] = {}
         for binding in function.bindings:
             if binding is function.trigger or str(binding.get("direction", "in")).lower() != "in":
                 continue
@@ -211,14 +215,8 @@ class TimerExtension:
             owner = next((e for e in self.others if kind in e.binding_types), None)
             if owner is None:
                 raise ValueError(f"input binding {binding.get('name')!r} of type {kind!r} is not supported by devhost")
-            kwargs[str(binding["name"])] = owner.binding_value(BindingRequest(function, binding, self.base_url))
-        try:
-            parameters = inspect.signature(function.func).parameters
-        except (TypeError, ValueError):
-            parameters = {}
-        if "context" in parameters and "context" not in kwargs:
-            kwargs["context"] = InvocationContext(function, invocation_id, str(self.data_dir), "", "")
-        return kwargs
+            values[str(binding["name"])] = owner.binding_value(BindingRequest(function, binding, self.base_url))
+        return values
 
     async def _invoke(self, timer: _Timer, *, past_due: bool, reason: str) -> bool:
         """Run the function once; whether it succeeded."""
@@ -229,11 +227,11 @@ class TimerExtension:
         name = timer.function.name
         log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", name, reason, invocation_id)
         try:
-            kwargs = self._kwargs(timer, past_due, invocation_id)
-            if timer.function.is_async:
-                await timer.function.func(**kwargs)
+            values = self._binding_values(timer.function)
+            if self.workers is not None:
+                await self.workers.call("timer", (name, past_due, values), retry=False)
             else:
-                await anyio.to_thread.run_sync(lambda: timer.function.func(**kwargs))
+                await call_timer_function(timer.function, past_due, values, invocation_id, str(self.data_dir))
         except Exception:
             log.exception("Executed 'Functions.%s' (Failed, Id=%s)", name, invocation_id)
             return False
@@ -257,3 +255,24 @@ class TimerExtension:
         asyncio.get_running_loop().create_task(
             self._invoke(timer, past_due=False, reason="This function was programmatically called via the host APIs."))
         return Response(status_code=202)
+
+
+async def call_timer_function(
+    function: FunctionSpec, past_due: bool, binding_values: dict[str, Any], invocation_id: str, directory: str
+) -> None:
+    """Call a timer function as the worker does: a `func.TimerRequest`, the other input bindings' values, `context`
+    when it asks for it; sync functions on a thread. Raises what the function raises."""
+    from azure.functions.timer import TimerRequest  # the worker's own type
+
+    request = TimerRequest(past_due=past_due, schedule={"AdjustForDST": True})
+    kwargs: dict[str, Any] = {str(function.trigger.get("name")): request, **binding_values}
+    try:
+        parameters = inspect.signature(function.func).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    if "context" in parameters and "context" not in kwargs:
+        kwargs["context"] = InvocationContext(function, invocation_id, directory, "", "")
+    if function.is_async:
+        await function.func(**kwargs)
+    else:
+        await anyio.to_thread.run_sync(lambda: function.func(**kwargs))

@@ -25,6 +25,7 @@ from devhost.durable.engine import DurableEngine
 from devhost.durable.local_rpc import LocalRpc, local_rpc_enabled
 from devhost.durable.operations import DurableError, Operations
 from devhost.durable.versions import version_policy
+from devhost.channel import CLIENT_BINDING_ENV
 from devhost.config import ConfigError
 from devhost.extension import BindingRequest
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
@@ -87,6 +88,16 @@ class DurableExtension:
             self.local_rpc.remember_origin(request.base_url)
         code = self.keys.durabletask_key if self.keys is not None else None
         return client_binding_json(request.base_url.rstrip("/"), self.hub_name, code)
+
+    def attach_workers(self, workers: Any) -> None:
+        """Run orchestrators, entities and activities in `workers` (`devhost.workers.WorkerPool`): they get the
+        client binding activities are given, and the app's client calls reach the management API over their
+        channel (`local_rpc`'s in-process delivery)."""
+        self.engine.workers = workers
+        if self.engine.client_binding:
+            workers.env[CLIENT_BINDING_ENV] = self.engine.client_binding
+        rpc = self.local_rpc or LocalRpc(self.routes())
+        workers.rpc = rpc.call
 
     async def startup(self, index: FunctionIndex) -> None:
         await self.engine.startup(index)

@@ -23,7 +23,7 @@ from devhost.durable.store import ActivityRow
 from devhost.invoke import InvocationContext
 from devhost.loader import FunctionSpec
 
-__all__ = ["ActivityRunner", "Outcomes", "missing_activity"]
+__all__ = ["ActivityRunner", "Outcomes", "PoolActivityRunner", "missing_activity"]
 
 ACTIVITY_THREADS = 32
 """Sync activities running at once (they may wait on I/O, e.g. a model call)."""
@@ -130,6 +130,41 @@ class ActivityRunner:
         except Exception as exc:  # the activity's failure goes to the orchestrator
             event = _failure(activity, exc)
         self._done(activity, event)
+
+
+class PoolActivityRunner:
+    """Runs activity work items in the worker processes (`devhost.workers.WorkerPool`), where the app is loaded.
+
+    A worker that dies while running one passes it to another (up to the pool's attempts); after that
+    the activity fails with a TaskFailed saying so.
+    """
+
+    def __init__(self, pool: Any, functions: dict[str, FunctionSpec], done: Callable[[ActivityRow, h.Event], None]) -> None:
+        self._pool = pool
+        self._functions = functions
+        self._done = done
+        self._closed = False
+
+    def dispatch(self, activity: ActivityRow) -> None:
+        if activity.name.lower() not in self._functions:
+            self._done(activity, missing_activity(activity))
+            return
+        future = self._pool.call("activity", activity, retry=True)
+        future.add_done_callback(lambda outcome: self._finished(activity, outcome))
+
+    def _finished(self, activity: ActivityRow, outcome: asyncio.Future[Any]) -> None:
+        if self._closed or outcome.cancelled():
+            return
+        try:
+            event = outcome.result()
+        except Exception as exc:  # the worker died every time it ran it
+            reason = f"Activity function '{activity.name}' failed: {exc}"
+            event = h.task_failed(h.utc_now(), activity.task_id, reason, None)
+        self._done(activity, event)
+
+    def close(self) -> None:
+        """Results that come after this are dropped (the work runs again after a restart)."""
+        self._closed = True
 
 
 def missing_activity(activity: ActivityRow) -> h.Event:

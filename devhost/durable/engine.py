@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from devhost.durable import history as h
-from devhost.durable.activities import ActivityRunner
-from devhost.durable.entities import EntityBatchResult, run_entity_batch
+from devhost.durable.activities import ActivityRunner, PoolActivityRunner
+from devhost.durable.entities import EntityBatchResult, entity_id_parts, failed_batch, run_entity_batch
 from devhost.durable.replay import ReplayState, SubOrchestrationCall
 from devhost.durable.state import (
     RUNNING_STATES,
@@ -46,7 +46,6 @@ from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.durable.store import ActivityRow, InstanceRow, MessageRow, Store
 from devhost.durable.timers import TimerQueue
 from devhost.durable.versions import VersionPolicy
-from devhost.durable.worker import ProcessActivityRunner, activity_process_enabled
 from devhost.loader import FunctionIndex, FunctionSpec
 
 __all__ = ["DurableEngine", "functions_by_name"]
@@ -107,7 +106,9 @@ class DurableEngine:
         self._timers = TimerQueue(self._deliver_due)
         self._wake: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._activity_runner: ActivityRunner | ProcessActivityRunner | None = None
+        self._activity_runner: ActivityRunner | PoolActivityRunner | None = None
+        self.workers: Any = None
+        """The worker processes that run the app's code (`devhost.workers.WorkerPool`); None: this process."""
         self._stopping = False
         self._stepper = OrchestrationStepper(self)
         self.entity_cache = _env_int("DEVHOST_DURABLE_ENTITY_CACHE", ENTITY_CACHE)
@@ -146,6 +147,11 @@ class DurableEngine:
         return self._id
 
     @property
+    def stopping(self) -> bool:
+        """Whether the engine is shutting down (results that come now are not recorded: the work runs again)."""
+        return self._stopping
+
+    @property
     def open(self) -> OpenBatch:
         """The batch being filled."""
         return self._open
@@ -156,10 +162,8 @@ class DurableEngine:
         self.register(index)
         install_sdk_speedups()
         self._wake = asyncio.Event()
-        if self.script_root is not None and activity_process_enabled():
-            self._activity_runner = ProcessActivityRunner(
-                self._activities, self.activity_done, self.script_root, self.client_binding
-            )
+        if self.workers is not None:
+            self._activity_runner = PoolActivityRunner(self.workers, self._activities, self.activity_done)
         else:
             self._activity_runner = ActivityRunner(self._activities, self.activity_done, self.client_binding)
         self.store = Store(self.store_path)
@@ -368,17 +372,26 @@ class DurableEngine:
         """Run one entity batch (`entities.run_entity_batch(*args)`) on the entity thread pool; `done(result)` on the
         event loop once it finished (not while stopping: the batch's messages are still in the store then, and it
         runs again after a restart)."""
-        if self._entity_pool is None:
-            self._entity_pool = ThreadPoolExecutor(ENTITY_THREADS, thread_name_prefix="devhost-entity")
-        future = asyncio.get_running_loop().run_in_executor(self._entity_pool, run_entity_batch, *args)
+        handler, entity_id, exists, state, requests = args
+        if self.workers is not None and handler is not None:
+            name = entity_id_parts(entity_id)[0]
+            future = self.workers.call("entity", (name, entity_id, exists, state, requests), retry=True)
+        else:
+            if self._entity_pool is None:
+                self._entity_pool = ThreadPoolExecutor(ENTITY_THREADS, thread_name_prefix="devhost-entity")
+            future = asyncio.get_running_loop().run_in_executor(self._entity_pool, run_entity_batch, *args)
 
         def finished(outcome: asyncio.Future[EntityBatchResult]) -> None:
             if self._stopping or outcome.cancelled():
                 return
             try:
-                done(outcome.result())
+                result = outcome.result()
+            except Exception as exc:  # the worker died every time it ran the batch: its operations fail
+                result = failed_batch(exists, state, requests, f"devhost could not run the entity batch: {exc}")
+            try:
+                done(result)
             except Exception:  # an engine bug must not stop the pump
-                log.exception("durable entity batch of %s could not be recorded", args[1])
+                log.exception("durable entity batch of %s could not be recorded", entity_id)
 
         future.add_done_callback(finished)
 

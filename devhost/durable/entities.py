@@ -106,6 +106,11 @@ def run_entity_batch(
     return batch
 
 
+def failed_batch(exists: bool, state: str | None, requests: list[dict[str, Any]], message: str) -> EntityBatchResult:
+    """Every operation of the batch failed with `message`; the state stays."""
+    return _all_failed(exists, state, requests, json.dumps(message))
+
+
 def _all_failed(exists: bool, state: str | None, requests: list[dict[str, Any]], failure: str) -> EntityBatchResult:
     batch = EntityBatchResult(exists=exists, state=state)
     for request in requests:

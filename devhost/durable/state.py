@@ -57,6 +57,8 @@ class Instance:
     """Delivered, unconsumed messages, in arrival order."""
     timers: dict[int, int] = field(default_factory=dict)
     """Pending timer id → message id (to cancel timers that lost a task_any)."""
+    running: bool = False
+    """An episode of it runs in a worker process; the next waits for its result."""
 
     def publish(self) -> None:
         self.public = replace(self.row)
@@ -86,6 +88,25 @@ class OpenBatch:
     touched: set[str] = field(default_factory=set)
     """Instances whose `public` summary is refreshed after the commit."""
     waiters: list[Any] = field(default_factory=list)
+
+    def take(self, other: OpenBatch) -> None:
+        """Add `other`'s writes and after-commit work to this batch (an episode's, prepared before its result came)."""
+        mine, theirs = self.writes, other.writes
+        mine.purge += theirs.purge
+        mine.reset_history += theirs.reset_history
+        mine.instances.update(theirs.instances)
+        mine.history += theirs.history
+        mine.delete_messages += theirs.delete_messages
+        mine.messages += theirs.messages
+        mine.delete_activities += theirs.delete_activities
+        mine.activities += theirs.activities
+        for entity_id in theirs.delete_entities:
+            mine.entities.pop(entity_id, None)
+        mine.entities.update(theirs.entities)
+        mine.delete_entities += theirs.delete_entities
+        self.after_commit += other.after_commit
+        self.touched |= other.touched
+        self.waiters += other.waiters
     """Futures resolved (None) after the commit."""
 
     def is_empty(self) -> bool:

@@ -23,6 +23,7 @@ from devhost.durable.replay import (
     ActionType,
     Completion,
     Decision,
+    Outcome,
     ReplayState,
     build_context,
     decide,
@@ -191,24 +192,75 @@ class OrchestrationStepper:
 
     # -- the step -------------------------------------------------------------------------------
     def step(self, inst: Instance, batch: OpenBatch, now: datetime) -> None:
-        """Consume `inst`'s deliverable messages: at most one replay of the orchestrator."""
+        """Consume `inst`'s deliverable messages: at most one replay of the orchestrator.
+
+        In this process the replay runs at once. In a worker process (`engine.workers`) the step is
+        prepared here in a batch of its own (the messages it consumes, control events it applied),
+        the replay runs there while the engine goes on with everything else, and its result is
+        applied, with that batch, in the round it comes back: the messages are deleted in the
+        same commit as the history they became, so a crash in between replays them again.
+        """
+        if inst.running:
+            return
         refusal = self.engine.versions.refusal(inst.row.version) if inst.row.status not in TERMINAL_STATES else None
         if refusal is not None and self._refused(inst, batch, now, refusal):
             return
-        episode = self._episode(inst, batch, now)
+        workers = self.engine.workers
+        own = OpenBatch() if workers is not None else batch
+        episode = self._episode(inst, own, now)
         if episode is None:
+            if own is not batch:
+                batch.take(own)
             return
         row = inst.row
         new_events = [h.orchestrator_started(now), *episode.events]
         handler = self.engine.orchestrator(row.name)
         parent_id = row.parent.get("instance_id") if row.parent else None
         if handler is None:
-            decision = Decision(completion=Completion(
-                "Failed", f"The orchestrator function '{row.name}' doesn't exist in this app."))
+            missing = f"The orchestrator function '{row.name}' doesn't exist in this app."
+            self._conclude(inst, batch, now, own, episode, new_events, None, missing)
+            return
+        try:
+            context = build_context(row.instance_id, parent_id, row.input, inst.played, new_events)
+        except Exception as exc:  # an engine bug: fail this instance visibly, keep the others going
+            log.exception("durable step of %s failed", row.instance_id)
+            self._conclude(inst, batch, now, own, episode, new_events, None, f"devhost durable engine error: {type(exc).__name__}: {exc}")
+            return
+        if workers is None:
+            self._conclude(inst, batch, now, own, episode, new_events, run_orchestrator(handler, context))
+            return
+        inst.running = True
+        future = workers.call("orchestrator", (row.name, context), retry=True)
+
+        def done(result: Any) -> None:
+            inst.running = False
+            if self.engine.stopping or result.cancelled():
+                return
+            try:
+                outcome = result.result()
+            except Exception as exc:  # the worker died every time it ran this episode, or could not run it
+                self._conclude(inst, self.engine.open, now, own, episode, new_events, None,
+                               f"devhost could not run the orchestrator: {exc}")
+            else:
+                self._conclude(inst, self.engine.open, now, own, episode, new_events, outcome)
+            if inst.inbox:
+                self.engine.mark_ready(row.instance_id)
+            self.engine.wake()
+
+        future.add_done_callback(done)
+
+    def _conclude(
+        self, inst: Instance, batch: OpenBatch, now: datetime, own: OpenBatch, episode: _Episode,
+        new_events: list[h.Event], outcome: Outcome | None, failure: str | None = None,
+    ) -> None:
+        """Apply an episode's outcome (or `failure`: the instance fails with it) with the episode's own writes."""
+        if own is not batch:
+            batch.take(own)
+        row = inst.row
+        if failure is not None or outcome is None:
+            decision = Decision(completion=Completion("Failed", failure or "the orchestrator did not run"))
         else:
             try:
-                context = build_context(row.instance_id, parent_id, row.input, inst.played, new_events)
-                outcome = run_orchestrator(handler, context)
                 decision = decide(inst.replay, episode.events, outcome, now, row.instance_id, row.execution_id)
             except Exception as exc:  # an engine bug: fail this instance visibly, keep the others going
                 log.exception("durable step of %s failed", row.instance_id)

@@ -1,10 +1,10 @@
-"""Soak: a few hundred turns while devhost and its activity worker are SIGKILLed at random; nothing lost, duplicated or repeated.
+"""Soak: a few hundred turns while devhost and its worker process are SIGKILLed at random; nothing lost, duplicated or repeated.
 
 Five chats send 40 messages each (every message with its own `Idempotency-Key`, a client repeating
-it after a broken connection or a 502/503 until it gets the reply). Every turn asks for one AddTodo
+it after a broken connection, a 502/503, or the 500 of a request whose worker died, until it gets the reply). Every turn asks for one AddTodo
 and the model always calls it `call_1` (a model that reuses call ids). A killer thread SIGKILLs,
 at random moments (each once some turn finished since the last), devhost (then restarts it) or
-its activity worker process (devhost starts another). At the end: every chat holds each of its
+its worker process, which runs all of the app's code (devhost starts another). At the end: every chat holds each of its
 turns exactly once and in order, the todo table holds each turn's todo exactly once, and the
 cleanup function purges the turns' histories, shrinking the store. The figures are printed (`pytest -s`); `SOAK_SEED` replays a run.
 """
@@ -81,7 +81,10 @@ def client(host: AssistantHost, chat: str, replies: dict[str, list[str]], stats:
                     replies[chat].append(response.text)
                     break
                 stats[f"answered {response.status_code}"] += 1
-                if response.status_code not in (202, 502, 503):
+                # A 500 that says the worker died is the host's answer for a request its worker was running (as on
+                # Azure): the same Idempotency-Key makes the retry safe.
+                worker_died = response.status_code == 500 and "worker process exited" in response.text
+                if response.status_code not in (202, 502, 503) and not worker_died:
                     raise AssertionError(f"{chat} m{index}: {response.status_code} {response.text}")
                 time.sleep(0.1)
 
@@ -118,14 +121,14 @@ def test_soak_with_random_sigkills_of_devhost_and_its_worker(
         if not any(t.is_alive() for t in threads):
             break
         pid = host.devhost.pid
-        workers = child_pids(pid, "activity_worker") if pid else []
+        workers = child_pids(pid, "worker_main") if pid else []
         if rng.random() < 0.35 or not workers:
             host.devhost.kill()
             kills["devhost"] += 1
             host.devhost.start()
         else:
             os.kill(workers[0], signal.SIGKILL)
-            kills["activity worker"] += 1
+            kills["worker"] += 1
     for thread in threads:
         thread.join(max(deadline - time.monotonic(), 1))
     stop.set()

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.devhost.conftest import ServeApp, copy_app
-from tests.support.devhost import REPO_ROOT, start_devhost
+from tests.support.devhost import REPO_ROOT, child_pids, start_devhost
 from tests.support.ports import free_port
 
 _HOST_JSON = {"version": "2.0"}
@@ -161,7 +161,8 @@ def test_app_import_error_fails_clearly(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("route", ["block", "offload"])
 def test_stuck_call_does_not_keep_devhost_alive(tmp_path: Path, route: str) -> None:
-    """SIGTERM with a call that never returns (a sync function; an async one blocked in asyncio.to_thread): one SIGTERM, exit 0."""
+    """SIGTERM with a call that never returns (a sync function; an async one blocked in asyncio.to_thread): one SIGTERM,
+    exit 0, the worker process running it stopped with the host."""
     import threading
 
     script_root = copy_app("basic", tmp_path / "app")
@@ -174,8 +175,11 @@ def test_stuck_call_does_not_keep_devhost_alive(tmp_path: Path, route: str) -> N
         while not (tmp_path / "started").exists():
             assert call.is_alive()
             time.sleep(0.02)
+        workers = child_pids(host.pid, "worker_main") if host.pid else []
         assert host.stop(timeout=15) == 0
-        assert "still running after shutdown; exiting without waiting" in host.log_text()
+        assert "Host stopped" in host.log_text() and workers
+        for pid in workers:
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
     finally:
         (tmp_path / "never").touch()
         call.join(30)

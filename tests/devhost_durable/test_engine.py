@@ -169,7 +169,7 @@ def test_state_survives_restart_of_the_engine(tmp_path: Path) -> None:
 
 def test_activity_process_is_on_by_default_on_posix_only() -> None:
     """The worker process is the default on POSIX; the setting or another OS (no fd passing) keeps threads."""
-    from devhost.durable.worker import activity_process_enabled
+    from devhost.workers import worker_process_enabled as activity_process_enabled
 
     assert activity_process_enabled({}, "posix")
     assert not activity_process_enabled({"DEVHOST_DURABLE_ACTIVITY_PROCESS": "0"}, "posix")

@@ -1,4 +1,4 @@
-"""Activities in a worker process: where they run, what happens when the worker dies, and that it ends with devhost."""
+"""The app in a worker process: where its code runs, what happens when the worker dies, and that it ends with devhost."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 
-from devhost.durable.worker import MAX_ATTEMPTS
+from devhost.workers import MAX_ATTEMPTS
 from tests.durable.harness import APPS_DIR, DurableApp
 from tests.support.devhost import start_devhost
 
@@ -36,13 +36,14 @@ def _host_pid(app: DurableApp) -> int:
 
 
 def test_activities_run_in_one_worker_process_beside_the_host(app: DurableApp) -> None:
-    """Sync and async activities share one process, which is not the one serving HTTP (devhost's); its log lines say so."""
+    """Sync and async activities and the HTTP function share one worker process, which is not devhost's; its log lines
+    say which it is."""
     results = app.completed_output("pids")
     worker_pids = {r["pid"] for r in results}
     assert len(results) == 4 and len(worker_pids) == 1, results
-    assert _host_pid(app) == app.host.pid
-    assert worker_pids.pop() != app.host.pid
-    assert "(activity worker) where ran for 0" in app.host.log_text()
+    worker = worker_pids.pop()
+    assert _host_pid(app) == worker != app.host.pid
+    assert f"(worker 0, pid {worker}) where ran for 0" in app.host.log_text()
 
 
 def test_worker_that_dies_mid_activity_is_replaced_and_the_activity_runs_again(app: DurableApp) -> None:
@@ -83,7 +84,7 @@ def test_garbled_stream_from_the_worker_replaces_it(app: DurableApp) -> None:
     attempts = (app.state_dir / f"garbled-{started['id']}").read_text().split()
     assert len(attempts) == 2 and attempts[0] != attempts[1], attempts
     assert _wait_gone(int(attempts[0]))
-    assert "bad message from the activity worker process" in app.host.log_text()
+    assert "bad message from worker process" in app.host.log_text()
 
 
 def test_worker_process_ends_with_devhost(tmp_path: Path) -> None:
@@ -108,12 +109,12 @@ def test_worker_process_ends_with_devhost(tmp_path: Path) -> None:
 
 
 def test_activities_on_threads_when_the_worker_process_is_off(tmp_path: Path) -> None:
-    """DEVHOST_DURABLE_ACTIVITY_PROCESS=0: activities run in devhost's own process."""
+    """DEVHOST_WORKER_PROCESS=0 (or its older name): the app runs in devhost's own process (for debuggers)."""
     state = tmp_path / "state"
     host = start_devhost(
         APPS_DIR / APP,
         data_dir=tmp_path / "data",
-        env={"DURABLE_TEST_STATE_DIR": str(state), "DEVHOST_DURABLE_ACTIVITY_PROCESS": "0"},
+        env={"DURABLE_TEST_STATE_DIR": str(state), "DEVHOST_WORKER_PROCESS": "0"},
     )
     app = DurableApp(host=host, state_dir=state)
     try:

@@ -1,0 +1,248 @@
+"""A worker process: `python -m devhost.worker_main --script-root DIR --fd N`.
+
+As the Python worker does for the Functions host, it loads the app (the host never imports it), tells
+the host what functions it has, and runs every invocation of app code the host sends over the socket
+`--fd` (the message format is in `devhost.channel`): HTTP functions (their responses streamed back
+piece by piece), orchestrator episodes and entity batches (on a thread pool of
+`PYTHON_THREADPOOL_THREAD_COUNT` threads, as the worker sizes its pool), activities and timer
+functions. The app's durable client calls the host's management API over the same channel.
+
+It exits when the host closes its end of the socket (the host stopped, or died) and, on Linux, when
+its parent process dies.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.types import Message
+
+from devhost.channel import BASE_URL_ENV, CLIENT_BINDING_ENV, frame, read_frame
+from devhost.durable import history as h
+from devhost.durable.activities import ActivityRunner
+from devhost.durable.binding import WEBHOOK_PREFIX
+from devhost.durable.entities import run_entity_batch
+from devhost.durable.replay import run_orchestrator
+from devhost.invoke import InvocationPlan, invoke, plan_function, thread_count
+from devhost.loader import AppLoadError, FunctionIndex, FunctionSpec, describe, load_app
+from devhost.processes import die_with_parent
+from devhost.timers import call_timer_function
+
+__all__ = ["main", "thread_count"]
+
+log = logging.getLogger("devhost.worker")
+
+_CLIENT_MODULE = "azure.durable_functions.models.DurableOrchestrationClient"
+_HELPERS = {"get_async_request": "GET", "post_async_request": "POST", "delete_async_request": "DELETE"}
+
+
+class _DurableKind:
+    """Stands for the durable extension when planning HTTP functions here: the host provides the values."""
+
+    binding_types = frozenset({"durableclient"})
+
+
+class Worker:
+    """Runs what the host sends, on this process's event loop and thread pool."""
+
+    def __init__(self, index: FunctionIndex, script_root: Path, writer: asyncio.StreamWriter) -> None:
+        self.functions = {f.name.lower(): f for f in index.functions}
+        self.script_root = script_root
+        self.writer = writer
+        self.pool = ThreadPoolExecutor(thread_count(), thread_name_prefix="worker")
+        self.plans: dict[str, InvocationPlan] = {
+            f.name.lower(): plan_function(f, [_DurableKind()])  # type: ignore[list-item]
+            for f in index.by_trigger("httpTrigger")
+        }
+        activities = {f.name.lower(): f for f in index.by_trigger("activityTrigger")}
+        self.activity_calls: dict[int, int] = {}
+        self.activities = ActivityRunner(activities, self._activity_done, os.environ.get(CLIENT_BINDING_ENV))
+        self.disconnects: dict[int, asyncio.Event] = {}
+        self.rpc_waiters: dict[int, asyncio.Future[Any]] = {}
+        self._rpc_ids = 0
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        self.writer.write(frame(message))
+
+    # -- calls -----------------------------------------------------------------------------------
+    def start(self, call_id: int, kind: str, payload: Any) -> None:
+        if kind == "activity":
+            self.activity_calls[payload.id] = call_id
+            self.activities.dispatch(payload)
+            return
+        asyncio.get_running_loop().create_task(self._run(call_id, kind, payload))
+
+    def _activity_done(self, activity: Any, event: h.Event) -> None:
+        call_id = self.activity_calls.pop(activity.id, None)
+        if call_id is not None:
+            self.send(("result", call_id, event))
+
+    async def _run(self, call_id: int, kind: str, payload: Any) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            if kind == "orchestrator":
+                name, context = payload
+                value: Any = await loop.run_in_executor(self.pool, run_orchestrator, self._function(name).func, context)
+            elif kind == "entity":
+                name, entity_id, exists, state, requests = payload
+                handler = self._function(name).func
+                value = await loop.run_in_executor(self.pool, run_entity_batch, handler, entity_id, exists, state, requests)
+            elif kind == "timer":
+                name, past_due, values = payload
+                await call_timer_function(self._function(name), past_due, values, str(call_id), str(self.script_root))
+                value = None
+            elif kind == "http":
+                await self._http(call_id, *payload)
+                value = None
+            else:
+                raise ValueError(f"unknown call kind {kind!r}")
+        except Exception as error:  # reported to the host, which logs it and answers for it
+            self.send(("error", call_id, "".join(traceback.format_exception_only(type(error), error)).strip()
+                       + "\n" + "".join(traceback.format_tb(error.__traceback__))))
+            return
+        self.send(("result", call_id, value))
+
+    def _function(self, name: str) -> FunctionSpec:
+        function = self.functions.get(name.lower())
+        if function is None:
+            raise LookupError(f"the app has no function named {name!r}")
+        return function
+
+    async def _http(self, call_id: int, name: str, request: dict[str, Any], values: dict[str, Any], base_url: str) -> None:
+        """Build the request the function expects, call it, and stream its response to the host as ASGI messages."""
+        plan = self.plans[name.lower()]
+        body: bytes = request.pop("body")
+        route_params: dict[str, str] = request.pop("route_params")
+        disconnected = self.disconnects[call_id] = asyncio.Event()
+        delivered = False
+
+        async def receive() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await disconnected.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.send(("http.start", call_id, int(message["status"]), list(message.get("headers") or [])))
+            elif message["type"] == "http.response.body":
+                self.send(("http.body", call_id, bytes(message.get("body", b"")), bool(message.get("more_body"))))
+                await self.writer.drain()
+
+        scope = {**request, "type": "http", "asgi": {"version": "3.0"}}
+        try:
+            starlette_request = Request(scope, receive)
+            response = await invoke(plan, starlette_request, route_params, base_url=base_url,
+                                    function_directory=str(self.script_root), binding_values=values)
+            await response(scope, receive, send)
+        finally:
+            self.disconnects.pop(call_id, None)
+
+    def cancel(self, call_id: int) -> None:
+        event = self.disconnects.get(call_id)
+        if event is not None:
+            event.set()
+
+    # -- the app's durable client, over the channel -------------------------------------------------
+    def install_rpc(self, origin: str) -> None:
+        """Send the SDK client's calls to the host's management API over the channel (not a loopback HTTP hop)."""
+        module: Any = importlib.import_module(_CLIENT_MODULE)
+        for name, method in _HELPERS.items():
+            original = getattr(module, name)
+            setattr(module, name, self._rpc_helper(method, original, origin))
+
+    def _rpc_helper(self, method: str, original: Any, origin: str) -> Any:
+        async def helper(url: str, *args: Any, **kwargs: Any) -> list[Any]:
+            parts = urlsplit(url)
+            if f"{parts.scheme}://{parts.netloc}" != origin or not parts.path.startswith(f"{WEBHOOK_PREFIX}/"):
+                return await original(url, *args, **kwargs)
+            data = (args[0] if args else kwargs.get("data")) if method == "POST" else None
+            body = None if data is None else json.dumps(data).encode()
+            self._rpc_ids += 1
+            rpc_id = self._rpc_ids
+            waiter = self.rpc_waiters[rpc_id] = asyncio.get_running_loop().create_future()
+            self.send(("rpc", rpc_id, method, (parts.scheme, parts.netloc, parts.path, parts.query), body))
+            status, answer = await waiter
+            if status is None:  # not one of the management routes: let the whole host answer, over HTTP
+                return await original(url, *args, **kwargs)
+            value = json.loads(answer.decode("utf-8")) if answer.strip() else None
+            return [status, "" if method == "GET" and value is None else value]
+
+        helper.__name__ = original.__name__
+        return helper
+
+    def rpc_result(self, rpc_id: int, status: int | None, body: bytes) -> None:
+        waiter = self.rpc_waiters.pop(rpc_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result((status, body))
+
+
+async def _serve(sock: socket.socket, script_root: Path) -> None:
+    reader, writer = await asyncio.open_connection(sock=sock)
+    try:
+        index = load_app(script_root)
+    except AppLoadError as error:
+        writer.write(frame(("load_error", str(error))))
+        await writer.drain()
+        os._exit(3)
+    except BaseException:  # noqa: BLE001 - the app's import failed: the host says so and stops
+        writer.write(frame(("load_error", f"could not load the app in {script_root}: function_app.py failed to import "
+                                          "(traceback below)\n" + traceback.format_exc())))
+        await writer.drain()
+        os._exit(3)
+    worker = Worker(index, script_root, writer)
+    origin = os.environ.get(BASE_URL_ENV)
+    if origin:
+        worker.install_rpc(origin.rstrip("/"))
+    worker.send(("ready", describe(index)))
+    while True:
+        try:
+            message = await read_frame(reader)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            os._exit(0)  # the host is gone: nothing to report to; running calls are not waited for
+        kind = message[0]
+        if kind == "call":
+            worker.start(message[1], message[2], message[3])
+        elif kind == "cancel":
+            worker.cancel(message[1])
+        elif kind == "rpc.result":
+            worker.rpc_result(message[1], message[2], message[3])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments, load the app and serve until the host goes away."""
+    parser = argparse.ArgumentParser(prog="python -m devhost.worker_main")
+    parser.add_argument("--script-root", type=Path, required=True)
+    parser.add_argument("--fd", type=int, required=True, help="the worker's end of the host's socket pair")
+    parser.add_argument("--number", type=int, default=0, help="which worker of the host this is (for the log)")
+    args = parser.parse_args(argv)
+    die_with_parent(signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the host stops us
+    sock = socket.socket(fileno=args.fd)
+    from devhost.cli import configure_logging
+    from devhost.config import effective_host_json
+
+    configure_logging(effective_host_json(args.script_root), prefix=f"(worker {args.number}, pid {os.getpid()}) ")
+    if str(args.script_root) not in sys.path:
+        sys.path.insert(0, str(args.script_root))
+    asyncio.run(_serve(sock, args.script_root))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

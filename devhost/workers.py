@@ -1,0 +1,278 @@
+"""The host's side of its worker processes: start them, send them work, replace the ones that die.
+
+As the Functions host runs the Python worker, devhost runs the app in worker processes
+(`python -m devhost.worker_main`; the messages are in `devhost.channel`) and never imports it:
+whatever the app does to its own process (patching asyncio or starlette, holding the GIL in a CPU-
+bound function, `sys.exit`, a crash in a native extension) cannot slow or stop the host.
+`FUNCTIONS_WORKER_PROCESS_COUNT` workers (1 to 10, default 1) each load the app; work goes to the one
+with the fewest calls running (in turn, when several have as few).
+
+A worker that dies is replaced. An HTTP call it was running fails (the host answers 500); durable
+work (orchestrator episodes, entity batches, activities) is sent again to a worker, at most
+`MAX_ATTEMPTS` times in all, then it fails saying why; a timer call fails (the next occurrence runs).
+The workers exit with the host, SIGKILL included (their end of the socket reads EOF; on Linux they
+also ask the kernel for SIGKILL when their parent dies).
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devhost.channel import frame, read_frame
+from devhost.loader import AppLoadError
+from devhost.processes import stop_process
+
+__all__ = ["MAX_ATTEMPTS", "WorkerDied", "WorkerPool", "worker_count", "worker_process_enabled"]
+
+log = logging.getLogger("devhost.workers")
+
+MAX_ATTEMPTS = 3
+"""Times one piece of durable work is sent to a worker that then dies before answering."""
+EXIT_GRACE_SECONDS = 5.0
+START_TIMEOUT_SECONDS = 120.0
+Rpc = Callable[[str, tuple[str, str, str, str], "bytes | None"], Awaitable["tuple[int, bytes] | None"]]
+"""Answers the app's management API calls: (method, (scheme, netloc, path, query), body) -> (status, body) or None."""
+
+
+def worker_process_enabled(environ: dict[str, str] | os._Environ[str] = os.environ, platform: str = os.name) -> bool:
+    """Whether the app runs in worker processes: on POSIX (the socket is handed over by file descriptor) unless
+    `DEVHOST_WORKER_PROCESS` (or its older name `DEVHOST_DURABLE_ACTIVITY_PROCESS`) is 0/false/no/off."""
+    setting = environ.get("DEVHOST_WORKER_PROCESS", environ.get("DEVHOST_DURABLE_ACTIVITY_PROCESS", "1"))
+    return platform == "posix" and str(setting).strip().lower() not in {"0", "false", "no", "off"}
+
+
+def worker_count(environ: dict[str, str] | os._Environ[str] = os.environ) -> int:
+    """`FUNCTIONS_WORKER_PROCESS_COUNT`: 1 to 10 as on Azure (default 1)."""
+    raw = str(environ.get("FUNCTIONS_WORKER_PROCESS_COUNT", "")).strip()
+    return min(max(int(raw), 1), 10) if raw.isdigit() else 1
+
+
+class WorkerDied(RuntimeError):
+    """The worker running a call exited before answering (as often as the call may be sent)."""
+
+
+class CallFailed(RuntimeError):
+    """The worker reported a failure of the call (the message holds its traceback)."""
+
+
+@dataclass
+class _Call:
+    kind: str
+    payload: Any
+    retry: bool
+    future: asyncio.Future[Any]
+    attempts: int = 0
+    stream: Callable[[tuple[Any, ...]], None] | None = None
+    """For HTTP calls: gets the `http.start` / `http.body` messages."""
+
+
+@dataclass
+class _Worker:
+    number: int
+    process: subprocess.Popen[bytes]
+    writer: asyncio.StreamWriter | None = None
+    ready: asyncio.Future[list[dict[str, Any]]] | None = None
+    calls: dict[int, _Call] = field(default_factory=dict)
+    unsent: list[tuple[int, _Call]] = field(default_factory=list)
+
+
+class WorkerPool:
+    """The worker processes of one devhost."""
+
+    def __init__(self, script_root: Path, count: int = 1, env: dict[str, str] | None = None) -> None:
+        self.script_root = script_root
+        self.count = count
+        self.env = env or {}
+        self.rpc: Rpc | None = None
+        """Set by the durable extension: answers the app's client calls to the management API."""
+        self._workers: list[_Worker] = []
+        self._ids = itertools.count(1)
+        self._numbers = itertools.count(0)
+        self._turns = itertools.count(0)
+        self._closed = False
+        self.functions: list[dict[str, Any]] = []
+        """The app's functions as the first worker described them (`devhost.loader.describe`)."""
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the workers now."""
+        return [w.process.pid for w in self._workers]
+
+    async def start(self) -> list[dict[str, Any]]:
+        """Start the workers; the app's function metadata once the first has loaded it (AppLoadError if it cannot)."""
+        for _ in range(self.count):
+            self._spawn()
+        first = self._workers[0]
+        assert first.ready is not None
+        self.functions = await asyncio.wait_for(asyncio.shield(first.ready), START_TIMEOUT_SECONDS)
+        return self.functions
+
+    def close(self) -> None:
+        """Stop every worker (what they run is dropped: durable work runs again after a restart)."""
+        self._closed = True
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            if worker.writer is not None:
+                worker.writer.close()
+            stop_process(worker.process, 5)
+            for call in worker.calls.values():
+                if not call.future.done():
+                    call.future.set_exception(WorkerDied("devhost is stopping"))
+
+    # -- calls -------------------------------------------------------------------------------------
+    def call(self, kind: str, payload: Any, *, retry: bool) -> asyncio.Future[Any]:
+        """Run `kind` with `payload` in a worker; the future has its value. With `retry` (durable work, safe to run
+        again) a worker that dies before answering passes it to another, up to MAX_ATTEMPTS times."""
+        future = _future()
+        self._send(next(self._ids), _Call(kind, payload, retry, future))
+        return future
+
+    def http(self, payload: Any, stream: Callable[[tuple[Any, ...]], None]) -> tuple[asyncio.Future[Any], Callable[[], None]]:
+        """Start an HTTP call: its response's messages go to `stream`; the future ends with the call (WorkerDied if its
+        worker died first). The function returned tells the worker the client went away."""
+        future = _future()
+        call_id = next(self._ids)
+        worker = self._send(call_id, _Call("http", payload, False, future, stream=stream))
+
+        def cancel() -> None:
+            if worker is not None and worker.writer is not None and not worker.writer.is_closing() and call_id in worker.calls:
+                worker.writer.write(frame(("cancel", call_id)))
+
+        return future, cancel
+
+    def _send(self, call_id: int, call: _Call) -> _Worker | None:
+        if self._closed or not self._workers:
+            call.future.set_exception(WorkerDied("devhost is stopping"))
+            return None
+        fewest = min(len(w.calls) for w in self._workers)
+        idle = [w for w in self._workers if len(w.calls) == fewest]
+        worker = idle[next(self._turns) % len(idle)]  # the least busy; ties take turns
+        call.attempts += 1
+        worker.calls[call_id] = call
+        if worker.writer is None or worker.writer.is_closing():
+            worker.unsent.append((call_id, call))
+        else:
+            worker.writer.write(frame(("call", call_id, call.kind, call.payload)))
+        return worker
+
+    # -- the processes -------------------------------------------------------------------------------
+    def _spawn(self) -> _Worker:
+        ours, theirs = socket.socketpair()
+        number = next(self._numbers)
+        command = [sys.executable, "-m", "devhost.worker_main", "--script-root", str(self.script_root),
+                   "--fd", str(theirs.fileno()), "--number", str(number)]
+        process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True, env=_worker_env(self.env))
+        theirs.close()
+        worker = _Worker(number, process, ready=asyncio.get_running_loop().create_future())
+        self._workers.append(worker)
+        asyncio.get_running_loop().create_task(self._talk(worker, ours))
+        return worker
+
+    async def _talk(self, worker: _Worker, sock: socket.socket) -> None:
+        reader, writer = await asyncio.open_connection(sock=sock)
+        worker.writer = writer
+        try:
+            while True:
+                message = await read_frame(reader)
+                self._receive(worker, message)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the worker closed its end: it is exiting
+        except Exception:  # a garbled stream: end this worker, another takes its work
+            log.exception("bad message from worker process %s; stopping it", worker.process.pid)
+            worker.process.kill()
+        writer.close()
+        if self._closed:
+            return
+        deadline = time.monotonic() + EXIT_GRACE_SECONDS
+        while worker.process.poll() is None:
+            if time.monotonic() > deadline:
+                worker.process.kill()
+            await asyncio.sleep(0.01)
+        self._died(worker, int(worker.process.returncode))
+
+    def _receive(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "ready":
+            assert worker.ready is not None
+            if not worker.ready.done():
+                worker.ready.set_result(message[1])
+            unsent, worker.unsent = worker.unsent, []
+            assert worker.writer is not None
+            for call_id, call in unsent:
+                worker.writer.write(frame(("call", call_id, call.kind, call.payload)))
+            return
+        if kind == "load_error":
+            assert worker.ready is not None
+            if not worker.ready.done():
+                worker.ready.set_exception(AppLoadError(message[1]))
+            self._closed = self._closed or worker.number == 0
+            return
+        if kind == "rpc":
+            asyncio.get_running_loop().create_task(self._rpc(worker, *message[1:]))
+            return
+        call = worker.calls.get(message[1])
+        if call is None:
+            return
+        if kind in ("http.start", "http.body"):
+            if call.stream is not None:
+                call.stream(message)
+            return
+        del worker.calls[message[1]]
+        if call.future.done():
+            return
+        if kind == "result":
+            call.future.set_result(message[2])
+        elif kind == "error":
+            call.future.set_exception(CallFailed(message[2]))
+
+    async def _rpc(self, worker: _Worker, rpc_id: int, method: str, target: tuple[str, str, str, str], body: bytes | None) -> None:
+        answer = await self.rpc(method, target, body) if self.rpc is not None else None
+        status, data = answer if answer is not None else (None, b"")
+        if worker.writer is not None and not worker.writer.is_closing():
+            worker.writer.write(frame(("rpc.result", rpc_id, status, data)))
+
+    def _died(self, worker: _Worker, code: int) -> None:
+        """A worker exited on its own: fail its HTTP and timer calls, pass its durable work on, start another."""
+        if worker in self._workers:
+            self._workers.remove(worker)
+        if worker.ready is not None and not worker.ready.done():
+            worker.ready.set_exception(AppLoadError(f"the worker process exited (code {code}) before loading the app"))
+            return
+        calls, worker.calls = worker.calls, {}
+        log.error("Worker process %s exited (code %s) with %d call(s) running; starting another",
+                  worker.process.pid, code, len(calls))
+        self._spawn()
+        for call_id, call in calls.items():
+            if call.future.done():
+                continue
+            if call.retry and call.attempts < MAX_ATTEMPTS:
+                self._send(call_id, call)
+            else:
+                times = f", {call.attempts} times" if call.retry else ""
+                call.future.set_exception(WorkerDied(f"the worker process exited (code {code}) while running it{times}"))
+
+
+def _future() -> asyncio.Future[Any]:
+    """A call's future, whose failure is never reported as "never retrieved" (a call dropped at shutdown)."""
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    future.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return future
+
+
+def _worker_env(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment (settings included) and `extra`, with devhost's own folder on PYTHONPATH so that
+    the worker imports the same devhost whatever the working directory."""
+    env = {**os.environ, **extra}
+    home = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([home] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != home])
+    return env
