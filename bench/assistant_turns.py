@@ -14,7 +14,7 @@ answers at once; its own handling, ~1 ms, counts as overhead here). Measures:
    `GET /runtime/webhooks/durabletask/entities/chat/{id}`) at turn 10 and at the last turn;
 4. a turn whose model answer asks for 5 `Sleep` calls of 200 ms: wall time, and whether the calls
    overlapped (every call started before any ended, from the start/end times the skill records);
-5. the CPU devhost's process and its activity worker used per turn during the parallel run
+5. the CPU devhost's process and its worker process(es) used per turn during the parallel run
    (from `/proc`, Linux only).
 
 Prints machine info and a markdown table, and writes both to `bench/results/assistant_turns.md`.
@@ -64,7 +64,7 @@ class Results:
     devhost_cpu_seconds: float | None = None
     """CPU devhost's own process used during the parallel run (None where /proc is missing)."""
     worker_cpu_seconds: float | None = None
-    """CPU its child processes (the activity worker) used during the parallel run."""
+    """CPU its child processes (the worker processes running the app) used during the parallel run."""
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -75,6 +75,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--turns", type=int, default=1000, help="length the long chat is grown to (default 1000)")
     parser.add_argument("--tool-runs", type=int, default=10, help="turns with 5 x 200 ms tool calls (default 10)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 40 samples, 10 chats x 5, 100 turns, 3 tool runs")
+    parser.add_argument("--modes", default="worker",
+                        help="comma-separated: worker (the app in devhost's worker process, the default) and/or "
+                             "inprocess (DEVHOST_WORKER_PROCESS=0); several run one after the other, then a side-by-side table")
     args = parser.parse_args(argv)
     if args.quick:
         args.samples, args.chats, args.turns_per_chat, args.turns, args.tool_runs = 40, 10, 5, 100, 3
@@ -182,7 +185,7 @@ def _cpu_cell(results: Results) -> str:
         return "not measured (no /proc)"
     text = f"devhost {results.devhost_cpu_seconds / results.parallel_turns * 1000:.1f} ms"
     if results.worker_cpu_seconds is not None:
-        text += f", activity worker {results.worker_cpu_seconds / results.parallel_turns * 1000:.1f} ms"
+        text += f", its worker(s) {results.worker_cpu_seconds / results.parallel_turns * 1000:.1f} ms"
     return text
 
 
@@ -208,7 +211,7 @@ def report(results: Results, args: argparse.Namespace) -> str:
          f"{_p(results.tool_walls, 50):.0f} / {max(results.tool_walls):.0f} ms", f"~{TOOL_MS} ms, not {TOOL_CALLS * TOOL_MS}",
          f"calls overlapped in {overlapped}/{len(results.tool_overlapped)} turns"),
         (f"CPU per turn in the {results.parallel_chats}-chat run", _cpu_cell(results), "",
-         "devhost's own process is bound by its GIL at about one core; activities run in its worker process"),
+         "devhost's own process is bound by its GIL at about one core; the app runs in its worker process"),
     ]
     lines = [
         "## Assistant turns (devhost + Azurite + scripted model at zero latency)",
@@ -222,11 +225,36 @@ def report(results: Results, args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+MODES = {"worker": "1", "inprocess": "0"}
+
+
+def compare(runs: list[tuple[str, Results]]) -> str:
+    """The headline figures of each mode side by side."""
+    lines = ["", "### Side by side", "", "| mode | overhead p50 | turns/s | 5 x 200 ms tool turn p50 | turn 1,000 vs 10 | CPU per turn |",
+             "|---|---:|---:|---:|---:|---|"]
+    for mode, results in runs:
+        early, late = results.long_turns[:WINDOW], results.long_turns[-WINDOW:]
+        lines.append(
+            f"| {mode} | {_p(results.samples, 50):.1f} ms | {results.parallel_turns / results.parallel_seconds:.0f} | "
+            f"{_p(results.tool_walls, 50):.0f} ms | x{_p(late, 50) / _p(early, 50):.2f} | {_cpu_cell(results)} |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with assistant_stack() as stack:
-        results = asyncio.run(_run(stack, args))
-    text = report(results, args)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown or not modes:
+        print(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}", file=sys.stderr)
+        return 2
+    runs: list[tuple[str, Results]] = []
+    for mode in modes:
+        with assistant_stack({"DEVHOST_WORKER_PROCESS": MODES[mode]}) as stack:
+            runs.append((mode, asyncio.run(_run(stack, args))))
+    text = "\n\n".join(f"**{mode}**\n\n{report(results, args)}" for mode, results in runs) if len(runs) > 1 \
+        else report(runs[0][1], args)
+    if len(runs) > 1:
+        text += "\n" + compare(runs)
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text + "\n", encoding="utf-8")

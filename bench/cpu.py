@@ -1,7 +1,7 @@
 """CPU time of a process and its children, read from Linux's `/proc` (None elsewhere).
 
 The assistant benchmark uses it to say where a turn's CPU goes: devhost's own process (bound by
-its GIL at about one core) and its activity worker process.
+its GIL at about one core) and its worker process(es).
 """
 from __future__ import annotations
 

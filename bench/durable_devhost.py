@@ -43,7 +43,8 @@ def _parse_time(value: str) -> datetime:
 class DevhostBench:
     """A running devhost serving the benchmark app."""
 
-    def __init__(self, host: DevhostProcess, *, keep_alive: bool = True) -> None:
+    def __init__(self, host: DevhostProcess, *, keep_alive: bool = True, name: str = BACKEND_NAME) -> None:
+        self.name = name
         self.host = host
         self.keep_alive = keep_alive
         """Whether start requests reuse connections (like most clients) or open one each."""
@@ -122,7 +123,7 @@ class DevhostBench:
             raise RuntimeError(f"{len(bad)} of {instances} instances did not complete right, e.g. {example}")
         finished = [_parse_time(statuses[i]["lastUpdatedTime"]) for i in ids]
         end = max(finished) if any(t.microsecond for t in finished) else polled_end
-        return ThroughputResult(BACKEND_NAME, instances, (end - started_at).total_seconds(), retries)
+        return ThroughputResult(self.name, instances, (end - started_at).total_seconds(), retries)
 
     def latency(self, runs: int) -> LatencyResult:
         """`runs` instances one after another; client-observed start-to-completion times."""
@@ -143,16 +144,19 @@ class DevhostBench:
                 body = status.json()
                 if body.get("runtimeStatus") != "Completed" or body.get("output") != wanted:
                     raise RuntimeError(f"latency run ended wrong: {body}")
-        return LatencyResult(BACKEND_NAME, tuple(samples))
+        return LatencyResult(self.name, tuple(samples))
 
 
 @contextmanager
-def devhost_bench(*, keep_alive: bool = True) -> Iterator[DevhostBench]:
-    """Start devhost on a free port with a fresh data dir; stop it (SIGTERM) after."""
+def devhost_bench(*, keep_alive: bool = True, in_process: bool = False) -> Iterator[DevhostBench]:
+    """Start devhost on a free port with a fresh data dir (the app in its worker process, or with `in_process` in
+    devhost's own: `DEVHOST_WORKER_PROCESS=0`); stop it (SIGTERM) after."""
     with tempfile.TemporaryDirectory(prefix="durable-bench-") as tmp:
-        host = start_devhost(APP_DIR, data_dir=Path(tmp) / "data")
+        env = {"DEVHOST_WORKER_PROCESS": "0" if in_process else "1"}
+        host = start_devhost(APP_DIR, data_dir=Path(tmp) / "data", env=env)
         try:
-            yield DevhostBench(host, keep_alive=keep_alive)
+            yield DevhostBench(host, keep_alive=keep_alive,
+                               name=BACKEND_NAME + (", app in devhost's process" if in_process else ", app in a worker"))
         except Exception:
             print(f"--- devhost log (tail) ---\n{host.log_text()[-3000:]}", file=sys.stderr)
             raise

@@ -45,7 +45,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="devhost: open a new connection per start request instead of reusing 64 keep-alive ones",
     )
     parser.add_argument(
-        "--backends", default="devhost,durabletask", help="which backends to run (default devhost,durabletask)"
+        "--backends", default="devhost,durabletask",
+        help="which backends to run (default devhost,durabletask; devhost-inprocess: the app in devhost's own process)"
     )
     args = parser.parse_args(argv)
     try:
@@ -57,7 +58,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.latency_runs = QUICK_LATENCY_RUNS
     args.backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
-    unknown = set(args.backends) - {"devhost", "durabletask"}
+    unknown = set(args.backends) - {"devhost", "devhost-inprocess", "durabletask"}
     if unknown:
         parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
     return args
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     latency_results: list[LatencyResult] = []
     runners = {
         "devhost": partial(devhost_bench, keep_alive=not args.fresh_connections),
+        "devhost-inprocess": partial(devhost_bench, keep_alive=not args.fresh_connections, in_process=True),
         "durabletask": in_memory_bench,
     }
     for name in args.backends:

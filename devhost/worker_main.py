@@ -36,6 +36,7 @@ from devhost.durable.activities import ActivityRunner
 from devhost.durable.binding import WEBHOOK_PREFIX
 from devhost.durable.entities import run_entity_batch
 from devhost.durable.replay import run_orchestrator
+from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.invoke import InvocationPlan, invoke, plan_function, thread_count
 from devhost.loader import AppLoadError, FunctionIndex, FunctionSpec, describe, load_app
 from devhost.processes import die_with_parent
@@ -205,6 +206,7 @@ async def _serve(sock: socket.socket, script_root: Path) -> None:
                                           "(traceback below)\n" + traceback.format_exc())))
         await writer.drain()
         os._exit(3)
+    install_sdk_speedups()  # replays and the client's status reads run here (identical results, less CPU)
     worker = Worker(index, script_root, writer)
     origin = os.environ.get(BASE_URL_ENV)
     if origin:

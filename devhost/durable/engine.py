@@ -91,8 +91,7 @@ class DurableEngine:
         """The durable client binding JSON given to activities that have a `durableClient` binding."""
         self.hub_name = hub_name
         self.script_root = script_root
-        """The app's folder: when set (and `DEVHOST_DURABLE_ACTIVITY_PROCESS` is not 0), activities run
-        in a worker process that loads the app from it (`worker.py`); else on threads here."""
+        """The app's folder (for the record: the worker processes that run the app are `workers`)."""
         self.store: Store | None = None
         self.orchestrations: dict[str, Instance] = {}
         self.entities: dict[str, EntityState] = {}

@@ -39,7 +39,7 @@ def test_report_rows_come_from_the_measurements() -> None:
     assert "20.0 vs 30.0 ms (x1.50)" in text
     assert "4,000 vs 12,000 bytes" in text
     assert "| 240 / 250 ms |" in text and "overlapped in 2/3 turns" in text
-    assert "devhost 7.0 ms, activity worker 3.0 ms" in text
+    assert "devhost 7.0 ms, its worker(s) 3.0 ms" in text
     assert "- nproc:" in text
     assert "not measured (no /proc)" in report(Results(**{**vars(results), "devhost_cpu_seconds": None}), args)
 
