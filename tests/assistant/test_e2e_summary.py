@@ -212,3 +212,20 @@ def test_the_offline_model_keeps_a_summary_when_asked(offline_summary_host: Assi
         say(host, chat, f"Tell me something about number {index}, please, in a few words if you can.")
     state = wait_until(lambda: (s := chat_state(host, chat))["summarizedThrough"] > 0 and not s["turnInProgress"] and s)
     assert "- My name is Grace and I prefer short answers." in state["summary"].splitlines()
+
+
+def test_the_reply_does_not_wait_for_the_summary(host: AssistantHost, model: FakeOpenAI) -> None:
+    """A turn whose fold takes 3 s answers before the fold is written (the summary is off the turn's critical path);
+    the fold lands afterwards."""
+    model.responder = lambda body: ScriptedReply(content="ok")
+    chat = host.new_chat("Be brief.")
+    model.summary_delay = 3.0
+    index = 0
+    while not model.summary_requests:
+        index += 1
+        answer = say(host, chat, f"turn {index} " + "filler words here " * 8)
+        assert answer["reply"] == "ok" and index < 60
+    assert chat_state(host, chat)["summarizedThrough"] == 0  # answered while its fold was still being written
+    assert not turn_finished(host, answer["instanceId"])
+    landed = wait_until(lambda: (s := chat_state(host, chat))["summarizedThrough"] > 0 and s)
+    assert_folded_once(landed)
