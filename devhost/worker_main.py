@@ -39,6 +39,7 @@ from devhost.durable.replay import run_orchestrator
 from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.invoke import InvocationPlan, invoke, plan_function, thread_count
 from devhost.loader import AppLoadError, FunctionIndex, FunctionSpec, describe, load_app
+from devhost.workers import status_read
 from devhost.processes import die_with_parent
 from devhost.timers import call_timer_function
 
@@ -48,6 +49,38 @@ log = logging.getLogger("devhost.worker")
 
 _CLIENT_MODULE = "azure.durable_functions.models.DurableOrchestrationClient"
 _HELPERS = {"get_async_request": "GET", "post_async_request": "POST", "delete_async_request": "DELETE"}
+
+
+class StatusCache:
+    """Instance status answers the host gave this worker, kept until the host says the status changed.
+
+    An app waiting for an instance polls `get_status`; each poll would cross the channel twice. The host
+    tells every worker when a status it read changes (`status.changed`, numbered), so an answer stays
+    good until then. An answer computed before a change the worker has already heard of (its number is
+    older) is not kept.
+    """
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._answers: dict[str, dict[str, tuple[int, bytes]]] = {}
+        self._changed: dict[str, int] = {}
+
+    def get(self, instance: str, query: str) -> tuple[int, bytes] | None:
+        return self._answers.get(instance, {}).get(query)
+
+    def remember(self, instance: str, query: str, status: int, body: bytes, seq: int) -> None:
+        if self._changed.get(instance, 0) > seq:
+            return
+        if len(self._answers) >= self.LIMIT and instance not in self._answers:
+            self._answers.pop(next(iter(self._answers)))
+        self._answers.setdefault(instance, {})[query] = (status, body)
+
+    def changed(self, instance: str, seq: int) -> None:
+        self._answers.pop(instance, None)
+        self._changed[instance] = seq
+        if len(self._changed) > self.LIMIT:
+            self._changed.pop(next(iter(self._changed)))
 
 
 class _DurableKind:
@@ -73,6 +106,7 @@ class Worker:
         self.activities = ActivityRunner(activities, self._activity_done, os.environ.get(CLIENT_BINDING_ENV))
         self.disconnects: dict[int, asyncio.Event] = {}
         self.rpc_waiters: dict[int, asyncio.Future[Any]] = {}
+        self.statuses = StatusCache()
         self._rpc_ids = 0
 
     def send(self, message: tuple[Any, ...]) -> None:
@@ -172,13 +206,22 @@ class Worker:
             parts = urlsplit(url)
             if f"{parts.scheme}://{parts.netloc}" != origin or not parts.path.startswith(f"{WEBHOOK_PREFIX}/"):
                 return await original(url, *args, **kwargs)
+            instance = status_read(method, parts.path)
+            if instance is not None:
+                cached = self.statuses.get(instance, parts.query)
+                if cached is not None:
+                    status, answer = cached
+                    value = json.loads(answer.decode("utf-8")) if answer.strip() else None
+                    return [status, "" if value is None else value]
             data = (args[0] if args else kwargs.get("data")) if method == "POST" else None
             body = None if data is None else json.dumps(data).encode()
             self._rpc_ids += 1
             rpc_id = self._rpc_ids
             waiter = self.rpc_waiters[rpc_id] = asyncio.get_running_loop().create_future()
             self.send(("rpc", rpc_id, method, (parts.scheme, parts.netloc, parts.path, parts.query), body))
-            status, answer = await waiter
+            status, answer, seq = await waiter
+            if status is not None and instance is not None:
+                self.statuses.remember(instance, parts.query, status, answer, seq)
             if status is None:  # not one of the management routes: let the whole host answer, over HTTP
                 return await original(url, *args, **kwargs)
             value = json.loads(answer.decode("utf-8")) if answer.strip() else None
@@ -187,10 +230,10 @@ class Worker:
         helper.__name__ = original.__name__
         return helper
 
-    def rpc_result(self, rpc_id: int, status: int | None, body: bytes) -> None:
+    def rpc_result(self, rpc_id: int, status: int | None, body: bytes, seq: int) -> None:
         waiter = self.rpc_waiters.pop(rpc_id, None)
         if waiter is not None and not waiter.done():
-            waiter.set_result((status, body))
+            waiter.set_result((status, body, seq))
 
 
 async def _serve(sock: socket.socket, script_root: Path) -> None:
@@ -223,7 +266,9 @@ async def _serve(sock: socket.socket, script_root: Path) -> None:
         elif kind == "cancel":
             worker.cancel(message[1])
         elif kind == "rpc.result":
-            worker.rpc_result(message[1], message[2], message[3])
+            worker.rpc_result(message[1], message[2], message[3], message[4])
+        elif kind == "status.changed":
+            worker.statuses.changed(message[1], message[2])
 
 
 def main(argv: list[str] | None = None) -> int:

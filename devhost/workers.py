@@ -32,7 +32,7 @@ from devhost.channel import frame, read_frame
 from devhost.loader import AppLoadError
 from devhost.processes import stop_process
 
-__all__ = ["MAX_ATTEMPTS", "WorkerDied", "WorkerPool", "worker_count", "worker_process_enabled"]
+__all__ = ["MAX_ATTEMPTS", "WorkerDied", "WorkerPool", "status_read", "worker_count", "worker_process_enabled"]
 
 log = logging.getLogger("devhost.workers")
 
@@ -55,6 +55,17 @@ def worker_count(environ: dict[str, str] | os._Environ[str] = os.environ) -> int
     """`FUNCTIONS_WORKER_PROCESS_COUNT`: 1 to 10 as on Azure (default 1)."""
     raw = str(environ.get("FUNCTIONS_WORKER_PROCESS_COUNT", "")).strip()
     return min(max(int(raw), 1), 10) if raw.isdigit() else 1
+
+
+_STATUS_PREFIX = "/runtime/webhooks/durabletask/instances/"
+
+
+def status_read(method: str, path: str) -> str | None:
+    """The instance id when (`method`, `path`) reads one instance's status (`GET .../instances/{id}`), else None."""
+    if method != "GET" or not path.startswith(_STATUS_PREFIX):
+        return None
+    rest = path[len(_STATUS_PREFIX):]
+    return rest if rest and "/" not in rest else None
 
 
 class WorkerDied(RuntimeError):
@@ -100,6 +111,9 @@ class WorkerPool:
         self._numbers = itertools.count(0)
         self._turns = itertools.count(0)
         self._closed = False
+        self._status_seq = 0
+        self._watched: set[str] = set()
+        """Instances whose status a worker read over the channel since its last change (it may have it cached)."""
         self.functions: list[dict[str, Any]] = []
         """The app's functions as the first worker described them (`devhost.loader.describe`)."""
 
@@ -173,7 +187,7 @@ class WorkerPool:
                    "--fd", str(theirs.fileno()), "--number", str(number)]
         process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True, env=_worker_env(self.env))
         theirs.close()
-        worker = _Worker(number, process, ready=asyncio.get_running_loop().create_future())
+        worker = _Worker(number, process, ready=_future())
         self._workers.append(worker)
         asyncio.get_running_loop().create_task(self._talk(worker, ours))
         return worker
@@ -236,22 +250,47 @@ class WorkerPool:
             call.future.set_exception(CallFailed(message[2]))
 
     async def _rpc(self, worker: _Worker, rpc_id: int, method: str, target: tuple[str, str, str, str], body: bytes | None) -> None:
+        instance = status_read(method, target[2])
+        if instance is not None:
+            self._watched.add(instance)
+        seq = self._status_seq  # before the answer is computed: a change committed meanwhile has a later number
         answer = await self.rpc(method, target, body) if self.rpc is not None else None
         status, data = answer if answer is not None else (None, b"")
         if worker.writer is not None and not worker.writer.is_closing():
-            worker.writer.write(frame(("rpc.result", rpc_id, status, data)))
+            worker.writer.write(frame(("rpc.result", rpc_id, status, data, seq)))
+
+    def status_changed(self, instance_id: str) -> None:
+        """A change of the instance's status was committed: workers that may hold its status drop it."""
+        if instance_id not in self._watched:
+            return
+        self._watched.discard(instance_id)
+        self._status_seq += 1
+        for worker in self._workers:
+            if worker.writer is not None and not worker.writer.is_closing():
+                worker.writer.write(frame(("status.changed", instance_id, self._status_seq)))
 
     def _died(self, worker: _Worker, code: int) -> None:
-        """A worker exited on its own: fail its HTTP and timer calls, pass its durable work on, start another."""
+        """A worker exited on its own: fail its HTTP and timer calls, pass its durable work on, start another.
+
+        One that dies before it has loaded the app while the host is starting means the app cannot be
+        loaded: the start fails. Later (killed while loading, say), another is started all the same, and the
+        calls it was given wait for it."""
         if worker in self._workers:
             self._workers.remove(worker)
         if worker.ready is not None and not worker.ready.done():
             worker.ready.set_exception(AppLoadError(f"the worker process exited (code {code}) before loading the app"))
+        if not self.functions:  # still starting: `start` reports it
             return
         calls, worker.calls = worker.calls, {}
+        never_sent = dict(worker.unsent)  # given to it while it was loading the app: they go to the next one as they are
+        for call_id in never_sent:
+            calls.pop(call_id, None)
         log.error("Worker process %s exited (code %s) with %d call(s) running; starting another",
                   worker.process.pid, code, len(calls))
-        self._spawn()
+        self._spawn()  # a Python start and the app's import: about a second, so one that cannot load is no busy loop
+        for call_id, call in never_sent.items():
+            call.attempts -= 1
+            self._send(call_id, call)
         for call_id, call in calls.items():
             if call.future.done():
                 continue

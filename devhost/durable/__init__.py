@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from devhost.durable.api import management_routes
 from devhost.durable.binding import WEBHOOK_PREFIX, client_binding_json, management_urls
@@ -28,10 +29,12 @@ from devhost.durable.versions import version_policy
 from devhost.channel import CLIENT_BINDING_ENV
 from devhost.config import ConfigError
 from devhost.extension import BindingRequest
+from devhost.responses import JSONResponse
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
 from devhost.loader import FunctionIndex
 
 __all__ = [
+    "WORK_ITEMS_PATH",
     "DurableEngine",
     "DurableError",
     "DurableExtension",
@@ -40,6 +43,10 @@ __all__ = [
     "create_extension",
     "management_urls",
 ]
+
+
+WORK_ITEMS_PATH = "/admin/host/durable/workitems"
+"""devhost's count of durable work items done since start, by kind (not an Azure route)."""
 
 
 class DurableExtension:
@@ -70,8 +77,17 @@ class DurableExtension:
 
     def routes(self) -> list[BaseRoute]:
         if self.keys is None:
-            return management_routes(self.operations, self.hub_name)
-        return management_routes(self.operations, self.hub_name, self._authorize, self.keys.durabletask_key)
+            management = management_routes(self.operations, self.hub_name)
+        else:
+            management = management_routes(self.operations, self.hub_name, self._authorize, self.keys.durabletask_key)
+        return [*management, Route(WORK_ITEMS_PATH, self._work_items, methods=["GET"])]
+
+    async def _work_items(self, request: Request) -> Response:
+        """devhost's own: the durable work done since start, by kind (the master key when keys are required)."""
+        if self.keys is not None and check_key(AuthLevel.ADMIN, self.keys, query=request.query_params,
+                                               headers=request.headers) is not KeyCheck.ALLOWED:
+            return JSONResponse({"error": "the work-item counts need the master key"}, status_code=401)
+        return JSONResponse(dict(sorted(self.engine.work_items.items())))
 
     def _authorize(self, request: Request) -> str | None:
         """Why `request` may not call the webhooks (as on Azure: the master or the system key), or None."""
@@ -98,6 +114,7 @@ class DurableExtension:
             workers.env[CLIENT_BINDING_ENV] = self.engine.client_binding
         rpc = self.local_rpc or LocalRpc(self.routes())
         workers.rpc = rpc.call
+        self.engine.status_listeners.append(workers.status_changed)
 
     async def startup(self, index: FunctionIndex) -> None:
         await self.engine.startup(index)

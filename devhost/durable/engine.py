@@ -18,7 +18,7 @@ completion was not committed are run again.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
+from collections import Counter, deque
 import json
 import logging
 import os
@@ -117,6 +117,11 @@ class DurableEngine:
         """host.json's versioning settings (`versions.py`)."""
         self.rejected: set[str] = set()
         """Instances left waiting because of their version (each logged once)."""
+        self.status_listeners: list[Callable[[str], None]] = []
+        """Called with an instance id once a change of its status (or its purge) is committed."""
+        self.work_items: Counter[str] = Counter()
+        """Durable work done since start, by kind (`GET /admin/host/durable/workitems`): what a backend on Azure
+        bills or moves through its queues and tables."""
 
     # -- functions ------------------------------------------------------------------------
     def register(self, index: FunctionIndex) -> None:
@@ -275,6 +280,7 @@ class DurableEngine:
         if not target.startswith("@") and self.load_instance(target) is None:
             return None
         batch.writes.messages.append(message)
+        self.work_items["entity messages" if target.startswith("@") else "orchestration messages"] += 1
         if first and not target.startswith("@"):
             inst = self.orchestrations[target]
             inst.inbox.insert(0, message)
@@ -292,6 +298,7 @@ class DurableEngine:
 
     def schedule_timer(self, message: MessageRow) -> None:
         """Arm a committed timer message."""
+        self.work_items["timers"] += 1
         self._timers.arm(message)
 
     def _deliver_due(self, message: MessageRow) -> None:
@@ -357,6 +364,7 @@ class DurableEngine:
     def dispatch_activity(self, activity: ActivityRow) -> None:
         """Run a committed activity work item (after its batch committed, or on recovery)."""
         if not self._stopping and self._activity_runner is not None:
+            self.work_items["activity executions"] += 1
             self._activity_runner.dispatch(activity)
 
     def activity_done(self, activity: ActivityRow, event: h.Event) -> None:
@@ -372,6 +380,8 @@ class DurableEngine:
         event loop once it finished (not while stopping: the batch's messages are still in the store then, and it
         runs again after a restart)."""
         handler, entity_id, exists, state, requests = args
+        self.work_items["entity batches"] += 1
+        self.work_items["entity operations"] += len(requests)
         if self.workers is not None and handler is not None:
             name = entity_id_parts(entity_id)[0]
             future = self.workers.call("entity", (name, entity_id, exists, state, requests), retry=True)
@@ -467,6 +477,8 @@ class DurableEngine:
             inst = self.orchestrations.get(instance_id)
             if inst is not None:
                 inst.publish()
+            for listener in self.status_listeners:
+                listener(instance_id)
         for hook in batch.after_commit:
             try:
                 hook()

@@ -99,6 +99,7 @@ class Operations:
         row = self._existing(instance_id)
         if row.status in TERMINAL_STATES:
             raise DurableError(410, f"Instance with ID '{instance_id}' is gone: it is {row.status}.")
+        self.engine.work_items["external events"] += 1
         self.engine.send(instance_id, None, h.event_raised(h.utc_now(), name, input_text), self.engine.open)
         await self.engine.committed()
 
@@ -137,6 +138,7 @@ class Operations:
         writes.instances.pop(instance_id, None)
         writes.history = [r for r in writes.history if r[0] != instance_id]
         writes.purge.append(instance_id)
+        self.engine.open.touched.add(instance_id)  # its status readers learn it is gone
 
     async def purge_by(self, query: InstanceQuery) -> int:
         assert self.engine.store is not None

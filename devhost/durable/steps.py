@@ -213,6 +213,7 @@ class OrchestrationStepper:
                 batch.take(own)
             return
         row = inst.row
+        self.engine.work_items["orchestrator episodes"] += 1
         new_events = [h.orchestrator_started(now), *episode.events]
         handler = self.engine.orchestrator(row.name)
         parent_id = row.parent.get("instance_id") if row.parent else None

@@ -139,3 +139,39 @@ def test_the_thread_pool_size_bounds_sync_functions_at_once(tmp_path: Path) -> N
             thread.join(30)
         first, second = sorted(naps, key=lambda n: n["began"])
         assert second["began"] >= first["ended"] - 0.01, naps
+
+
+def test_status_answers_are_kept_until_the_host_says_they_changed() -> None:
+    """The worker's cache of status reads: kept per instance and query, dropped on a change, and an answer computed
+    before a change the worker already heard of is not kept."""
+    from devhost.worker_main import StatusCache
+    from devhost.workers import status_read
+
+    assert status_read("GET", "/runtime/webhooks/durabletask/instances/abc") == "abc"
+    assert status_read("GET", "/runtime/webhooks/durabletask/instances/abc/raiseEvent/x") is None
+    assert status_read("POST", "/runtime/webhooks/durabletask/instances/abc") is None
+    cache = StatusCache()
+    cache.remember("abc", "showInput=false", 202, b'{"runtimeStatus": "Running"}', seq=0)
+    assert cache.get("abc", "showInput=false") == (202, b'{"runtimeStatus": "Running"}')
+    assert cache.get("abc", "") is None
+    cache.changed("abc", 1)
+    assert cache.get("abc", "showInput=false") is None
+    cache.remember("abc", "", 202, b"stale", seq=0)  # computed before change 1: not kept
+    assert cache.get("abc", "") is None
+    cache.remember("abc", "", 200, b"fresh", seq=1)
+    assert cache.get("abc", "") == (200, b"fresh")
+
+
+def test_a_worker_killed_while_it_loads_the_app_is_replaced(host: DevhostProcess) -> None:
+    """Kill the worker, then its replacement while it is still loading the app: a third one serves, and a request sent
+    meanwhile waits for it instead of failing."""
+    (first,) = workers_of(host)
+    os.kill(first, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while not (loading := [p for p in workers_of(host) if p != first]):
+        assert time.monotonic() < deadline, "no replacement worker started"
+        time.sleep(0.005)
+    os.kill(loading[0], signal.SIGKILL)
+    answer = httpx.get(f"{host.base_url}/api/pid", timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["pid"] not in (first, loading[0], host.pid)
