@@ -66,6 +66,9 @@ def test_every_kind_of_function_runs_in_the_worker(host: DevhostProcess, tmp_pat
     assert httpx.get(f"{host.base_url}/api/pid", timeout=10).json()["pid"] == worker
     started = httpx.post(f"{host.base_url}/api/start/pids", timeout=10).json()
     assert finished(host, started["statusQueryGetUri"])["output"] == {"orchestrator": worker, "activity": worker, "entity": worker}
+    items = httpx.get(f"{host.base_url}/admin/host/durable/workitems", timeout=10).json()
+    assert items["orchestrator episodes"] == 3 and items["activity executions"] == 1  # start, activity result, entity answer
+    assert items["entity operations"] == items["entity batches"] == 1 and items["orchestration messages"] == 3
     assert httpx.post(f"{host.base_url}/admin/functions/yearly", params={"wait": "true"}, timeout=30).status_code == 200
     assert int((tmp_path / "state" / "timer-pid").read_text()) == worker
     assert host.pid not in (worker,)
