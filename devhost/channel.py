@@ -24,7 +24,10 @@ Host → worker:
         "activity"     `store.ActivityRow`                                        → a history event (dict)
         "timer"        (function, past due, binding values)                       → None (an app error: "error")
     ("cancel", call_id)                       the HTTP client went away (the function's request sees a disconnect)
-    ("rpc.result", rpc_id, status, body)      the answer to an "rpc" (status None: not a management route)
+    ("rpc.result", rpc_id, status, body, n)   the answer to an "rpc" (status None: not a management route); `n`:
+                                              the number of the last status change announced when it was computed
+    ("status.changed", instance_id, n)        a status this worker may have read changed (change number `n`): a
+                                              kept answer for that instance is stale (`worker_main.StatusCache`)
 """
 from __future__ import annotations
 
