@@ -104,7 +104,7 @@ def test_soak_with_random_sigkills_of_devhost_and_its_worker(
     replies: dict[str, list[str]] = {chat: [] for chat in chats}
     stats: Counter[str] = Counter()
     stop = threading.Event()
-    threads = [threading.Thread(target=client, args=(host, chat, replies, stats, stop)) for chat in chats]
+    threads = [threading.Thread(target=client, args=(host, chat, replies, stats, stop), daemon=True) for chat in chats]
     started = time.monotonic()
     for thread in threads:
         thread.start()
@@ -114,7 +114,8 @@ def test_soak_with_random_sigkills_of_devhost_and_its_worker(
     while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
         # A kill at a random moment, once some turn finished since the last one: kills faster than a
         # worker starts (about a second) would only measure restarts, never the turns.
-        while sum(map(len, replies.values())) <= answered_at_kill and any(t.is_alive() for t in threads):
+        while (sum(map(len, replies.values())) <= answered_at_kill and any(t.is_alive() for t in threads)
+               and time.monotonic() < deadline):
             time.sleep(0.05)
         time.sleep(rng.uniform(0.1, 1.0))
         answered_at_kill = sum(map(len, replies.values()))
@@ -134,7 +135,8 @@ def test_soak_with_random_sigkills_of_devhost_and_its_worker(
     stop.set()
     elapsed = time.monotonic() - started
     progress = {chat: len(replies[chat]) for chat in chats}
-    assert not any(t.is_alive() for t in threads), f"turns unfinished (seed {seed}): {progress} {dict(stats)} {dict(kills)}"
+    assert not any(t.is_alive() for t in threads), (
+        f"turns unfinished (seed {seed}): {progress} {dict(stats)} {dict(kills)}\n{host.devhost.log_text()[-4000:]}")
 
     lost = duplicated = 0
     todos = TableClient.from_connection_string(azurite.connection_string, host.todo_table)
