@@ -46,7 +46,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--backends", default="devhost,durabletask",
-        help="which backends to run (default devhost,durabletask; devhost-inprocess: the app in devhost's own process)"
+        help="which backends to run (default devhost,durabletask; devhost-inprocess: the app in devhost's own process; "
+             "durabletask-oneprocess: its worker in the benchmark's process, one GIL for all)"
     )
     args = parser.parse_args(argv)
     try:
@@ -58,7 +59,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.latency_runs = QUICK_LATENCY_RUNS
     args.backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
-    unknown = set(args.backends) - {"devhost", "devhost-inprocess", "durabletask"}
+    unknown = set(args.backends) - {"devhost", "devhost-inprocess", "durabletask", "durabletask-oneprocess"}
     if unknown:
         parser.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
     return args
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "devhost": partial(devhost_bench, keep_alive=not args.fresh_connections),
         "devhost-inprocess": partial(devhost_bench, keep_alive=not args.fresh_connections, in_process=True),
         "durabletask": in_memory_bench,
+        "durabletask-oneprocess": partial(in_memory_bench, same_process=True),
     }
     for name in args.backends:
         print(f"running {name} ...", file=sys.stderr, flush=True)

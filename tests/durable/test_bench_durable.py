@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 
 import pytest
 
@@ -59,7 +60,8 @@ def test_options_parse_and_reject_bad_values() -> None:
             parse_args(bad)
 
 
-@pytest.mark.parametrize("runner", [devhost_bench, in_memory_bench], ids=["devhost", "durabletask"])
+@pytest.mark.parametrize("runner", [devhost_bench, in_memory_bench, partial(in_memory_bench, same_process=True)],
+                         ids=["devhost", "durabletask", "durabletask-oneprocess"])
 def test_tiny_run_completes_every_instance(runner: Callable[[], AbstractContextManager[WorkloadRunner]]) -> None:
     """Both backends run the workload end to end (outputs are checked inside the runners)."""
     with runner() as bench:
