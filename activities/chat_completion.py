@@ -53,7 +53,7 @@ def complete(request: CompletionRequest) -> CompletionResult:
     settings = assistant_settings()
     tools = registry.tool_definitions(request.tools) if request.allow_tools else []
     model = model_settings().model
-    count = token_counter(model)
+    count = functools.lru_cache(maxsize=None)(token_counter(model))  # cutting, folding and fitting count the same texts
     budget, reserve = current_budget(), tools_tokens(tools, count)
     shown = cut_tool_results(request.messages, settings.tool_result_tokens, count, token_cutter(model))
     fold = 0

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from assistant.messages import ChatMessage
 
@@ -54,21 +55,29 @@ def estimate_tokens(text: str) -> int:
 
 
 @lru_cache(maxsize=16)
-def token_counter(model: str) -> TokenCounter:
-    """A counter for `model`: its tiktoken encoding, `o200k_base` if the name is unknown, else the estimate."""
+def _encoding(model: str) -> Any | None:
+    """`model`'s tiktoken encoding (`o200k_base` if the name is unknown), or None if none can be loaded (logged once)."""
     global _warned
     use_shipped_encodings()
     try:
         import tiktoken
 
         try:
-            encoding = tiktoken.encoding_for_model(model)
+            return tiktoken.encoding_for_model(model)
         except KeyError:
-            encoding = tiktoken.get_encoding(_FALLBACK_ENCODING)
+            return tiktoken.get_encoding(_FALLBACK_ENCODING)
     except Exception as error:  # noqa: BLE001 - any failure to load encodings means: estimate
         if not _warned:
             _warned = True
             log.warning("tiktoken encoding for %r unavailable (%s); estimating tokens from text length", model, error)
+        return None
+
+
+@lru_cache(maxsize=16)
+def token_counter(model: str) -> TokenCounter:
+    """A counter for `model`: its tiktoken encoding, `o200k_base` if the name is unknown, else the estimate."""
+    encoding = _encoding(model)
+    if encoding is None:
         return estimate_tokens
 
     def count(text: str) -> int:
@@ -83,15 +92,8 @@ TokenCutter = Callable[[str, int], str]
 @lru_cache(maxsize=16)
 def token_cutter(model: str) -> TokenCutter:
     """A function giving the first `cap` tokens of a text in `model`'s encoding (3 bytes a token if none loads)."""
-    use_shipped_encodings()
-    try:
-        import tiktoken
-
-        try:
-            encoding = tiktoken.encoding_for_model(model)
-        except KeyError:
-            encoding = tiktoken.get_encoding(_FALLBACK_ENCODING)
-    except Exception:  # noqa: BLE001 - as in token_counter: no encoding means the byte estimate
+    encoding = _encoding(model)
+    if encoding is None:
         def cut_bytes(text: str, cap: int) -> str:
             return text.encode("utf-8")[: cap * 3].decode("utf-8", "ignore")
 
@@ -108,6 +110,7 @@ def token_cutter(model: str) -> TokenCutter:
 
 def reset_encodings() -> None:
     """Forget loaded counters (for tests)."""
+    _encoding.cache_clear()
     token_counter.cache_clear()
     token_cutter.cache_clear()
 

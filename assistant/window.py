@@ -17,7 +17,7 @@ from assistant.memory import FoldPlan, Summary
 from assistant.messages import ChatMessage, message_dicts
 from assistant.state import ChatState
 
-__all__ = ["ArchiveBatch", "apply_archived", "apply_fold", "plan_archive", "plan_fold"]
+__all__ = ["ArchiveBatch", "apply_archived", "apply_fold", "plan_archive", "plan_fold", "summarized_part"]
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,12 @@ def plan_archive(state: ChatState, working_messages: int, summarized_only: bool 
     summaries keep failing): then the window's bound wins, and what moves unsummarized is forgotten.
     """
     batch = _plan_archive(state, working_messages)
-    if batch is None or not summarized_only or batch.upto_seq <= state.summary.through:
-        return batch
-    if len(state.messages) - 1 > 2 * working_messages:
+    return summarized_part(state, batch, working_messages) if summarized_only else batch
+
+
+def summarized_part(state: ChatState, batch: ArchiveBatch | None, working_messages: int) -> ArchiveBatch | None:
+    """What of `batch` (planned by `plan_archive` without `summarized_only`) may move with summaries on."""
+    if batch is None or batch.upto_seq <= state.summary.through or len(state.messages) - 1 > 2 * working_messages:
         return batch
     keep = state.summary.through - state.archived_count
     return replace(batch, messages=batch.messages[:keep]) if keep > 0 else None

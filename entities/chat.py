@@ -23,7 +23,7 @@ from dataclasses import replace
 from assistant.approvals import DecisionError, PendingApproval, apply_decisions, parse_decisions
 from assistant.messages import parse_utc
 from assistant.queueing import cancel_turn, enqueue_turn, poll_turn
-from assistant.window import apply_archived, apply_fold, plan_archive, plan_fold
+from assistant.window import apply_archived, apply_fold, plan_archive, plan_fold, summarized_part
 from assistant.state import ChatState, TurnRecord, append_turn, new_chat, note_failed_turn, patch_chat
 
 __all__ = ["CHAT_ENTITY", "apply_operation", "bp", "chat_entity_id"]
@@ -146,14 +146,14 @@ def apply_operation(
         memory = data.get("summary")
         fold = None
         lease = updated.fold_lease
+        leaving = plan_archive(updated, working)
         if memory and not record.incomplete and (lease is None or _total(updated) - lease[1] >= FOLD_LEASE_MESSAGES):
             # Fold what the model said has grown too long, and what the window is about to archive.
-            leaving = plan_archive(updated, working)
             upto = max(int(memory.get("foldUpto") or 0), leaving.upto_seq if leaving else 0)
             fold = plan_fold(updated, min(upto, _total(state) - 1), int(memory.get("maxTokens") or 0))
             if fold is not None:
                 updated = replace(updated, fold_lease=(record.turn_id, _total(updated)))
-        batch = plan_archive(updated, working, summarized_only=bool(memory))
+        batch = summarized_part(updated, leaving, working) if memory else leaving
         return updated, {
             "appended": True,
             "cancelled": False,

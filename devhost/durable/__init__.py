@@ -59,7 +59,6 @@ class DurableExtension:
         self,
         data_dir: Path,
         hub_name: str,
-        script_root: Path | None = None,
         keys: HostKeys | None = None,
         base_url: str | None = None,
     ) -> None:
@@ -68,7 +67,7 @@ class DurableExtension:
         """When set, the webhooks need the master key or the `durabletask_extension` system key (`--require-keys`)."""
         code = keys.durabletask_key if keys is not None else None
         activity_binding = client_binding_json(base_url.rstrip("/"), hub_name, code) if base_url else None
-        self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name, script_root, activity_binding)
+        self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name, activity_binding)
         self.operations = Operations(self.engine)
         self.local_rpc = LocalRpc(self.routes()) if local_rpc_enabled() else None
         """Delivers the app's client calls to the management routes in-process (`local_rpc`)."""
@@ -128,10 +127,10 @@ class DurableExtension:
 
 
 def create_extension(config: Any) -> DurableExtension:
-    """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir`, `hub_name`, `script_root`)."""
+    """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir`, `hub_name`, keys, `base_url`, host.json)."""
     keys = getattr(config, "keys", None) if getattr(config, "require_keys", False) else None
     base_url = getattr(config, "base_url", None)
-    extension = DurableExtension(Path(config.data_dir), str(config.hub_name), Path(config.script_root), keys, base_url)
+    extension = DurableExtension(Path(config.data_dir), str(config.hub_name), keys, base_url)
     extensions = getattr(config, "host_json", {}).get("extensions") or {}
     durable = next((v for k, v in extensions.items() if k.lower() == "durabletask"), None) if isinstance(extensions, dict) else None
     try:

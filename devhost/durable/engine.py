@@ -84,14 +84,12 @@ class DurableEngine:
     """The durable task hub of one devhost: orchestrations, entities, activities, timers."""
 
     def __init__(
-        self, store_path: Path, hub_name: str, script_root: Path | None = None, client_binding: str | None = None
+        self, store_path: Path, hub_name: str, client_binding: str | None = None
     ) -> None:
         self.store_path = store_path
         self.client_binding = client_binding
         """The durable client binding JSON given to activities that have a `durableClient` binding."""
         self.hub_name = hub_name
-        self.script_root = script_root
-        """The app's folder (for the record: the worker processes that run the app are `workers`)."""
         self.store: Store | None = None
         self.orchestrations: dict[str, Instance] = {}
         self.entities: dict[str, EntityState] = {}

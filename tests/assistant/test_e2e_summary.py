@@ -92,6 +92,16 @@ def say(host: AssistantHost, chat: str, message: str) -> dict[str, Any]:
     return response.json()
 
 
+def talk_until_a_fold(host: AssistantHost, model: FakeOpenAI, chat: str, fact: str) -> list[dict[str, Any]]:
+    """Turns of filler (the second one says `fact`) until the model gets a summary request; their answers."""
+    answers: list[dict[str, Any]] = []
+    while not model.summary_requests:
+        index = len(answers) + 1
+        answers.append(say(host, chat, fact if index == 2 else f"turn {index} " + "filler words here " * 8))
+        assert index < 60
+    return answers
+
+
 FACTS = {3: "remember: my name is Ada Lovelace", 90: "remember: my cat is called Turing", 200: "remember: I live in Lyon"}
 
 
@@ -136,13 +146,9 @@ def test_a_failing_summary_does_not_fail_the_turn_and_a_later_turn_catches_up(ho
     model.responder = lambda body: ScriptedReply(content="ok")
     chat = host.new_chat("Be brief.")
     model.summary_status = 400
-    index = 0
-    while not model.summary_requests:
-        index += 1
-        text = "remember: the code word is heliotrope" if index == 2 else f"turn {index} " + "filler words here " * 8
-        answer = say(host, chat, text)
-        assert answer["reply"] == "ok"
-        assert index < 60
+    answers = talk_until_a_fold(host, model, chat, "remember: the code word is heliotrope")
+    assert all(a["reply"] == "ok" for a in answers)
+    answer = answers[-1]
     wait_until(lambda: turn_finished(host, answer["instanceId"]))
     failed = chat_state(host, chat)
     assert failed["summary"] is None and failed["summarizedThrough"] == 0
@@ -161,12 +167,7 @@ def test_a_summary_call_cut_off_by_sigkill_is_folded_once(host: AssistantHost, m
     model.responder = lambda body: ScriptedReply(content="ok")
     chat = host.new_chat("Be brief.")
     model.summary_delay = 5.0
-    index = 0
-    while not model.summary_requests:
-        index += 1
-        text = "remember: the door code is 4711" if index == 2 else f"turn {index} " + "filler words here " * 8
-        say(host, chat, text)
-        assert index < 60
+    talk_until_a_fold(host, model, chat, "remember: the door code is 4711")
     host.devhost.kill()
     model.summary_delay = 0.0
     host.devhost.restart()
