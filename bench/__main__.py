@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("devhost_http", "durable_throughput", "assistant_turns", "assistant_memory", "work_items", "stream_latency")
+BENCHMARKS = (
+    "devhost_http", "durable_throughput", "assistant_turns", "assistant_memory", "work_items", "stream_latency", "peers",
+)
 """Every benchmark (a `bench.<name>` module with `main(argv) -> int`), in the order they run."""
 
 
