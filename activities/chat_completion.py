@@ -21,7 +21,7 @@ import azure.durable_functions as df
 
 from opentelemetry.trace import SpanKind
 
-from activities.event_log import EventWriter, append_events, read_events
+from activities.event_log import EventWriter, insert_events, read_events
 from assistant.events import DELTA, MESSAGE_COMPLETED, RESET, EventDraft, TurnEvent
 from assistant.messages import ToolCall
 from assistant.payloads import CompletionRequest, CompletionResult, EventTarget
@@ -147,17 +147,20 @@ def _ask_streaming(
 ) -> CompletionResult:
     """The model call of a turn: preface, then the text as it comes, then `message.completed`, all in the log.
 
-    It first reads what earlier runs of this call wrote after the preface (one round trip): a
-    `message.completed` there is the answer (recorded by a run whose completion was lost: the model is not
-    asked again, and no second span appears); streamed text without one is voided with `message.reset`
-    before the new text. Then the model is asked, on a thread of its own, while this thread writes the
-    preface (its round trips stay off the time to the first word).
+    First it finds out whether an earlier run of this call wrote anything (one round trip): when the
+    call has a preface (the orchestrator's events before it: the turn started, calls that did not run),
+    its insert tells — all of it new means no earlier run got that far, since a run writes its preface
+    before anything else; otherwise it reads what earlier runs wrote after the preface. A
+    `message.completed` there is the answer (recorded by a run whose completion was lost: the model is
+    not asked again, and no second span appears); streamed text without one is voided with
+    `message.reset` before the new text. Then the model is asked, on a thread of its own, while this
+    thread writes what it streams; the last text goes out with `message.completed` in one write.
     """
     body_start = target.start + len(target.preface)
-    earlier = read_events(target.turn_id, after=body_start - 1)
+    fresh = bool(target.preface) and insert_events(target.turn_id, target.chat_id, target.start, target.preface)
+    earlier = [] if fresh else read_events(target.turn_id, after=body_start - 1)
     completed = [e for e in earlier if e.type == MESSAGE_COMPLETED]
     if completed:
-        append_events(target.turn_id, target.chat_id, target.start, target.preface)
         return _recorded(completed[-1])
     pieces: queue.SimpleQueue[object] = queue.SimpleQueue()
 
@@ -168,7 +171,6 @@ def _ask_streaming(
             pieces.put(_Failed(error))
 
     threading.Thread(target=run, name="model-stream", daemon=True).start()
-    append_events(target.turn_id, target.chat_id, target.start, target.preface)
     writer = EventWriter(target.turn_id, target.chat_id, earlier[-1].sequence + 1 if earlier else body_start,
                          last_write=0.0)
     attempt = 1 + sum(1 for e in earlier if e.type == RESET) + (1 if any(e.type == DELTA for e in earlier) else 0)

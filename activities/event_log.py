@@ -41,6 +41,7 @@ __all__ = [
     "PUBLISH_ACTIVITY",
     "EventWriter",
     "append_events",
+    "insert_events",
     "bp",
     "delete_turn_events",
     "events_table",
@@ -112,21 +113,39 @@ def _event(row: dict[str, Any]) -> TurnEvent:
     )
 
 
-def append_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> int:
-    """Insert `drafts` at sequence numbers `start`, `start + 1`, ... (each kept if already there); the last number used."""
-    client = events_table()
+def _rows(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> list[dict[str, Any]]:
     stamp = _now()
-    for offset, draft in enumerate(drafts):
-        row = {
+    return [
+        {
             "PartitionKey": turn_id, "RowKey": row_key(start + offset), "type": draft.type, "chatId": chat_id,
             "createdAt": stamp, **split_chunks(json.dumps(draft.data, ensure_ascii=False, separators=(",", ":"))),
         }
+        for offset, draft in enumerate(drafts)
+    ]
+
+
+def insert_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> bool:
+    """Insert `drafts` at sequence numbers `start`, `start + 1`, ...; True if none was there before.
+
+    Each row is its own insert: an entity-group transaction would be one round trip, but the SDK builds
+    its multipart body at ~3.5x the CPU of two single inserts (py-spy, docs/performance.md). An event
+    already at its sequence number (written by an earlier run of the same step) stays as it was.
+    """
+    client = events_table()
+    fresh = True
+    for row in _rows(turn_id, chat_id, start, drafts):
         try:
             client.create_entity(row)
         except ResourceExistsError:
-            pass  # written by an earlier run of the same step: it stays
+            fresh = False  # written by an earlier run of the same step: it stays
     if drafts:
         signals.notify(turn_id)
+    return fresh
+
+
+def append_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> int:
+    """Insert `drafts` at sequence numbers `start`, `start + 1`, ... (each kept if already there); the last number used."""
+    insert_events(turn_id, chat_id, start, drafts)
     return start + len(drafts) - 1
 
 
@@ -198,9 +217,8 @@ class EventWriter:
         return self.next_sequence - 1
 
     def put(self, drafts: Sequence[EventDraft]) -> None:
-        """Append `drafts` now (pending deltas first)."""
-        self.flush()
-        self._write(drafts)
+        """Append `drafts` now, pending deltas first (in the same write)."""
+        self._write([*self._take_pending(), *drafts])
 
     def _write(self, drafts: Sequence[EventDraft]) -> None:
         if drafts:
@@ -221,13 +239,18 @@ class EventWriter:
             return None
         return max(COALESCE_SECONDS - (self._clock() - self._last_write), 0.0)
 
+    def _take_pending(self) -> list[EventDraft]:
+        """The pending deltas as one event (now counted as streamed), or nothing."""
+        if not self._pending:
+            return []
+        text = "".join(self._pending)
+        self._pending = []
+        self.streamed += text
+        return [EventDraft(DELTA, {"text": text})]
+
     def flush(self) -> None:
         """Write the pending deltas as one event."""
-        if self._pending:
-            text = "".join(self._pending)
-            self._pending = []
-            self.streamed += text
-            self._write([EventDraft(DELTA, {"text": text})])
+        self._write(self._take_pending())
 
     def reset(self, attempt: int) -> None:
         """The model call starts again: what was streamed is void."""
@@ -236,17 +259,19 @@ class EventWriter:
         self._write([EventDraft(RESET, {"attempt": attempt})])
 
     def finish_text(self, content: str, attempt: int) -> None:
-        """Make the deltas spell `content` exactly (the final text may differ from the stream: cut to the bound)."""
-        self.flush()
-        if content.startswith(self.streamed):
-            rest = content[len(self.streamed):]
+        """Make the deltas spell `content` exactly (the final text may differ from the stream: cut to the bound).
+
+        What is left to write stays pending: it goes out with the next `put` (the call's `message.completed`)
+        in one write, or with `flush`.
+        """
+        sent = self.streamed + "".join(self._pending)
+        if content.startswith(sent):
+            rest = content[len(sent):]
             if rest:
                 self._pending.append(rest)
-                self.flush()
             return
         self.reset(attempt)
         self._pending.append(content)
-        self.flush()
 
 
 @bp.function_name(name=PUBLISH_ACTIVITY)

@@ -8,8 +8,15 @@ is built on first use and reused; tables are created once per process.
 from __future__ import annotations
 
 import os
+import threading
 from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
 
+import requests
+import requests.adapters
+from urllib3.util.retry import Retry
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 
 __all__ = [
@@ -35,6 +42,54 @@ def _env(name: str) -> str | None:
     return value or None
 
 
+class EnvironmentOnceSession(requests.Session):
+    """A requests session that reads the environment once per scheme and host, not on every request.
+
+    requests, trusting the environment, looks for a `.netrc` file and checks whether the CA bundle
+    path is a directory on every request: file-system calls that were a tenth of the worker's CPU
+    under load (py-spy, docs/performance.md). Here the proxies and CA bundle the environment names are
+    read on a host's first request and kept (`trust_env` stays off, so no `.netrc` either: table
+    requests carry the SDK's own authorization); a plain-HTTP endpoint (Azurite) gets no CA bundle,
+    which it would not use.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env = False
+        self._lock = threading.Lock()
+        self._settings: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> dict[str, Any]:
+        parts = urlsplit(str(url))
+        key = (parts.scheme, parts.netloc)
+        with self._lock:
+            base = self._settings.get(key)
+            if base is None:
+                self.trust_env = True
+                try:
+                    base = super().merge_environment_settings(url, {}, None, None, None)
+                finally:
+                    self.trust_env = False
+                if parts.scheme == "http":
+                    base["verify"] = True
+                self._settings[key] = base
+        return {
+            "proxies": {**base["proxies"], **(proxies or {})},
+            "stream": stream if stream is not None else base["stream"],
+            "verify": verify if verify is not None and verify is not True else base["verify"],
+            "cert": cert if cert is not None else base["cert"],
+        }
+
+
+def _transport() -> RequestsTransport:
+    """azure-core's requests transport over `EnvironmentOnceSession` (no urllib3 retries: the SDK's policy retries)."""
+    session = EnvironmentOnceSession()
+    adapter = requests.adapters.HTTPAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, adapter)
+    return RequestsTransport(session=session, session_owner=True)
+
+
 @lru_cache(maxsize=1)
 def table_service() -> TableServiceClient:
     """The Table service of `AzureWebJobsStorage` (connection string or identity-based)."""
@@ -42,7 +97,7 @@ def table_service() -> TableServiceClient:
     if connection:
         if connection.lower().replace(" ", "").startswith("usedevelopmentstorage=true"):
             connection = DEVELOPMENT_STORAGE
-        return TableServiceClient.from_connection_string(connection)
+        return TableServiceClient.from_connection_string(connection, transport=_transport())
     endpoint = _env("AzureWebJobsStorage__tableServiceUri")
     account = _env("AzureWebJobsStorage__accountName")
     if not endpoint and account:
@@ -60,7 +115,7 @@ def table_service() -> TableServiceClient:
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential(managed_identity_client_id=client_id)
-    return TableServiceClient(endpoint=endpoint, credential=credential)
+    return TableServiceClient(endpoint=endpoint, credential=credential, transport=_transport())
 
 
 @lru_cache(maxsize=16)

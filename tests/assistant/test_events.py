@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from activities.event_log import EventWriter, append_events, delete_turn_events, forget_chat_events, read_events
+from activities.event_log import (
+    EventWriter, append_events, delete_turn_events, forget_chat_events, insert_events, read_events,
+)
 from assistant.events import DELTA, MESSAGE_COMPLETED, RESET, EventDraft, TurnEvent, final_text, sse_frame, tool_completed
 from skills.storage import reset_storage
 from tests.support.azurite import Azurite
@@ -71,12 +73,27 @@ def test_deltas_are_coalesced_into_at_most_one_write_per_interval(storage: None)
     now[0] += 0.05
     writer.delta("d")
     writer.finish_text("abcde", 2)
+    assert [e.data["text"] for e in read_events("c-turn-9")] == ["a", "bcd"]  # "e" goes out with the next write
+    writer.put([EventDraft(MESSAGE_COMPLETED, {"content": "abcde"})])
     events = read_events("c-turn-9")
-    assert [e.data["text"] for e in events] == ["a", "bcd", "e"] and final_text(events) == "abcde"
+    assert [(e.sequence, e.type) for e in events][-2:] == [(3, DELTA), (4, MESSAGE_COMPLETED)]
+    assert [e.data["text"] for e in events if e.type == DELTA] == ["a", "bcd", "e"] and final_text(events) == "abcde"
     other = EventWriter("c-turn-8", "c", 1, clock=lambda: now[0])
     other.delta("wrong")
     other.finish_text("right", 2)
+    other.flush()
     assert final_text(read_events("c-turn-8")) == "right"
+
+
+def test_inserts_say_whether_anything_was_there_and_keep_what_was(storage: None) -> None:
+    """When one of the events exists, the others are still written, the existing one is kept, and the insert says
+    so (how a re-run of a model call knows it is one)."""
+    drafts = [EventDraft("turn.started"), EventDraft(DELTA, {"text": "a"}), EventDraft(DELTA, {"text": "b"})]
+    assert insert_events("c-turn-5", "c", 1, drafts) is True
+    assert insert_events("c-turn-5", "c", 1, drafts[:1]) is False
+    assert insert_events("c-turn-6", "c", 2, [EventDraft(DELTA, {"text": "first"})]) is True
+    assert insert_events("c-turn-6", "c", 1, drafts) is False  # 2 was there: 1 and 3 are written, 2 stays
+    assert [(e.sequence, e.data) for e in read_events("c-turn-6")] == [(1, {}), (2, {"text": "first"}), (3, {"text": "b"})]
 
 
 def test_readers_send_events_in_sequence_waiting_for_one_written_late() -> None:
@@ -98,3 +115,44 @@ def test_readers_send_events_in_sequence_waiting_for_one_written_late() -> None:
     assert [e.sequence for e in sent] == [7] and gap is None  # the missing 6 never came
     sent, _ = in_order([event(9), event(10, TURN_COMPLETED)], 7, None, 0.0)
     assert [e.sequence for e in sent] == [9, 10]  # the turn has ended: nothing more will come
+
+
+def test_a_model_call_run_again_finds_what_its_earlier_run_wrote(storage: None) -> None:
+    """The preface's insert tells a first run from a re-run: a first run asks the model and writes its text and
+    `message.completed` after the preface; a re-run after `message.completed` returns it without asking again; a
+    re-run after streamed text only voids it (`message.reset`) and streams anew. Without a preface, it reads."""
+    from activities.chat_completion import _ask_streaming
+    from assistant.payloads import CompletionResult, EventTarget
+
+    asked: list[str] = []
+
+    def model(text: str, *, fail_after: str | None = None):  # type: ignore[no-untyped-def]
+        def ask(wire, tools, max_tokens, max_reply, on_delta):  # type: ignore[no-untyped-def]
+            asked.append(text)
+            on_delta(text[:2])
+            if fail_after is not None:
+                raise RuntimeError(fail_after)
+            on_delta(text[2:])
+            return CompletionResult(content=text, model="m")
+        return ask
+
+    target = EventTarget("c-turn-20", "c", 1, (EventDraft("turn.started"),))
+    first = _ask_streaming(target, [], [], None, 1000, model("hello"))
+    events = read_events("c-turn-20")
+    assert asked == ["hello"] and first.content == "hello" and first.last_sequence == events[-1].sequence
+    assert events[0].type == "turn.started" and events[-1].type == MESSAGE_COMPLETED and final_text(events) == "hello"
+    again = _ask_streaming(target, [], [], None, 1000, model("other"))
+    assert asked == ["hello"] and again.content == "hello" and read_events("c-turn-20") == events
+
+    broken = EventTarget("c-turn-21", "c", 1, (EventDraft("turn.started"),))
+    with pytest.raises(RuntimeError):
+        _ask_streaming(broken, [], [], None, 1000, model("partial", fail_after="the worker died"))
+    assert [e.type for e in read_events("c-turn-21")] == ["turn.started", DELTA]
+    done = _ask_streaming(broken, [], [], None, 1000, model("complete"))
+    events = read_events("c-turn-21")
+    assert done.content == "complete" and RESET in [e.type for e in events] and final_text(events) == "complete"
+
+    later = EventTarget("c-turn-21", "c", events[-1].sequence + 1)  # the next model call of that turn: no preface
+    _ask_streaming(later, [], [], None, 1000, model("next"))
+    rerun = _ask_streaming(later, [], [], None, 1000, model("never"))
+    assert rerun.content == "next" and "never" not in asked
