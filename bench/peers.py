@@ -53,6 +53,12 @@ RESULTS = ROOT / "bench" / "results" / "peers.md"
 REQUIREMENTS = ROOT / "bench" / "peer_servers" / "requirements.txt"
 PEERS_VENV = ROOT / ".venv-peers"
 SYSTEMS = ("devhost", "plain", "langgraph", "dbos")
+VARIANTS = {
+    "devhost-noevents": {"CHAT_TURN_EVENTS": "off"},
+    "devhost-2workers": {"FUNCTIONS_WORKER_PROCESS_COUNT": "2"},
+}
+"""devhost with other settings, on request (`--systems devhost,devhost-noevents,...`): without the live turn
+event log (no streaming, as the peers), and with two worker processes (the app on both cores)."""
 TARGETS = {
     "overhead": 2.5,  # devhost's overhead p50 at most 2.5x the plain service's
     "throughput": 0.75,  # devhost's turns/s at least 0.75x the plain service's
@@ -120,9 +126,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.rounds, args.samples, args.chats, args.turns_per_chat, args.turns, args.tool_runs = 1, 40, 10, 5, 100, 2
     args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    unknown = [s for s in args.systems if s not in SYSTEMS]
+    unknown = [s for s in args.systems if s not in SYSTEMS and s not in VARIANTS]
     if unknown or not args.systems:
-        parser.error(f"unknown system(s) {unknown}; choose from {', '.join(SYSTEMS)}")
+        parser.error(f"unknown system(s) {unknown}; choose from {', '.join((*SYSTEMS, *VARIANTS))}")
     if min(args.rounds, args.samples, args.chats, args.turns_per_chat, args.tool_runs) <= 0 or args.turns < 2 * WINDOW:
         parser.error(f"counts must be positive and --turns at least {2 * WINDOW}")
     return args
@@ -187,8 +193,8 @@ def serve_peer(system: str, python: Path) -> Iterator[Served]:
 
 
 @contextmanager
-def serve_devhost() -> Iterator[Served]:
-    with assistant_stack() as stack:
+def serve_devhost(env: dict[str, str] | None = None) -> Iterator[Served]:
+    with assistant_stack(env) as stack:
         assert stack.devhost.pid is not None
         yield Served(stack.base_url, stack.devhost.pid, [stack.devhost.data_dir, stack.azurite.location])
 
@@ -240,7 +246,7 @@ def _mb(n: float) -> str:
 
 def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> str:
     """The table (min–max over rounds), ratios against each peer, and the targets round by round."""
-    systems = [s for s in SYSTEMS if s in runs]
+    systems = [s for s in (*SYSTEMS[:1], *VARIANTS, *SYSTEMS[1:]) if s in runs]
     measures: list[tuple[str, Callable[[Run], float], Callable[[float], str]]] = [
         ("overhead p50, text turn, one chat", lambda r: r.overhead, lambda v: f"{v:.1f} ms"),
         (f"turns/s, {args.chats} chats in parallel", lambda r: r.throughput, lambda v: f"{v:.0f}"),
@@ -260,46 +266,51 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> str:
     ]
     for label, get, fmt in measures:
         lines.append(f"| {label} | " + " | ".join(_span([get(r) for r in runs[s]], fmt) for s in systems) + " |")
-    if "devhost" in runs and len(systems) > 1:
-        lines += ["", "### devhost against each (ratio per round, min–max)", "",
-                  "| measure | " + " | ".join(f"vs {s}" for s in systems if s != "devhost") + " |",
-                  "|---|" + "---:|" * (len(systems) - 1)]
-        ratio_measures = [measures[0], measures[1], measures[5]]
-        for label, get, _ in ratio_measures:
-            cells = []
-            for other in (s for s in systems if s != "devhost"):
-                ratios = [get(d) / get(o) for d, o in zip(runs["devhost"], runs[other]) if get(o)]
-                cells.append(_span(ratios, lambda v: f"x{v:.2f}") if ratios else "–")
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        tool_cells = []
-        for other in (s for s in systems if s != "devhost"):
-            tool_cells.append(_span([d.tools - o.tools for d, o in zip(runs["devhost"], runs[other])],
-                                    lambda v: f"{v:+.0f} ms"))
-        lines.append(f"| {measures[2][0]}: difference | " + " | ".join(tool_cells) + " |")
-    if "devhost" in runs and "plain" in runs:
+    ours = [s for s in systems if s == "devhost" or s in VARIANTS]
+    peers = [s for s in systems if s not in ours]
+    if ours and peers:
+        lines += ["", "### The project against each peer (ratio per round, min–max)", "",
+                  "| measure | " + " | ".join(f"vs {p}" for p in peers) + " |", "|---|" + "---:|" * len(peers)]
+        for mine in ours:
+            label_of = (lambda label: label) if len(ours) == 1 else (lambda label, m=mine: f"{m}: {label}")
+            for label, get, _ in (measures[0], measures[1], measures[5]):
+                cells = []
+                for other in peers:
+                    ratios = [get(d) / get(o) for d, o in zip(runs[mine], runs[other]) if get(o)]
+                    cells.append(_span(ratios, lambda v: f"x{v:.2f}") if ratios else "–")
+                lines.append(f"| {label_of(label)} | " + " | ".join(cells) + " |")
+            cells = [_span([d.tools - o.tools for d, o in zip(runs[mine], runs[other])], lambda v: f"{v:+.0f} ms")
+                     for other in peers]
+            lines.append(f"| {label_of(measures[2][0] + ': difference')} | " + " | ".join(cells) + " |")
+    if ours and "plain" in runs:
         lines += ["", "### Targets against the plain service, round by round", "",
                   "| round | overhead ≤ x2.5 | turns/s ≥ x0.75 | 5-tool turn ≤ +25 ms | CPU ≤ x2 | turn 1,000 ≤ x1.2 of the first |",
                   "|---|---|---|---|---|---|"]
-        for i, (d, p) in enumerate(zip(runs["devhost"], runs["plain"]), 1):
-            checks = [
-                (d.overhead / p.overhead, d.overhead / p.overhead <= TARGETS["overhead"], "x{:.2f}"),
-                (d.throughput / p.throughput, d.throughput / p.throughput >= TARGETS["throughput"], "x{:.2f}"),
-                (d.tools - p.tools, d.tools - p.tools <= TARGETS["tools_ms"], "{:+.0f} ms"),
-                (d.cpu_per_turn_ms / p.cpu_per_turn_ms, d.cpu_per_turn_ms / p.cpu_per_turn_ms <= TARGETS["cpu"], "x{:.2f}"),
-                (d.long_ratio, d.long_ratio <= TARGETS["long"], "x{:.2f}"),
-            ]
-            lines.append(f"| {i} | " + " | ".join(f"{fmt.format(v)} {'met' if ok else 'NOT met'}" for v, ok, fmt in checks) + " |")
+        for mine in ours:
+            for i, (d, p) in enumerate(zip(runs[mine], runs["plain"]), 1):
+                checks = [
+                    (d.overhead / p.overhead, d.overhead / p.overhead <= TARGETS["overhead"], "x{:.2f}"),
+                    (d.throughput / p.throughput, d.throughput / p.throughput >= TARGETS["throughput"], "x{:.2f}"),
+                    (d.tools - p.tools, d.tools - p.tools <= TARGETS["tools_ms"], "{:+.0f} ms"),
+                    (d.cpu_per_turn_ms / p.cpu_per_turn_ms, d.cpu_per_turn_ms / p.cpu_per_turn_ms <= TARGETS["cpu"], "x{:.2f}"),
+                    (d.long_ratio, d.long_ratio <= TARGETS["long"], "x{:.2f}"),
+                ]
+                name = str(i) if len(ours) == 1 else f"{i} ({mine})"
+                lines.append(f"| {name} | " + " | ".join(f"{fmt.format(v)} {'met' if ok else 'NOT met'}" for v, ok, fmt in checks) + " |")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    python = peers_python(args.peers_python) if any(s != "devhost" for s in args.systems) else None
+    python = peers_python(args.peers_python) if any(s in SYSTEMS[1:] for s in args.systems) else None
     runs: dict[str, list[Run]] = {s: [] for s in args.systems}
     for round_no in range(1, args.rounds + 1):
         for system in args.systems:
             print(f"round {round_no}/{args.rounds}: {system} ...", file=sys.stderr)
-            context = serve_devhost() if system == "devhost" else serve_peer(system, python)  # type: ignore[arg-type]
+            if system == "devhost" or system in VARIANTS:
+                context = serve_devhost(VARIANTS.get(system))
+            else:
+                context = serve_peer(system, python)  # type: ignore[arg-type]
             with context as served:
                 run = asyncio.run(measure(served, system, args))
             runs[system].append(run)

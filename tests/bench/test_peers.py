@@ -63,3 +63,17 @@ def test_report_ratios_and_targets_per_round() -> None:
     assert "| 1 | x2.00 met | x0.75 met | +20 ms met | x2.50 NOT met | x1.10 met |" in text
     assert "| 2 | x3.00 NOT met | x0.50 NOT met | +40 ms NOT met | x3.00 NOT met | x1.30 NOT met |" in text
     assert "2.00 MB" in text
+
+
+def test_devhost_variants_get_their_own_ratio_and_target_rows() -> None:
+    """With a devhost variant (events off), ratios and targets are given per flavour, against the peers only."""
+    args = parse_args(["--turns", "40", "--systems", "devhost,devhost-noevents,plain"])
+    runs = {
+        "devhost": [_run("devhost", 20.0, 150.0, 240.0, 10.0, 11.0)],
+        "devhost-noevents": [_run("devhost-noevents", 12.0, 180.0, 230.0, 6.0, 10.0)],
+        "plain": [_run("plain", 10.0, 200.0, 220.0, 4.0, 10.0)],
+    }
+    text = report(runs, args)
+    assert "| measure | vs plain |" in text and "vs devhost-noevents" not in text
+    assert "| devhost-noevents: overhead p50, text turn, one chat | x1.20 |" in text
+    assert "| 1 (devhost-noevents) | x1.20 met | x0.90 met | +10 ms met | x1.50 met | x1.00 met |" in text
