@@ -157,7 +157,9 @@ def _ask_streaming(
     thread writes what it streams; the last text goes out with `message.completed` in one write.
     """
     body_start = target.start + len(target.preface)
-    fresh = bool(target.preface) and insert_events(target.turn_id, target.chat_id, target.start, target.preface)
+    fresh = bool(target.preface) and insert_events(
+        target.turn_id, target.chat_id, target.start, target.preface, together=True
+    )
     earlier = [] if fresh else read_events(target.turn_id, after=body_start - 1)
     completed = [e for e in earlier if e.type == MESSAGE_COMPLETED]
     if completed:
@@ -182,9 +184,16 @@ def _ask_streaming(
         except queue.Empty:
             writer.flush()
             continue
+        while isinstance(item, str):  # take what has already arrived before writing: it goes out together
+            writer.delta(item, write=False)
+            try:
+                item = pieces.get_nowait()
+            except queue.Empty:
+                writer.delta("")
+                break
         if isinstance(item, str):
-            writer.delta(item)
-        elif isinstance(item, _Failed):
+            continue
+        if isinstance(item, _Failed):
             writer.flush()
             raise item.error
         else:

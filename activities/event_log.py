@@ -3,7 +3,10 @@
 Table `TURN_EVENTS_TABLE` (default `turnevents`) of the `AzureWebJobsStorage` account: one
 partition per turn (PartitionKey = the turn's instance id, which starts with `{chatId}-turn-`),
 RowKey = the event's sequence number zero-padded to 10 digits (a partition scan is in order),
-`type`, `chatId`, `createdAt`, and the event's own fields as JSON in `d0`, `d1`, ... Writes are
+`type`, `chatId`, `createdAt`, and the event's own fields as JSON in `d0`, `d1`, ...; or, for up to
+`GROUP` consecutive events written at once (a model call's preface; its last text with its
+`message.completed`), one row at the first one's sequence number with `count` and the events as a
+JSON list (one insert instead of several: inserts are the log's cost). Writes are
 inserts that never replace: an event already at its sequence number (written by an earlier run of
 the same activity, after a crash) stays as it was, so a re-run can neither duplicate nor reorder
 what a client may already have read. Which writer owns which sequence numbers is decided by the
@@ -57,6 +60,10 @@ PUBLISH_ACTIVITY = "publish_turn_events"
 COALESCE_SECONDS = 0.04
 """Deltas within this long of the last write go out together in the next one."""
 _BATCH = 100
+GROUP = 4
+"""At most this many consecutive events in one row (a reader looks this far back for a row holding `after + 1`)."""
+GROUP_CHARS = 200_000
+"""Events are grouped in one row only while their JSON stays this short (a row holds at most 1 MiB)."""
 
 bp = df.Blueprint()
 
@@ -106,38 +113,69 @@ def _now() -> str:
     return format_utc(datetime.now(timezone.utc))
 
 
-def _event(row: dict[str, Any]) -> TurnEvent:
-    return TurnEvent(
-        sequence=int(row["RowKey"]), type=str(row["type"]), turn_id=str(row["PartitionKey"]),
-        chat_id=str(row["chatId"]), created_at=str(row["createdAt"]), data=json.loads(join_chunks(row) or "{}"),
-    )
-
-
-def _rows(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> list[dict[str, Any]]:
-    stamp = _now()
+def _row_events(row: dict[str, Any]) -> list[TurnEvent]:
+    """The events a row holds: one (its `type` and data), or `count` consecutive ones (a JSON list of them)."""
+    first, turn_id = int(row["RowKey"]), str(row["PartitionKey"])
+    chat_id, created_at = str(row["chatId"]), str(row["createdAt"])
+    payload = json.loads(join_chunks(row) or "{}")
+    if not row.get("count"):
+        return [TurnEvent(sequence=first, type=str(row["type"]), turn_id=turn_id, chat_id=chat_id,
+                          created_at=created_at, data=payload)]
     return [
-        {
-            "PartitionKey": turn_id, "RowKey": row_key(start + offset), "type": draft.type, "chatId": chat_id,
-            "createdAt": stamp, **split_chunks(json.dumps(draft.data, ensure_ascii=False, separators=(",", ":"))),
-        }
-        for offset, draft in enumerate(drafts)
+        TurnEvent(sequence=first + i, type=str(item["type"]), turn_id=turn_id, chat_id=chat_id,
+                  created_at=created_at, data=item.get("data") or {})
+        for i, item in enumerate(payload)
     ]
 
 
-def insert_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> bool:
+def _rows(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft], together: bool) -> list[dict[str, Any]]:
+    """Rows for `drafts` from sequence number `start`: one each, or (`together`) up to `GROUP` per row while
+    their JSON stays under `GROUP_CHARS` (a row holds at most 1 MiB)."""
+    stamp = _now()
+    texts = [json.dumps(d.data, ensure_ascii=False, separators=(",", ":")) for d in drafts]
+    parts: list[range] = []
+    for index, text in enumerate(texts):
+        last = parts[-1] if parts else None
+        if (together and last is not None and len(last) < GROUP
+                and sum(len(texts[i]) for i in last) + len(text) <= GROUP_CHARS):
+            parts[-1] = range(last.start, index + 1)
+        else:
+            parts.append(range(index, index + 1))
+    rows = []
+    for part in parts:
+        row: dict[str, Any] = {"PartitionKey": turn_id, "RowKey": row_key(start + part.start), "chatId": chat_id,
+                               "createdAt": stamp}
+        if len(part) == 1:
+            row["type"], payload = drafts[part.start].type, texts[part.start]
+        else:
+            row["type"], row["count"] = "+".join(drafts[i].type for i in part), len(part)
+            payload = "[" + ",".join(f'{{"type":{json.dumps(drafts[i].type)},"data":{texts[i]}}}' for i in part) + "]"
+        rows.append({**row, **split_chunks(payload)})
+    return rows
+
+
+def insert_events(
+    turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft], together: bool = False
+) -> bool:
     """Insert `drafts` at sequence numbers `start`, `start + 1`, ...; True if none was there before.
 
-    Each row is its own insert: an entity-group transaction would be one round trip, but the SDK builds
-    its multipart body at ~3.5x the CPU of two single inserts (py-spy, docs/performance.md). An event
-    already at its sequence number (written by an earlier run of the same step) stays as it was.
+    `together` puts up to `GROUP` consecutive events in one row (one insert: each insert costs ~1.3 ms of
+    the worker's CPU in the SDK; an entity-group transaction would be one round trip too, but the SDK builds
+    its multipart body at ~3.5x the CPU of two single inserts; py-spy, docs/performance.md). An event
+    already at its sequence number (written by an earlier run of the same step) stays as it was: when a row
+    of several events finds its first sequence number taken, its events are inserted one by one instead,
+    and readers keep, for each sequence number, the event of the row that starts first.
     """
     client = events_table()
     fresh = True
-    for row in _rows(turn_id, chat_id, start, drafts):
+    for row in _rows(turn_id, chat_id, start, drafts, together):
         try:
             client.create_entity(row)
         except ResourceExistsError:
             fresh = False  # written by an earlier run of the same step: it stays
+            if row.get("count"):
+                first = int(row["RowKey"])
+                insert_events(turn_id, chat_id, first + 1, drafts[first + 1 - start : first + row["count"] - start])
     if drafts:
         signals.notify(turn_id)
     return fresh
@@ -150,16 +188,23 @@ def append_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[Event
 
 
 def read_events(turn_id: str, after: int = 0) -> list[TurnEvent]:
-    """The turn's events with sequence numbers above `after`, in order."""
-    query = f"PartitionKey eq '{escape_key(turn_id)}' and RowKey gt '{row_key(after)}'"
-    rows = events_table().query_entities(query)
-    return sorted((_event(r) for r in rows), key=lambda e: e.sequence)
+    """The turn's events with sequence numbers above `after`, in order (rows that start up to `GROUP - 1`
+    before `after + 1` are read too: they may hold some)."""
+    low = max(after - GROUP + 1, 0)
+    query = f"PartitionKey eq '{escape_key(turn_id)}' and RowKey gt '{row_key(low)}'"
+    rows = sorted(events_table().query_entities(query), key=lambda r: str(r["RowKey"]))
+    events: dict[int, TurnEvent] = {}
+    for row in rows:
+        for event in _row_events(row):
+            if event.sequence > after:
+                events.setdefault(event.sequence, event)
+    return [events[n] for n in sorted(events)]
 
 
 def tail_sequence(turn_id: str) -> int:
     """The highest sequence number in the turn's log (0 when empty)."""
-    rows = events_table().query_entities(f"PartitionKey eq '{escape_key(turn_id)}'", select=["RowKey"])
-    return max((int(r["RowKey"]) for r in rows), default=0)
+    rows = events_table().query_entities(f"PartitionKey eq '{escape_key(turn_id)}'", select=["RowKey", "count"])
+    return max((int(r["RowKey"]) + int(r.get("count") or 1) - 1 for r in rows), default=0)
 
 
 def _delete(client: TableClient, rows: Iterable[dict[str, Any]]) -> int:
@@ -222,15 +267,16 @@ class EventWriter:
 
     def _write(self, drafts: Sequence[EventDraft]) -> None:
         if drafts:
-            self.next_sequence = append_events(self.turn_id, self.chat_id, self.next_sequence, drafts) + 1
+            insert_events(self.turn_id, self.chat_id, self.next_sequence, drafts, together=True)
+            self.next_sequence += len(drafts)
             self._last_write = self._clock()
 
-    def delta(self, text: str) -> None:
-        """The model wrote `text`: it goes out with the next write, at most `COALESCE_SECONDS` from the last."""
-        if not text:
-            return
-        self._pending.append(text)
-        if self._clock() - self._last_write >= COALESCE_SECONDS:
+    def delta(self, text: str, write: bool = True) -> None:
+        """The model wrote `text`: it goes out with the next write, at most `COALESCE_SECONDS` from the last
+        (`write=False`: not yet, more has arrived; `delta("")` writes what is pending if it is due)."""
+        if text:
+            self._pending.append(text)
+        if write and self._pending and self._clock() - self._last_write >= COALESCE_SECONDS:
             self.flush()
 
     def flush_due(self) -> float | None:

@@ -182,7 +182,13 @@ def serve_peer(system: str, python: Path) -> Iterator[Served]:
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_healthy(f"{base}/health", process, log)
-            yield Served(base, process.pid, [data])
+            try:
+                yield Served(base, process.pid, [data])
+            except BaseException:
+                state = "exited with %s" % process.returncode if process.poll() is not None else "still running"
+                print(f"{system} failed; its server {state}; its log ends:\n{log.read_text(errors='replace')[-3000:]}",
+                      file=sys.stderr)
+                raise
         finally:
             process.terminate()
             try:

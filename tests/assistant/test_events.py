@@ -156,3 +156,50 @@ def test_a_model_call_run_again_finds_what_its_earlier_run_wrote(storage: None) 
     _ask_streaming(later, [], [], None, 1000, model("next"))
     rerun = _ask_streaming(later, [], [], None, 1000, model("never"))
     assert rerun.content == "next" and "never" not in asked
+
+
+def test_events_written_together_share_a_row_and_read_back_one_by_one(storage: None) -> None:
+    """A preface and a call's last text with its `message.completed` are one insert (rows of up to GROUP events);
+    reads from any point, the tail and a re-run that meets a taken row see every event once, in order."""
+    from activities.event_log import GROUP, events_table, tail_sequence
+
+    def rows(turn: str) -> list[tuple[int, int]]:
+        found = events_table().query_entities(f"PartitionKey eq '{turn}'", select=["RowKey", "count"])
+        return sorted((int(r["RowKey"]), int(r.get("count") or 1)) for r in found)
+
+    preface = [EventDraft("turn.queued", {"position": 0}), EventDraft("turn.started")] + [
+        EventDraft("tool_call.started", {"toolCallId": str(i)}) for i in range(GROUP + 1)
+    ]
+    assert insert_events("c-turn-30", "c", 1, preface, together=True) is True
+    assert rows("c-turn-30") == [(1, GROUP), (1 + GROUP, len(preface) - GROUP)]
+    writer = EventWriter("c-turn-30", "c", len(preface) + 1, clock=lambda: 0.0, last_write=0.0)
+    writer.delta("hel")
+    writer.finish_text("hello", 2)
+    writer.put([EventDraft(MESSAGE_COMPLETED, {"content": "hello"})])
+    assert rows("c-turn-30")[-1] == (len(preface) + 1, 2)  # the text and message.completed: one row
+    events = read_events("c-turn-30")
+    assert [e.sequence for e in events] == list(range(1, len(preface) + 3))
+    assert [e.type for e in events][:2] == ["turn.queued", "turn.started"] and events[0].data == {"position": 0}
+    assert final_text(events) == "hello" and tail_sequence("c-turn-30") == len(preface) + 2
+    for after in range(len(preface) + 2):
+        assert [e.sequence for e in read_events("c-turn-30", after)] == list(range(after + 1, len(preface) + 3))
+    # A row of several whose first place is taken (an earlier run wrote its first event alone): the others are
+    # written one by one, the taken one stays, and the insert says something was there.
+    append_events("c-turn-31", "c", 1, [EventDraft("turn.started", {"run": 1})])
+    drafts = [EventDraft("turn.started", {"run": 2}), EventDraft(DELTA, {"text": "x"}), EventDraft(DELTA, {"text": "y"})]
+    assert insert_events("c-turn-31", "c", 1, drafts, together=True) is False
+    assert [(e.sequence, e.data) for e in read_events("c-turn-31")] == [(1, {"run": 1}), (2, {"text": "x"}), (3, {"text": "y"})]
+    assert rows("c-turn-31") == [(1, 1), (2, 1), (3, 1)]
+
+
+def test_large_events_keep_rows_of_their_own(storage: None) -> None:
+    """Events whose JSON together would pass GROUP_CHARS are not grouped (a row holds at most 1 MiB)."""
+    from activities.event_log import GROUP_CHARS, events_table
+
+    big = "b" * (GROUP_CHARS // 2 + 10)
+    drafts = [EventDraft(DELTA, {"text": big}), EventDraft(MESSAGE_COMPLETED, {"content": big}), EventDraft(DELTA, {"text": "s"})]
+    insert_events("c-turn-40", "c", 1, drafts, together=True)
+    found = events_table().query_entities("PartitionKey eq 'c-turn-40'", select=["RowKey", "count"])
+    assert sorted((int(r["RowKey"]), int(r.get("count") or 1)) for r in found) == [(1, 1), (2, 2)]
+    assert [(e.type, len(json.dumps(e.data))) for e in read_events("c-turn-40")] == [
+        (DELTA, len(json.dumps({"text": big}))), (MESSAGE_COMPLETED, len(json.dumps({"content": big}))), (DELTA, 13)]
