@@ -13,6 +13,8 @@ BENCHMARKS = (
     "devhost_http", "durable_throughput", "assistant_turns", "assistant_memory", "work_items", "stream_latency", "peers",
 )
 """Every benchmark (a `bench.<name>` module with `main(argv) -> int`), in the order they run."""
+ON_REQUEST = ("profile_turns",)
+"""Run only when named (py-spy needs ptrace, which some machines refuse)."""
 
 
 def _run(name: str, argv: list[str]) -> int:
@@ -23,11 +25,11 @@ def _run(name: str, argv: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     """Run one named benchmark with its options, or all of them (only `--quick` is passed on)."""
-    if argv and argv[0] in BENCHMARKS:
+    if argv and argv[0] in (*BENCHMARKS, *ON_REQUEST):
         return _run(argv[0], argv[1:])
     if any(arg != "--quick" for arg in argv):
         print(__doc__, file=sys.stderr)
-        print(f"benchmarks: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        print(f"benchmarks: {', '.join(BENCHMARKS)}; on request: {', '.join(ON_REQUEST)}", file=sys.stderr)
         return 2
     status = 0
     for name in BENCHMARKS:
