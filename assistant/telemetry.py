@@ -55,13 +55,15 @@ def configure() -> None:
     with _lock:
         if _configured:
             return
-        _configured = True
-        if _env("OTEL_SDK_DISABLED").lower() == "true":
-            return
         try:
-            _configure()
+            if _env("OTEL_SDK_DISABLED").lower() != "true":
+                _configure()
         except Exception as error:  # noqa: BLE001 - telemetry must never stop the app
             log.warning("OpenTelemetry not configured: %s", error)
+        finally:
+            # Only now: a thread that saw the flag set before the providers were would get no-op spans
+            # (a model call's span was lost when an HTTP request configured telemetry at the same moment).
+            _configured = True
 
 
 def _configure() -> None:

@@ -57,3 +57,28 @@ def test_a_failed_model_call_marks_its_span(spans: InMemorySpanExporter, fake_mo
         ask_model([{"role": "user", "content": "hi"}], [], None, 1000, None)
     (span,) = spans.get_finished_spans()
     assert span.status.status_code == trace.StatusCode.ERROR and span.attributes["error.type"] == "HTTP 500"
+
+
+def test_a_thread_asking_while_another_configures_waits_for_the_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """configure() returns in every thread only once the exporters are set up: a caller that got through while
+    another thread was still configuring used to get no-op spans (a model call's span went missing after a restart)."""
+    import threading
+    import time
+
+    done: list[str] = []
+
+    def slow_configure() -> None:
+        time.sleep(0.3)
+        done.append("configured")
+
+    monkeypatch.setattr(telemetry, "_configured", False)
+    monkeypatch.setattr(telemetry, "_configure", slow_configure)
+    first = threading.Thread(target=telemetry.configure)
+    first.start()
+    time.sleep(0.05)  # the first thread is inside the slow set-up now
+    seen: list[list[str]] = []
+    second = threading.Thread(target=lambda: (telemetry.configure(), seen.append(list(done))))
+    second.start()
+    first.join()
+    second.join()
+    assert seen == [["configured"]] and done == ["configured"]  # waited, and configured once
