@@ -189,7 +189,7 @@ def _ask_streaming(
             try:
                 item = pieces.get_nowait()
             except queue.Empty:
-                writer.delta("")
+                writer.write_due()
                 break
         if isinstance(item, str):
             continue

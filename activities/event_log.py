@@ -273,10 +273,15 @@ class EventWriter:
 
     def delta(self, text: str, write: bool = True) -> None:
         """The model wrote `text`: it goes out with the next write, at most `COALESCE_SECONDS` from the last
-        (`write=False`: not yet, more has arrived; `delta("")` writes what is pending if it is due)."""
+        (`write=False`: not yet, more has arrived; `write_due` then writes it if it is due)."""
         if text:
             self._pending.append(text)
-        if write and self._pending and self._clock() - self._last_write >= COALESCE_SECONDS:
+        if write:
+            self.write_due()
+
+    def write_due(self) -> None:
+        """Write the pending deltas if `COALESCE_SECONDS` have passed since the last write."""
+        if self._pending and self._clock() - self._last_write >= COALESCE_SECONDS:
             self.flush()
 
     def flush_due(self) -> float | None:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.assistant_stack import AssistantClient, assistant_stack
-from bench.durable_results import machine_info
+from bench.durable_results import machine_info, publish
 from assistant.messages import ChatMessage, ToolCall
 from assistant.tokens import count_message_tokens, token_counter, tools_tokens
 
@@ -125,10 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     turns = 120 if args.quick else args.turns
     runs = [_one(True, turns), _one(False, turns)]
     text = report(runs, turns)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n", encoding="utf-8")
-    print(f"\n(written to {RESULTS.relative_to(RESULTS.parents[2])})")
+    publish(text, RESULTS)
     return 0
 
 

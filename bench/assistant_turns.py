@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bench.assistant_stack import AssistantClient, Stack, assistant_stack, sleep_message
 from bench.cpu import child_pids, cpu_seconds
-from bench.durable_results import machine_info, percentile
+from bench.durable_results import machine_info, percentile, publish
 
 __all__ = ["Results", "main", "parse_args"]
 
@@ -255,10 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else report(runs[0][1], args)
     if len(runs) > 1:
         text += "\n" + compare(runs)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n", encoding="utf-8")
-    print(f"\n(written to {RESULTS.relative_to(RESULTS.parents[2])})")
+    publish(text, RESULTS)
     return 0
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "latency_table",
     "machine_info",
     "percentile",
+    "publish",
     "throughput_table",
 ]
 
@@ -130,3 +131,11 @@ def latency_table(results: list[LatencyResult]) -> str:
     for r in results:
         lines.append(f"| {r.backend} | {len(r.samples_ms)} | {r.p50_ms:.1f} | {r.p95_ms:.1f} |")
     return "\n".join(lines)
+
+
+def publish(text: str, path: Path) -> None:
+    """Print a benchmark's report and keep it in `path` (under `bench/results/`, not committed)."""
+    print(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    print(f"\n(written to {path.relative_to(path.parents[2])})")

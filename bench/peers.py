@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,7 +43,7 @@ from pathlib import Path
 
 from bench.assistant_stack import AssistantClient, assistant_stack, respond
 from bench.assistant_turns import TOOL_CALLS, TOOL_MS, WINDOW, Results, _overhead, _parallel, _tools
-from bench.durable_results import machine_info, percentile
+from bench.durable_results import machine_info, percentile, publish
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.ports import free_port
 
@@ -153,8 +154,6 @@ def peers_python(requested: Path | None) -> Path:
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
-    import urllib.request
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -324,10 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  overhead {run.overhead:.1f} ms, {run.throughput:.0f} turns/s, tools {run.tools:.0f} ms, "
                   f"long x{run.long_ratio:.2f}, CPU {run.cpu_per_turn_ms:.1f} ms/turn", file=sys.stderr)
     text = report(runs, args)
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text + "\n", encoding="utf-8")
-    print(f"\n(written to {RESULTS.relative_to(ROOT)})")
+    publish(text, RESULTS)
     return 0
 
 

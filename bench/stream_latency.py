@@ -33,7 +33,7 @@ from pathlib import Path
 import aiohttp
 
 from bench.assistant_stack import assistant_stack
-from bench.durable_results import machine_info, percentile
+from bench.durable_results import machine_info, percentile, publish
 from tests.support.fake_openai import FakeOpenAI, ScriptedReply
 
 __all__ = ["Sample", "main", "parse_args", "report"]
@@ -174,9 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     alone, loaded = asyncio.run(_run(args))
     text = "\n".join(machine_info()) + "\n\n" + report(args, alone, loaded) + "\n"
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    publish(text, RESULTS)
     return 0
 
 

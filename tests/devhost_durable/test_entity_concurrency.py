@@ -3,11 +3,9 @@ and batches of different entities run at once. Through a real devhost process (s
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
