@@ -1,4 +1,5 @@
 """Composition root: creates the app and registers every blueprint, nothing else."""
+
 from __future__ import annotations
 
 import azure.durable_functions as df

@@ -8,6 +8,7 @@ properties hold at most 32K characters). Writes are upserts that replace whole r
 transactions, so a re-run after a crash writes the same rows again and nothing else. Rows with
 a sequence number above the entity's `archivedCount` are not (yet) the chat's and are never read.
 """
+
 from __future__ import annotations
 
 import json
@@ -86,9 +87,16 @@ def read_archive(chat_id: str, upto_seq: int, after: datetime | None = None) -> 
 def forget_archive(chat_id: str) -> list[str]:
     """Delete every archived row of the chat; the distinct turn ids they held (their histories can be purged)."""
     client = archive_table()
-    rows = list(client.query_entities(f"PartitionKey eq '{escape_key(chat_id)}'", select=["PartitionKey", "RowKey", "turnId"]))
+    rows = list(
+        client.query_entities(f"PartitionKey eq '{escape_key(chat_id)}'", select=["PartitionKey", "RowKey", "turnId"])
+    )
     for start in range(0, len(rows), _BATCH):
-        client.submit_transaction([("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]}) for r in rows[start : start + _BATCH]])
+        client.submit_transaction(
+            [
+                ("delete", {"PartitionKey": r["PartitionKey"], "RowKey": r["RowKey"]})
+                for r in rows[start : start + _BATCH]
+            ]
+        )
     return sorted({r["turnId"] for r in rows if r.get("turnId")})
 
 

@@ -6,6 +6,7 @@ failure that may pass (throttling, time-outs, 5xx, a broken connection) raises, 
 orchestrator's Durable retry runs it again; a refusal that will not (another 4xx) is returned as
 the result's `error`, so the turn fails at once.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,18 +19,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import azure.durable_functions as df
-
 from opentelemetry.trace import SpanKind
 
 from activities.event_log import EventWriter, insert_events, read_events
+from assistant import telemetry
 from assistant.events import DELTA, MESSAGE_COMPLETED, RESET, EventDraft, TurnEvent
+from assistant.memory import cut_tool_results, fold_point, prompt_budget, summary_room
 from assistant.messages import ToolCall
 from assistant.payloads import CompletionRequest, CompletionResult, EventTarget
-from assistant import telemetry
-from assistant.state import Usage
 from assistant.providers import ModelUnavailable, chat_model, cut_text
 from assistant.settings import assistant_settings, model_settings
-from assistant.memory import cut_tool_results, fold_point, prompt_budget, summary_room
+from assistant.state import Usage
 from assistant.tokens import count_message_tokens, fit_to_budget, token_counter, token_cutter, tools_tokens
 from skills import registry
 
@@ -43,8 +43,13 @@ bp = df.Blueprint()
 def current_budget() -> int:
     """The prompt budget of this process's model and settings (`assistant.memory.prompt_budget`)."""
     settings = assistant_settings()
-    return prompt_budget(model_settings().model, settings.context_tokens, settings.prompt_token_budget,
-                         settings.prompt_budget_set, settings.max_completion_tokens)
+    return prompt_budget(
+        model_settings().model,
+        settings.context_tokens,
+        settings.prompt_token_budget,
+        settings.prompt_budget_set,
+        settings.max_completion_tokens,
+    )
 
 
 def complete(request: CompletionRequest) -> CompletionResult:
@@ -68,7 +73,9 @@ def complete(request: CompletionRequest) -> CompletionResult:
     if request.events is None:
         answer = ask(wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, None)
     else:
-        answer = _ask_streaming(request.events, wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, ask)
+        answer = _ask_streaming(
+            request.events, wire, tools, settings.max_completion_tokens, settings.max_reply_bytes, ask
+        )
     return replace(answer, fold_count=fold)
 
 
@@ -83,19 +90,29 @@ def _instruments() -> tuple[Any, Any]:
 
 @functools.lru_cache(maxsize=1)
 def _queue_wait() -> Any:
-    return telemetry.meter().create_histogram("assistant.turn.queue_wait", unit="s",
-                                              description="How long a turn waited behind earlier turns of its chat")
+    return telemetry.meter().create_histogram(
+        "assistant.turn.queue_wait", unit="s", description="How long a turn waited behind earlier turns of its chat"
+    )
 
 
 def ask_model(
-    wire: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int | None, max_reply: int,
-    on_delta: Callable[[str], None] | None, traceparent: str | None = None,
+    wire: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    max_tokens: int | None,
+    max_reply: int,
+    on_delta: Callable[[str], None] | None,
+    traceparent: str | None = None,
 ) -> CompletionResult:
     """One model call, as a GenAI `chat {model}` span of the turn's trace, with its latency and tokens as metrics."""
     settings = model_settings()
     provider = {"azure": "azure.ai.openai", "openai": "openai"}.get(settings.provider, settings.provider)
-    attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": provider, "gen_ai.system": provider,
-                  "gen_ai.request.model": settings.model, "gen_ai.request.stream": on_delta is not None}
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": provider,
+        "gen_ai.system": provider,
+        "gen_ai.request.model": settings.model,
+        "gen_ai.request.stream": on_delta is not None,
+    }
     if max_tokens is not None:
         attributes["gen_ai.request.max_tokens"] = max_tokens
     duration, tokens = _instruments()
@@ -107,17 +124,25 @@ def ask_model(
             answer = chat_model().complete(wire, tools or None, max_tokens, on_delta)
         except ModelUnavailable as error:
             span.set_attribute("error.type", f"HTTP {error.status}" if error.status else "unavailable")
-            duration.record(time.perf_counter() - started, {**_metric_attributes(attributes), "error.type": "unavailable"})
+            duration.record(
+                time.perf_counter() - started, {**_metric_attributes(attributes), "error.type": "unavailable"}
+            )
             if error.transient:
                 raise
             return CompletionResult(content="", error=str(error))
         finish = "tool_calls" if answer.tool_calls else "stop"
-        span.set_attributes({
-            "gen_ai.response.model": answer.model or settings.model, "gen_ai.response.finish_reasons": [finish],
-            "gen_ai.usage.input_tokens": answer.usage.prompt_tokens, "gen_ai.usage.output_tokens": answer.usage.completion_tokens,
-        })
+        span.set_attributes(
+            {
+                "gen_ai.response.model": answer.model or settings.model,
+                "gen_ai.response.finish_reasons": [finish],
+                "gen_ai.usage.input_tokens": answer.usage.prompt_tokens,
+                "gen_ai.usage.output_tokens": answer.usage.completion_tokens,
+            }
+        )
         if telemetry.content_enabled():
-            span.set_attribute("gen_ai.output.messages", json.dumps({"content": answer.content}, ensure_ascii=False)[:32_000])
+            span.set_attribute(
+                "gen_ai.output.messages", json.dumps({"content": answer.content}, ensure_ascii=False)[:32_000]
+            )
         base = _metric_attributes(attributes)
         duration.record(time.perf_counter() - started, base)
         tokens.record(answer.usage.prompt_tokens, {**base, "gen_ai.token.type": "input"})
@@ -126,7 +151,11 @@ def ask_model(
 
 
 def _metric_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in attributes.items() if k in ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model")}
+    return {
+        k: v
+        for k, v in attributes.items()
+        if k in ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model")
+    }
 
 
 def _recorded(event: TurnEvent) -> CompletionResult:
@@ -134,7 +163,9 @@ def _recorded(event: TurnEvent) -> CompletionResult:
     data = event.data
     return CompletionResult(
         content=str(data.get("content") or ""),
-        tool_calls=tuple(ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"]) for c in data.get("toolCalls") or ()),
+        tool_calls=tuple(
+            ToolCall(id=c["id"], name=c["name"], arguments=c["arguments"]) for c in data.get("toolCalls") or ()
+        ),
         usage=Usage.from_dict(data.get("usage")),
         model=str(data.get("model") or ""),
         last_sequence=event.sequence,
@@ -142,7 +173,11 @@ def _recorded(event: TurnEvent) -> CompletionResult:
 
 
 def _ask_streaming(
-    target: EventTarget, wire: list[dict[str, Any]], tools: list[dict[str, Any]], max_tokens: int | None, max_reply: int,
+    target: EventTarget,
+    wire: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    max_tokens: int | None,
+    max_reply: int,
     ask: Callable[..., CompletionResult] = ask_model,
 ) -> CompletionResult:
     """The model call of a turn: preface, then the text as it comes, then `message.completed`, all in the log.
@@ -169,12 +204,13 @@ def _ask_streaming(
     def run() -> None:
         try:
             pieces.put(_Done(ask(wire, tools, max_tokens, max_reply, pieces.put)))
-        except BaseException as error:  # noqa: BLE001 - handed to the activity's thread, which raises it
+        except BaseException as error:
             pieces.put(_Failed(error))
 
     threading.Thread(target=run, name="model-stream", daemon=True).start()
-    writer = EventWriter(target.turn_id, target.chat_id, earlier[-1].sequence + 1 if earlier else body_start,
-                         last_write=0.0)
+    writer = EventWriter(
+        target.turn_id, target.chat_id, earlier[-1].sequence + 1 if earlier else body_start, last_write=0.0
+    )
     attempt = 1 + sum(1 for e in earlier if e.type == RESET) + (1 if any(e.type == DELTA for e in earlier) else 0)
     if any(e.type == DELTA for e in earlier):
         writer.reset(attempt)
@@ -204,9 +240,19 @@ def _ask_streaming(
         return replace(answer, last_sequence=writer.last_sequence)
     writer.finish_text(answer.content, attempt + 1)
     calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in answer.tool_calls]
-    writer.put([EventDraft(MESSAGE_COMPLETED, {
-        "content": answer.content, "toolCalls": calls, "usage": answer.usage.to_dict(), "model": answer.model,
-    })])
+    writer.put(
+        [
+            EventDraft(
+                MESSAGE_COMPLETED,
+                {
+                    "content": answer.content,
+                    "toolCalls": calls,
+                    "usage": answer.usage.to_dict(),
+                    "model": answer.model,
+                },
+            )
+        ]
+    )
     return replace(answer, last_sequence=writer.last_sequence)
 
 

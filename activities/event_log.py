@@ -19,6 +19,7 @@ Readers poll the table; when a reader and the writer share a process (one worker
 a single-instance app on Azure does), every write also wakes that process's readers of the turn
 at once (`signals`), so they read without waiting for their next poll.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import azure.durable_functions as df
@@ -44,12 +45,12 @@ __all__ = [
     "PUBLISH_ACTIVITY",
     "EventWriter",
     "append_events",
-    "insert_events",
     "bp",
     "delete_turn_events",
     "events_table",
     "forget_chat_events",
     "forget_events_before",
+    "insert_events",
     "read_events",
     "signals",
     "tail_sequence",
@@ -110,7 +111,7 @@ def events_table() -> TableClient:
 
 
 def _now() -> str:
-    return format_utc(datetime.now(timezone.utc))
+    return format_utc(datetime.now(UTC))
 
 
 def _row_events(row: dict[str, Any]) -> list[TurnEvent]:
@@ -119,11 +120,25 @@ def _row_events(row: dict[str, Any]) -> list[TurnEvent]:
     chat_id, created_at = str(row["chatId"]), str(row["createdAt"])
     payload = json.loads(join_chunks(row) or "{}")
     if not row.get("count"):
-        return [TurnEvent(sequence=first, type=str(row["type"]), turn_id=turn_id, chat_id=chat_id,
-                          created_at=created_at, data=payload)]
+        return [
+            TurnEvent(
+                sequence=first,
+                type=str(row["type"]),
+                turn_id=turn_id,
+                chat_id=chat_id,
+                created_at=created_at,
+                data=payload,
+            )
+        ]
     return [
-        TurnEvent(sequence=first + i, type=str(item["type"]), turn_id=turn_id, chat_id=chat_id,
-                  created_at=created_at, data=item.get("data") or {})
+        TurnEvent(
+            sequence=first + i,
+            type=str(item["type"]),
+            turn_id=turn_id,
+            chat_id=chat_id,
+            created_at=created_at,
+            data=item.get("data") or {},
+        )
         for i, item in enumerate(payload)
     ]
 
@@ -136,15 +151,23 @@ def _rows(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft], 
     parts: list[range] = []
     for index, text in enumerate(texts):
         last = parts[-1] if parts else None
-        if (together and last is not None and len(last) < GROUP
-                and sum(len(texts[i]) for i in last) + len(text) <= GROUP_CHARS):
+        if (
+            together
+            and last is not None
+            and len(last) < GROUP
+            and sum(len(texts[i]) for i in last) + len(text) <= GROUP_CHARS
+        ):
             parts[-1] = range(last.start, index + 1)
         else:
             parts.append(range(index, index + 1))
     rows = []
     for part in parts:
-        row: dict[str, Any] = {"PartitionKey": turn_id, "RowKey": row_key(start + part.start), "chatId": chat_id,
-                               "createdAt": stamp}
+        row: dict[str, Any] = {
+            "PartitionKey": turn_id,
+            "RowKey": row_key(start + part.start),
+            "chatId": chat_id,
+            "createdAt": stamp,
+        }
         if len(part) == 1:
             row["type"], payload = drafts[part.start].type, texts[part.start]
         else:
@@ -154,9 +177,7 @@ def _rows(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft], 
     return rows
 
 
-def insert_events(
-    turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft], together: bool = False
-) -> bool:
+def insert_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft], together: bool = False) -> bool:
     """Insert `drafts` at sequence numbers `start`, `start + 1`, ...; True if none was there before.
 
     `together` puts up to `GROUP` consecutive events in one row (one insert: each insert costs ~1.3 ms of
@@ -182,7 +203,8 @@ def insert_events(
 
 
 def append_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> int:
-    """Insert `drafts` at sequence numbers `start`, `start + 1`, ... (each kept if already there); the last number used."""
+    """Insert `drafts` at sequence numbers `start`, `start + 1`, ... (each kept if already there); the last number
+    used."""
     insert_events(turn_id, chat_id, start, drafts)
     return start + len(drafts) - 1
 
@@ -223,30 +245,40 @@ def _delete(client: TableClient, rows: Iterable[dict[str, Any]]) -> int:
 def delete_turn_events(turn_id: str) -> int:
     """Delete one turn's log (a failed turn run again starts a fresh one); rows deleted."""
     client = events_table()
-    return _delete(client, client.query_entities(f"PartitionKey eq '{escape_key(turn_id)}'", select=["PartitionKey", "RowKey"]))
+    return _delete(
+        client, client.query_entities(f"PartitionKey eq '{escape_key(turn_id)}'", select=["PartitionKey", "RowKey"])
+    )
 
 
 def forget_chat_events(chat_id: str) -> int:
     """Delete the logs of every turn of the chat (its turn ids start with `{chatId}-turn-`); rows deleted."""
     client = events_table()
     low, high = f"{chat_id}-turn-", f"{chat_id}-turn."
-    query = (f"PartitionKey ge '{escape_key(low)}' and PartitionKey lt '{escape_key(high)}' "
-             f"and chatId eq '{escape_key(chat_id)}'")
+    query = (
+        f"PartitionKey ge '{escape_key(low)}' and PartitionKey lt '{escape_key(high)}' "
+        f"and chatId eq '{escape_key(chat_id)}'"
+    )
     return _delete(client, client.query_entities(query, select=["PartitionKey", "RowKey"]))
 
 
 def forget_events_before(cutoff: datetime) -> int:
     """Delete every event written before `cutoff` (the retention of finished turns); rows deleted."""
     client = events_table()
-    stamp = cutoff.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = cutoff.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return _delete(client, client.query_entities(f"createdAt lt '{stamp}'", select=["PartitionKey", "RowKey"]))
 
 
 class EventWriter:
     """Appends one model call's events to a turn's log, after what is there, deltas coalesced."""
 
-    def __init__(self, turn_id: str, chat_id: str, next_sequence: int,
-                 clock: Callable[[], float] = time.monotonic, last_write: float | None = None) -> None:
+    def __init__(
+        self,
+        turn_id: str,
+        chat_id: str,
+        next_sequence: int,
+        clock: Callable[[], float] = time.monotonic,
+        last_write: float | None = None,
+    ) -> None:
         self.turn_id = turn_id
         self.chat_id = chat_id
         self.next_sequence = next_sequence
@@ -317,7 +349,7 @@ class EventWriter:
         """
         sent = self.streamed + "".join(self._pending)
         if content.startswith(sent):
-            rest = content[len(sent):]
+            rest = content[len(sent) :]
             if rest:
                 self._pending.append(rest)
             return

@@ -7,6 +7,7 @@ cap; `{"summary": null, "error": ...}` when the model refuses for good. A failur
 raises, so the orchestrator's retry runs it again. It writes nothing itself: the chat entity applies
 the result once (`summarized`), so a re-run after a crash cannot fold the same messages twice.
 """
+
 from __future__ import annotations
 
 import json

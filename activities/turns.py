@@ -4,6 +4,7 @@ A queued turn asks it about the turn ahead of it when that one has run for a whi
 terminated through the management API (or lost) never leaves the chat's queue by itself, and
 an orchestrator cannot read another instance's status, an activity with a client binding can.
 """
+
 from __future__ import annotations
 
 import json

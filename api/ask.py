@@ -3,6 +3,7 @@
 These are single model calls with no chat state, so they call the process's model directly
 (in a worker thread) rather than through an orchestration.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,9 +1,11 @@
 """The chat routes: `/api/chats/{chatId}` and, for the extension samples' clients, `/api/assistants/{assistantId}`.
 
 PUT creates or resets (waiting until the entity has applied it; turns still queued are cancelled),
-POST runs one turn and waits a bounded time for it (`api/turns.py`), GET reads the chat, DELETE removes the chat, its skills' data and its turns'
+POST runs one turn and waits a bounded time for it (`api/turns.py`), GET reads the chat, DELETE removes the chat, its
+skills' data and its turns'
 orchestration histories.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,19 +18,19 @@ import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azurefunctions.extensions.http.fastapi import Request, Response
 
+from activities.archive import read_archive
+from activities.event_log import forget_chat_events
 from api.errors import HttpError, json_errors, json_response
+from api.events import approvals_url, events_url
 from api.http import RequestView, empty_response, read_request
 from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text, whole_seconds
 from api.turns import post_message
-from activities.archive import read_archive
-from activities.event_log import forget_chat_events
-from api.events import approvals_url, events_url
-from skills import registry
 from api.waiting import wait_for_instance
 from assistant.state import ChatState, view_chat
 from entities.chat import chat_entity_id
 from orchestrators.chat_admin import CHAT_ADMIN, ChatAdminInput
 from orchestrators.chat_expiry import CHAT_EXPIRY, TTL_CHANGED_EVENT, expiry_instance_id
+from skills import registry
 
 __all__ = ["bp", "handle_chat"]
 
@@ -130,8 +132,16 @@ async def create_chat(req: RequestView, client: df.DurableOrchestrationClient, c
     instructions = _instructions(body) or None
     ttl = _ttl_seconds(body)
     options = {"skills": _skills(body), "approvalTimeoutSeconds": _approval_timeout(body)}
-    await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="create", instructions=instructions, ttl_seconds=ttl,
-                                            options={k: v for k, v in options.items() if v is not None}))
+    await _run_admin(
+        client,
+        ChatAdminInput(
+            chat_id=chat_id,
+            action="create",
+            instructions=instructions,
+            ttl_seconds=ttl,
+            options={k: v for k, v in options.items() if v is not None},
+        ),
+    )
     if ttl is not None:
         await _arm_expiry(client, chat_id)
     return json_response({id_field: chat_id}, status=202)
@@ -173,11 +183,19 @@ async def get_chat(
     and the turns running or queued with their events URLs; under `/api/assistants` in the extension's shape."""
     after = parse_timestamp(req)
     chat = await read_chat(client, chat_id)
-    archived = await asyncio.to_thread(read_archive, chat_id, chat.archived_count, after) if chat and chat.archived_count else ()
+    archived = (
+        await asyncio.to_thread(read_archive, chat_id, chat.archived_count, after)
+        if chat and chat.archived_count
+        else ()
+    )
     body = view_chat(chat_id, chat, after, archived).to_api()
     if chat is not None:
         body["turns"] = [
-            {"turnId": turn_id, "state": "running" if index == 0 else "queued", "eventsUrl": events_url(req, chat_id, turn_id)}
+            {
+                "turnId": turn_id,
+                "state": "running" if index == 0 else "queued",
+                "eventsUrl": events_url(req, chat_id, turn_id),
+            }
             for index, turn_id in enumerate(chat.queue)
         ]
         body["skills"] = list(chat.skills) if chat.skills is not None else sorted(registry.names())
@@ -201,9 +219,7 @@ async def delete_chat(client: df.DurableOrchestrationClient, chat_id: str) -> Re
     return empty_response(204)
 
 
-async def handle_chat(
-    req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, id_field: str
-) -> Response:
+async def handle_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, id_field: str) -> Response:
     """Dispatch one request on a chat resource by method."""
     if req.method == "PUT":
         return await create_chat(req, client, chat_id, id_field)

@@ -1,4 +1,5 @@
 """One HTTP error type and the one place it becomes a JSON response."""
+
 from __future__ import annotations
 
 import functools
@@ -35,8 +36,9 @@ def json_text(body: Any) -> str:
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """`body` as an `application/json` response."""
-    return Response(content=json_text(body).encode("utf-8"), status_code=status, media_type="application/json",
-                    headers=headers)
+    return Response(
+        content=json_text(body).encode("utf-8"), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def json_errors(

@@ -2,13 +2,15 @@
 
 Readers follow the turn's log in Table storage (`activities/event_log.py`): they read what is after
 the last event they sent, and wait with a short, growing interval (5 ms to 50 ms, back to 5 ms after
-each event) for more, or less when the writer is in this process and signals its write. The log's last event, `turn.completed` or `turn.failed`, is written by the
+each event) for more, or less when the writer is in this process and signals its write. The log's last event,
+`turn.completed` or `turn.failed`, is written by the
 first reader that finds the turn finished without one, from the orchestration's output (an insert
 at the next sequence number: of two readers racing, one writes it and both send the same event).
 The turn itself thus needs no extra work item to end its log, and every reader, early or late,
 sees the same events in the same order: strictly by sequence number, waiting for one written late by a
 parallel writer (`in_order`). A comment line every 15 s keeps an idle stream open.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +29,15 @@ from api.http import RequestView, read_request
 from api.inputs import parse_chat_id, seconds_param
 from api.waiting import early_output, replied
 from assistant.events import (
-    MESSAGE_COMPLETED, TERMINAL, TURN_CANCELLED, TURN_COMPLETED, TURN_FAILED, EventDraft, TurnEvent, sse_comment, sse_frame,
+    MESSAGE_COMPLETED,
+    TERMINAL,
+    TURN_CANCELLED,
+    TURN_COMPLETED,
+    TURN_FAILED,
+    EventDraft,
+    TurnEvent,
+    sse_comment,
+    sse_frame,
 )
 from orchestrators.post_user_query import TURN_FAILED as TURN_FAILED_PREFIX
 
@@ -86,25 +96,43 @@ def terminal_event(status: df.DurableOrchestrationStatus) -> EventDraft:
         if output.get("cancelled"):
             return EventDraft(TURN_CANCELLED)
         if output.get("found", True):
-            return EventDraft(TURN_COMPLETED, {
-                "reply": output.get("reply", ""), "usage": output.get("usage") or {},
-                "recentMessages": output.get("recentMessages") or [],
-            })
-        return EventDraft(TURN_FAILED, {"error": "the chat was reset or deleted before the turn finished; nothing was written",
-                                        "retryable": False, "recorded": False})
+            return EventDraft(
+                TURN_COMPLETED,
+                {
+                    "reply": output.get("reply", ""),
+                    "usage": output.get("usage") or {},
+                    "recentMessages": output.get("recentMessages") or [],
+                },
+            )
+        return EventDraft(
+            TURN_FAILED,
+            {
+                "error": "the chat was reset or deleted before the turn finished; nothing was written",
+                "retryable": False,
+                "recorded": False,
+            },
+        )
     if status.runtime_status == OrchestrationRuntimeStatus.Failed:
         text = output if isinstance(output, str) else json.dumps(output)
         start = (text or "").find(TURN_FAILED_PREFIX)
         if start >= 0:
             try:
                 facts, _ = json.JSONDecoder().raw_decode(text, start + len(TURN_FAILED_PREFIX))
-                return EventDraft(TURN_FAILED, {"error": str(facts.get("reason")), "retryable": bool(facts.get("retryable")),
-                                                "recorded": bool(facts.get("recorded"))})
+                return EventDraft(
+                    TURN_FAILED,
+                    {
+                        "error": str(facts.get("reason")),
+                        "retryable": bool(facts.get("retryable")),
+                        "recorded": bool(facts.get("recorded")),
+                    },
+                )
             except json.JSONDecodeError:
                 pass
         return EventDraft(TURN_FAILED, {"error": "the turn failed", "retryable": True, "recorded": False})
-    return EventDraft(TURN_FAILED, {"error": f"the turn was {str(status.runtime_status.value).lower()}",
-                                    "retryable": True, "recorded": False})
+    return EventDraft(
+        TURN_FAILED,
+        {"error": f"the turn was {str(status.runtime_status.value).lower()}", "retryable": True, "recorded": False},
+    )
 
 
 async def _finish_log(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str) -> bool:
@@ -138,7 +166,11 @@ async def follow(
 
 
 async def _follow(
-    client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, after: int, wait_seconds: float | None,
+    client: df.DurableOrchestrationClient,
+    chat_id: str,
+    turn_id: str,
+    after: int,
+    wait_seconds: float | None,
     woken: asyncio.Event,
 ) -> AsyncIterator[TurnEvent | None]:
     interval = FIRST_POLL
@@ -177,11 +209,13 @@ async def _follow(
             yield None
         try:  # the next poll, or sooner when this process writes an event of the turn
             await asyncio.wait_for(woken.wait(), interval)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
-def in_order(events: list[TurnEvent], after: int, gap_since: float | None, now: float) -> tuple[list[TurnEvent], float | None]:
+def in_order(
+    events: list[TurnEvent], after: int, gap_since: float | None, now: float
+) -> tuple[list[TurnEvent], float | None]:
     """The events to send now, and since when a gap holds the rest back (None: no gap).
 
     Writers run in parallel (two tool calls write their events from two activities), so the log can hold

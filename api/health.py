@@ -1,4 +1,5 @@
 """Liveness route: answers while the app is loaded and serving."""
+
 from __future__ import annotations
 
 import azure.functions as func

@@ -6,6 +6,7 @@ returns a FastAPI response. `read_request` turns the request into a `RequestView
 headers and query as the Functions host joins them), which is what the input checks read;
 responses are built here and in `errors.py`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -63,7 +64,9 @@ def empty_response(status: int = 204) -> Response:
     return Response(status_code=status)
 
 
-def check_status_response(client: df.DurableOrchestrationClient, view: RequestView, instance_id: str, **extra: Any) -> Response:
+def check_status_response(
+    client: df.DurableOrchestrationClient, view: RequestView, instance_id: str, **extra: Any
+) -> Response:
     """202 with the Durable check-status payload (URLs on the request's origin), `Location` and `Retry-After`,
     as the SDK's `create_check_status_response` builds it; `extra` fields are added to the payload."""
     payload = client.get_client_response_links(view, instance_id)  # reads only `view.url`

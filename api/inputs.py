@@ -1,4 +1,5 @@
 """Parsing and validating what clients send: ids, JSON bodies, query options."""
+
 from __future__ import annotations
 
 import json
@@ -15,16 +16,16 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_TIMEOUT_SECONDS",
     "encodable",
+    "is_blank",
     "json_body",
     "json_depth",
     "parse_chat_id",
     "parse_timeout",
     "parse_timestamp",
-    "is_blank",
     "required_text",
     "seconds_param",
-    "whole_seconds",
     "wants_json",
+    "whole_seconds",
 ]
 
 MAX_TIMEOUT_SECONDS = 230.0
@@ -39,7 +40,8 @@ def parse_chat_id(value: str | None, field: str = "chatId") -> str:
     if not _CHAT_ID.match(value):
         raise HttpError(
             400,
-            f"{field} must be 1-128 characters: letters, digits, '_', '-', '.', '~' or ':', starting with a letter or digit",
+            f"{field} must be 1-128 characters: letters, digits, '_', '-', '.', '~' or ':', "
+            "starting with a letter or digit",
         )
     return value
 
@@ -62,7 +64,8 @@ def json_depth(value: Any) -> int:
 
 
 def json_body(req: RequestView, *, required: bool) -> dict[str, Any]:
-    """The body as a JSON object ({} when there is none and not `required`), else 400 (413 over `CHAT_MAX_BODY_BYTES`)."""
+    """The body as a JSON object ({} when there is none and not `required`), else 400 (413 over
+    `CHAT_MAX_BODY_BYTES`)."""
     raw = req.get_body() or b""
     limit = assistant_settings().max_body_bytes
     if len(raw) > limit:
@@ -92,8 +95,9 @@ def encodable(value: str, field: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError as error:
         raise HttpError(
-            400, f"{field} is not valid Unicode text: it holds a lone surrogate (U+{ord(value[error.start]):04X}) "
-            f"at character {error.start}"
+            400,
+            f"{field} is not valid Unicode text: it holds a lone surrogate (U+{ord(value[error.start]):04X}) "
+            f"at character {error.start}",
         ) from None
     return value
 

@@ -1,4 +1,5 @@
 """`GET /api/openapi.json`: the OpenAPI 3.1 document kept at the repository root."""
+
 from __future__ import annotations
 
 from functools import lru_cache

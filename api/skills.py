@@ -1,5 +1,6 @@
 """`GET /api/skills`: every skill the assistant can offer, with its parameters and approval policy;
 `GET /api/chats/{chatId}/todos`: the chat's todos (for the page's side panel)."""
+
 from __future__ import annotations
 
 import asyncio

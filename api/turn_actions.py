@@ -7,6 +7,7 @@ the turn's external event, which wakes it at once. The entity is the one truth: 
 wake-up, and the same decision sent again (a client that lost the answer) is accepted and wakes the
 turn again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,7 @@ async def _unfinished_turn(client: df.DurableOrchestrationClient, chat_id: str, 
 async def _raise(client: df.DurableOrchestrationClient, turn_id: str, event: str) -> None:
     try:
         await client.raise_event(turn_id, event, None)
-    except Exception as error:  # noqa: BLE001 - it finished meanwhile; the entity holds what matters
+    except Exception as error:
         log.info("could not raise %s on turn %s: %s", event, turn_id, error)
 
 
@@ -62,12 +63,15 @@ async def turn_approvals(req: Request, client: df.DurableOrchestrationClient) ->
     except DecisionError as error:
         raise HttpError(error.status, error.message) from None
     await _unfinished_turn(client, chat_id, turn_id, "there is nothing to decide")
-    result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="decide", options={"turnId": turn_id, **body}))
+    result = await _run_admin(
+        client, ChatAdminInput(chat_id=chat_id, action="decide", options={"turnId": turn_id, **body})
+    )
     if not (result or {}).get("ok"):
         raise HttpError(int((result or {}).get("status") or 409), str((result or {}).get("error") or "not accepted"))
     await _raise(client, turn_id, APPROVAL_EVENT)
-    return json_response({"turnId": turn_id, "status": "accepted", "eventsUrl": events_url(view, chat_id, turn_id)},
-                         status=202)
+    return json_response(
+        {"turnId": turn_id, "status": "accepted", "eventsUrl": events_url(view, chat_id, turn_id)}, status=202
+    )
 
 
 @bp.function_name(name="turn_cancel")
@@ -80,8 +84,9 @@ async def turn_cancel(req: Request, client: df.DurableOrchestrationClient) -> Re
     chat_id = parse_chat_id(view.route_params.get("chatId"))
     turn_id = view.route_params.get("turnId") or ""
     await _unfinished_turn(client, chat_id, turn_id, "it cannot be cancelled")
-    result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="cancel",
-                                                     options={"turnId": turn_id, "known": True}))
+    result = await _run_admin(
+        client, ChatAdminInput(chat_id=chat_id, action="cancel", options={"turnId": turn_id, "known": True})
+    )
     where = str((result or {}).get("state"))
     if where == "finished":
         raise HttpError(409, f"turn {turn_id!r} has finished; it cannot be cancelled")

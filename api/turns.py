@@ -5,6 +5,7 @@ is derived from the chat id and the key, so a repeat finds the same instance in 
 (across restarts too) and starts nothing new; a repeat with another message is a 422. A turn whose
 orchestration failed wrote nothing, so repeating its key runs it again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,8 @@ import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azurefunctions.extensions.http.fastapi import Response
 
-from api.errors import HttpError, json_response
 from activities.event_log import delete_turn_events
+from api.errors import HttpError, json_response
 from api.events import approvals_url, events_url, sse_response, wants_sse
 from api.http import RequestView, check_status_response, text_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
@@ -103,8 +104,9 @@ def turn_failure(instance_id: str, output: Any, keyed: bool = False) -> HttpErro
 
 @functools.lru_cache(maxsize=1)
 def _turn_duration() -> Any:
-    return telemetry.meter().create_histogram("assistant.turn.duration", unit="s",
-                                              description="From a turn's start to its end, as the waiting POST saw it")
+    return telemetry.meter().create_histogram(
+        "assistant.turn.duration", unit="s", description="From a turn's start to its end, as the waiting POST saw it"
+    )
 
 
 def _requires_action(status: df.DurableOrchestrationStatus) -> bool:
@@ -148,7 +150,7 @@ async def _wake(client: df.DurableOrchestrationClient, next_turn: str | None) ->
         return
     try:
         await client.raise_event(next_turn, TURN_READY_EVENT, None)
-    except Exception as error:  # noqa: BLE001 - it may have started or ended already; the timer is the guarantee
+    except Exception as error:
         log.debug("could not wake turn %s: %s", next_turn, error)
 
 
@@ -167,7 +169,9 @@ async def post_message(
 ) -> Response:
     """POST: run one turn; 200 with the reply if done within the wait, else 202 with status URLs (the turn's trace
     starts here: its spans are children of this request's)."""
-    with telemetry.start_span_from("POST /api/chats/{chatId}", attributes={"http.request.method": "POST", "chat.id": chat_id}) as span:
+    with telemetry.start_span_from(
+        "POST /api/chats/{chatId}", attributes={"http.request.method": "POST", "chat.id": chat_id}
+    ) as span:
         response = await _post_message(req, client, chat_id, chat_exists)
         span.set_attribute("http.response.status_code", response.status_code)
         return response

@@ -5,6 +5,7 @@ allows only this origin's scripts and styles (the page builds every element from
 policy is the second wall). Anonymous: the page itself holds nothing; it asks for a function key when the
 API wants one.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -18,10 +19,17 @@ from api.errors import json_response
 __all__ = ["WEB_ROOT", "bp"]
 
 WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
-_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-          ".png": "image/png", ".svg": "image/svg+xml"}
-_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-           "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 bp = func.Blueprint()
 
@@ -39,8 +47,12 @@ def _serve(name: str) -> Response:
     body = _file(name)
     if body is None:
         return json_response({"error": f"the page has no file {name!r}"}, status=404)
-    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": _POLICY, "X-Content-Type-Options": "nosniff",
-               "Referrer-Policy": "no-referrer"}
+    headers = {
+        "Cache-Control": "no-cache",
+        "Content-Security-Policy": _POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
     return Response(content=body, media_type=_TYPES[Path(name).suffix], headers=headers)
 
 

@@ -1,4 +1,5 @@
 """Waiting a bounded time for an orchestration instance, polling its status with a growing interval."""
+
 from __future__ import annotations
 
 import asyncio

@@ -7,6 +7,7 @@ decision names a pending call: approving or denying it once; the same decision a
 (a client that lost the answer may repeat it); a different one, an unknown call, or a turn that is
 not waiting is refused with the HTTP status to answer.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,22 +34,36 @@ class PendingCall:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "toolCallId": self.tool_call_id, "name": self.name, "arguments": self.arguments,
-            "requestedAt": self.requested_at, "expiresAt": self.expires_at, "approved": self.approved, "reason": self.reason,
+            "toolCallId": self.tool_call_id,
+            "name": self.name,
+            "arguments": self.arguments,
+            "requestedAt": self.requested_at,
+            "expiresAt": self.expires_at,
+            "approved": self.approved,
+            "reason": self.reason,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PendingCall:
         return cls(
-            tool_call_id=str(data["toolCallId"]), name=str(data["name"]), arguments=str(data.get("arguments") or ""),
-            requested_at=str(data["requestedAt"]), expires_at=str(data["expiresAt"]),
-            approved=data.get("approved"), reason=data.get("reason"),
+            tool_call_id=str(data["toolCallId"]),
+            name=str(data["name"]),
+            arguments=str(data.get("arguments") or ""),
+            requested_at=str(data["requestedAt"]),
+            expires_at=str(data["expiresAt"]),
+            approved=data.get("approved"),
+            reason=data.get("reason"),
         )
 
     def to_api(self) -> dict[str, Any]:
         """The public form in `requiresAction.toolCalls`."""
-        return {"toolCallId": self.tool_call_id, "name": self.name, "arguments": self.arguments,
-                "requestedAt": self.requested_at, "expiresAt": self.expires_at}
+        return {
+            "toolCallId": self.tool_call_id,
+            "name": self.name,
+            "arguments": self.arguments,
+            "requestedAt": self.requested_at,
+            "expiresAt": self.expires_at,
+        }
 
 
 @dataclass(frozen=True)
@@ -103,7 +118,9 @@ def parse_decisions(body: Any) -> tuple[Decision, ...]:
     """`{"decisions": [{"toolCallId", "approve", "reason"?}]}` as decisions, else `DecisionError(400)`."""
     items = body.get("decisions") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
-        raise DecisionError(400, 'the body must be {"decisions": [{"toolCallId": "...", "approve": true|false, "reason": "..."}]}')
+        raise DecisionError(
+            400, 'the body must be {"decisions": [{"toolCallId": "...", "approve": true|false, "reason": "..."}]}'
+        )
     decisions: list[Decision] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -114,7 +131,9 @@ def parse_decisions(body: Any) -> tuple[Decision, ...]:
         if not isinstance(approve, bool):
             raise DecisionError(400, f"decisions[{index}].approve must be true or false")
         if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS):
-            raise DecisionError(400, f"decisions[{index}].reason must be a string of at most {MAX_REASON_CHARS} characters")
+            raise DecisionError(
+                400, f"decisions[{index}].reason must be a string of at most {MAX_REASON_CHARS} characters"
+            )
         decisions.append(Decision(call_id, approve, reason or None))
     if len({d.tool_call_id for d in decisions}) != len(decisions):
         raise DecisionError(400, "each toolCallId may be decided once per request")
@@ -130,9 +149,14 @@ def apply_decisions(pending: PendingApproval | None, turn_id: str, decisions: Se
     for decision in decisions:
         call = calls.get(decision.tool_call_id)
         if call is None:
-            raise DecisionError(409, f"turn {turn_id!r} has no call {decision.tool_call_id!r} waiting for an approval; "
-                                     f"waiting: {', '.join(sorted(calls)) or 'none'}")
+            raise DecisionError(
+                409,
+                f"turn {turn_id!r} has no call {decision.tool_call_id!r} waiting for an approval; "
+                f"waiting: {', '.join(sorted(calls)) or 'none'}",
+            )
         if call.approved is not None and (call.approved, call.reason) != (decision.approve, decision.reason):
-            raise DecisionError(409, f"call {decision.tool_call_id!r} was already {'approved' if call.approved else 'denied'}")
+            raise DecisionError(
+                409, f"call {decision.tool_call_id!r} was already {'approved' if call.approved else 'denied'}"
+            )
         calls[call.tool_call_id] = replace(call, approved=decision.approve, reason=decision.reason)
     return replace(pending, calls=tuple(calls[c.tool_call_id] for c in pending.calls))

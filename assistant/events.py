@@ -8,20 +8,21 @@ Every turn publishes ordered events; each is JSON with `sequence` (per turn, fro
 | `turn.queued` | `position` (turns ahead; 0 = next) | the first model call, or the queue wait when the turn waits |
 | `turn.started` | | the first model call |
 | `message.delta` | `text`: the next piece of the reply as the model writes it | the model call (coalesced) |
-| `message.reset` | `attempt`: the model call is being retried; drop the text since the last `message.completed` | the model call |
+| `message.reset` | `attempt`: the call is retried; drop the text since the last `message.completed` | the model call |
 | `message.completed` | `content`, `toolCalls` (one whole assistant message) | the model call |
-| `tool_call.started` | `toolCallId`, `name`, `arguments` | the skill's activity (or the next model call for a call that does not run) |
+| `tool_call.started` | `toolCallId`, `name`, `arguments` | the skill's activity (or the next model call) |
 | `tool_call.completed` | `toolCallId`, `name`, `ok`, `result` (cut to `RESULT_CHARS`) | likewise |
 | `turn.completed` | `reply`, `usage`, `recentMessages` | the stream's reader, from the finished turn |
 | `turn.failed` | `error`, `retryable`, `recorded` | likewise |
 | `turn.cancelled` | | likewise (a person cancelled the turn) |
-| `approval.required` | `toolCalls` (`toolCallId`, `name`, `arguments`, `requestedAt`, `expiresAt`) | the turn, when calls wait for a person |
-| `approval.decided` | `toolCallId`, `approved`, `reason` (one per call; `no answer in time` when it timed out) | the turn |
+| `approval.required` | `toolCalls` (`toolCallId`, `name`, `arguments`, `requestedAt`, `expiresAt`) | the turn |
+| `approval.decided` | `toolCallId`, `approved`, `reason` (one per call; `no answer in time`: timed out) | the turn |
 
 A turn's stream always ends with `turn.completed`, `turn.failed` or `turn.cancelled`. Invariant: the `text` of the
 `message.delta` events after the last `message.reset`, concatenated, equals the final reply. The
 format is versioned by adding types and fields, never by changing them.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,8 @@ __all__ = [
     "TERMINAL",
     "TOOL_COMPLETED",
     "TOOL_STARTED",
-    "TURN_COMPLETED",
     "TURN_CANCELLED",
+    "TURN_COMPLETED",
     "TURN_FAILED",
     "TURN_QUEUED",
     "TURN_STARTED",
@@ -103,8 +104,12 @@ class TurnEvent:
     def to_dict(self) -> dict[str, Any]:
         """The wire form."""
         return {
-            "sequence": self.sequence, "type": self.type, "turnId": self.turn_id, "chatId": self.chat_id,
-            "createdAt": self.created_at, **self.data,
+            "sequence": self.sequence,
+            "type": self.type,
+            "turnId": self.turn_id,
+            "chatId": self.chat_id,
+            "createdAt": self.created_at,
+            **self.data,
         }
 
     @classmethod
@@ -112,8 +117,11 @@ class TurnEvent:
         """Inverse of `to_dict`."""
         known = {"sequence", "type", "turnId", "chatId", "createdAt"}
         return cls(
-            sequence=int(value["sequence"]), type=str(value["type"]), turn_id=str(value["turnId"]),
-            chat_id=str(value["chatId"]), created_at=str(value["createdAt"]),
+            sequence=int(value["sequence"]),
+            type=str(value["type"]),
+            turn_id=str(value["turnId"]),
+            chat_id=str(value["chatId"]),
+            created_at=str(value["createdAt"]),
             data={k: v for k, v in value.items() if k not in known},
         )
 
@@ -144,12 +152,12 @@ def final_text(events: Iterable[TurnEvent]) -> str:
 def sse_frame(event: TurnEvent) -> bytes:
     """One event as Server-Sent Events: `id`, `event`, `data` (one line of JSON), a blank line."""
     data = json.dumps(event.to_dict(), separators=(",", ":"))
-    return f"id: {event.sequence}\nevent: {event.type}\ndata: {data}\n\n".encode("utf-8")
+    return f"id: {event.sequence}\nevent: {event.type}\ndata: {data}\n\n".encode()
 
 
 def sse_comment(text: str = "keep-alive") -> bytes:
     """An SSE comment line (ignored by clients; keeps proxies from closing an idle stream)."""
-    return f": {text}\n\n".encode("utf-8")
+    return f": {text}\n\n".encode()
 
 
 def drafts_to_dicts(drafts: Sequence[EventDraft]) -> list[dict[str, Any]]:

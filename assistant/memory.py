@@ -16,6 +16,7 @@ beyond the newest `KEEP` of that room are folded into the summary after the turn
 `summarize` activity), well before they would be dropped: what leaves the prompt has been summarized.
 Messages the working window moves to the archive are folded first, too.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -134,8 +135,10 @@ def summary_note(summary: Summary) -> ChatMessage | None:
         return None
     return ChatMessage(
         role="system",
-        content=(f"Summary of the earlier conversation (its first {summary.through} messages, which are no longer "
-                 f"shown; written as the conversation went on):\n{summary.text.strip()}"),
+        content=(
+            f"Summary of the earlier conversation (its first {summary.through} messages, which are no longer "
+            f"shown; written as the conversation went on):\n{summary.text.strip()}"
+        ),
     )
 
 
@@ -165,16 +168,22 @@ class FoldPlan:
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form."""
         return {
-            "chatId": self.chat_id, "generation": self.generation, "previous": self.previous.to_dict(),
-            "messages": message_dicts(self.messages), "maxTokens": self.max_tokens,
+            "chatId": self.chat_id,
+            "generation": self.generation,
+            "previous": self.previous.to_dict(),
+            "messages": message_dicts(self.messages),
+            "maxTokens": self.max_tokens,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FoldPlan:
         """Inverse of `to_dict`."""
         return cls(
-            chat_id=str(data["chatId"]), generation=str(data["generation"]), previous=Summary.from_dict(data.get("previous")),
-            messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()), max_tokens=int(data.get("maxTokens") or 0),
+            chat_id=str(data["chatId"]),
+            generation=str(data["generation"]),
+            previous=Summary.from_dict(data.get("previous")),
+            messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
+            max_tokens=int(data.get("maxTokens") or 0),
         )
 
 
@@ -191,8 +200,13 @@ def summary_request(plan: FoldPlan, limit: int) -> list[dict[str, Any]]:
     transcript = "\n".join(_transcript_line(m) for m in plan.messages)
     return [
         {"role": "system", "content": SUMMARY_INSTRUCTIONS.format(limit=limit)},
-        {"role": "user", "content": (f"Summary so far:\n{previous}\n\nNew messages to fold in (messages "
-                                     f"{plan.from_seq} to {plan.upto_seq}):\n{transcript}")},
+        {
+            "role": "user",
+            "content": (
+                f"Summary so far:\n{previous}\n\nNew messages to fold in (messages "
+                f"{plan.from_seq} to {plan.upto_seq}):\n{transcript}"
+            ),
+        },
     ]
 
 
@@ -207,7 +221,8 @@ def _turn_starts(messages: Sequence[ChatMessage]) -> list[int]:
 
 def fold_point(messages: Sequence[ChatMessage], room: int, count: TokenCounter) -> int:
     """How many of `messages` (the uncovered ones, oldest first, as they go into the prompt) to fold now: 0 while they
-    take at most `FOLD_AT` of `room`; else the oldest whole turns beyond the newest `KEEP` of it (never the last turn)."""
+    take at most `FOLD_AT` of `room`; else the oldest whole turns beyond the newest `KEEP` of it (never the last
+    turn)."""
     sizes = [count_message_tokens(m, count) for m in messages]
     if sum(sizes) <= FOLD_AT * room:
         return 0

@@ -1,10 +1,11 @@
 """Chat messages and tool calls: the values every other room passes around, with their JSON forms."""
+
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, overload
 
 __all__ = ["ROLES", "ChatMessage", "StoredMessages", "ToolCall", "format_utc", "message_dicts", "parse_utc"]
@@ -15,15 +16,16 @@ ROLES = ("system", "user", "assistant", "tool")
 def format_utc(moment: datetime) -> str:
     """ISO-8601 text of `moment` in UTC with microseconds and a `Z` suffix."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 _LEAP_SECOND = re.compile(r"(T\d\d:\d\d):60")
 
 
 def parse_utc(text: str) -> datetime:
-    """Parse ISO-8601 / RFC 3339 text to an aware UTC datetime (naive text counts as UTC); ValueError if it does not parse.
+    """Parse ISO-8601 / RFC 3339 text to an aware UTC datetime (naive text counts as UTC); ValueError if it does not
+    parse.
 
     RFC 3339's lower-case `t`/`z` and leap second (`:60`, read as the last instant of that minute) are accepted;
     a moment outside the years 1-9999 once in UTC is a ValueError too.
@@ -33,9 +35,9 @@ def parse_utc(text: str) -> datetime:
     if leap:
         moment = moment.replace(microsecond=999999)
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
     except OverflowError as error:
         raise ValueError(f"{text!r} is out of range in UTC") from error
 
@@ -130,9 +132,7 @@ class ChatMessage:
         data: dict[str, Any] = {
             "role": self.role,
             "content": self.content,
-            "toolCalls": [
-                {"id": c.id, "functionName": c.name, "arguments": c.arguments} for c in self.tool_calls
-            ],
+            "toolCalls": [{"id": c.id, "functionName": c.name, "arguments": c.arguments} for c in self.tool_calls],
             "createdAt": self.created_at,
         }
         if self.tool_call_id is not None:
@@ -149,7 +149,7 @@ class StoredMessages(Sequence[ChatMessage]):
     stay in stored form; indexing and iteration give `ChatMessage`s.
     """
 
-    __slots__ = ("_raw", "_parsed")
+    __slots__ = ("_parsed", "_raw")
 
     def __init__(self, stored: Iterable[dict[str, Any]] = ()) -> None:
         self._raw: tuple[dict[str, Any], ...] = tuple(stored)

@@ -9,6 +9,7 @@ Asked to fold a chat's summary (`CHAT_SUMMARY=on`), it keeps the summary so far 
 sentences that state facts ("my name is Ada", "I prefer tea", "remember ..."), dropping the oldest
 lines beyond the token cap.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,7 +57,9 @@ def _call_id(messages: list[dict[str, Any]], name: str) -> str:
     return f"call_{digest[:24]}"
 
 
-_FACT = re.compile(r"\b(?:my|mine|i am|i'm|i have|i've|i live|i work|i prefer|i like|call me|remember|always|never)\b", re.I)
+_FACT = re.compile(
+    r"\b(?:my|mine|i am|i'm|i have|i've|i live|i work|i prefer|i like|call me|remember|always|never)\b", re.I
+)
 
 
 def _fold(messages: list[dict[str, Any]], max_tokens: int | None) -> str:
@@ -85,11 +88,15 @@ def _canned(prompt: str) -> str:
     who = _WHO.match(prompt)
     if who:
         name = who.group("name")
-        return (f"{MARK} {name} is someone a real model could tell you about; this canned answer knows no facts. "
-                "Set OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for one.")
+        return (
+            f"{MARK} {name} is someone a real model could tell you about; this canned answer knows no facts. "
+            "Set OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for one."
+        )
     words = len(prompt.split())
-    return (f"{MARK} A canned answer to your {words}-word prompt ({prompt[:60]!r}{'...' if len(prompt) > 60 else ''}): "
-            "the offline model writes no text of its own. Set OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for a real model.")
+    return (
+        f"{MARK} A canned answer to your {words}-word prompt ({prompt[:60]!r}{'...' if len(prompt) > 60 else ''}): "
+        "the offline model writes no text of its own. Set OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT for a real model."
+    )
 
 
 def _text(value: Any) -> str:
@@ -124,7 +131,9 @@ class OfflineModel:
             return follow_up or self._result(messages, self._summarize(messages))
         prompt = _text(last.get("content"))
         change = _CHANGE_PATTERN.search(prompt)
-        wanted = "DeleteTodo" if change and change.group("verb").lower() in ("delete", "remove", "drop") else "CompleteTodo"
+        wanted = (
+            "DeleteTodo" if change and change.group("verb").lower() in ("delete", "remove", "drop") else "CompleteTodo"
+        )
         if change and wanted in offered and "GetTodos" in offered and _clean_task(change.group("task")):
             # Which todo? Look them up first; the answer to GetTodos picks the id (see _change_after_listing).
             return self._result(messages, "", (ToolCall(_call_id(messages, "GetTodos"), "GetTodos", "{}"),))
@@ -138,8 +147,8 @@ class OfflineModel:
             return self._result(messages, "", (ToolCall(_call_id(messages, "GetTodos"), "GetTodos", "{}"),))
         if offered:
             text = (
-                f"{MARK} I can add todos (\"add a todo to buy milk\"), list them (\"what are my todos?\"), complete "
-                f"(\"complete buy milk\") and delete them (\"delete buy milk\", which you approve first). "
+                f'{MARK} I can add todos ("add a todo to buy milk"), list them ("what are my todos?"), complete '
+                f'("complete buy milk") and delete them ("delete buy milk", which you approve first). '
                 f"For anything else, configure a model (OPENAI_BASE_URL or AZURE_OPENAI_ENDPOINT). You said: {prompt}"
             )
         else:
@@ -192,11 +201,11 @@ class OfflineModel:
         except json.JSONDecodeError:
             data = content
         if name == "AddTodo" and isinstance(data, dict) and "taskDescription" in data:
-            return f"Added \"{data['taskDescription']}\" to your todo list."
+            return f'Added "{data["taskDescription"]}" to your todo list.'
         if name == "DeleteTodo" and isinstance(data, dict) and data.get("deleted"):
-            return f"Deleted \"{data.get('taskDescription')}\"."
+            return f'Deleted "{data.get("taskDescription")}".'
         if name == "CompleteTodo" and isinstance(data, dict) and data.get("completed"):
-            return f"Marked \"{data.get('taskDescription')}\" as done."
+            return f'Marked "{data.get("taskDescription")}" as done.'
         if name == "GetTodos" and isinstance(data, list):
             if not data:
                 return "You have no todos."

@@ -2,6 +2,7 @@
 
 Each has `to_dict` (what goes into the durable history) and `from_dict` (at the receiving edge).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,7 +14,13 @@ from assistant.messages import ChatMessage, ToolCall, message_dicts
 from assistant.state import Usage
 
 __all__ = [
-    "CompletionRequest", "CompletionResult", "EventTarget", "ToolInvocation", "ToolResult", "TurnInput", "TurnOutput",
+    "CompletionRequest",
+    "CompletionResult",
+    "EventTarget",
+    "ToolInvocation",
+    "ToolResult",
+    "TurnInput",
+    "TurnOutput",
 ]
 
 
@@ -44,7 +51,9 @@ class EventTarget:
         if not data:
             return None
         return cls(
-            turn_id=str(data["turnId"]), chat_id=str(data["chatId"]), start=int(data["start"]),
+            turn_id=str(data["turnId"]),
+            chat_id=str(data["chatId"]),
+            start=int(data["start"]),
             preface=tuple(EventDraft.from_dict(d) for d in data.get("preface") or ()),
             end=int(data["end"]) if data.get("end") is not None else None,
         )
@@ -57,7 +66,8 @@ class TurnInput:
     chat_id: str
     message: str
     max_tool_rounds: int = 5
-    """Model answers with tool calls allowed before the model must answer in text (read by the API, so replay never depends on settings)."""
+    """Model answers with tool calls allowed before the model must answer in text (read by the API, so replay never
+    depends on settings)."""
     working_messages: int = 64
     """The chat entity's working window (`CHAT_WORKING_MESSAGES`, read by the API like `max_tool_rounds`)."""
     max_tool_calls: int = 16

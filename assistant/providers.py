@@ -4,6 +4,7 @@ Azure OpenAI (key, or Microsoft Entra ID through `DefaultAzureCredential`), any 
 server (`OPENAI_BASE_URL`), or the built-in offline model. This is the only code that talks to a
 model; clients are built on first use and reused.
 """
+
 from __future__ import annotations
 
 import logging
@@ -130,13 +131,18 @@ class OpenAIChatModel:
         try:
             message = response.choices[0].message
             calls = tuple(
-                ToolCall(id=clean_text(c.id or ""), name=clean_text(c.function.name or ""),
-                         arguments=clean_text(c.function.arguments or ""))
+                ToolCall(
+                    id=clean_text(c.id or ""),
+                    name=clean_text(c.function.name or ""),
+                    arguments=clean_text(c.function.arguments or ""),
+                )
                 for c in message.tool_calls or ()
                 if getattr(c, "function", None) is not None
             )
         except (AttributeError, IndexError, TypeError) as error:
-            raise ModelUnavailable(f"the model's answer is not a chat completion ({type(error).__name__}: {error})") from error
+            raise ModelUnavailable(
+                f"the model's answer is not a chat completion ({type(error).__name__}: {error})"
+            ) from error
         return CompletionResult(
             content=clean_text(message.content or "") if isinstance(message.content, str) else "",
             tool_calls=calls,

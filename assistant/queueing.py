@@ -7,6 +7,7 @@ the head; appending the turn (`state.append_turn`) or noting its failure
 chat empties the queue: the turns still in it learn they were cancelled and write nothing.
 These functions are pure; `entities/chat.py` applies them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -15,7 +16,7 @@ from typing import Any
 from assistant.messages import ChatMessage
 from assistant.state import RECENT_TURN_IDS, ChatState
 
-__all__ = ["RUNNING", "QUEUED", "DONE", "CANCELLED", "TurnSlot", "cancel_turn", "enqueue_turn", "poll_turn"]
+__all__ = ["CANCELLED", "DONE", "QUEUED", "RUNNING", "TurnSlot", "cancel_turn", "enqueue_turn", "poll_turn"]
 
 RUNNING = "running"
 QUEUED = "queued"
@@ -28,7 +29,8 @@ class TurnSlot:
     """Where a turn stands in its chat's queue (the `enqueue_turn`/`poll_turn` operations' result)."""
 
     state: str
-    """`running` (its turn now: `chat` holds the chat), `queued`, `done` (already appended) or `cancelled` (the chat was reset or deleted)."""
+    """`running` (its turn now: `chat` holds the chat), `queued`, `done` (already appended) or `cancelled` (the chat was
+    reset or deleted)."""
     position: int = 0
     """Turns ahead of it (0 when running)."""
     chat: ChatState | None = None
@@ -101,7 +103,9 @@ def cancel_turn(state: ChatState, turn_id: str, known: bool) -> tuple[ChatState,
         return state, "finished"
     cancelled = (state.cancelled_turns + (turn_id,))[-RECENT_TURN_IDS:]
     if state.queue and state.queue[0] == turn_id:
-        pending = None if state.pending_approval and state.pending_approval.turn_id == turn_id else state.pending_approval
+        pending = (
+            None if state.pending_approval and state.pending_approval.turn_id == turn_id else state.pending_approval
+        )
         return replace(state, cancelled_turns=cancelled, pending_approval=pending), RUNNING
     if turn_id in state.queue:
         return replace(state, cancelled_turns=cancelled, queue=tuple(t for t in state.queue if t != turn_id)), QUEUED

@@ -2,6 +2,7 @@
 
 An empty value counts as unset. Tests change the environment and call `reset_settings()`.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,9 @@ def _env_number(name: str, default: N, minimum: N, kind: type[N]) -> N:
     try:
         value = kind(raw)
     except ValueError as error:
-        raise ValueError(f"setting {name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from error
+        raise ValueError(
+            f"setting {name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}"
+        ) from error
     if not value >= minimum:
         raise ValueError(f"setting {name} must be at least {minimum:g}, got {raw}")
     return value
@@ -85,7 +88,8 @@ class AssistantSettings:
     max_message_bytes: int = 32 * 1024
     """`CHAT_MAX_MESSAGE_BYTES`: the largest message, prompt or instructions accepted (UTF-8 bytes)."""
     working_messages: int = 64
-    """`CHAT_WORKING_MESSAGES`: messages the chat entity keeps beyond the system message before the oldest move to the archive."""
+    """`CHAT_WORKING_MESSAGES`: messages the chat entity keeps beyond the system message before the oldest move to the
+    archive."""
     max_tool_calls: int = 16
     """`CHAT_MAX_TOOL_CALLS`: tool calls of one model answer that run; the rest are answered with an error result."""
     max_reply_bytes: int = 64 * 1024
@@ -99,11 +103,13 @@ class AssistantSettings:
     turn_events: bool = True
     """`CHAT_TURN_EVENTS` (`on`/`off`): turns publish their events (the live stream) to Table storage."""
     turn_retention_hours: float = 24.0
-    """`CHAT_TURN_RETENTION_HOURS`: how long finished turns' orchestration histories are kept (the Idempotency-Key window)."""
+    """`CHAT_TURN_RETENTION_HOURS`: how long finished turns' orchestration histories are kept (the Idempotency-Key
+    window)."""
     prompt_budget_set: bool = False
     """Whether `CHAT_PROMPT_TOKEN_BUDGET` was set (then it also caps a known context window's budget)."""
     context_tokens: int | None = None
-    """`CHAT_MODEL_CONTEXT_TOKENS`: the model's context window (none: known from the model's name, else the fixed budget)."""
+    """`CHAT_MODEL_CONTEXT_TOKENS`: the model's context window (none: known from the model's name, else the fixed
+    budget)."""
     summary: bool = True
     """`CHAT_SUMMARY` (`on`/`off`): fold what leaves the prompt into a running summary (default on with a real model,
     off with the offline one)."""

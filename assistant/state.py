@@ -4,6 +4,7 @@ The `chat` entity in `entities/chat.py` is a thin adapter over these functions, 
 (timestamps strictly increasing, a turn appended once, the view's filter) are tested here
 without any host.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from typing import Any
 
 from assistant.approvals import PendingApproval
 from assistant.memory import Summary, summary_note
-from assistant.messages import ChatMessage, StoredMessages, format_utc, parse_utc, message_dicts
+from assistant.messages import ChatMessage, StoredMessages, format_utc, message_dicts, parse_utc
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
@@ -123,7 +124,8 @@ class ChatState:
     turn_ids: tuple[str, ...] = field(default_factory=tuple)
     """The last `RECENT_TURN_IDS` turns appended (their orchestration instance ids), oldest first."""
     failed_turn_ids: tuple[str, ...] = field(default_factory=tuple)
-    """The last `RECENT_TURN_IDS` turns that failed (nothing appended), so deleting the chat purges their histories too."""
+    """The last `RECENT_TURN_IDS` turns that failed (nothing appended), so deleting the chat purges their histories
+    too."""
     queue: tuple[str, ...] = field(default_factory=tuple)
     """Accepted turns not yet finished, in arrival order; the first is the one running."""
     ttl_seconds: int | None = None
@@ -273,8 +275,16 @@ def new_chat(
     text = instructions if instructions and instructions.strip() else DEFAULT_INSTRUCTIONS
     stamp = format_utc(now)
     system = ChatMessage(role="system", content=text, created_at=stamp)
-    return ChatState(chat_id=chat_id, instructions=text, created_at=stamp, last_updated_at=stamp, messages=(system,),
-                     ttl_seconds=ttl_seconds, skills=skills, approval_timeout_seconds=approval_timeout_seconds or 86400)
+    return ChatState(
+        chat_id=chat_id,
+        instructions=text,
+        created_at=stamp,
+        last_updated_at=stamp,
+        messages=(system,),
+        ttl_seconds=ttl_seconds,
+        skills=skills,
+        approval_timeout_seconds=approval_timeout_seconds or 86400,
+    )
 
 
 def patch_chat(
@@ -321,7 +331,9 @@ def append_turn(state: ChatState, turn: TurnRecord) -> ChatState:
         appended.append(replace(message, created_at=format_utc(stamp), turn_id=turn.turn_id))
     queue = tuple(t for t in state.queue if t != turn.turn_id)
     if turn.incomplete:
-        failed = state.failed_turn_ids if turn.turn_id in state.failed_turn_ids else state.failed_turn_ids + (turn.turn_id,)
+        failed = (
+            state.failed_turn_ids if turn.turn_id in state.failed_turn_ids else state.failed_turn_ids + (turn.turn_id,)
+        )
         return replace(
             state,
             messages=state.messages + tuple(appended),

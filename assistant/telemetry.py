@@ -18,6 +18,7 @@ managed identity named in `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`), an OTLP 
 `CHAT_TRACE_CONTENT=on`. Only this app's code is traced: nothing is auto-instrumented, so a host's own
 server (devhost's) never appears.
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,7 +34,14 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 __all__ = [
-    "configure", "content_enabled", "inject", "meter", "span", "start_span_from", "tracer", "trace_context",
+    "configure",
+    "content_enabled",
+    "inject",
+    "meter",
+    "span",
+    "start_span_from",
+    "trace_context",
+    "tracer",
 ]
 
 log = logging.getLogger(__name__)
@@ -58,7 +66,7 @@ def configure() -> None:
         try:
             if _env("OTEL_SDK_DISABLED").lower() != "true":
                 _configure()
-        except Exception as error:  # noqa: BLE001 - telemetry must never stop the app
+        except Exception as error:
             log.warning("OpenTelemetry not configured: %s", error)
         finally:
             # Only now: a thread that saw the flag set before the providers were would get no-op spans
@@ -138,11 +146,13 @@ def trace_context(traceparent: str | None) -> otel_context.Context | None:
 
 
 @contextmanager
-def span(name: str, traceparent: str | None, kind: SpanKind = SpanKind.INTERNAL,
-         attributes: dict[str, Any] | None = None) -> Iterator[trace.Span]:
+def span(
+    name: str, traceparent: str | None, kind: SpanKind = SpanKind.INTERNAL, attributes: dict[str, Any] | None = None
+) -> Iterator[trace.Span]:
     """A span named `name`, child of the span `traceparent` names; errors set its status."""
-    with tracer().start_as_current_span(name, context=trace_context(traceparent), kind=kind,
-                                        attributes=attributes or {}, record_exception=True) as current:
+    with tracer().start_as_current_span(
+        name, context=trace_context(traceparent), kind=kind, attributes=attributes or {}, record_exception=True
+    ) as current:
         try:
             yield current
         except Exception as error:

@@ -7,6 +7,7 @@ with `o200k_base`; only if an encoding cannot be loaded at all does counting fal
 conservative estimate (logged once), so a budget is never exceeded by under-counting. Encodings are
 loaded once per process.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,7 +57,8 @@ def estimate_tokens(text: str) -> int:
 
 @lru_cache(maxsize=16)
 def _encoding(model: str) -> Any | None:
-    """`model`'s tiktoken encoding (`o200k_base` if the name is unknown), or None if none can be loaded (logged once)."""
+    """`model`'s tiktoken encoding (`o200k_base` if the name is unknown), or None if none can be loaded (logged
+    once)."""
     global _warned
     use_shipped_encodings()
     try:
@@ -66,7 +68,7 @@ def _encoding(model: str) -> Any | None:
             return tiktoken.encoding_for_model(model)
         except KeyError:
             return tiktoken.get_encoding(_FALLBACK_ENCODING)
-    except Exception as error:  # noqa: BLE001 - any failure to load encodings means: estimate
+    except Exception as error:
         if not _warned:
             _warned = True
             log.warning("tiktoken encoding for %r unavailable (%s); estimating tokens from text length", model, error)
@@ -94,6 +96,7 @@ def token_cutter(model: str) -> TokenCutter:
     """A function giving the first `cap` tokens of a text in `model`'s encoding (3 bytes a token if none loads)."""
     encoding = _encoding(model)
     if encoding is None:
+
         def cut_bytes(text: str, cap: int) -> str:
             return text.encode("utf-8")[: cap * 3].decode("utf-8", "ignore")
 

@@ -4,6 +4,7 @@ user message → model request → (tool calls → tool results → model reques
 `TurnRun` holds the whole run state; each step returns a new one, so the orchestrator's replay
 rebuilds it exactly from the same task results.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,7 +13,15 @@ from datetime import datetime, timedelta
 
 from assistant.events import EventDraft, tool_completed, tool_started
 from assistant.messages import ChatMessage, ToolCall, format_utc, parse_utc
-from assistant.payloads import CompletionRequest, CompletionResult, EventTarget, ToolInvocation, ToolResult, TurnInput, TurnOutput
+from assistant.payloads import (
+    CompletionRequest,
+    CompletionResult,
+    EventTarget,
+    ToolInvocation,
+    ToolResult,
+    TurnInput,
+    TurnOutput,
+)
 from assistant.state import TurnRecord, Usage
 
 __all__ = ["ROUND_LIMIT_REPLY", "ToolPlan", "TurnRun", "next_stamp", "unique_call_ids"]
@@ -72,7 +81,8 @@ class TurnRun:
     reply: str | None = None
     """The final text once the turn is done."""
     run_key: str = ""
-    """Unique to this run of the turn (the orchestrator's deterministic `new_uuid`): part of every tool call's idempotency key."""
+    """Unique to this run of the turn (the orchestrator's deterministic `new_uuid`): part of every tool call's
+    idempotency key."""
     max_tool_calls: int = 16
     """Calls of one answer that run; the rest are answered with an error result."""
     events: bool = False
@@ -97,7 +107,8 @@ class TurnRun:
     """The last model call's answer to that (of the request's non-system messages, oldest first)."""
 
     def with_memory(self, fold_base: int, uncovered: int) -> TurnRun:
-        """The run folding into the chat's summary: `history` ends with `uncovered` messages numbered from `fold_base + 1`."""
+        """The run folding into the chat's summary: `history` ends with `uncovered` messages numbered from `fold_base +
+        1`."""
         return replace(self, fold_check=True, fold_base=fold_base, uncovered=uncovered)
 
     @property
@@ -158,10 +169,12 @@ class TurnRun:
         return any(m.role == "tool" for m in self.new_messages)
 
     def invocation(self, call: ToolCall, index: int, events: EventTarget | None = None) -> ToolInvocation:
-        """The activity input of the answer's call number `index`, with its idempotency key (turn, run, round, index)."""
+        """The activity input of the answer's call number `index`, with its idempotency key (turn, run, round,
+        index)."""
         key = f"{self.turn_id}/{self.run_key}/{self.rounds}/{index}"
-        return ToolInvocation(chat_id=self.chat_id, call=call, idempotency_key=key, events=events,
-                              traceparent=self.traceparent)
+        return ToolInvocation(
+            chat_id=self.chat_id, call=call, idempotency_key=key, events=events, traceparent=self.traceparent
+        )
 
     @property
     def done(self) -> bool:
@@ -172,35 +185,45 @@ class TurnRun:
         """Step 2: what to ask the model; tools are withdrawn once the round limit is reached."""
         events = EventTarget(self.turn_id, self.chat_id, self.next_event, self.preface) if self.events else None
         return CompletionRequest(
-            messages=self.history + self.new_messages, allow_tools=self.rounds < self.max_tool_rounds, events=events,
-            tools=self.tools, traceparent=self.traceparent, queued_seconds=self.queued_seconds, fold_check=self.fold_check,
+            messages=self.history + self.new_messages,
+            allow_tools=self.rounds < self.max_tool_rounds,
+            events=events,
+            tools=self.tools,
+            traceparent=self.traceparent,
+            queued_seconds=self.queued_seconds,
+            fold_check=self.fold_check,
         )
 
-    def on_answer(self, answer: CompletionResult, now: datetime, known_tools: frozenset[str]) -> tuple[TurnRun, ToolPlan]:
+    def on_answer(
+        self, answer: CompletionResult, now: datetime, known_tools: frozenset[str]
+    ) -> tuple[TurnRun, ToolPlan]:
         """Step 3: take the model's answer; either the turn ends or tool calls are planned."""
         usage = self.usage + answer.usage
         stamp = next_stamp(self.new_messages, now)
-        self = replace(self, queued_seconds=None, fold_count=answer.fold_count)  # the queue wait is reported once
-        base = answer.last_sequence + 1 if answer.last_sequence else self.next_event
-        if not answer.tool_calls or self.rounds >= self.max_tool_rounds:
+        run = replace(self, queued_seconds=None, fold_count=answer.fold_count)  # the queue wait is reported once
+        base = answer.last_sequence + 1 if answer.last_sequence else run.next_event
+        if not answer.tool_calls or run.rounds >= run.max_tool_rounds:
             text = answer.content if not answer.tool_calls else (answer.content.strip() or ROUND_LIMIT_REPLY)
-            final = ChatMessage(role="assistant", content=text, created_at=stamp, turn_id=self.turn_id)
-            done = replace(self, new_messages=self.new_messages + (final,), usage=usage, reply=text, next_event=base,
-                           preface=())
+            final = ChatMessage(role="assistant", content=text, created_at=stamp, turn_id=run.turn_id)
+            done = replace(
+                run, new_messages=run.new_messages + (final,), usage=usage, reply=text, next_event=base, preface=()
+            )
             return done, ToolPlan(to_run=(), rejected=())
         calls = unique_call_ids(answer.tool_calls)
-        cap = self.max_tool_calls
+        cap = run.max_tool_calls
         dropped = max(len(calls) - cap - 1, 0)
         calls = calls[: cap + 1]  # what is kept of an answer with too many calls: the first `cap`, and one to say so
         asking = ChatMessage(
-            role="assistant", content=answer.content, created_at=stamp, tool_calls=calls, turn_id=self.turn_id
+            role="assistant", content=answer.content, created_at=stamp, tool_calls=calls, turn_id=run.turn_id
         )
         to_run: list[ToolCall] = []
         rejected: list[ToolResult] = []
         for position, call in enumerate(calls):
             if position >= cap:
-                why = (f"too many tool calls in one answer: the first {cap} ran, this one and the {dropped} after it "
-                       "did not (and are left out of the conversation); ask for them again")
+                why = (
+                    f"too many tool calls in one answer: the first {cap} ran, this one and the {dropped} after it "
+                    "did not (and are left out of the conversation); ask for them again"
+                )
             elif call.name not in known_tools:
                 why = f"there is no tool named {call.name!r}; available tools: {', '.join(sorted(known_tools))}"
             else:
@@ -208,13 +231,21 @@ class TurnRun:
                 continue
             rejected.append(ToolResult(tool_call_id=call.id, name=call.name, content=f"error: {why}", ok=False))
         preface: tuple[EventDraft, ...] = ()
-        if self.events:
+        if run.events:
             arguments = {c.id: c.arguments for c in calls}
             for result in rejected:
-                preface += (tool_started(result.tool_call_id, result.name, arguments[result.tool_call_id]),
-                            tool_completed(result.tool_call_id, result.name, result.ok, result.content))
-        running = replace(self, new_messages=self.new_messages + (asking,), usage=usage, rounds=self.rounds + 1,
-                          next_event=base, preface=preface)
+                preface += (
+                    tool_started(result.tool_call_id, result.name, arguments[result.tool_call_id]),
+                    tool_completed(result.tool_call_id, result.name, result.ok, result.content),
+                )
+        running = replace(
+            run,
+            new_messages=run.new_messages + (asking,),
+            usage=usage,
+            rounds=run.rounds + 1,
+            next_event=base,
+            preface=preface,
+        )
         return running, ToolPlan(to_run=tuple(to_run), rejected=tuple(rejected))
 
     def tool_targets(self, calls: Sequence[ToolCall]) -> tuple[TurnRun, dict[str, EventTarget]]:
@@ -222,14 +253,18 @@ class TurnRun:
         if not self.events or not calls:
             return self, {}
         base, n = self.next_event, len(calls)
-        targets = {c.id: EventTarget(self.turn_id, self.chat_id, base + i, end=base + n + i) for i, c in enumerate(calls)}
+        targets = {
+            c.id: EventTarget(self.turn_id, self.chat_id, base + i, end=base + n + i) for i, c in enumerate(calls)
+        }
         return replace(self, next_event=base + 2 * n), targets
 
     def reserve(self, count: int) -> tuple[TurnRun, EventTarget | None]:
         """`count` sequence numbers for events the orchestrator publishes itself (None when it publishes none)."""
         if not self.events or count <= 0:
             return self, None
-        return replace(self, next_event=self.next_event + count), EventTarget(self.turn_id, self.chat_id, self.next_event)
+        return replace(self, next_event=self.next_event + count), EventTarget(
+            self.turn_id, self.chat_id, self.next_event
+        )
 
     def on_tool_results(self, results: list[ToolResult], now: datetime) -> TurnRun:
         """Step 4: the results join the conversation, in the order the model asked for the calls."""

@@ -8,6 +8,7 @@ drops them from the window. Sequence numbers are contiguous (the system message 
 entity's `archived_count` says exactly which archive rows belong to the chat. `generation` (the
 chat's `created_at`) keeps a batch planned before a reset from touching the fresh chat.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -92,7 +93,10 @@ def _plan_archive(state: ChatState, working_messages: int) -> ArchiveBatch | Non
     if cut == 0:
         return None
     return ArchiveBatch(
-        chat_id=state.chat_id, generation=state.created_at, from_seq=state.archived_count + 1, messages=tuple(rest[:cut])
+        chat_id=state.chat_id,
+        generation=state.created_at,
+        from_seq=state.archived_count + 1,
+        messages=tuple(rest[:cut]),
     )
 
 
@@ -101,7 +105,9 @@ def apply_archived(state: ChatState, generation: str, upto_seq: int) -> ChatStat
     if generation != state.created_at or upto_seq <= state.archived_count:
         return state
     drop = min(upto_seq - state.archived_count, len(state.messages) - 1)
-    return replace(state, messages=state.messages[:1] + state.messages[1 + drop :], archived_count=state.archived_count + drop)
+    return replace(
+        state, messages=state.messages[:1] + state.messages[1 + drop :], archived_count=state.archived_count + drop
+    )
 
 
 def plan_fold(state: ChatState, upto_seq: int, max_tokens: int = 0) -> FoldPlan | None:
@@ -113,8 +119,11 @@ def plan_fold(state: ChatState, upto_seq: int, max_tokens: int = 0) -> FoldPlan 
         return None
     start, stop = 1 + base - state.archived_count, 1 + upto_seq - state.archived_count
     return FoldPlan(
-        chat_id=state.chat_id, generation=state.created_at, previous=Summary(state.summary.text, base),
-        messages=tuple(state.messages[start:stop]), max_tokens=max_tokens,
+        chat_id=state.chat_id,
+        generation=state.created_at,
+        previous=Summary(state.summary.text, base),
+        messages=tuple(state.messages[start:stop]),
+        max_tokens=max_tokens,
     )
 
 
@@ -122,6 +131,10 @@ def apply_fold(state: ChatState, generation: str, from_seq: int, upto_seq: int, 
     """`state` with the summary now covering messages up to `upto_seq`, if the fold starts right after what the
     summary covers (so the same messages are never folded twice: a repeated or stale fold is ignored)."""
     base = max(state.summary.through, state.archived_count)
-    if generation != state.created_at or from_seq != base + 1 or not from_seq <= upto_seq <= state.archived_count + len(state.messages) - 1:
+    if (
+        generation != state.created_at
+        or from_seq != base + 1
+        or not from_seq <= upto_seq <= state.archived_count + len(state.messages) - 1
+    ):
         return state, False
     return replace(state, summary=Summary(text, upto_seq)), True

@@ -1,16 +1,23 @@
 """`python -m bench` (`make bench`): run every benchmark, one after the other.
 
-    python -m bench [--quick]                 every benchmark with its defaults (or its smoke size)
-    python -m bench <name> [options...]       one benchmark with its own options, e.g.
-    python -m bench durable_throughput --sizes 500,2000 --latency-runs 50
+python -m bench [--quick]                 every benchmark with its defaults (or its smoke size)
+python -m bench <name> [options...]       one benchmark with its own options, e.g.
+python -m bench durable_throughput --sizes 500,2000 --latency-runs 50
 """
+
 from __future__ import annotations
 
 import importlib
 import sys
 
 BENCHMARKS = (
-    "devhost_http", "durable_throughput", "assistant_turns", "assistant_memory", "work_items", "stream_latency", "peers",
+    "devhost_http",
+    "durable_throughput",
+    "assistant_turns",
+    "assistant_memory",
+    "work_items",
+    "stream_latency",
+    "peers",
 )
 """Every benchmark (a `bench.<name>` module with `main(argv) -> int`), in the order they run."""
 ON_REQUEST = ("profile_turns",)

@@ -18,6 +18,7 @@ of chatter; turn 3 says a fact ("remember: my name is Ada Lovelace"). Measures, 
 
 Prints a markdown table and writes it to `bench/results/assistant_memory.md`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.assistant_stack import AssistantClient, assistant_stack
-from bench.durable_results import machine_info, publish
 from assistant.messages import ChatMessage, ToolCall
 from assistant.tokens import count_message_tokens, token_counter, tools_tokens
+from bench.assistant_stack import AssistantClient, assistant_stack
+from bench.durable_results import machine_info, publish
 
 __all__ = ["main"]
 
@@ -61,8 +62,12 @@ def _tokens(request: dict[str, Any]) -> int:
     count = token_counter("fake-gpt")
     total = tools_tokens(request.get("tools") or [], count)
     for wire in request["messages"]:
-        calls = tuple(ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in wire.get("tool_calls") or ())
-        total += count_message_tokens(ChatMessage(role=wire["role"], content=wire.get("content") or "", tool_calls=calls), count)
+        calls = tuple(
+            ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in wire.get("tool_calls") or ()
+        )
+        total += count_message_tokens(
+            ChatMessage(role=wire["role"], content=wire.get("content") or "", tool_calls=calls), count
+        )
     return total
 
 
@@ -100,19 +105,32 @@ def _at(values: Sequence[float], turn: int) -> float:
 
 def report(runs: list[Run], turns: int) -> str:
     marks = [t for t in (10, 100, 1000) if t <= turns] or [turns]
-    lines = [*machine_info(), "",
-             f"One chat grown to {turns} turns; context window 8,192, completion cap 512 (prompt budget {BUDGET:,} tokens), "
-             "working window 200 messages, ~100-token user messages, model at 0 ms. Medians of the ten turns ending at each mark.", "",
-             "| summaries | " + " | ".join(f"overhead ms @{t}" for t in marks) + " | " + " | ".join(f"prompt tokens @{t}" for t in marks)
-             + " | knows turn 3 @" + str(marks[-1]) + " | summary calls /100 turns | summary prompt tokens (median) | run s |",
-             "|---|" + "---|" * (2 * len(marks) + 4)]
+    lines = [
+        *machine_info(),
+        "",
+        f"One chat grown to {turns} turns; context window 8,192, completion cap 512 (prompt budget {BUDGET:,} tokens), "
+        "working window 200 messages, ~100-token user messages, model at 0 ms. "
+        "Medians of the ten turns ending at each mark.",
+        "",
+        "| summaries | "
+        + " | ".join(f"overhead ms @{t}" for t in marks)
+        + " | "
+        + " | ".join(f"prompt tokens @{t}" for t in marks)
+        + " | knows turn 3 @"
+        + str(marks[-1])
+        + " | summary calls /100 turns | summary prompt tokens (median) | run s |",
+        "|---|" + "---|" * (2 * len(marks) + 4),
+    ]
     for run in runs:
         per_100 = run.summary_calls * 100 / turns
         lines.append(
-            f"| {'on' if run.summary else 'off'} | " + " | ".join(f"{_at(run.walls, t):.1f}" for t in marks) + " | "
+            f"| {'on' if run.summary else 'off'} | "
+            + " | ".join(f"{_at(run.walls, t):.1f}" for t in marks)
+            + " | "
             + " | ".join(f"{_at(run.prompt_tokens, t):,.0f}" for t in marks)
             + f" | {'yes' if run.remembers[marks[-1] - 1] else 'no'} | {per_100:.1f} | "
-            + (f"{statistics.median(run.summary_tokens):,.0f}" if run.summary_tokens else "-") + f" | {run.seconds:.0f} |"
+            + (f"{statistics.median(run.summary_tokens):,.0f}" if run.summary_tokens else "-")
+            + f" | {run.seconds:.0f} |"
         )
     return "\n".join(lines)
 

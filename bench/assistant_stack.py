@@ -6,6 +6,7 @@ server (`tests/support/fake_openai.py`, zero latency, in a thread of this proces
 skill), and stops them by PID afterwards. `AssistantClient` talks to the app's HTTP API over
 aiohttp (a load generator that costs well under a millisecond of CPU per request, unlike httpx).
 """
+
 from __future__ import annotations
 
 import json

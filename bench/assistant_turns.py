@@ -19,6 +19,7 @@ answers at once; its own handling, ~1 ms, counts as overhead here). Measures:
 
 Prints machine info and a markdown table, and writes both to `bench/results/assistant_turns.md`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,10 +75,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--turns-per-chat", type=int, default=20, help="turns each parallel chat sends (default 20)")
     parser.add_argument("--turns", type=int, default=1000, help="length the long chat is grown to (default 1000)")
     parser.add_argument("--tool-runs", type=int, default=10, help="turns with 5 x 200 ms tool calls (default 10)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 40 samples, 10 chats x 5, 100 turns, 3 tool runs")
-    parser.add_argument("--modes", default="worker",
-                        help="comma-separated: worker (the app in devhost's worker process, the default) and/or "
-                             "inprocess (DEVHOST_WORKER_PROCESS=0); several run one after the other, then a side-by-side table")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 40 samples, 10 chats x 5, 100 turns, 3 tool runs"
+    )
+    parser.add_argument(
+        "--modes",
+        default="worker",
+        help="comma-separated: worker (the app in devhost's worker process, the default) and/or "
+        "inprocess (DEVHOST_WORKER_PROCESS=0); several run one after the other, then a side-by-side table",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.samples, args.chats, args.turns_per_chat, args.turns, args.tool_runs = 40, 10, 5, 100, 3
@@ -195,23 +201,43 @@ def report(results: Results, args: argparse.Namespace) -> str:
     ratio = _p(late, 50) / _p(early, 50)
     overlapped = sum(results.tool_overlapped)
     rows = [
-        ("per-turn overhead p50 / p95 (text turn, model at 0 ms)",
-         f"{_p(results.samples, 50):.1f} / {_p(results.samples, 95):.1f} ms", "p50 < 25 ms",
-         f"{len(results.samples)} turns in a row on one chat"),
-        (f"turns/s, {results.parallel_chats} chats in parallel",
-         f"{results.parallel_turns / results.parallel_seconds:.0f} turns/s", ">= 100",
-         f"{results.parallel_turns} turns in {results.parallel_seconds:.1f} s; turn p50 / p95 "
-         f"{_p(results.parallel_latencies, 50):.0f} / {_p(results.parallel_latencies, 95):.0f} ms"),
-        (f"overhead p50, turns 1-{WINDOW} vs {args.turns - WINDOW + 1}-{args.turns} of one chat",
-         f"{_p(early, 50):.1f} vs {_p(late, 50):.1f} ms (x{ratio:.2f})", "<= x1.5",
-         f"grown at {args.turns / results.long_seconds:.0f} turns/s; {results.long_messages} messages stored"),
-        (f"chat entity state, turn 10 vs turn {args.turns}",
-         f"{results.state_early:,} vs {results.state_late:,} bytes", "flat", "GET .../entities/chat/{id} body length"),
-        (f"turn with {TOOL_CALLS} tool calls of {TOOL_MS} ms (p50 / max)",
-         f"{_p(results.tool_walls, 50):.0f} / {max(results.tool_walls):.0f} ms", f"~{TOOL_MS} ms, not {TOOL_CALLS * TOOL_MS}",
-         f"calls overlapped in {overlapped}/{len(results.tool_overlapped)} turns"),
-        (f"CPU per turn in the {results.parallel_chats}-chat run", _cpu_cell(results), "",
-         "devhost's own process is bound by its GIL at about one core; the app runs in its worker process"),
+        (
+            "per-turn overhead p50 / p95 (text turn, model at 0 ms)",
+            f"{_p(results.samples, 50):.1f} / {_p(results.samples, 95):.1f} ms",
+            "p50 < 25 ms",
+            f"{len(results.samples)} turns in a row on one chat",
+        ),
+        (
+            f"turns/s, {results.parallel_chats} chats in parallel",
+            f"{results.parallel_turns / results.parallel_seconds:.0f} turns/s",
+            ">= 100",
+            f"{results.parallel_turns} turns in {results.parallel_seconds:.1f} s; turn p50 / p95 "
+            f"{_p(results.parallel_latencies, 50):.0f} / {_p(results.parallel_latencies, 95):.0f} ms",
+        ),
+        (
+            f"overhead p50, turns 1-{WINDOW} vs {args.turns - WINDOW + 1}-{args.turns} of one chat",
+            f"{_p(early, 50):.1f} vs {_p(late, 50):.1f} ms (x{ratio:.2f})",
+            "<= x1.5",
+            f"grown at {args.turns / results.long_seconds:.0f} turns/s; {results.long_messages} messages stored",
+        ),
+        (
+            f"chat entity state, turn 10 vs turn {args.turns}",
+            f"{results.state_early:,} vs {results.state_late:,} bytes",
+            "flat",
+            "GET .../entities/chat/{id} body length",
+        ),
+        (
+            f"turn with {TOOL_CALLS} tool calls of {TOOL_MS} ms (p50 / max)",
+            f"{_p(results.tool_walls, 50):.0f} / {max(results.tool_walls):.0f} ms",
+            f"~{TOOL_MS} ms, not {TOOL_CALLS * TOOL_MS}",
+            f"calls overlapped in {overlapped}/{len(results.tool_overlapped)} turns",
+        ),
+        (
+            f"CPU per turn in the {results.parallel_chats}-chat run",
+            _cpu_cell(results),
+            "",
+            "devhost's own process is bound by its GIL at about one core; the app runs in its worker process",
+        ),
     ]
     lines = [
         "## Assistant turns (devhost + Azurite + scripted model at zero latency)",
@@ -230,13 +256,19 @@ MODES = {"worker": "1", "inprocess": "0"}
 
 def compare(runs: list[tuple[str, Results]]) -> str:
     """The headline figures of each mode side by side."""
-    lines = ["", "### Side by side", "", "| mode | overhead p50 | turns/s | 5 x 200 ms tool turn p50 | turn 1,000 vs 10 | CPU per turn |",
-             "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "",
+        "### Side by side",
+        "",
+        "| mode | overhead p50 | turns/s | 5 x 200 ms tool turn p50 | turn 1,000 vs 10 | CPU per turn |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for mode, results in runs:
         early, late = results.long_turns[:WINDOW], results.long_turns[-WINDOW:]
         lines.append(
             f"| {mode} | {_p(results.samples, 50):.1f} ms | {results.parallel_turns / results.parallel_seconds:.0f} | "
-            f"{_p(results.tool_walls, 50):.0f} ms | x{_p(late, 50) / _p(early, 50):.2f} | {_cpu_cell(results)} |")
+            f"{_p(results.tool_walls, 50):.0f} ms | x{_p(late, 50) / _p(early, 50):.2f} | {_cpu_cell(results)} |"
+        )
     return "\n".join(lines)
 
 
@@ -251,8 +283,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for mode in modes:
         with assistant_stack({"DEVHOST_WORKER_PROCESS": MODES[mode]}) as stack:
             runs.append((mode, asyncio.run(_run(stack, args))))
-    text = "\n\n".join(f"**{mode}**\n\n{report(results, args)}" for mode, results in runs) if len(runs) > 1 \
+    text = (
+        "\n\n".join(f"**{mode}**\n\n{report(results, args)}" for mode, results in runs)
+        if len(runs) > 1
         else report(runs[0][1], args)
+    )
     if len(runs) > 1:
         text += "\n" + compare(runs)
     publish(text, RESULTS)

@@ -3,6 +3,7 @@
 The assistant benchmark uses it to say where a turn's CPU goes: devhost's own process (bound by
 its GIL at about one core) and its worker process(es).
 """
+
 from __future__ import annotations
 
 import os

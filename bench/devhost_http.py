@@ -8,6 +8,7 @@ connections with httpx (C workers, each waiting for its answer before the next r
 prints a markdown table of requests/s and p50/p95/p99 latency. Client and server share the
 machine's CPUs; the numbers are the host's overhead per call, not a function's cost.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,9 @@ class HttpResult:
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[q - 1]
 
 
-async def _run_case(base_url: str, method: str, path: str, body: bytes | None, requests: int,
-                    concurrency: int) -> tuple[float, list[float]]:
+async def _run_case(
+    base_url: str, method: str, path: str, body: bytes | None, requests: int, concurrency: int
+) -> tuple[float, list[float]]:
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
@@ -67,8 +69,9 @@ async def _run_case(base_url: str, method: str, path: str, body: bytes | None, r
         async def worker(count: int) -> None:
             for _ in range(count):
                 started = time.perf_counter()
-                response = await client.request(method, path, content=body,
-                                                headers={"content-type": "application/json"} if body else None)
+                response = await client.request(
+                    method, path, content=body, headers={"content-type": "application/json"} if body else None
+                )
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code not in (200, 404):
                     raise RuntimeError(f"{method} {path}: unexpected {response.status_code}")
@@ -82,11 +85,15 @@ async def _run_case(base_url: str, method: str, path: str, body: bytes | None, r
 
 def table(results: Sequence[HttpResult]) -> str:
     """Markdown table, one row per case and concurrency."""
-    lines = ["| case | concurrency | requests | req/s | p50 ms | p95 ms | p99 ms |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| case | concurrency | requests | req/s | p50 ms | p95 ms | p99 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
-        lines.append(f"| {r.case} | {r.concurrency} | {r.requests} | {r.per_second:,.0f} | "
-                     f"{r.percentile(50):.2f} | {r.percentile(95):.2f} | {r.percentile(99):.2f} |")
+        lines.append(
+            f"| {r.case} | {r.concurrency} | {r.requests} | {r.per_second:,.0f} | "
+            f"{r.percentile(50):.2f} | {r.percentile(95):.2f} | {r.percentile(99):.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -120,8 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results = []
             for case, method, path, body in CASES:
                 for level in args.concurrency:
-                    seconds, latencies = asyncio.run(
-                        _run_case(host.base_url, method, path, body, args.requests, level))
+                    seconds, latencies = asyncio.run(_run_case(host.base_url, method, path, body, args.requests, level))
                     results.append(HttpResult(case, level, args.requests, seconds, tuple(latencies)))
         finally:
             host.stop()

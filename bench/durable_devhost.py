@@ -7,6 +7,7 @@ instance list filtered to Pending/Running (cheap: one request per 0.2 s), and th
 run is the latest `lastUpdatedTime` devhost recorded (the poll time if timestamps are whole
 seconds). Latency: one instance at a time, its status polled every 2 ms.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -16,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ START_ATTEMPTS = 3
 
 def _parse_time(value: str) -> datetime:
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class DevhostBench:
@@ -101,7 +102,7 @@ class DevhostBench:
 
     def throughput(self, instances: int, concurrency: int = 64) -> ThroughputResult:
         """Start `instances` at once; time from the first start to the last completion."""
-        started_at = datetime.now(timezone.utc)
+        started_at = datetime.now(UTC)
         ids, retries = asyncio.run(self._start_all(instances, concurrency))
         since = {"createdTimeFrom": started_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "showInput": "false"}
         with httpx.Client(base_url=self.host.base_url, timeout=120) as http:
@@ -113,11 +114,14 @@ class DevhostBench:
                 if not running.json():
                     break
                 time.sleep(0.2)
-            polled_end = datetime.now(timezone.utc)
+            polled_end = datetime.now(UTC)
             statuses = {s["instanceId"]: s for s in self._list(http, since)}
         wanted = expected_output()
-        bad = [i for i in ids if statuses.get(i, {}).get("runtimeStatus") != "Completed"
-               or statuses[i].get("output") != wanted]
+        bad = [
+            i
+            for i in ids
+            if statuses.get(i, {}).get("runtimeStatus") != "Completed" or statuses[i].get("output") != wanted
+        ]
         if bad:
             example = statuses.get(bad[0])
             raise RuntimeError(f"{len(bad)} of {instances} instances did not complete right, e.g. {example}")
@@ -155,8 +159,11 @@ def devhost_bench(*, keep_alive: bool = True, in_process: bool = False) -> Itera
         env = {"DEVHOST_WORKER_PROCESS": "0" if in_process else "1"}
         host = start_devhost(APP_DIR, data_dir=Path(tmp) / "data", env=env)
         try:
-            yield DevhostBench(host, keep_alive=keep_alive,
-                               name=BACKEND_NAME + (", app in devhost's process" if in_process else ", app in a worker"))
+            yield DevhostBench(
+                host,
+                keep_alive=keep_alive,
+                name=BACKEND_NAME + (", app in devhost's process" if in_process else ", app in a worker"),
+            )
         except Exception:
             print(f"--- devhost log (tail) ---\n{host.log_text()[-3000:]}", file=sys.stderr)
             raise

@@ -9,6 +9,7 @@ puts the worker in this process too (the benchmark's first reference, one GIL fo
 Completion is awaited with the backend's own `WaitForInstanceCompletion` (no polling), and
 the end of a throughput run is the latest `last_updated_at` the backend recorded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from durabletask import client as dt_client
@@ -65,13 +66,13 @@ class InMemoryBench:
 
     def throughput(self, instances: int, concurrency: int = 32) -> ThroughputResult:
         """Start `instances` at once (from `concurrency` threads); time to the last completion."""
-        started_at = datetime.now(timezone.utc)
+        started_at = datetime.now(UTC)
         with ThreadPoolExecutor(concurrency) as pool:
             ids = list(pool.map(lambda _: self.client.schedule_new_orchestration(hello_cities), range(instances)))
         last = started_at
         for instance_id in ids:
             state = self._check(self.client.wait_for_orchestration_completion(instance_id, timeout=600))
-            last = max(last, state.last_updated_at.astimezone(timezone.utc))
+            last = max(last, state.last_updated_at.astimezone(UTC))
         return ThroughputResult(self.name, instances, (last - started_at).total_seconds())
 
     def latency(self, runs: int) -> LatencyResult:
@@ -109,8 +110,9 @@ def in_memory_bench(same_process: bool = False) -> Iterator[InMemoryBench]:
         the_worker.start()
     else:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")]))}
-        process = subprocess.Popen([sys.executable, "-m", "bench.durable_inmemory", "--worker", address], env=env,
-                                   stdin=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.durable_inmemory", "--worker", address], env=env, stdin=subprocess.PIPE
+        )
     the_client = dt_client.TaskHubGrpcClient(host_address=address, logger=quiet)
     name = BACKEND_NAME + (", all in one process" if same_process else ", worker in its own process")
     try:

@@ -1,6 +1,7 @@
 """Shared shapes of the Durable throughput benchmark: the workload's constants, result records,
 percentiles, machine information and the markdown tables the benchmark prints.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,9 +13,9 @@ from typing import Protocol
 
 __all__ = [
     "CITIES",
+    "WORK_ITEMS_PER_INSTANCE",
     "LatencyResult",
     "ThroughputResult",
-    "WORK_ITEMS_PER_INSTANCE",
     "WorkloadRunner",
     "expected_output",
     "latency_table",
@@ -106,7 +107,8 @@ def machine_info() -> list[str]:
         f"- CPU: {model}",
         f"- Python: {platform.python_version()} ({platform.python_implementation()})",
         f"- Platform: {platform.platform()}",
-        "- Load average (1/5/15 min) at the end: " + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        "- Load average (1/5/15 min) at the end: "
+        + " / ".join(f"{x:.2f}" for x in os.getloadavg())
         + " (other work on the machine skews the figures)",
     ]
 

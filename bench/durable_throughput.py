@@ -9,6 +9,7 @@ single-instance p50/p95 latency over sequential runs (measured first, after a 20
 warm-up). The backends run one after the other, never at the same time, so they do not share
 the CPUs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,13 +42,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-runs", type=int, default=50, help="sequential single-instance runs (default 50)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: N=100, 10 latency runs")
     parser.add_argument(
-        "--fresh-connections", action="store_true",
+        "--fresh-connections",
+        action="store_true",
         help="devhost: open a new connection per start request instead of reusing 64 keep-alive ones",
     )
     parser.add_argument(
-        "--backends", default="devhost,durabletask",
+        "--backends",
+        default="devhost,durabletask",
         help="which backends to run (default devhost,durabletask; devhost-inprocess: the app in devhost's own process; "
-             "durabletask-oneprocess: its worker in the benchmark's process, one GIL for all)"
+        "durabletask-oneprocess: its worker in the benchmark's process, one GIL for all)",
     )
     args = parser.parse_args(argv)
     try:

@@ -23,6 +23,7 @@ server's CPU per turn in the parallel run (its process and its children, from /p
 table (each cell min-max over the rounds), the ratios against each peer, and the targets against the
 plain service (issue 17), round by round; writes it to `bench/results/peers.md`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-
 
 from bench.assistant_stack import AssistantClient, assistant_stack, respond
 from bench.assistant_turns import TOOL_CALLS, TOOL_MS, WINDOW, Results, _overhead, _parallel, _tools
@@ -120,9 +120,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--turns-per-chat", type=int, default=20, help="turns each parallel chat sends (default 20)")
     parser.add_argument("--turns", type=int, default=1000, help="length the long chat is grown to (default 1000)")
     parser.add_argument("--tool-runs", type=int, default=10, help="turns with 5 x 200 ms tool calls (default 10)")
-    parser.add_argument("--peers-python", type=Path, default=None,
-                        help="the interpreter that runs the peers (default: .venv-peers, created on first use)")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 1 round, 40 samples, 10 chats x 5, 100 turns, 2 tool runs")
+    parser.add_argument(
+        "--peers-python",
+        type=Path,
+        default=None,
+        help="the interpreter that runs the peers (default: .venv-peers, created on first use)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 1 round, 40 samples, 10 chats x 5, 100 turns, 2 tool runs"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.samples, args.chats, args.turns_per_chat, args.turns, args.tool_runs = 1, 40, 10, 5, 100, 2
@@ -147,8 +153,21 @@ def peers_python(requested: Path | None) -> Path:
         print(f"creating {PEERS_VENV.name} for the peers ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(PEERS_VENV)], check=True)
     print(f"installing {REQUIREMENTS.relative_to(ROOT)} into {PEERS_VENV.name} ...", file=sys.stderr)
-    subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
-                    "--quiet", "-r", str(REQUIREMENTS)], check=True)
+    subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--progress-bar",
+            "off",
+            "--quiet",
+            "-r",
+            str(REQUIREMENTS),
+        ],
+        check=True,
+    )
     marker.touch()
     return python
 
@@ -164,7 +183,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout
                     return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"the peer did not answer {url} within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
+    raise RuntimeError(
+        f"the peer did not answer {url} within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}"
+    )
 
 
 @contextmanager
@@ -174,9 +195,22 @@ def serve_peer(system: str, python: Path) -> Iterator[Served]:
         port, data, log = free_port(), Path(tmp) / "data", Path(tmp) / "server.log"
         with log.open("wb") as sink:
             process = subprocess.Popen(
-                [str(python), "-m", "bench.peer_servers", system, "--port", str(port), "--data", str(data),
-                 "--model-url", model.base_url],
-                cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                [
+                    str(python),
+                    "-m",
+                    "bench.peer_servers",
+                    system,
+                    "--port",
+                    str(port),
+                    "--data",
+                    str(data),
+                    "--model-url",
+                    model.base_url,
+                ],
+                cwd=ROOT,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -184,9 +218,11 @@ def serve_peer(system: str, python: Path) -> Iterator[Served]:
             try:
                 yield Served(base, process.pid, [data])
             except BaseException:
-                state = "exited with %s" % process.returncode if process.poll() is not None else "still running"
-                print(f"{system} failed; its server {state}; its log ends:\n{log.read_text(errors='replace')[-3000:]}",
-                      file=sys.stderr)
+                state = f"exited with {process.returncode}" if process.poll() is not None else "still running"
+                print(
+                    f"{system} failed; its server {state}; its log ends:\n{log.read_text(errors='replace')[-3000:]}",
+                    file=sys.stderr,
+                )
                 raise
         finally:
             process.terminate()
@@ -255,8 +291,16 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> str:
     measures: list[tuple[str, Callable[[Run], float], Callable[[float], str]]] = [
         ("overhead p50, text turn, one chat", lambda r: r.overhead, lambda v: f"{v:.1f} ms"),
         (f"turns/s, {args.chats} chats in parallel", lambda r: r.throughput, lambda v: f"{v:.0f}"),
-        (f"turn with {TOOL_CALLS} parallel tool calls of {TOOL_MS} ms, p50", lambda r: r.tools, lambda v: f"{v:.0f} ms"),
-        (f"turns {args.turns - WINDOW + 1}-{args.turns} vs 1-{WINDOW} (p50)", lambda r: r.long_ratio, lambda v: f"x{v:.2f}"),
+        (
+            f"turn with {TOOL_CALLS} parallel tool calls of {TOOL_MS} ms, p50",
+            lambda r: r.tools,
+            lambda v: f"{v:.0f} ms",
+        ),
+        (
+            f"turns {args.turns - WINDOW + 1}-{args.turns} vs 1-{WINDOW} (p50)",
+            lambda r: r.long_ratio,
+            lambda v: f"x{v:.2f}",
+        ),
         (f"store growth over one {args.turns}-turn chat", lambda r: r.store_growth, _mb),
         (f"server CPU per turn ({args.chats} chats)", lambda r: r.cpu_per_turn_ms, lambda v: f"{v:.1f} ms"),
     ]
@@ -274,8 +318,13 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> str:
     ours = [s for s in systems if s == "devhost" or s in VARIANTS]
     peers = [s for s in systems if s not in ours]
     if ours and peers:
-        lines += ["", "### The project against each peer (ratio per round, min–max)", "",
-                  "| measure | " + " | ".join(f"vs {p}" for p in peers) + " |", "|---|" + "---:|" * len(peers)]
+        lines += [
+            "",
+            "### The project against each peer (ratio per round, min–max)",
+            "",
+            "| measure | " + " | ".join(f"vs {p}" for p in peers) + " |",
+            "|---|" + "---:|" * len(peers),
+        ]
         for mine in ours:
             label_of = (lambda label: label) if len(ours) == 1 else (lambda label, m=mine: f"{m}: {label}")
             for label, get, _ in (measures[0], measures[1], measures[5]):
@@ -284,25 +333,39 @@ def report(runs: dict[str, list[Run]], args: argparse.Namespace) -> str:
                     ratios = [get(d) / get(o) for d, o in zip(runs[mine], runs[other]) if get(o)]
                     cells.append(_span(ratios, lambda v: f"x{v:.2f}") if ratios else "–")
                 lines.append(f"| {label_of(label)} | " + " | ".join(cells) + " |")
-            cells = [_span([d.tools - o.tools for d, o in zip(runs[mine], runs[other])], lambda v: f"{v:+.0f} ms")
-                     for other in peers]
+            cells = [
+                _span([d.tools - o.tools for d, o in zip(runs[mine], runs[other])], lambda v: f"{v:+.0f} ms")
+                for other in peers
+            ]
             lines.append(f"| {label_of(measures[2][0] + ': difference')} | " + " | ".join(cells) + " |")
     if ours and "plain" in runs:
-        lines += ["", "### Targets against the plain service, round by round", "",
-                  f"| round | overhead ≤ x2.5 | turns/s ≥ x0.75 | 5-tool turn ≤ +25 ms | CPU ≤ x2 "
-                  f"| turn {args.turns:,} ≤ x1.2 of the first |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "### Targets against the plain service, round by round",
+            "",
+            f"| round | overhead ≤ x2.5 | turns/s ≥ x0.75 | 5-tool turn ≤ +25 ms | CPU ≤ x2 "
+            f"| turn {args.turns:,} ≤ x1.2 of the first |",
+            "|---|---|---|---|---|---|",
+        ]
         for mine in ours:
             for i, (d, p) in enumerate(zip(runs[mine], runs["plain"]), 1):
                 checks = [
                     (d.overhead / p.overhead, d.overhead / p.overhead <= TARGETS["overhead"], "x{:.2f}"),
                     (d.throughput / p.throughput, d.throughput / p.throughput >= TARGETS["throughput"], "x{:.2f}"),
                     (d.tools - p.tools, d.tools - p.tools <= TARGETS["tools_ms"], "{:+.0f} ms"),
-                    (d.cpu_per_turn_ms / p.cpu_per_turn_ms, d.cpu_per_turn_ms / p.cpu_per_turn_ms <= TARGETS["cpu"], "x{:.2f}"),
+                    (
+                        d.cpu_per_turn_ms / p.cpu_per_turn_ms,
+                        d.cpu_per_turn_ms / p.cpu_per_turn_ms <= TARGETS["cpu"],
+                        "x{:.2f}",
+                    ),
                     (d.long_ratio, d.long_ratio <= TARGETS["long"], "x{:.2f}"),
                 ]
                 name = str(i) if len(ours) == 1 else f"{i} ({mine})"
-                lines.append(f"| {name} | " + " | ".join(f"{fmt.format(v)} {'met' if ok else 'NOT met'}" for v, ok, fmt in checks) + " |")
+                lines.append(
+                    f"| {name} | "
+                    + " | ".join(f"{fmt.format(v)} {'met' if ok else 'NOT met'}" for v, ok, fmt in checks)
+                    + " |"
+                )
     return "\n".join(lines)
 
 
@@ -320,8 +383,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             with context as served:
                 run = asyncio.run(measure(served, system, args))
             runs[system].append(run)
-            print(f"  overhead {run.overhead:.1f} ms, {run.throughput:.0f} turns/s, tools {run.tools:.0f} ms, "
-                  f"long x{run.long_ratio:.2f}, CPU {run.cpu_per_turn_ms:.1f} ms/turn", file=sys.stderr)
+            print(
+                f"  overhead {run.overhead:.1f} ms, {run.throughput:.0f} turns/s, tools {run.tools:.0f} ms, "
+                f"long x{run.long_ratio:.2f}, CPU {run.cpu_per_turn_ms:.1f} ms/turn",
+                file=sys.stderr,
+            )
     text = report(runs, args)
     publish(text, RESULTS)
     return 0

@@ -10,6 +10,7 @@ the thread holding the GIL is sampled: for a process bound by its GIL that is wh
 a flame graph: any collapsed-stack viewer) and prints, per process, the share of samples in each part of
 a turn, and the turns/s and CPU per turn of the run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,9 +74,24 @@ async def _run(base_url: str, devhost_pid: int, args: argparse.Namespace, py_spy
         pids = {"devhost": devhost_pid, **{f"worker-{i}": pid for i, pid in enumerate(child_pids(devhost_pid), 1)}}
         recorders = {
             name: subprocess.Popen(
-                [str(py_spy), "record", "--gil", "--nonblocking", "-r", "200", "-d", str(args.seconds), "-f", "raw",
-                 "-o", str(RESULTS / f"profile-{name}.txt"), "-p", str(pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                [
+                    str(py_spy),
+                    "record",
+                    "--gil",
+                    "--nonblocking",
+                    "-r",
+                    "200",
+                    "-d",
+                    str(args.seconds),
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(RESULTS / f"profile-{name}.txt"),
+                    "-p",
+                    str(pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
             for name, pid in pids.items()
         }
@@ -88,10 +104,14 @@ async def _run(base_url: str, devhost_pid: int, args: argparse.Namespace, py_spy
                 raise RuntimeError(f"py-spy on {name} failed: {error.decode(errors='replace')[-500:]}")
     finally:
         await client.close()
-    lines = [f"## Where a turn's CPU goes ({args.chats} chats, {results.parallel_turns} turns)", "",
-             f"- {results.parallel_turns / results.parallel_seconds:.0f} turns/s; CPU per turn: devhost "
-             f"{(results.devhost_cpu_seconds or 0) / results.parallel_turns * 1000:.1f} ms, its worker(s) "
-             f"{(results.worker_cpu_seconds or 0) / results.parallel_turns * 1000:.1f} ms", ""]
+    lines = [
+        f"## Where a turn's CPU goes ({args.chats} chats, {results.parallel_turns} turns)",
+        "",
+        f"- {results.parallel_turns / results.parallel_seconds:.0f} turns/s; CPU per turn: devhost "
+        f"{(results.devhost_cpu_seconds or 0) / results.parallel_turns * 1000:.1f} ms, its worker(s) "
+        f"{(results.worker_cpu_seconds or 0) / results.parallel_turns * 1000:.1f} ms",
+        "",
+    ]
     for name in pids:
         lines += _table(name, categorize((RESULTS / f"profile-{name}.txt").read_text()))
     return "\n".join(lines)

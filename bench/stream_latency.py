@@ -1,6 +1,7 @@
 """Live-turn benchmark: how much later than the model a streaming client sees the reply.
 
-    python -m bench.stream_latency [--samples 30] [--streams 50] [--ttft 0.3] [--token-delay 0.02] [--words 40] [--quick]
+    python -m bench.stream_latency [--samples 30] [--streams 50] [--ttft 0.3] [--token-delay 0.02] [--words 40]
+    [--quick]
 
 devhost + Azurite + the scripted model streaming `--words` words, the first after `--ttft` seconds
 and the next ones `--token-delay` apart, over real HTTP and the real `openai` client. Each turn is a
@@ -18,6 +19,7 @@ spread over `--stagger` seconds (default 1 s, about one turn's length: the strea
 would, rather than all starting in the same millisecond).
 Prints a markdown table and writes it to `bench/results/stream_latency.md`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +68,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ttft", type=float, default=0.3)
     parser.add_argument("--token-delay", type=float, default=0.02)
     parser.add_argument("--words", type=int, default=40)
-    parser.add_argument("--stagger", type=float, default=1.0,
-                        help="the concurrent streams start spread evenly over this many seconds (0: all at once)")
+    parser.add_argument(
+        "--stagger",
+        type=float,
+        default=1.0,
+        help="the concurrent streams start spread evenly over this many seconds (0: all at once)",
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 5 samples, 10 streams")
     args = parser.parse_args(argv)
     if args.quick:
@@ -83,8 +89,9 @@ async def _turn(session: aiohttp.ClientSession, model: FakeOpenAI, chat: str, me
     deltas: list[tuple[float, int]] = []
     text = 0
     completed: float | None = None
-    async with session.post(f"/api/chats/{chat}", json={"message": message},
-                            headers={"Accept": "text/event-stream"}) as response:
+    async with session.post(
+        f"/api/chats/{chat}", json={"message": message}, headers={"Accept": "text/event-stream"}
+    ) as response:
         if response.status != 200:
             raise RuntimeError(f"POST {chat}: {response.status} {await response.text()}")
         async for raw in response.content:
@@ -121,10 +128,13 @@ async def _turn(session: aiohttp.ClientSession, model: FakeOpenAI, chat: str, me
 async def _run(args: argparse.Namespace) -> tuple[Phase, Phase]:
     content = " ".join(f"word{i}" for i in range(args.words))
     with assistant_stack() as stack:
-        stack.model.responder = lambda body: ScriptedReply(content=content, delay=args.ttft, token_delay=args.token_delay)
+        stack.model.responder = lambda body: ScriptedReply(
+            content=content, delay=args.ttft, token_delay=args.token_delay
+        )
         connector = aiohttp.TCPConnector(limit=args.streams + 10)
-        async with aiohttp.ClientSession(base_url=stack.base_url, connector=connector,
-                                         timeout=aiohttp.ClientTimeout(total=300)) as session:
+        async with aiohttp.ClientSession(
+            base_url=stack.base_url, connector=connector, timeout=aiohttp.ClientTimeout(total=300)
+        ) as session:
             chats = [f"s-{uuid.uuid4().hex[:10]}" for _ in range(max(args.streams, 1))]
             for chat in chats:
                 async with session.put(f"/api/chats/{chat}", json={}) as response:
@@ -139,7 +149,9 @@ async def _run(args: argparse.Namespace) -> tuple[Phase, Phase]:
                 await asyncio.sleep(args.stagger * index / args.streams)
                 return await _turn(session, stack.model, chat, f"loaded {chat}", args.ttft)
 
-            loaded.samples = list(await asyncio.gather(*(later(i, chat) for i, chat in enumerate(chats[: args.streams]))))
+            loaded.samples = list(
+                await asyncio.gather(*(later(i, chat) for i, chat in enumerate(chats[: args.streams])))
+            )
     return alone, loaded
 
 
@@ -150,15 +162,23 @@ def _p(values: list[float]) -> str:
 def report(args: argparse.Namespace, alone: Phase, loaded: Phase) -> str:
     """The markdown table of both phases."""
     rows = [
-        ("added time to first delta, p50 / p95 (ms)", "added_first",
-         f"p50 < {TARGET_FIRST_ALONE:g} alone, < {TARGET_FIRST_LOADED:g} with {args.streams}"),
+        (
+            "added time to first delta, p50 / p95 (ms)",
+            "added_first",
+            f"p50 < {TARGET_FIRST_ALONE:g} alone, < {TARGET_FIRST_LOADED:g} with {args.streams}",
+        ),
         ("first delta behind the model's first token, p50 / p95 (ms)", "first_lag", ""),
         ("model's last token to turn.completed, p50 / p95 (ms)", "completed_after_last", ""),
-        ("worst delta behind the model, p50 / p95 (ms)", "worst_delta_lag", f"within one interval ({COALESCE_MS:g} ms) + a poll"),
+        (
+            "worst delta behind the model, p50 / p95 (ms)",
+            "worst_delta_lag",
+            f"within one interval ({COALESCE_MS:g} ms) + a poll",
+        ),
     ]
     lines = [
         f"Scripted model: TTFT {args.ttft * 1000:g} ms, {args.words} words {args.token_delay * 1000:g} ms apart; "
-        f"{args.samples} turns alone, {args.streams} at once (started over {args.stagger:g} s, so all stream together).",
+        f"{args.samples} turns alone, {args.streams} at once "
+        f"(started over {args.stagger:g} s, so all stream together).",
         "",
         f"| measure | alone | {args.streams} streams at once | target |",
         "|---|---:|---:|---|",

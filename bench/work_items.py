@@ -22,6 +22,7 @@ and actions per turn on the Durable Task Scheduler (messages it dispatches to th
 orchestrations, to entities, activity work items, fired timers), with turns/s per capacity unit at its
 published 2,000 actions/s. Prints both tables.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,7 @@ EVENT_ROWS = "event log rows (app)"
 STORAGE_TRANSACTIONS = {
     "orchestrator episodes": 4,  # control-queue GetMessages, history query, history batch insert, instance-row merge
     "orchestration messages": 2,  # the sender's AddMessage, the DeleteMessage after the episode that consumed it
-    "activity executions": 3,  # AddMessage to the work-item queue, GetMessages, DeleteMessage (its result: a message above)
+    "activity executions": 3,  # work-item queue AddMessage, GetMessages, DeleteMessage (its result: a message above)
     "entity batches": 4,  # an entity is an orchestration to this provider: like an episode
     "entity messages": 2,  # AddMessage, DeleteMessage (the answer to the caller is an orchestration message)
     "timers": 2,  # AddMessage with a visibility delay, DeleteMessage when it fired
@@ -101,8 +102,11 @@ async def _measure(base_url: str, turns: int, connection: str | None = None) -> 
     async with aiohttp.ClientSession(base_url=base_url) as session:
         try:
             for _ in range(turns):
-                for kind, message in (("text turn", "hello"), ("1 tool call", sleep_message(1, 0)),
-                                      ("5 parallel tool calls", sleep_message(5, 0))):
+                for kind, message in (
+                    ("text turn", "hello"),
+                    ("1 tool call", sleep_message(1, 0)),
+                    ("5 parallel tool calls", sleep_message(5, 0)),
+                ):
                     chat = f"bench-items-{uuid.uuid4().hex[:10]}"
                     await client.create_chat(chat)
                     await client.turn(chat, "warm-up")  # the chat's first turn is not what later turns cost
@@ -117,7 +121,9 @@ async def _measure(base_url: str, turns: int, connection: str | None = None) -> 
                 pair = await asyncio.gather(client.turn(chat, "first"), client.turn(chat, "second"))
                 totals["queued behind another"] += await _settled(session) - before
                 for timing in pair:
-                    totals["queued behind another"][EVENT_ROWS] += await asyncio.to_thread(rows_of, timing.body["instanceId"])
+                    totals["queued behind another"][EVENT_ROWS] += await asyncio.to_thread(
+                        rows_of, timing.body["instanceId"]
+                    )
         finally:
             await client.close()
     text = totals["text turn"]
@@ -141,30 +147,54 @@ def azure_table(results: dict[str, Counter[str]]) -> str:
     rows = [
         ("Azure Storage transactions (Durable's provider)", lambda c: f"{storage_transactions(c):.0f}"),
         ("+ the app's event-log row inserts (Table storage)", lambda c: f"{c.get(EVENT_ROWS, 0):.0f}"),
-        ("Azure Storage transactions per 1,000 turns", lambda c: f"{(storage_transactions(c) + c.get(EVENT_ROWS, 0)) * 1000:,.0f}"),
+        (
+            "Azure Storage transactions per 1,000 turns",
+            lambda c: f"{(storage_transactions(c) + c.get(EVENT_ROWS, 0)) * 1000:,.0f}",
+        ),
         ("Durable Task Scheduler actions", lambda c: f"{dts_actions(c):.0f}"),
-        ("DTS: turns/s per capacity unit (2,000 actions/s)", lambda c: f"{DTS_ACTIONS_PER_SECOND_PER_CU / dts_actions(c):.0f}"),
+        (
+            "DTS: turns/s per capacity unit (2,000 actions/s)",
+            lambda c: f"{DTS_ACTIONS_PER_SECOND_PER_CU / dts_actions(c):.0f}",
+        ),
         ("DTS actions per 1,000 turns", lambda c: f"{dts_actions(c) * 1000:,.0f}"),
     ]
-    lines = ["", "### On Azure (derived from the counts above)", "",
-             "| per turn | " + " | ".join(KINDS) + " |", "|---|" + "---:|" * len(KINDS)]
+    lines = [
+        "",
+        "### On Azure (derived from the counts above)",
+        "",
+        "| per turn | " + " | ".join(KINDS) + " |",
+        "|---|" + "---:|" * len(KINDS),
+    ]
     for label, cell in rows:
         lines.append(f"| {label} | " + " | ".join(cell(results[kind]) for kind in KINDS) + " |")
-    lines += ["", "Not included: the API's status polls while a POST waits (one instances-table read each) and the "
-              "provider's idle queue polling and lease renewals, which do not grow with turns."]
+    lines += [
+        "",
+        "Not included: the API's status polls while a POST waits (one instances-table read each) and the "
+        "provider's idle queue polling and lease renewals, which do not grow with turns.",
+    ]
     return "\n".join(lines)
 
 
 def report(results: dict[str, Counter[str]], turns: int) -> str:
     rows = sorted({k for counts in results.values() for k in counts if k != EVENT_ROWS})
-    lines = ["## Durable work items per turn (devhost's counters)", "", *machine_info(), "",
-             f"Mean over {turns} turns of each kind (after each chat's first turn); the queued turn is a pair sent "
-             "at once on one chat less a text turn.", "",
-             "| work item | " + " | ".join(KINDS) + " |", "|---|" + "---:|" * len(KINDS)]
+    lines = [
+        "## Durable work items per turn (devhost's counters)",
+        "",
+        *machine_info(),
+        "",
+        f"Mean over {turns} turns of each kind (after each chat's first turn); the queued turn is a pair sent "
+        "at once on one chat less a text turn.",
+        "",
+        "| work item | " + " | ".join(KINDS) + " |",
+        "|---|" + "---:|" * len(KINDS),
+    ]
     for row in rows:
         lines.append(f"| {row} | " + " | ".join(f"{results[kind].get(row, 0):.1f}" for kind in KINDS) + " |")
-    lines.append("| **all** | " + " | ".join(
-        f"**{sum(v for k, v in results[kind].items() if k != EVENT_ROWS):.1f}**" for kind in KINDS) + " |")
+    lines.append(
+        "| **all** | "
+        + " | ".join(f"**{sum(v for k, v in results[kind].items() if k != EVENT_ROWS):.1f}**" for kind in KINDS)
+        + " |"
+    )
     lines.append(f"| {EVENT_ROWS} | " + " | ".join(f"{results[kind].get(EVENT_ROWS, 0):.1f}" for kind in KINDS) + " |")
     return "\n".join(lines) + "\n" + azure_table(results)
 

@@ -5,6 +5,7 @@ Rooms: `loader` (index the app), `config` (host.json, local settings), `routing`
 worker), `server` (starlette + uvicorn), `azurite` (optional storage emulator), `cli`, and
 the `extension` seam through which the durable engine (`devhost.durable`) plugs in.
 """
+
 from __future__ import annotations
 
 __all__: list[str] = []

@@ -4,6 +4,7 @@ The extensions are the durable engine (`devhost.durable.create_extension`), used
 package is present (without it durable triggers are listed as not supported), and the timer
 triggers (`devhost.timers`), which get their other input bindings (a durable client) from it.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -6,6 +6,7 @@ listens on loopback on its default ports (blob 10000, queue 10001, table 10002, 
 telemetry off. devhost stops it by PID when it exits. If Azurite is already listening on
 all three ports it is reused and left running.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -13,13 +14,20 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from devhost.processes import die_with_parent, stop_process
 
-__all__ = ["AZURITE_PORTS", "AzuriteProcess", "AzuriteUnavailable", "azurite_argv", "find_azurite", "start_local_azurite"]
+__all__ = [
+    "AZURITE_PORTS",
+    "AzuriteProcess",
+    "AzuriteUnavailable",
+    "azurite_argv",
+    "find_azurite",
+    "start_local_azurite",
+]
 
 AZURITE_PORTS = {"blob": 10000, "queue": 10001, "table": 10002}
 """Azurite's default ports, the ones `UseDevelopmentStorage=true` means."""
@@ -59,12 +67,28 @@ def find_azurite(script_root: Path) -> tuple[str, Path]:
 
 
 def azurite_argv(node: str, script: Path, location: Path, ports: Mapping[str, int]) -> list[str]:
-    """The command line running Azurite on loopback `ports` (`blob`, `queue`, `table`), data in `location`, telemetry off."""
+    """The command line running Azurite on loopback `ports` (`blob`, `queue`, `table`), data in `location`, telemetry
+    off."""
     return [
-        node, str(script), "--silent", "--location", str(location),
-        "--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1",
-        "--blobPort", str(ports["blob"]), "--queuePort", str(ports["queue"]),
-        "--tablePort", str(ports["table"]), "--disableTelemetry", "--skipApiVersionCheck",
+        node,
+        str(script),
+        "--silent",
+        "--location",
+        str(location),
+        "--blobHost",
+        "127.0.0.1",
+        "--queueHost",
+        "127.0.0.1",
+        "--tableHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(ports["blob"]),
+        "--queuePort",
+        str(ports["queue"]),
+        "--tablePort",
+        str(ports["table"]),
+        "--disableTelemetry",
+        "--skipApiVersionCheck",
     ]
 
 

@@ -29,6 +29,7 @@ Host → worker:
     ("status.changed", instance_id, n)        a status this worker may have read changed (change number `n`): a
                                               kept answer for that instance is stale (`worker_main.StatusCache`)
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -3,6 +3,7 @@
 `start` reads settings, optionally starts Azurite, loads the app, binds the port, builds
 the extensions and serves until Ctrl-C / SIGTERM, then stops everything it started.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,12 +14,14 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Coroutine, Sequence
+from typing import Any
 
 from devhost.azurite import AzuriteProcess, AzuriteUnavailable, start_local_azurite
+from devhost.channel import BASE_URL_ENV
 from devhost.config import (
     DEFAULT_PORT,
     ConfigError,
@@ -31,7 +34,6 @@ from devhost.extension import HostExtension
 from devhost.keys import load_keys
 from devhost.loader import AppLoadError, FunctionIndex, load_app
 from devhost.server import DEFAULT_GRACEFUL_SECONDS, bind_socket, serve
-from devhost.channel import BASE_URL_ENV
 from devhost.workers import WorkerPool, worker_count, worker_process_enabled
 
 __all__ = ["ExtensionLoader", "build_parser", "configure_logging", "main"]
@@ -42,33 +44,59 @@ ExtensionLoader = Callable[[HostConfig], Sequence[HostExtension]]
 log = logging.getLogger("devhost")
 
 _LEVELS = {
-    "trace": logging.DEBUG, "debug": logging.DEBUG, "information": logging.INFO,
-    "warning": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL,
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "information": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
     "none": logging.CRITICAL + 10,
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (`start` is the one command)."""
-    parser = argparse.ArgumentParser(prog="python -m devhost", description="Run an Azure Functions "
-                                     "Python v2 app locally, without Core Tools.")
+    parser = argparse.ArgumentParser(
+        prog="python -m devhost", description="Run an Azure Functions Python v2 app locally, without Core Tools."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="serve the app in --script-root")
-    start.add_argument("--script-root", type=Path, default=Path.cwd(),
-                       help="folder holding function_app.py and host.json (default: current folder)")
+    start.add_argument(
+        "--script-root",
+        type=Path,
+        default=Path.cwd(),
+        help="folder holding function_app.py and host.json (default: current folder)",
+    )
     start.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    start.add_argument("--port", type=int, default=None,
-                       help=f"port to listen on (default: local.settings.json Host.LocalHttpPort or {DEFAULT_PORT})")
-    start.add_argument("--data-dir", type=Path, default=None,
-                       help="local state folder (default: <script-root>/.devhost)")
-    start.add_argument("--require-keys", action="store_true",
-                       help="enforce function/admin auth levels (DEVHOST_FUNCTION_KEY, DEVHOST_MASTER_KEY)")
-    start.add_argument("--graceful-timeout", type=float, default=DEFAULT_GRACEFUL_SECONDS, metavar="SECONDS",
-                       help="on Ctrl-C/SIGTERM, how long in-flight calls may finish (default %(default)g)")
-    start.add_argument("--azurite", action="store_true",
-                       help="also run Azurite from node_modules on its default loopback ports")
-    start.add_argument("--verbose", action="store_true",
-                       help="log at debug level and print the effective host.json (with AzureFunctionsJobHost__* overrides)")
+    start.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port to listen on (default: local.settings.json Host.LocalHttpPort or {DEFAULT_PORT})",
+    )
+    start.add_argument(
+        "--data-dir", type=Path, default=None, help="local state folder (default: <script-root>/.devhost)"
+    )
+    start.add_argument(
+        "--require-keys",
+        action="store_true",
+        help="enforce function/admin auth levels (DEVHOST_FUNCTION_KEY, DEVHOST_MASTER_KEY)",
+    )
+    start.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=DEFAULT_GRACEFUL_SECONDS,
+        metavar="SECONDS",
+        help="on Ctrl-C/SIGTERM, how long in-flight calls may finish (default %(default)g)",
+    )
+    start.add_argument(
+        "--azurite", action="store_true", help="also run Azurite from node_modules on its default loopback ports"
+    )
+    start.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log at debug level and print the effective host.json (with AzureFunctionsJobHost__* overrides)",
+    )
     return parser
 
 
@@ -78,8 +106,9 @@ def configure_logging(host_json: dict[str, object], prefix: str = "") -> None:
     logging_section = host_json.get("logging")
     if isinstance(logging_section, dict) and isinstance(logging_section.get("logLevel"), dict):
         level_name = str(logging_section["logLevel"].get("default", level_name)).lower()
-    formatter = logging.Formatter("[%(asctime)s.%(msecs)03dZ] " + prefix.replace("%", "%%") + "%(message)s",
-                                  "%Y-%m-%dT%H:%M:%S")
+    formatter = logging.Formatter(
+        "[%(asctime)s.%(msecs)03dZ] " + prefix.replace("%", "%%") + "%(message)s", "%Y-%m-%dT%H:%M:%S"
+    )
     formatter.converter = time.gmtime
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
@@ -103,20 +132,27 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
     try:
         created = ensure_local_settings(script_root)
         apply_local_settings(script_root)
-        config = build_config(script_root, host=args.host, port=args.port, data_dir=args.data_dir,
-                              require_keys=args.require_keys)
+        config = build_config(
+            script_root, host=args.host, port=args.port, data_dir=args.data_dir, require_keys=args.require_keys
+        )
         configure_logging(config.host_json)
         if args.verbose:
             logging.getLogger().setLevel(logging.DEBUG)
-            print("Effective host.json (host.json with AzureFunctionsJobHost__* settings applied):\n"
-                  + json.dumps(config.host_json, indent=2, sort_keys=True), flush=True)
+            print(
+                "Effective host.json (host.json with AzureFunctionsJobHost__* settings applied):\n"
+                + json.dumps(config.host_json, indent=2, sort_keys=True),
+                flush=True,
+            )
         if created is not None:
             log.info("Created %s from local.settings.example.json", created.name)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         if args.azurite:
             azurite = start_local_azurite(script_root)
-            log.info("Azurite %s on 127.0.0.1:10000-10002 (data in %s)",
-                     "reused" if azurite.process is None else "started", azurite.location)
+            log.info(
+                "Azurite %s on 127.0.0.1:10000-10002 (data in %s)",
+                "reused" if azurite.process is None else "started",
+                azurite.location,
+            )
         workers = worker_process_enabled()
         index: FunctionIndex | WorkerPool
         if workers:
@@ -132,20 +168,28 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
         try:
             sock = bind_socket(config.host, config.port)
         except OSError as error:
-            return _fail(f"cannot listen on {config.host}:{config.port} ({error.strerror}); "
-                         "is another host running? Use --port")
+            return _fail(
+                f"cannot listen on {config.host}:{config.port} ({error.strerror}); is another host running? Use --port"
+            )
         keys, keys_path = load_keys(config.data_dir)
         config = replace(config, port=int(sock.getsockname()[1]), keys=keys)
         if isinstance(index, WorkerPool):
             index.env[BASE_URL_ENV] = config.base_url
         extensions = list(load_extensions(config))
         if config.require_keys:
-            origin = f"kept in {keys_path}; set DEVHOST_MASTER_KEY to choose it" if keys.generated_master \
+            origin = (
+                f"kept in {keys_path}; set DEVHOST_MASTER_KEY to choose it"
+                if keys.generated_master
                 else "from DEVHOST_MASTER_KEY"
-            print(f"Keys are required (--require-keys). Master key: {origin}; the Durable webhooks' system key "
-                  f"'durabletask_extension' is in {keys_path}", flush=True)
-        run_bounded(serve(config, index, extensions, keys, sock, graceful_seconds=args.graceful_timeout),
-                    args.graceful_timeout)
+            )
+            print(
+                f"Keys are required (--require-keys). Master key: {origin}; the Durable webhooks' system key "
+                f"'durabletask_extension' is in {keys_path}",
+                flush=True,
+            )
+        run_bounded(
+            serve(config, index, extensions, keys, sock, graceful_seconds=args.graceful_timeout), args.graceful_timeout
+        )
         return 0
     except (ConfigError, AppLoadError, AzuriteUnavailable) as error:
         return _fail(str(error))

@@ -7,6 +7,7 @@ values that the host resolves (the durable hub name) are resolved from the envir
 Settings named `AzureFunctionsJobHost__<path>` (from the environment or `local.settings.json`)
 override `host.json` at that path, as the host's configuration does (`apply_host_overrides`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -15,19 +16,20 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from devhost.keys import HostKeys
 
 __all__ = [
-    "ConfigError",
     "DEFAULT_HUB_NAME",
     "DEFAULT_PORT",
     "DEFAULT_ROUTE_PREFIX",
-    "HostConfig",
     "HOST_OVERRIDE_PREFIX",
+    "ConfigError",
+    "HostConfig",
     "apply_host_overrides",
     "apply_local_settings",
     "build_config",
@@ -135,7 +137,7 @@ def apply_host_overrides(host_json: Mapping[str, Any], environ: Mapping[str, str
     prefix = HOST_OVERRIDE_PREFIX.lower()
     for name in sorted(environ):
         if name.lower().startswith(prefix) and len(name) > len(prefix):
-            path = [part for part in name[len(prefix):].split("__") if part]
+            path = [part for part in name[len(prefix) :].split("__") if part]
             if path:
                 result = _set_path(result, path, environ[name])
     return result
@@ -173,9 +175,7 @@ def _setting_text(name: str, value: Any) -> str:
     raise ConfigError(f"local.settings.json Values.{name} must be a string, not {type(value).__name__}")
 
 
-def apply_local_settings(
-    script_root: Path, environ: os._Environ[str] | dict[str, str] = os.environ
-) -> dict[str, str]:
+def apply_local_settings(script_root: Path, environ: os._Environ[str] | dict[str, str] = os.environ) -> dict[str, str]:
     """Put `local.settings.json` `Values` into `environ` (existing variables win); returns what was set."""
     values = read_local_settings(script_root).get("Values") or {}
     if not isinstance(values, Mapping):

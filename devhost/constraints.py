@@ -3,16 +3,17 @@
 Each constraint is a name with optional arguments and answers one question: does this
 route value satisfy it. Unknown names are a template error, as they are for the host.
 """
+
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Callable
 
-__all__ = ["Constraint", "ConstraintError", "KNOWN_CONSTRAINTS"]
+__all__ = ["KNOWN_CONSTRAINTS", "Constraint", "ConstraintError"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
@@ -127,8 +128,25 @@ def _checker(name: str, args: tuple[str, ...]) -> Callable[[str], bool]:
 
 
 KNOWN_CONSTRAINTS = frozenset(
-    "int long bool double float decimal guid datetime alpha required regex "
-    "minlength maxlength length min max range".split()
+    [
+        "int",
+        "long",
+        "bool",
+        "double",
+        "float",
+        "decimal",
+        "guid",
+        "datetime",
+        "alpha",
+        "required",
+        "regex",
+        "minlength",
+        "maxlength",
+        "length",
+        "min",
+        "max",
+        "range",
+    ]
 )
 """Constraint names devhost understands (ASP.NET Core's built-in set)."""
 

@@ -4,6 +4,7 @@ The HTTP host knows nothing of Durable Functions: it asks each extension for ext
 for the value of input bindings of the types the extension owns, and which trigger types
 the extension serves, and starts and stops extensions with the server.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

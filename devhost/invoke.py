@@ -6,6 +6,7 @@ cannot run it. Per request it builds the worker's own `HttpRequest` type, fills 
 by binding name, runs sync functions in a thread pool (async ones on the loop) and turns the
 return value into an HTTP response as the worker and host would.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -17,9 +18,10 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import anyio.to_thread
 import azure.functions as func
@@ -29,23 +31,22 @@ from azure.functions.http import HttpRequest as WorkerHttpRequest
 from starlette.requests import Request
 from starlette.responses import Response
 
-
 from devhost.extension import BindingRequest, HostExtension
 from devhost.loader import FunctionSpec
 from devhost.responses import JSONResponse
 
 __all__ = [
     "InvocationContext",
-    "binding_values",
     "InvocationPlan",
+    "UnusableReturn",
+    "binding_values",
     "build_http_request",
     "invoke",
+    "is_http_v2_type",
     "plan_function",
     "thread_count",
-    "is_http_v2_type",
     "to_response",
     "to_v2_response",
-    "UnusableReturn",
 ]
 
 log = logging.getLogger("devhost.invoke")
@@ -107,8 +108,9 @@ class _RetryContext(func_abc.RetryContext):
 class InvocationContext(func.Context):
     """The `context` argument: what the worker passes a function that asks for it."""
 
-    def __init__(self, function: FunctionSpec, invocation_id: str, function_directory: str,
-                 trace_parent: str, trace_state: str) -> None:
+    def __init__(
+        self, function: FunctionSpec, invocation_id: str, function_directory: str, trace_parent: str, trace_state: str
+    ) -> None:
         self._function = function
         self._invocation_id = invocation_id
         self._directory = function_directory
@@ -226,7 +228,8 @@ def _annotation(function: Any, parameter: str) -> Any:
 
 
 def is_http_v2_type(annotation: Any) -> bool:
-    """Whether `annotation` is an HTTP-streams request type: the extension's `Request` tracker or a starlette request."""
+    """Whether `annotation` is an HTTP-streams request type: the extension's `Request` tracker or a starlette
+    request."""
     if not inspect.isclass(annotation):
         return False
     if type(annotation).__name__ == "RequestTrackerMeta":
@@ -311,7 +314,8 @@ def to_response(plan: InvocationPlan, result: Any) -> Response:
             log.warning(
                 "Function %s returned %s: devhost serves it, but the Python worker on Azure only "
                 "accepts func.HttpResponse or str for an HTTP output and fails the call",
-                plan.function.name, kind,
+                plan.function.name,
+                kind,
             )
         if isinstance(result, (bytes, bytearray)):
             return Response(bytes(result), media_type="application/octet-stream")
@@ -357,7 +361,9 @@ def to_v2_response(plan: InvocationPlan, result: Any) -> Response:
 def binding_values(plan: InvocationPlan, base_url: str) -> dict[str, Any]:
     """The extensions' values for the plan's input bindings (the host computes them for a worker process)."""
     return {
-        item.parameter: item.extension.binding_value(BindingRequest(function=plan.function, binding=item.binding, base_url=base_url))
+        item.parameter: item.extension.binding_value(
+            BindingRequest(function=plan.function, binding=item.binding, base_url=base_url)
+        )
         for item in plan.extension_inputs
     }
 
@@ -383,8 +389,11 @@ async def invoke(
     extensions' input values, computed by the host (in a worker process, which has no extensions)."""
     function = plan.function
     invocation_id = str(uuid.uuid4())
-    log.info("Executing 'Functions.%s' (Reason='This function was programmatically called via "
-             "the host APIs.', Id=%s)", function.name, invocation_id)
+    log.info(
+        "Executing 'Functions.%s' (Reason='This function was programmatically called via the host APIs.', Id=%s)",
+        function.name,
+        invocation_id,
+    )
     started = time.perf_counter()
     outcome = "Failed"
     try:
@@ -394,11 +403,18 @@ async def invoke(
             request_value = build_http_request(request, await request.body(), route_params)
         kwargs: dict[str, Any] = {plan.request_parameter: request_value}
         for item in plan.extension_inputs:
-            kwargs[item.parameter] = binding_values[item.parameter] if binding_values is not None else \
-                item.extension.binding_value(BindingRequest(function=function, binding=item.binding, base_url=base_url))
+            kwargs[item.parameter] = (
+                binding_values[item.parameter]
+                if binding_values is not None
+                else item.extension.binding_value(
+                    BindingRequest(function=function, binding=item.binding, base_url=base_url)
+                )
+            )
         if plan.wants_context:
             kwargs["context"] = InvocationContext(
-                function, invocation_id, function_directory,
+                function,
+                invocation_id,
+                function_directory,
                 request.headers.get("traceparent", f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00"),
                 request.headers.get("tracestate", ""),
             )
@@ -423,5 +439,4 @@ async def invoke(
         )
     finally:
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("Executed 'Functions.%s' (%s, Id=%s, Duration=%.0fms)", function.name, outcome,
-                 invocation_id, elapsed)
+        log.info("Executed 'Functions.%s' (%s, Id=%s, Duration=%.0fms)", function.name, outcome, invocation_id, elapsed)

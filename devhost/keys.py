@@ -9,15 +9,16 @@ extension's system key `durabletask_extension`, as on Azure. A master key not se
 (readable by its owner only), like the host's secrets store: URLs handed out in one run still
 work after a restart. The keys are never printed.
 """
+
 from __future__ import annotations
 
 import enum
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 __all__ = [
     "DURABLETASK_SYSTEM_KEY",
@@ -101,8 +102,12 @@ def load_keys(data_dir: Path, environ: Mapping[str, str] = os.environ) -> tuple[
     master_from_env = not fresh.generated_master
     master = fresh.master_key if master_from_env else kept.get("masterKey", fresh.master_key)
     system = kept.get(DURABLETASK_SYSTEM_KEY) or fresh.durabletask_key
-    keys = HostKeys(master_key=master, function_keys=fresh.function_keys, generated_master=not master_from_env,
-                    system_keys={DURABLETASK_SYSTEM_KEY: system})
+    keys = HostKeys(
+        master_key=master,
+        function_keys=fresh.function_keys,
+        generated_master=not master_from_env,
+        system_keys={DURABLETASK_SYSTEM_KEY: system},
+    )
     wanted = {DURABLETASK_SYSTEM_KEY: system, **({} if master_from_env else {"masterKey": master})}
     if wanted != kept:
         data_dir.mkdir(parents=True, exist_ok=True)

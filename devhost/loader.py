@@ -7,20 +7,28 @@ sees them. Each function is then checked as the worker checks it before loading 
 (`check_like_worker`): what the worker refuses, devhost refuses at start, with the worker's
 message, instead of failing at run time. Nothing here knows what the app does.
 """
+
 from __future__ import annotations
 
 import importlib.util
 import inspect
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import azure.functions as func
 
 __all__ = [
-    "AppLoadError", "FunctionSpec", "FunctionIndex", "check_like_worker", "describe", "index_register", "load_app",
+    "AppLoadError",
+    "FunctionIndex",
+    "FunctionSpec",
+    "check_like_worker",
+    "describe",
+    "index_register",
+    "load_app",
     "remote_index",
 ]
 
@@ -74,9 +82,7 @@ class FunctionIndex:
 def _find_register(module: Any) -> func.FunctionRegister:
     registers = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
     if not registers:
-        raise AppLoadError(
-            "function_app.py defines no FunctionApp (func.FunctionApp or df.DFApp) at module level"
-        )
+        raise AppLoadError("function_app.py defines no FunctionApp (func.FunctionApp or df.DFApp) at module level")
     if len(registers) > 1:
         raise AppLoadError("function_app.py defines more than one FunctionApp; the host allows one")
     return registers[0]
@@ -93,8 +99,9 @@ def check_like_worker(name: str, bindings: tuple[dict[str, Any], ...], user_func
     names = [str(b.get("name", "")) for b in bindings]
     repeated = sorted({n for n in names if names.count(n) > 1}, key=names.index)
     if repeated:
-        raise AppLoadError(f"function {name!r}: multiple bindings with name {repeated[0]!r} discovered; "
-                           "binding names must be unique")
+        raise AppLoadError(
+            f"function {name!r}: multiple bindings with name {repeated[0]!r} discovered; binding names must be unique"
+        )
     bound: set[str] = set()
     for binding, binding_name in zip(bindings, names):
         direction = str(binding.get("direction", "in")).lower()
@@ -109,9 +116,13 @@ def check_like_worker(name: str, bindings: tuple[dict[str, Any], ...], user_func
     if "context" in params and "context" not in bound:
         params.discard("context")
     if params - bound:
-        raise _load_error(name, f"the following parameters are declared in Python but not in function.json: {params - bound!r}")
+        raise _load_error(
+            name, f"the following parameters are declared in Python but not in function.json: {params - bound!r}"
+        )
     if bound - params:
-        raise _load_error(name, f"the following parameters are declared in function.json but not in Python: {bound - params!r}")
+        raise _load_error(
+            name, f"the following parameters are declared in function.json but not in Python: {bound - params!r}"
+        )
 
 
 def _spec_of(function: func.decorators.function_app.Function) -> FunctionSpec:
@@ -176,7 +187,12 @@ def _parameters(function: Callable[..., Any]) -> list[dict[str, Any]]:
         except (TypeError, ValueError):
             return []
     return [
-        {"name": name, "kind": p.kind.name, "default": p.default is not p.empty, "httpV2": is_http_v2_type(p.annotation)}
+        {
+            "name": name,
+            "kind": p.kind.name,
+            "default": p.default is not p.empty,
+            "httpV2": is_http_v2_type(p.annotation),
+        }
         for name, p in signature.parameters.items()
     ]
 
@@ -184,8 +200,14 @@ def _parameters(function: Callable[..., Any]) -> list[dict[str, Any]]:
 def describe(index: FunctionIndex) -> list[dict[str, Any]]:
     """What the host needs to know of each function without importing the app (sent by a worker process)."""
     return [
-        {"name": f.name, "triggerType": f.trigger_type, "trigger": f.trigger, "bindings": list(f.bindings),
-         "isAsync": f.is_async, "parameters": _parameters(f.func)}
+        {
+            "name": f.name,
+            "triggerType": f.trigger_type,
+            "trigger": f.trigger,
+            "bindings": list(f.bindings),
+            "isAsync": f.is_async,
+            "parameters": _parameters(f.func),
+        }
         for f in index.functions
     ]
 
@@ -199,14 +221,17 @@ def _stand_in(meta: dict[str, Any]) -> Callable[..., Any]:
     def remote(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(f"function {name!r} runs in a worker process, not in the host")
 
-    remote.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
-        inspect.Parameter(
-            p["name"], getattr(inspect.Parameter, p["kind"]),
-            default=None if p["default"] else inspect.Parameter.empty,
-            annotation=StarletteRequest if p["httpV2"] else inspect.Parameter.empty,
-        )
-        for p in meta["parameters"]
-    ])
+    remote.__signature__ = inspect.Signature(
+        [  # type: ignore[attr-defined]
+            inspect.Parameter(
+                p["name"],
+                getattr(inspect.Parameter, p["kind"]),
+                default=None if p["default"] else inspect.Parameter.empty,
+                annotation=StarletteRequest if p["httpV2"] else inspect.Parameter.empty,
+            )
+            for p in meta["parameters"]
+        ]
+    )
     remote.__name__ = name
     return remote
 
@@ -217,6 +242,14 @@ def remote_index(functions: list[dict[str, Any]]) -> FunctionIndex:
     for meta in functions:
         bindings = tuple(meta["bindings"])
         trigger = next(b for b in bindings if b == meta["trigger"])  # the same object, as the host compares them
-        specs.append(FunctionSpec(name=str(meta["name"]), trigger_type=str(meta["triggerType"]), trigger=trigger,
-                                  bindings=bindings, func=_stand_in(meta), is_async=bool(meta["isAsync"])))
+        specs.append(
+            FunctionSpec(
+                name=str(meta["name"]),
+                trigger_type=str(meta["triggerType"]),
+                trigger=trigger,
+                bindings=bindings,
+                func=_stand_in(meta),
+                is_async=bool(meta["isAsync"]),
+            )
+        )
     return FunctionIndex(app=None, functions=specs)

@@ -1,4 +1,5 @@
 """Child processes of devhost: stopping one by its PID, and a child that dies with its parent."""
+
 from __future__ import annotations
 
 import ctypes

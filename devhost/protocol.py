@@ -7,6 +7,7 @@ line over `MAX_URL_BYTES` is a 414, headers over `MAX_HEADER_BYTES` a 431, heade
 a JSON body `{"error": ...}` like every other error devhost answers. Body limits and the body read
 time-out are the HTTP route's (`devhost.server`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,13 @@ __all__ = ["HEADER_TIMEOUT_SECONDS", "MAX_HEADER_BYTES", "MAX_URL_BYTES", "Limit
 MAX_URL_BYTES = 16 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 HEADER_TIMEOUT_SECONDS = 30.0
-_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 413: b"Content Too Large", 414: b"URI Too Long",
-            431: b"Request Header Fields Too Large"}
+_REASONS = {
+    400: b"Bad Request",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    431: b"Request Header Fields Too Large",
+}
 
 
 def json_http_error(status: int, message: str) -> bytes:
@@ -69,8 +75,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _headers_too_slow(self) -> None:
         self._header_timer = None
         if not self.transport.is_closing():
-            self.transport.write(json_http_error(
-                408, f"the request's headers did not arrive within {self.header_timeout:g} s"))
+            self.transport.write(
+                json_http_error(408, f"the request's headers did not arrive within {self.header_timeout:g} s")
+            )
             self.transport.close()
 
     def on_message_begin(self) -> None:

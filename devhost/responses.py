@@ -1,4 +1,5 @@
 """JSON responses that always encode: text UTF-8 cannot hold (a lone surrogate from an app's data) is escaped."""
+
 from __future__ import annotations
 
 import json

@@ -8,11 +8,12 @@ segments before constrained parameters before parameters before catch-alls); a r
 path matches but whose methods don't is a partial match, which becomes 405 with `Allow`.
 This module is pure: no server, no I/O.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 from urllib.parse import unquote
 
 from starlette.routing import Match
@@ -64,8 +65,7 @@ class Segment:
     def __post_init__(self) -> None:
         if len(self.parts) > 1:
             regex = "".join(
-                f"(?P<p{i}>.+)" if isinstance(part, Parameter) else re.escape(part)
-                for i, part in enumerate(self.parts)
+                f"(?P<p{i}>.+)" if isinstance(part, Parameter) else re.escape(part) for i, part in enumerate(self.parts)
             )
             object.__setattr__(self, "_pattern", re.compile(regex, re.IGNORECASE | re.DOTALL))
 
@@ -227,8 +227,11 @@ class RouteTemplate:
             param = segment.parameter
             if param is not None and param.optional:
                 after = segments[index + 1 :]
-                if any(s.parameter is None or not (s.parameter.optional or s.parameter.default is not None
-                                                   or s.parameter.catch_all) for s in after):
+                if any(
+                    s.parameter is None
+                    or not (s.parameter.optional or s.parameter.default is not None or s.parameter.catch_all)
+                    for s in after
+                ):
                     raise RouteTemplateError(f"optional parameter {param.name!r} must be at the end: {text!r}")
         return cls(text, segments)
 

@@ -5,6 +5,7 @@ Route order: `/admin/host/status`, then each extension's routes, then the app's 
 uvicorn gracefully, then extensions shut down. `/admin/host/status` says `Initialized` until
 every extension's startup has finished, then `Running`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,9 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence, TextIO
+from typing import Any, TextIO
 
 import uvicorn
 from starlette.applications import Starlette
@@ -24,7 +26,6 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
@@ -34,11 +35,19 @@ from devhost.invoke import InvocationPlan, binding_values, invoke, plan_function
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
 from devhost.loader import FunctionIndex, FunctionSpec, remote_index
 from devhost.protocol import protocol_class
-from devhost.routing import FunctionRoute, RouteDecision, RouteTable, RouteTemplate, RouteTemplateError, split_path
 from devhost.responses import JSONResponse
+from devhost.routing import FunctionRoute, RouteDecision, RouteTable, RouteTemplate, RouteTemplateError, split_path
 from devhost.workers import WorkerPool
 
-__all__ = ["DEFAULT_GRACEFUL_SECONDS", "HostState", "HttpFunctions", "bind_socket", "build_app", "build_functions", "serve"]
+__all__ = [
+    "DEFAULT_GRACEFUL_SECONDS",
+    "HostState",
+    "HttpFunctions",
+    "bind_socket",
+    "build_app",
+    "build_functions",
+    "serve",
+]
 
 log = logging.getLogger("devhost")
 
@@ -87,7 +96,7 @@ class WaitForStartup:
         if scope["type"] == "http" and not self.state.ready.is_set() and scope.get("path") != "/admin/host/status":
             try:
                 await asyncio.wait_for(self.state.ready.wait(), STARTUP_WAIT_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await _error(503, "the host is still starting; try again")(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -121,11 +130,13 @@ def build_functions(index: FunctionIndex, config: HostConfig, extensions: Sequen
         except (RouteTemplateError, ValueError) as error:
             broken[function.name] = str(error)
             continue
-        routes.append(FunctionRoute(
-            function_name=function.name,
-            template=template,
-            methods=frozenset(str(m).upper() for m in methods) if methods else None,
-        ))
+        routes.append(
+            FunctionRoute(
+                function_name=function.name,
+                template=template,
+                methods=frozenset(str(m).upper() for m in methods) if methods else None,
+            )
+        )
         plans[function.name] = plan_function(function, extensions)
     _warn_conflicts(routes)
     _warn_http_streams(plans)
@@ -139,12 +150,18 @@ def _warn_http_streams(plans: dict[str, InvocationPlan]) -> None:
         return
     classic = sorted(name for name, plan in plans.items() if not plan.http_v2)
     if classic:
-        log.warning("Functions %s use the HTTP streams extension's types and %s use func.HttpRequest: on Azure an app "
-                    "with HTTP streams enabled serves only the extension's types, so those would fail there",
-                    ", ".join(streaming), ", ".join(classic))
+        log.warning(
+            "Functions %s use the HTTP streams extension's types and %s use func.HttpRequest: on Azure an app "
+            "with HTTP streams enabled serves only the extension's types, so those would fail there",
+            ", ".join(streaming),
+            ", ".join(classic),
+        )
     if os.environ.get("PYTHON_ENABLE_INIT_INDEXING", "").strip() != "1":
-        log.warning("Functions %s use the HTTP streams extension: on Azure they need the app setting "
-                    "PYTHON_ENABLE_INIT_INDEXING=1 (devhost serves them without it)", ", ".join(streaming))
+        log.warning(
+            "Functions %s use the HTTP streams extension: on Azure they need the app setting "
+            "PYTHON_ENABLE_INIT_INDEXING=1 (devhost serves them without it)",
+            ", ".join(streaming),
+        )
 
 
 def _warn_conflicts(routes: Sequence[FunctionRoute]) -> None:
@@ -154,9 +171,13 @@ def _warn_conflicts(routes: Sequence[FunctionRoute]) -> None:
             same_path = first.template.text.lower() == second.template.text.lower()
             methods_overlap = first.methods is None or second.methods is None or bool(first.methods & second.methods)
             if same_path and methods_overlap:
-                log.warning("Functions %s and %s both answer /%s with the same method; the Functions host "
-                            "rejects such a conflict, devhost calls only one of them",
-                            first.function_name, second.function_name, first.template.text)
+                log.warning(
+                    "Functions %s and %s both answer /%s with the same method; the Functions host "
+                    "rejects such a conflict, devhost calls only one of them",
+                    first.function_name,
+                    second.function_name,
+                    first.template.text,
+                )
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -166,7 +187,9 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 class FunctionsRoute(BaseRoute):
     """Matches any path one of the app's HTTP functions answers; 405 when only the method is wrong."""
 
-    def __init__(self, functions: HttpFunctions, config: HostConfig, keys: HostKeys, workers: WorkerPool | None = None) -> None:
+    def __init__(
+        self, functions: HttpFunctions, config: HostConfig, keys: HostKeys, workers: WorkerPool | None = None
+    ) -> None:
         self.functions = functions
         self.config = config
         self.keys = keys
@@ -196,17 +219,18 @@ class FunctionsRoute(BaseRoute):
     async def _respond(self, request: Request, decision: RouteDecision) -> Response:
         if decision.match is Match.PARTIAL or decision.route is None:
             allowed = ", ".join(decision.allowed)
-            return _error(405, f"method {request.method} is not allowed here; allowed: {allowed}",
-                          {"Allow": allowed})
+            return _error(405, f"method {request.method} is not allowed here; allowed: {allowed}", {"Allow": allowed})
         name = decision.route.function_name
         if self.config.require_keys:
-            outcome = check_key(self.functions.levels[name], self.keys,
-                                query=request.query_params, headers=request.headers)
+            outcome = check_key(
+                self.functions.levels[name], self.keys, query=request.query_params, headers=request.headers
+            )
             if outcome is not KeyCheck.ALLOWED:
                 level = self.functions.levels[name].value
                 why = "no key was given" if outcome is KeyCheck.MISSING else "the key given is not valid"
-                return _error(401, f"function {name!r} needs a {level} key (query `code` or header "
-                                   f"`x-functions-key`); {why}")
+                return _error(
+                    401, f"function {name!r} needs a {level} key (query `code` or header `x-functions-key`); {why}"
+                )
         plan = self.functions.plans[name]
         if plan.unsupported:
             return _error(501, f"function {name!r} cannot run on devhost: {plan.unsupported}")
@@ -219,12 +243,23 @@ class FunctionsRoute(BaseRoute):
         origin = f"{request.url.scheme}://{request.url.netloc}" if request.url.netloc else self.config.base_url
         if self.workers is not None:
             return _WorkerCall(self.workers, plan, request, decision.route_params, origin, await request.body())
-        return await invoke(plan, request, decision.route_params,
-                            base_url=origin, function_directory=str(self.config.script_root))
+        return await invoke(
+            plan, request, decision.route_params, base_url=origin, function_directory=str(self.config.script_root)
+        )
 
 
-_SCOPE_KEYS = ("http_version", "method", "scheme", "path", "raw_path", "query_string", "root_path", "headers",
-               "client", "server")
+_SCOPE_KEYS = (
+    "http_version",
+    "method",
+    "scheme",
+    "path",
+    "raw_path",
+    "query_string",
+    "root_path",
+    "headers",
+    "client",
+    "server",
+)
 
 
 class _WorkerCall:
@@ -236,8 +271,15 @@ class _WorkerCall:
     function's request sees a disconnect). A worker that dies first: 500 JSON if nothing was sent yet.
     """
 
-    def __init__(self, workers: WorkerPool, plan: InvocationPlan, request: Request, route_params: dict[str, str],
-                 origin: str, body: bytes) -> None:
+    def __init__(
+        self,
+        workers: WorkerPool,
+        plan: InvocationPlan,
+        request: Request,
+        route_params: dict[str, str],
+        origin: str,
+        body: bytes,
+    ) -> None:
         scope = {key: request.scope[key] for key in _SCOPE_KEYS if key in request.scope}
         scope["headers"] = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
         scope["route_params"], scope["body"] = dict(route_params), body
@@ -280,8 +322,13 @@ class _WorkerCall:
             except Exception as error:  # the worker died (or could not run the call): the client gets a 500
                 log.error("Function %s did not complete in its worker process: %s", self.name, error)
                 if not started:
-                    body = JSONResponse({"error": f"function {self.name!r} failed: its worker process exited while "
-                                                  "running it; see the devhost log"}, status_code=500)
+                    body = JSONResponse(
+                        {
+                            "error": f"function {self.name!r} failed: its worker process exited while "
+                            "running it; see the devhost log"
+                        },
+                        status_code=500,
+                    )
                     await body(scope, receive, send)
                 elif not ended:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -315,7 +362,8 @@ def _body_timeout() -> float:
 
 
 def _bounded(receive: Receive, limit: int, timeout: float) -> Receive:
-    """`receive` that refuses a body over `limit` bytes (413) or a gap of more than `timeout` s between its pieces (408)."""
+    """`receive` that refuses a body over `limit` bytes (413) or a gap of more than `timeout` s between its pieces
+    (408)."""
     received = 0
     complete = False
 
@@ -325,7 +373,7 @@ def _bounded(receive: Receive, limit: int, timeout: float) -> Receive:
             return await receive()
         try:
             message = await asyncio.wait_for(receive(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise _BodyRefused(408, f"the request body did not arrive within {timeout:g} s") from None
         if message.get("type") == "http.request":
             received += len(message.get("body", b""))
@@ -367,10 +415,15 @@ def build_app(
     routes.append(FunctionsRoute(functions, config, keys, workers))
     middleware = [Middleware(WaitForStartup, state=state)]
     if config.cors_origins:
-        middleware.append(Middleware(
-            CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["*"],
-            allow_headers=["*"], allow_credentials=config.cors_credentials,
-        ))
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(config.cors_origins),
+                allow_methods=["*"],
+                allow_headers=["*"],
+                allow_credentials=config.cors_credentials,
+            )
+        )
     return Starlette(
         routes=routes,
         middleware=middleware,
@@ -402,8 +455,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _listing_lines(index: FunctionIndex, functions: HttpFunctions, config: HostConfig,
-                   extensions: Sequence[HostExtension]) -> list[str]:
+def _listing_lines(
+    index: FunctionIndex, functions: HttpFunctions, config: HostConfig, extensions: Sequence[HostExtension]
+) -> list[str]:
     served = {t for e in extensions for t in e.trigger_types}
     lines = ["Functions:", ""]
     for function in index.functions:
@@ -470,16 +524,28 @@ async def serve(
 
 
 async def _serve(
-    config: HostConfig, index: FunctionIndex, extensions: Sequence[HostExtension], keys: HostKeys,
-    sock: socket.socket, graceful_seconds: float, workers: WorkerPool | None,
+    config: HostConfig,
+    index: FunctionIndex,
+    extensions: Sequence[HostExtension],
+    keys: HostKeys,
+    sock: socket.socket,
+    graceful_seconds: float,
+    workers: WorkerPool | None,
 ) -> None:
     state = HostState()
     functions = build_functions(index, config, extensions)
     app = build_app(functions, config, keys, extensions, state, workers)
-    server = _Server(uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off",
-        timeout_graceful_shutdown=graceful_seconds, server_header=False, http=protocol_class(),
-    ))
+    server = _Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=graceful_seconds,
+            server_header=False,
+            http=protocol_class(),
+        )
+    )
 
     def request_exit() -> None:
         log.info("Stopping the host (in-flight calls get up to %gs)", graceful_seconds)

@@ -13,6 +13,7 @@ timer function now (the master key is needed when keys are required), as on Azur
 The function gets a `func.TimerRequest` and, for its other input bindings, what the host's
 extensions provide (e.g. a durable client).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,10 +22,11 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import anyio.to_thread
 from croniter import croniter
@@ -71,8 +73,12 @@ def parse_schedule(text: str) -> Schedule:
     text = text.strip()
     interval = _INTERVAL.match(text)
     if interval:
-        span = timedelta(days=int(interval["d"] or 0), hours=int(interval["h"]), minutes=int(interval["m"]),
-                         seconds=int(interval["s"]))
+        span = timedelta(
+            days=int(interval["d"] or 0),
+            hours=int(interval["h"]),
+            minutes=int(interval["m"]),
+            seconds=int(interval["s"]),
+        )
         if span <= timedelta(0):
             raise ValueError(f"the interval {text!r} must be longer than zero")
         return Schedule(text, interval=span)
@@ -103,14 +109,20 @@ class TimerExtension:
     trigger_types = frozenset({"timertrigger"})
     binding_types: frozenset[str] = frozenset()
 
-    def __init__(self, data_dir: Path, base_url: str, others: Sequence[HostExtension] = (),
-                 keys: HostKeys | None = None, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        base_url: str,
+        others: Sequence[HostExtension] = (),
+        keys: HostKeys | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.base_url = base_url.rstrip("/")
         self.others = list(others)
         """The extensions that provide other input bindings (the durable client)."""
         self.keys = keys
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._now = now or (lambda: datetime.now(UTC))
         self._timers: dict[str, _Timer] = {}
 
     # -- HostExtension ------------------------------------------------------------------
@@ -191,8 +203,11 @@ class TimerExtension:
             if timer.use_monitor:
                 self._write_status(timer, due, following)
             if timer.running:
-                log.warning("Timer function %s is still running; its %s occurrence is skipped",
-                            timer.function.name, due.isoformat())
+                log.warning(
+                    "Timer function %s is still running; its %s occurrence is skipped",
+                    timer.function.name,
+                    due.isoformat(),
+                )
             else:
                 asyncio.get_running_loop().create_task(self._invoke(timer, past_due=False, reason="timer"))
             due = following
@@ -250,10 +265,13 @@ class TimerExtension:
             return json_error(404, f"no timer function named {request.path_params['name']!r}")
         wait = request.query_params.get("wait", "").lower() in ("1", "true")
         if wait:
-            ok = await self._invoke(timer, past_due=False, reason="This function was programmatically called via the host APIs.")
+            ok = await self._invoke(
+                timer, past_due=False, reason="This function was programmatically called via the host APIs."
+            )
             return Response(status_code=200 if ok else 500)
         asyncio.get_running_loop().create_task(
-            self._invoke(timer, past_due=False, reason="This function was programmatically called via the host APIs."))
+            self._invoke(timer, past_due=False, reason="This function was programmatically called via the host APIs.")
+        )
         return Response(status_code=202)
 
 

@@ -10,6 +10,7 @@ functions. The app's durable client calls the host's management API over the sam
 It exits when the host closes its end of the socket (the host stopped, or died) and, on Linux, when
 its parent process dies.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,9 @@ from devhost.durable.replay import run_orchestrator
 from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.invoke import InvocationPlan, invoke, plan_function, thread_count
 from devhost.loader import AppLoadError, FunctionIndex, FunctionSpec, describe, load_app
-from devhost.workers import status_read
 from devhost.processes import die_with_parent
 from devhost.timers import call_timer_function
+from devhost.workers import status_read
 
 __all__ = ["main", "thread_count"]
 
@@ -134,7 +135,9 @@ class Worker:
             elif kind == "entity":
                 name, entity_id, exists, state, requests = payload
                 handler = self._function(name).func
-                value = await loop.run_in_executor(self.pool, run_entity_batch, handler, entity_id, exists, state, requests)
+                value = await loop.run_in_executor(
+                    self.pool, run_entity_batch, handler, entity_id, exists, state, requests
+                )
             elif kind == "timer":
                 name, past_due, values = payload
                 await call_timer_function(self._function(name), past_due, values, str(call_id), str(self.script_root))
@@ -145,8 +148,15 @@ class Worker:
             else:
                 raise ValueError(f"unknown call kind {kind!r}")
         except Exception as error:  # reported to the host, which logs it and answers for it
-            self.send(("error", call_id, "".join(traceback.format_exception_only(type(error), error)).strip()
-                       + "\n" + "".join(traceback.format_tb(error.__traceback__))))
+            self.send(
+                (
+                    "error",
+                    call_id,
+                    "".join(traceback.format_exception_only(type(error), error)).strip()
+                    + "\n"
+                    + "".join(traceback.format_tb(error.__traceback__)),
+                )
+            )
             return
         self.send(("result", call_id, value))
 
@@ -156,7 +166,9 @@ class Worker:
             raise LookupError(f"the app has no function named {name!r}")
         return function
 
-    async def _http(self, call_id: int, name: str, request: dict[str, Any], values: dict[str, Any], base_url: str) -> None:
+    async def _http(
+        self, call_id: int, name: str, request: dict[str, Any], values: dict[str, Any], base_url: str
+    ) -> None:
         """Build the request the function expects, call it, and stream its response to the host as ASGI messages."""
         plan = self.plans[name.lower()]
         body: bytes = request.pop("body")
@@ -182,8 +194,14 @@ class Worker:
         scope = {**request, "type": "http", "asgi": {"version": "3.0"}}
         try:
             starlette_request = Request(scope, receive)
-            response = await invoke(plan, starlette_request, route_params, base_url=base_url,
-                                    function_directory=str(self.script_root), binding_values=values)
+            response = await invoke(
+                plan,
+                starlette_request,
+                route_params,
+                base_url=base_url,
+                function_directory=str(self.script_root),
+                binding_values=values,
+            )
             await response(scope, receive, send)
         finally:
             self.disconnects.pop(call_id, None)
@@ -244,9 +262,16 @@ async def _serve(sock: socket.socket, script_root: Path) -> None:
         writer.write(frame(("load_error", str(error))))
         await writer.drain()
         os._exit(3)
-    except BaseException:  # noqa: BLE001 - the app's import failed: the host says so and stops
-        writer.write(frame(("load_error", f"could not load the app in {script_root}: function_app.py failed to import "
-                                          "(traceback below)\n" + traceback.format_exc())))
+    except BaseException:
+        writer.write(
+            frame(
+                (
+                    "load_error",
+                    f"could not load the app in {script_root}: function_app.py failed to import "
+                    "(traceback below)\n" + traceback.format_exc(),
+                )
+            )
+        )
         await writer.drain()
         os._exit(3)
     install_sdk_speedups()  # replays and the client's status reads run here (identical results, less CPU)

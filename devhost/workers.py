@@ -13,6 +13,7 @@ work (orchestrator episodes, entity batches, activities) is sent again to a work
 The workers exit with the host, SIGKILL included (their end of the socket reads EOF; on Linux they
 also ask the kernel for SIGKILL when their parent dies).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,7 +65,7 @@ def status_read(method: str, path: str) -> str | None:
     """The instance id when (`method`, `path`) reads one instance's status (`GET .../instances/{id}`), else None."""
     if method != "GET" or not path.startswith(_STATUS_PREFIX):
         return None
-    rest = path[len(_STATUS_PREFIX):]
+    rest = path[len(_STATUS_PREFIX) :]
     return rest if rest and "/" not in rest else None
 
 
@@ -151,7 +152,9 @@ class WorkerPool:
         self._send(next(self._ids), _Call(kind, payload, retry, future))
         return future
 
-    def http(self, payload: Any, stream: Callable[[tuple[Any, ...]], None]) -> tuple[asyncio.Future[Any], Callable[[], None]]:
+    def http(
+        self, payload: Any, stream: Callable[[tuple[Any, ...]], None]
+    ) -> tuple[asyncio.Future[Any], Callable[[], None]]:
         """Start an HTTP call: its response's messages go to `stream`; the future ends with the call (WorkerDied if its
         worker died first). The function returned tells the worker the client went away."""
         future = _future()
@@ -159,7 +162,12 @@ class WorkerPool:
         worker = self._send(call_id, _Call("http", payload, False, future, stream=stream))
 
         def cancel() -> None:
-            if worker is not None and worker.writer is not None and not worker.writer.is_closing() and call_id in worker.calls:
+            if (
+                worker is not None
+                and worker.writer is not None
+                and not worker.writer.is_closing()
+                and call_id in worker.calls
+            ):
                 worker.writer.write(frame(("cancel", call_id)))
 
         return future, cancel
@@ -183,8 +191,17 @@ class WorkerPool:
     def _spawn(self) -> _Worker:
         ours, theirs = socket.socketpair()
         number = next(self._numbers)
-        command = [sys.executable, "-m", "devhost.worker_main", "--script-root", str(self.script_root),
-                   "--fd", str(theirs.fileno()), "--number", str(number)]
+        command = [
+            sys.executable,
+            "-m",
+            "devhost.worker_main",
+            "--script-root",
+            str(self.script_root),
+            "--fd",
+            str(theirs.fileno()),
+            "--number",
+            str(number),
+        ]
         process = subprocess.Popen(command, pass_fds=(theirs.fileno(),), close_fds=True, env=_worker_env(self.env))
         theirs.close()
         worker = _Worker(number, process, ready=_future())
@@ -249,7 +266,9 @@ class WorkerPool:
         elif kind == "error":
             call.future.set_exception(CallFailed(message[2]))
 
-    async def _rpc(self, worker: _Worker, rpc_id: int, method: str, target: tuple[str, str, str, str], body: bytes | None) -> None:
+    async def _rpc(
+        self, worker: _Worker, rpc_id: int, method: str, target: tuple[str, str, str, str], body: bytes | None
+    ) -> None:
         instance = status_read(method, target[2])
         if instance is not None:
             self._watched.add(instance)
@@ -282,11 +301,17 @@ class WorkerPool:
         if not self.functions:  # still starting: `start` reports it
             return
         calls, worker.calls = worker.calls, {}
-        never_sent = dict(worker.unsent)  # given to it while it was loading the app: they go to the next one as they are
+        never_sent = dict(
+            worker.unsent
+        )  # given to it while it was loading the app: they go to the next one as they are
         for call_id in never_sent:
             calls.pop(call_id, None)
-        log.error("Worker process %s exited (code %s) with %d call(s) running; starting another",
-                  worker.process.pid, code, len(calls))
+        log.error(
+            "Worker process %s exited (code %s) with %d call(s) running; starting another",
+            worker.process.pid,
+            code,
+            len(calls),
+        )
         self._spawn()  # a Python start and the app's import: about a second, so one that cannot load is no busy loop
         for call_id, call in never_sent.items():
             call.attempts -= 1
@@ -298,7 +323,9 @@ class WorkerPool:
                 self._send(call_id, call)
             else:
                 times = f", {call.attempts} times" if call.retry else ""
-                call.future.set_exception(WorkerDied(f"the worker process exited (code {code}) while running it{times}"))
+                call.future.set_exception(
+                    WorkerDied(f"the worker process exited (code {code}) while running it{times}")
+                )
 
 
 def _future() -> asyncio.Future[Any]:
@@ -313,5 +340,7 @@ def _worker_env(extra: dict[str, str]) -> dict[str, str]:
     the worker imports the same devhost whatever the working directory."""
     env = {**os.environ, **extra}
     home = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join([home] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != home])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [home] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != home]
+    )
     return env

@@ -8,23 +8,24 @@ leaves the queue, nothing appended), `summarized` (a fold of the running summary
 `assistant.window.apply_fold`), `archived` (the window's oldest messages are now in the
 archive: drop them, see `assistant.window`), `delete`, `patch` (instructions, skills, approval timeout;
 the history stays), the approvals (`await_approval`, `decide`, `approval_state`, `approvals_done`, see
-`assistant.approvals`) and cancelling (`cancel_turn`, `note_cancelled_turn`). Entity operations run one at a time, so the queue's
+`assistant.approvals`) and cancelling (`cancel_turn`, `note_cancelled_turn`). Entity operations run one at a time, so
+the queue's
 order is the order the turns' `enqueue_turn` requests reached the entity. The state is the
 `ChatState` dataclass, stored as its dict form and converted here, at the edge.
 """
+
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import azure.durable_functions as df
 
-from dataclasses import replace
-
 from assistant.approvals import DecisionError, PendingApproval, apply_decisions, parse_decisions
 from assistant.messages import parse_utc
 from assistant.queueing import cancel_turn, enqueue_turn, poll_turn
-from assistant.window import apply_archived, apply_fold, plan_archive, plan_fold, summarized_part
 from assistant.state import ChatState, TurnRecord, append_turn, new_chat, note_failed_turn, patch_chat
+from assistant.window import apply_archived, apply_fold, plan_archive, plan_fold, summarized_part
 
 __all__ = ["CHAT_ENTITY", "apply_operation", "bp", "chat_entity_id"]
 
@@ -34,10 +35,24 @@ FOLD_LEASE_MESSAGES = 8
 
 bp = df.Blueprint()
 
-_WITH_INPUT = frozenset({
-    "create", "append_turn", "note_failed_turn", "enqueue_turn", "poll_turn", "archived", "summarized", "patch", "await_approval",
-    "decide", "approval_state", "approvals_done", "cancel_turn", "note_cancelled_turn",
-})
+_WITH_INPUT = frozenset(
+    {
+        "create",
+        "append_turn",
+        "note_failed_turn",
+        "enqueue_turn",
+        "poll_turn",
+        "archived",
+        "summarized",
+        "patch",
+        "await_approval",
+        "decide",
+        "approval_state",
+        "approvals_done",
+        "cancel_turn",
+        "note_cancelled_turn",
+    }
+)
 
 
 def chat_entity_id(chat_id: str) -> df.EntityId:
@@ -57,16 +72,18 @@ def _head(state: ChatState) -> str | None:
     return state.queue[0] if state.queue else None
 
 
-def apply_operation(
-    chat_id: str, state: ChatState | None, operation: str, data: Any
-) -> tuple[ChatState | None, Any]:
+def apply_operation(chat_id: str, state: ChatState | None, operation: str, data: Any) -> tuple[ChatState | None, Any]:
     """The new state (None: deleted) and the result of `operation` on `state`; pure."""
     if operation == "create":
         data = data or {}
         ttl, skills, timeout = data.get("ttlSeconds"), data.get("skills"), data.get("approvalTimeoutSeconds")
         created = new_chat(
-            chat_id, data.get("instructions"), parse_utc(data["createdAt"]), int(ttl) if ttl else None,
-            tuple(skills) if skills is not None else None, int(timeout) if timeout else None,
+            chat_id,
+            data.get("instructions"),
+            parse_utc(data["createdAt"]),
+            int(ttl) if ttl else None,
+            tuple(skills) if skills is not None else None,
+            int(timeout) if timeout else None,
         )
         return created, {"chatId": chat_id, "createdAt": created.created_at}
     if operation == "patch":
@@ -74,9 +91,12 @@ def apply_operation(
             return None, {"found": False}
         skills, timeout = data.get("skills"), data.get("approvalTimeoutSeconds")
         patched = patch_chat(
-            state, parse_utc(data["at"]), instructions=data.get("instructions"),
+            state,
+            parse_utc(data["at"]),
+            instructions=data.get("instructions"),
             skills=tuple(skills) if skills is not None else None,
-            approval_timeout_seconds=int(timeout) if timeout else None, clear_skills=bool(data.get("allSkills")),
+            approval_timeout_seconds=int(timeout) if timeout else None,
+            clear_skills=bool(data.get("allSkills")),
         )
         return patched, {"found": True}
     if operation == "await_approval":
@@ -110,15 +130,22 @@ def apply_operation(
         if state is None:
             return None, {"nextTurnId": None}
         turn_id = str(data)
-        left = replace(state, queue=tuple(t for t in state.queue if t != turn_id),
-                       pending_approval=None if state.pending_approval and state.pending_approval.turn_id == turn_id
-                       else state.pending_approval)
+        left = replace(
+            state,
+            queue=tuple(t for t in state.queue if t != turn_id),
+            pending_approval=None
+            if state.pending_approval and state.pending_approval.turn_id == turn_id
+            else state.pending_approval,
+        )
         return left, {"nextTurnId": _head(left)}
     if operation == "expiry":
         if state is None:
             return None, {"exists": False}
         return state, {
-            "exists": True, "lastUpdatedAt": state.last_updated_at, "ttlSeconds": state.ttl_seconds, "busy": bool(state.queue),
+            "exists": True,
+            "lastUpdatedAt": state.last_updated_at,
+            "ttlSeconds": state.ttl_seconds,
+            "busy": bool(state.queue),
         }
     if operation == "read":
         return state, None if state is None else state.to_dict()
@@ -129,17 +156,33 @@ def apply_operation(
         return state, poll_turn(state, str(data)).to_dict()
     if operation == "append_turn":
         if state is None:
-            return None, {"appended": False, "cancelled": True, "totalMessages": 0, "archive": None, "fold": None,
-                          "nextTurnId": None}
+            return None, {
+                "appended": False,
+                "cancelled": True,
+                "totalMessages": 0,
+                "archive": None,
+                "fold": None,
+                "nextTurnId": None,
+            }
         record = TurnRecord.from_dict(data)
         if record.turn_id in state.turn_ids:
             return state, {
-                "appended": True, "cancelled": False, "totalMessages": _total(state), "archive": None, "fold": None, "nextTurnId": _head(state),
+                "appended": True,
+                "cancelled": False,
+                "totalMessages": _total(state),
+                "archive": None,
+                "fold": None,
+                "nextTurnId": _head(state),
             }
         if record.turn_id not in state.queue:
             # The chat was reset (or the turn never queued): it ran on a chat that no longer exists.
             return state, {
-                "appended": False, "cancelled": True, "totalMessages": _total(state), "archive": None, "fold": None, "nextTurnId": _head(state),
+                "appended": False,
+                "cancelled": True,
+                "totalMessages": _total(state),
+                "archive": None,
+                "fold": None,
+                "nextTurnId": _head(state),
             }
         updated = append_turn(state, record)
         working = int(data.get("workingMessages") or 64)

@@ -7,11 +7,12 @@ everything (its entity and its archive in Table storage), so purging loses no me
 what the Durable backend keeps of each turn's run (~50-66 KB per turn on devhost), which would
 otherwise grow forever. The turns' event logs older than the retention are deleted with them.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 CLEANUP_FUNCTION = "cleanup"
 CLEANUP_SCHEDULE = "0 */10 * * * *"
 """NCRONTAB: every 10 minutes, on the minute."""
-_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _FINISHED = [
     OrchestrationRuntimeStatus.Completed,
     OrchestrationRuntimeStatus.Failed,
@@ -51,8 +52,13 @@ async def purge_finished_turns(client: df.DurableOrchestrationClient, now: datet
 async def cleanup(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     """Purge finished orchestrations past the retention."""
     retention = timedelta(hours=assistant_settings().turn_retention_hours)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     purged = await purge_finished_turns(client, now, retention)
     events = await asyncio.to_thread(forget_events_before, now - retention)
-    log.info("cleanup: purged %d finished orchestration(s) and %d turn event(s) older than %s%s", purged, events,
-             retention, " (a run was missed while the app was down)" if timer.past_due else "")
+    log.info(
+        "cleanup: purged %d finished orchestration(s) and %d turn event(s) older than %s%s",
+        purged,
+        events,
+        retention,
+        " (a run was missed while the app was down)" if timer.past_due else "",
+    )

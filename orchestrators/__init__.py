@@ -1,4 +1,5 @@
 """Orchestrators: the chat turn and chat administration, as deterministic generators."""
+
 from __future__ import annotations
 
 from orchestrators.chat_admin import CHAT_ADMIN, ChatAdminInput

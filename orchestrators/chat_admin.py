@@ -1,11 +1,13 @@
 """The `chat_admin` orchestrator: creating/resetting, changing and deleting a chat, deciding a turn's
 approvals and cancelling a turn, so the API can wait for the entity's answer.
 
-Creating or resetting also deletes an old archive of the chat. Creating goes through `call_entity`, so when the orchestration completes the entity has applied
+Creating or resetting also deletes an old archive of the chat. Creating goes through `call_entity`, so when the
+orchestration completes the entity has applied
 the reset and a GET or POST sent afterwards sees the new chat. Deleting removes the entity's state,
 then the skills' data and the archive of the chat, and returns the turn instance ids the API purges
 (those the entity remembers and those of the archived messages).
 """
+
 from __future__ import annotations
 
 from collections.abc import Generator
@@ -43,7 +45,12 @@ class ChatAdminInput:
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        data = {"chatId": self.chat_id, "action": self.action, "instructions": self.instructions, "ttlSeconds": self.ttl_seconds}
+        data = {
+            "chatId": self.chat_id,
+            "action": self.action,
+            "instructions": self.instructions,
+            "ttlSeconds": self.ttl_seconds,
+        }
         if self.options:
             data["options"] = self.options
         return data
@@ -52,8 +59,13 @@ class ChatAdminInput:
     def from_dict(cls, data: dict[str, Any]) -> ChatAdminInput:
         """Inverse of `to_dict`, at the receiving edge."""
         ttl = data.get("ttlSeconds")
-        return cls(chat_id=str(data["chatId"]), action=str(data["action"]), instructions=data.get("instructions"),
-                   ttl_seconds=int(ttl) if ttl else None, options=data.get("options") or None)
+        return cls(
+            chat_id=str(data["chatId"]),
+            action=str(data["action"]),
+            instructions=data.get("instructions"),
+            ttl_seconds=int(ttl) if ttl else None,
+            options=data.get("options") or None,
+        )
 
 
 def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
@@ -64,8 +76,14 @@ def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     if request.action == "create":
         created_at = format_utc(context.current_utc_datetime)
         created = yield context.call_entity(
-            entity, "create",
-            {"instructions": request.instructions, "createdAt": created_at, "ttlSeconds": request.ttl_seconds, **options},
+            entity,
+            "create",
+            {
+                "instructions": request.instructions,
+                "createdAt": created_at,
+                "ttlSeconds": request.ttl_seconds,
+                **options,
+            },
         )
         # A reset chat is a fresh chat: its skills' data (its todos) go too, as on DELETE.
         yield context.call_activity_with_retry(FORGET_CHAT_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id})

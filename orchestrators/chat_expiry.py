@@ -7,6 +7,7 @@ is queued, in which case it sleeps again (`continue_as_new`, so its history stay
 that changes the TTL raises `ttl-changed`, which cuts the sleep short. A chat deleted or reset
 without a TTL ends it at its next wake.
 """
+
 from __future__ import annotations
 
 from collections.abc import Generator
@@ -44,7 +45,9 @@ def run_expiry(context: df.DurableOrchestrationContext) -> Generator[Any, Any, d
     deadline = parse_utc(info["lastUpdatedAt"]) + timedelta(seconds=int(info["ttlSeconds"]))
     now = context.current_utc_datetime
     if now >= deadline and not info.get("busy"):
-        result = yield context.call_sub_orchestrator(CHAT_ADMIN, ChatAdminInput(chat_id=chat_id, action="delete").to_dict())
+        result = yield context.call_sub_orchestrator(
+            CHAT_ADMIN, ChatAdminInput(chat_id=chat_id, action="delete").to_dict()
+        )
         return {"chatId": chat_id, "expired": True, "turnIds": (result or {}).get("turnIds", [])}
     wake = deadline if now < deadline else now + timedelta(seconds=BUSY_RECHECK_SECONDS)
     timer = context.create_timer(wake)

@@ -24,6 +24,7 @@ it is still the chat's newest turn, it goes on from there without running those 
 Either way the orchestration fails with a `TurnFailed` message the API turns into its answer.
 Timers and entity calls are in the history, so after a crash the turn resumes where it was.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,13 +40,20 @@ from activities.archive import ARCHIVE_ACTIVITY
 from activities.chat_completion import CHAT_COMPLETION_ACTIVITY
 from activities.event_log import PUBLISH_ACTIVITY
 from activities.summarize import SUMMARIZE_ACTIVITY
+from activities.turns import ALIVE_STATUSES, TURN_STATUS_ACTIVITY
 from assistant.approvals import PendingApproval, PendingCall
 from assistant.events import (
-    APPROVAL_DECIDED, APPROVAL_REQUIRED, TURN_QUEUED, TURN_STARTED, EventDraft, drafts_to_dicts, tool_completed, tool_started,
+    APPROVAL_DECIDED,
+    APPROVAL_REQUIRED,
+    TURN_QUEUED,
+    TURN_STARTED,
+    EventDraft,
+    drafts_to_dicts,
+    tool_completed,
+    tool_started,
 )
 from assistant.memory import FoldPlan
 from assistant.messages import ToolCall, format_utc
-from activities.turns import ALIVE_STATUSES, TURN_STATUS_ACTIVITY
 from assistant.payloads import CompletionResult, EventTarget, ToolResult, TurnInput, TurnOutput
 from assistant.queueing import CANCELLED, DONE, QUEUED, RUNNING, TurnSlot
 from assistant.turn import TurnRun
@@ -174,7 +182,9 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     if partial:
         run = TurnRun.resume(turn, context.instance_id, chat.prompt_history(history), partial, run_key)
     else:
-        run = TurnRun.begin(turn, context.instance_id, chat.prompt_history(history), context.current_utc_datetime, run_key)
+        run = TurnRun.begin(
+            turn, context.instance_id, chat.prompt_history(history), context.current_utc_datetime, run_key
+        )
     if turn.summary:
         run = run.with_memory(chat.archived_count + chat.covered, len(history) - 1 - chat.covered)
     if turn.events:
@@ -297,10 +307,18 @@ def _fold(
         result = None
     summary = result.get("summary") if isinstance(result, dict) else None
     # Reported either way: the entity plans no other fold while this one is out.
-    done = yield context.call_entity(chat_entity_id(turn.chat_id), "summarized", {
-        "turnId": context.instance_id, "generation": plan.generation, "fromSeq": plan.from_seq,
-        "uptoSeq": plan.upto_seq, "summary": summary, "workingMessages": turn.working_messages,
-    })
+    done = yield context.call_entity(
+        chat_entity_id(turn.chat_id),
+        "summarized",
+        {
+            "turnId": context.instance_id,
+            "generation": plan.generation,
+            "fromSeq": plan.from_seq,
+            "uptoSeq": plan.upto_seq,
+            "summary": summary,
+            "workingMessages": turn.working_messages,
+        },
+    )
     return done.get("archive") if isinstance(done, dict) and done.get("applied") else None
 
 
@@ -321,33 +339,48 @@ def _run_calls(
     return run, [ToolResult.from_dict(r) for r in done]
 
 
-def _publish(context: df.DurableOrchestrationContext, target: EventTarget | None, drafts: list[EventDraft]) -> Generator[Any, Any, None]:
+def _publish(
+    context: df.DurableOrchestrationContext, target: EventTarget | None, drafts: list[EventDraft]
+) -> Generator[Any, Any, None]:
     """Write events the orchestrator decided (best effort: a stream missing them is better than a failed turn)."""
     if target is None or not drafts:
         return
-    request = {"turnId": target.turn_id, "chatId": target.chat_id, "start": target.start, "events": drafts_to_dicts(drafts)}
+    request = {
+        "turnId": target.turn_id,
+        "chatId": target.chat_id,
+        "start": target.start,
+        "events": drafts_to_dicts(drafts),
+    }
     try:
         yield context.call_activity_with_retry(PUBLISH_ACTIVITY, ACTIVITY_RETRY, request)
-    except Exception:  # noqa: BLE001 - see the docstring
+    except Exception:
         pass
 
 
 def _await_approval(
-    context: df.DurableOrchestrationContext, turn: TurnInput, run: TurnRun, calls: list[ToolCall],
-    index: dict[str, int], cancel: Any, timeout_seconds: int,
+    context: df.DurableOrchestrationContext,
+    turn: TurnInput,
+    run: TurnRun,
+    calls: list[ToolCall],
+    index: dict[str, int],
+    cancel: Any,
+    timeout_seconds: int,
 ) -> Generator[Any, Any, tuple[TurnRun, list[ToolResult]]]:
     """Record the calls as waiting in the chat, wait (a durable timer raced by the approval event: no compute),
     then run the approved ones; the denied and the undecided get a result saying so."""
     entity = chat_entity_id(turn.chat_id)
     requested = context.current_utc_datetime
     expires = requested + timedelta(seconds=timeout_seconds)
-    pending = PendingApproval(context.instance_id, tuple(
-        PendingCall(c.id, c.name, c.arguments, format_utc(requested), format_utc(expires)) for c in calls
-    ))
+    pending = PendingApproval(
+        context.instance_id,
+        tuple(PendingCall(c.id, c.name, c.arguments, format_utc(requested), format_utc(expires)) for c in calls),
+    )
     yield context.call_entity(entity, "await_approval", pending.to_dict())
     context.set_custom_status({**ACCEPTED_STATUS, "requiresAction": pending.to_api("")})
     run, target = run.reserve(1)
-    yield from _publish(context, target, [EventDraft(APPROVAL_REQUIRED, {"toolCalls": [c.to_api() for c in pending.calls]})])
+    yield from _publish(
+        context, target, [EventDraft(APPROVAL_REQUIRED, {"toolCalls": [c.to_api() for c in pending.calls]})]
+    )
     while True:
         timer = context.create_timer(expires)
         decided_event = context.wait_for_external_event(APPROVAL_EVENT)
@@ -365,11 +398,21 @@ def _await_approval(
     context.set_custom_status(ACCEPTED_STATUS)
     verdicts = {c.tool_call_id: c for c in pending.calls}
     run, target = run.reserve(len(calls))
-    yield from _publish(context, target, [
-        EventDraft(APPROVAL_DECIDED, {"toolCallId": c.id, "approved": bool(verdicts[c.id].approved),
-                                      "reason": verdicts[c.id].reason if verdicts[c.id].approved is not None else "no answer in time"})
-        for c in calls
-    ])
+    yield from _publish(
+        context,
+        target,
+        [
+            EventDraft(
+                APPROVAL_DECIDED,
+                {
+                    "toolCallId": c.id,
+                    "approved": bool(verdicts[c.id].approved),
+                    "reason": verdicts[c.id].reason if verdicts[c.id].approved is not None else "no answer in time",
+                },
+            )
+            for c in calls
+        ],
+    )
     approved = [c for c in calls if verdicts[c.id].approved]
     run, results = yield from _run_calls(context, run, approved, index, cancel)
     refused: list[ToolResult] = []
@@ -378,7 +421,9 @@ def _await_approval(
         if verdict.approved:
             continue
         why = "no answer in time" if verdict.approved is None else (verdict.reason or "no reason given")
-        refused.append(ToolResult(call.id, call.name, f"error: the user declined this call ({why}); it did not run", ok=False))
+        refused.append(
+            ToolResult(call.id, call.name, f"error: the user declined this call ({why}); it did not run", ok=False)
+        )
     if refused:
         denied_calls = [c for c in calls if not verdicts[c.id].approved]
         run, targets = run.tool_targets(denied_calls)

@@ -1,4 +1,5 @@
 """Durable retry options shared by the orchestrators."""
+
 from __future__ import annotations
 
 import azure.durable_functions as df

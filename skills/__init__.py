@@ -1,4 +1,5 @@
 """The skills the assistant offers the model as tools, their registry and their stores."""
+
 from __future__ import annotations
 
 from skills import todos as _todos  # noqa: F401 - registers AddTodo and GetTodos

@@ -3,6 +3,7 @@
 A skill's activity writes its call's `tool_call.started` and `tool_call.completed` to the turn's event
 log at the sequence numbers the orchestrator gave it (insert-only: a re-run writes nothing twice).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,8 +12,8 @@ from typing import Any
 import azure.durable_functions as df
 
 from activities.event_log import append_events
-from assistant.events import tool_completed, tool_started
 from assistant import telemetry
+from assistant.events import tool_completed, tool_started
 from assistant.payloads import ToolInvocation
 from skills.registry import SkillRegistry
 
@@ -37,9 +38,15 @@ def _skill_activity(registry: SkillRegistry, name: str) -> Callable[[Any], dict[
         if target is not None:
             started = tool_started(invocation.call.id, invocation.call.name, invocation.call.arguments)
             append_events(target.turn_id, target.chat_id, target.start, [started])
-        attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": invocation.call.name,
-                      "gen_ai.tool.call.id": invocation.call.id, "chat.id": invocation.chat_id}
-        with telemetry.span(f"execute_tool {invocation.call.name}", invocation.traceparent, attributes=attributes) as span:
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": invocation.call.name,
+            "gen_ai.tool.call.id": invocation.call.id,
+            "chat.id": invocation.chat_id,
+        }
+        with telemetry.span(
+            f"execute_tool {invocation.call.name}", invocation.traceparent, attributes=attributes
+        ) as span:
             result = registry.invoke(invocation)
             span.set_attribute("ok", result.ok)
         if target is not None and target.end is not None:

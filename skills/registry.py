@@ -6,6 +6,7 @@ skill runs; every failure becomes an error result the model can explain, never a
 bad arguments ("fix them and retry"), `SkillError` ("this failed"), anything else (a bug: logged
 with its traceback, the model only learns that the tool failed).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -45,7 +46,7 @@ class SkillContext:
     a skill with an effect must make it happen once per key (e.g. as a row key, or a store's idempotency header)."""
 
 
-Approval = Union[bool, Callable[[dict[str, Any]], bool]]
+Approval = bool | Callable[[dict[str, Any]], bool]
 """A skill's approval policy: False (never, the default), True (always), or a function of the arguments."""
 
 
@@ -84,8 +85,12 @@ class Skill:
 
     def describe(self) -> dict[str, Any]:
         """The public description (`GET /api/skills`)."""
-        return {"name": self.name, "description": self.description, "parameters": self.parameters,
-                "approval": self.approval_policy}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.parameters,
+            "approval": self.approval_policy,
+        }
 
     def tool_definition(self) -> dict[str, Any]:
         """The chat-completions `tools` entry."""
@@ -106,7 +111,8 @@ class SkillRegistry:
     def skill(
         self, name: str, description: str, parameters: dict[str, Any] | None = None, approval: Approval = False
     ) -> Callable[[F], F]:
-        """Decorator: register `func(context: SkillContext, **arguments)` as the skill `name` (`approval`: see `Skill`)."""
+        """Decorator: register `func(context: SkillContext, **arguments)` as the skill `name` (`approval`: see
+        `Skill`)."""
         schema = parameters if parameters is not None else {"type": "object", "properties": {}}
         if not _NAME.match(name):
             raise ValueError(f"skill name {name!r} must be 1-64 letters, digits, '_' or '-'")
@@ -120,7 +126,9 @@ class SkillRegistry:
             raise ValueError(f"skill {name!r}: invalid parameters schema: {error.message}") from error
 
         def register(func: F) -> F:
-            self._skills[name] = Skill(name=name, description=description, parameters=schema, func=func, approval=approval)
+            self._skills[name] = Skill(
+                name=name, description=description, parameters=schema, func=func, approval=approval
+            )
             self._validators[name] = Draft202012Validator(schema)
             return func
 
@@ -176,7 +184,7 @@ class SkillRegistry:
             value = skill.func(context, **arguments)
         except SkillError as error:
             return failed(str(error))
-        except Exception:  # noqa: BLE001 - a bug in a skill must not crash the turn; the log has the traceback
+        except Exception:
             log.exception("skill %s failed on call %s of chat %s", skill.name, call.id, invocation.chat_id)
             return failed(f"{skill.name} failed unexpectedly")
         content = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)

@@ -5,6 +5,7 @@ identity-based: `AzureWebJobsStorage__tableServiceUri` (or `__accountName`) with
 `__credential=managedidentity` and `__clientId` for a user-assigned identity. The service client
 is built on first use and reused; tables are created once per process.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,12 +16,19 @@ from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
-from urllib3.util.retry import Retry
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
+from urllib3.util.retry import Retry
 
 __all__ = [
-    "StorageNotConfigured", "escape_key", "join_chunks", "reset_storage", "row_key", "split_chunks", "table", "table_service",
+    "StorageNotConfigured",
+    "escape_key",
+    "join_chunks",
+    "reset_storage",
+    "row_key",
+    "split_chunks",
+    "table",
+    "table_service",
 ]
 
 _CHUNK = 30000

@@ -9,13 +9,14 @@ record the key of the call that did it (a deleted todo stays as a tombstone, lef
 list), so a re-run of that call answers what it answered the first time, and another call on a todo
 already deleted is told so.
 """
+
 from __future__ import annotations
 
 import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from azure.core import MatchConditions
@@ -47,7 +48,12 @@ class Todo:
 
     def to_dict(self) -> dict[str, Any]:
         """What GetTodos gives the model."""
-        return {"id": self.id, "taskDescription": self.task_description, "done": self.done, "createdAt": self.created_at}
+        return {
+            "id": self.id,
+            "taskDescription": self.task_description,
+            "done": self.done,
+            "createdAt": self.created_at,
+        }
 
 
 def todo_id(idempotency_key: str) -> str:
@@ -72,13 +78,18 @@ def list_todos(chat_id: str) -> list[Todo]:
     parameters={
         "type": "object",
         "properties": {
-            "taskDescription": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "The description of the todo task"}
+            "taskDescription": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 1000,
+                "description": "The description of the todo task",
+            }
         },
         "required": ["taskDescription"],
         "additionalProperties": False,
     },
 )
-def add_todo(context: SkillContext, taskDescription: str) -> dict[str, Any]:  # noqa: N803 - the schema's name
+def add_todo(context: SkillContext, taskDescription: str) -> dict[str, Any]:
     """Add a todo to the chat (once per idempotency key)."""
     task = taskDescription.strip()
     if not task:
@@ -87,7 +98,7 @@ def add_todo(context: SkillContext, taskDescription: str) -> dict[str, Any]:  # 
         "PartitionKey": context.chat_id,
         "RowKey": todo_id(context.idempotency_key or context.tool_call_id),
         "taskDescription": task,
-        "createdAt": format_utc(datetime.now(timezone.utc)),
+        "createdAt": format_utc(datetime.now(UTC)),
     }
     try:
         _todo_table().create_entity(entity)
@@ -108,7 +119,9 @@ def get_todos(context: SkillContext) -> list[dict[str, Any]]:
 
 _TODO_ID = {
     "type": "object",
-    "properties": {"todoId": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The todo's id (from GetTodos)"}},
+    "properties": {
+        "todoId": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The todo's id (from GetTodos)"}
+    },
     "required": ["todoId"],
     "additionalProperties": False,
 }
@@ -129,15 +142,19 @@ def _change(chat_id: str, todo: str, change: Callable[[dict[str, Any]], dict[str
             return row
         row.update(updates)
         try:
-            client.update_entity(row, mode=UpdateMode.REPLACE, etag=entity.metadata["etag"],
-                                 match_condition=MatchConditions.IfNotModified)
+            client.update_entity(
+                row,
+                mode=UpdateMode.REPLACE,
+                etag=entity.metadata["etag"],
+                match_condition=MatchConditions.IfNotModified,
+            )
             return row
         except ResourceModifiedError:
             continue
 
 
 @registry.skill(name="CompleteTodo", description="Mark a todo task as done", parameters=_TODO_ID)
-def complete_todo(context: SkillContext, todoId: str) -> dict[str, Any]:  # noqa: N803 - the schema's name
+def complete_todo(context: SkillContext, todoId: str) -> dict[str, Any]:
     """Mark the todo done (a repeat of the call answers the same)."""
 
     def change(row: dict[str, Any]) -> dict[str, Any] | None:
@@ -150,10 +167,12 @@ def complete_todo(context: SkillContext, todoId: str) -> dict[str, Any]:  # noqa
 
 
 @registry.skill(
-    name="DeleteTodo", description="Delete a todo task (the user is asked to approve it first)", parameters=_TODO_ID,
+    name="DeleteTodo",
+    description="Delete a todo task (the user is asked to approve it first)",
+    parameters=_TODO_ID,
     approval=True,
 )
-def delete_todo(context: SkillContext, todoId: str) -> dict[str, Any]:  # noqa: N803 - the schema's name
+def delete_todo(context: SkillContext, todoId: str) -> dict[str, Any]:
     """Delete the todo once: it stays as a tombstone naming the call that deleted it."""
 
     def change(row: dict[str, Any]) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
 """Session-wide fixtures: one Azurite for the whole run (skipped if it is not installed)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

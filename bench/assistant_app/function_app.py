@@ -9,6 +9,7 @@ see from the tool results alone whether calls of one answer overlapped.
 The registration must happen before the product's `function_app.py` is imported: the skills
 blueprint is built from the registry when `skills.blueprint` is first imported.
 """
+
 from __future__ import annotations
 
 import importlib.util

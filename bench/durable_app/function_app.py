@@ -3,6 +3,7 @@
 One orchestrator calls five `say_hello` activities in sequence; per instance that is
 6 orchestrator steps (episodes) and 5 activity executions: 11 work items.
 """
+
 from __future__ import annotations
 
 from collections.abc import Generator

@@ -1,4 +1,5 @@
 """`python -m bench.peer_servers <plain|langgraph|dbos> --port N --data DIR --model-url URL`: serve one peer."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,9 @@ def main() -> None:
     args.data.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.WARNING)
     peer = importlib.import_module(f"bench.peer_servers.{args.system}").build(args.data, args.model_url)
-    uvicorn.run(build_app(peer), host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
-                timeout_keep_alive=75)  # as a production server behind a load balancer; 5 s closed pooled connections mid-run
+    uvicorn.run(
+        build_app(peer), host="127.0.0.1", port=args.port, log_level="warning", access_log=False, timeout_keep_alive=75
+    )  # as a production server behind a load balancer; 5 s closed pooled connections mid-run
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ The model sees the instructions and the newest messages, at most `WINDOW` (64, t
 window), starting at a user message so a tool call is never cut from its results. It is offered one
 tool, `Sleep` (the bench app's skill of known latency); its result records when it started and ended.
 """
+
 from __future__ import annotations
 
 import asyncio

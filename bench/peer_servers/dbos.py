@@ -6,6 +6,7 @@ output checkpointed in the system database, so a crashed turn resumes where it s
 messages are application data in their own SQLite file (`common.ChatStore`), read and appended by
 steps; the append is keyed by sequence number, so a resumed turn does not write twice.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -71,11 +72,13 @@ class DbosPeer(Peer):
     async def start(self) -> None:
         _state["store"] = ChatStore(self._data_dir / "chats.sqlite")
         _state["client"] = AsyncOpenAI(base_url=self._model_url, api_key="bench")
-        DBOS(config={
-            "name": "peer-bench",
-            "system_database_url": f"sqlite:///{self._data_dir / 'dbos.sqlite'}",
-            "log_level": "WARNING",
-        })
+        DBOS(
+            config={
+                "name": "peer-bench",
+                "system_database_url": f"sqlite:///{self._data_dir / 'dbos.sqlite'}",
+                "log_level": "WARNING",
+            }
+        )
         DBOS.launch()
 
     async def stop(self) -> None:

@@ -5,6 +5,7 @@ As LangGraph's own agent tutorial builds it: `MessagesState`, `ChatOpenAI(...).b
 checkpoint after every step. The model node sends the instructions and the newest messages
 (`common.window`), as the other systems do. The instructions are the thread's first message.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,7 +76,9 @@ class LangGraphPeer(Peer):
         return {"configurable": {"thread_id": chat}}
 
     async def create(self, chat: str, instructions: str) -> None:
-        await self._graph.aupdate_state(self._config(chat), {"messages": [SystemMessage(instructions)]}, as_node="agent")
+        await self._graph.aupdate_state(
+            self._config(chat), {"messages": [SystemMessage(instructions)]}, as_node="agent"
+        )
 
     async def turn(self, chat: str, message: str) -> list[dict[str, Any]] | None:
         # No read before the turn (LangGraph loads the checkpoint itself): a chat never PUT is not a 404 here.

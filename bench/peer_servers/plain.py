@@ -4,6 +4,7 @@ The model is called, tool calls run in parallel threads, the model is called aga
 messages are written in one transaction at the end: a crash mid-turn loses the turn (and a retried
 POST repeats the tools' effects). What durability is measured against.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,9 +47,7 @@ class PlainPeer(Peer):
             results = await asyncio.gather(
                 *(asyncio.to_thread(sleep_result, c.id, c.function.arguments) for c in answer.tool_calls)
             )
-            new.extend(
-                {"role": "tool", "tool_call_id": c.id, "content": r} for c, r in zip(answer.tool_calls, results)
-            )
+            new.extend({"role": "tool", "tool_call_id": c.id, "content": r} for c, r in zip(answer.tool_calls, results))
         self._store.append(chat, next_seq, new)
         return new
 

@@ -10,6 +10,7 @@ Modules by role: `history` (event builders), `replay` (pure replay executor),
 `operations` (client operations), `api` (HTTP routes), `binding` (client binding value),
 `local_rpc` (the app's client calls to those routes delivered in-process).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,26 +21,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from devhost.channel import CLIENT_BINDING_ENV
+from devhost.config import ConfigError
 from devhost.durable.api import management_routes
 from devhost.durable.binding import WEBHOOK_PREFIX, client_binding_json, management_urls
 from devhost.durable.engine import DurableEngine
 from devhost.durable.local_rpc import LocalRpc, local_rpc_enabled
 from devhost.durable.operations import DurableError, Operations
 from devhost.durable.versions import version_policy
-from devhost.channel import CLIENT_BINDING_ENV
-from devhost.config import ConfigError
 from devhost.extension import BindingRequest
-from devhost.responses import JSONResponse
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
 from devhost.loader import FunctionIndex
+from devhost.responses import JSONResponse
 
 __all__ = [
+    "WEBHOOK_PREFIX",
     "WORK_ITEMS_PATH",
     "DurableEngine",
     "DurableError",
     "DurableExtension",
     "Operations",
-    "WEBHOOK_PREFIX",
     "create_extension",
     "management_urls",
 ]
@@ -83,8 +84,11 @@ class DurableExtension:
 
     async def _work_items(self, request: Request) -> Response:
         """devhost's own: the durable work done since start, by kind (the master key when keys are required)."""
-        if self.keys is not None and check_key(AuthLevel.ADMIN, self.keys, query=request.query_params,
-                                               headers=request.headers) is not KeyCheck.ALLOWED:
+        if (
+            self.keys is not None
+            and check_key(AuthLevel.ADMIN, self.keys, query=request.query_params, headers=request.headers)
+            is not KeyCheck.ALLOWED
+        ):
             return JSONResponse({"error": "the work-item counts need the master key"}, status_code=401)
         return JSONResponse(dict(sorted(self.engine.work_items.items())))
 
@@ -95,8 +99,10 @@ class DurableExtension:
         if outcome is KeyCheck.ALLOWED:
             return None
         why = "no key was given" if outcome is KeyCheck.MISSING else "the key given is not valid"
-        return ("the Durable Task webhooks need the master key or the 'durabletask_extension' system key "
-                f"(query `code` or header `x-functions-key`); {why}")
+        return (
+            "the Durable Task webhooks need the master key or the 'durabletask_extension' system key "
+            f"(query `code` or header `x-functions-key`); {why}"
+        )
 
     def binding_value(self, request: BindingRequest) -> Any:
         if self.local_rpc is not None:
@@ -127,12 +133,17 @@ class DurableExtension:
 
 
 def create_extension(config: Any) -> DurableExtension:
-    """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir`, `hub_name`, keys, `base_url`, host.json)."""
+    """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir`, `hub_name`, keys, `base_url`,
+    host.json)."""
     keys = getattr(config, "keys", None) if getattr(config, "require_keys", False) else None
     base_url = getattr(config, "base_url", None)
     extension = DurableExtension(Path(config.data_dir), str(config.hub_name), keys, base_url)
     extensions = getattr(config, "host_json", {}).get("extensions") or {}
-    durable = next((v for k, v in extensions.items() if k.lower() == "durabletask"), None) if isinstance(extensions, dict) else None
+    durable = (
+        next((v for k, v in extensions.items() if k.lower() == "durabletask"), None)
+        if isinstance(extensions, dict)
+        else None
+    )
     try:
         extension.engine.versions = version_policy(durable)
     except ValueError as error:

@@ -4,13 +4,14 @@
 with each step): the next sequence number, every replayed action (for the
 non-determinism check) and the retry groups in flight.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
-__all__ = ["ActionType", "KIND_NAMES", "ReplayState", "RetryGroup"]
+__all__ = ["KIND_NAMES", "ActionType", "ReplayState", "RetryGroup"]
 
 
 class ActionType:
@@ -85,7 +86,9 @@ class ReplayState:
     """Retry groups still in flight."""
 
     def to_json(self) -> str:
-        return json.dumps({"next_seq": self.next_seq, "actions": self.actions, "retries": [asdict(r) for r in self.retries]})
+        return json.dumps(
+            {"next_seq": self.next_seq, "actions": self.actions, "retries": [asdict(r) for r in self.retries]}
+        )
 
     @classmethod
     def from_json(cls, text: str | None) -> ReplayState:

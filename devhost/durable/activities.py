@@ -5,17 +5,19 @@ converter does; an exception becomes a TaskFailed event whose Reason names the
 activity and the exception and whose Details hold the traceback (the SDK raises
 `Exception(f"{Reason} \\n {Details}")` in the orchestrator).
 """
+
 from __future__ import annotations
 
 import asyncio
 import functools
 import inspect
 import os
-import traceback
-import uuid
 import queue
 import threading
-from typing import Any, Callable
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
 
 from devhost.durable import history as h
 from devhost.durable.payloads import decode_activity_input, encode_activity_output
@@ -86,6 +88,8 @@ class ActivityRunner:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._idle = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        """Async activities running on the loop (held so that none is garbage-collected mid-run)."""
 
     def close(self) -> None:
         """Stop the workers once they finish what they run; results after this are dropped."""
@@ -100,7 +104,9 @@ class ActivityRunner:
             return
         loop = self._outcomes.loop = asyncio.get_running_loop()
         if spec.is_async:
-            loop.create_task(self._run_async(spec, activity))
+            task = loop.create_task(self._run_async(spec, activity))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
             return
         with self._lock:
             grow = self._idle <= 0 and len(self._threads) < ACTIVITY_THREADS
@@ -139,7 +145,9 @@ class PoolActivityRunner:
     the activity fails with a TaskFailed saying so.
     """
 
-    def __init__(self, pool: Any, functions: dict[str, FunctionSpec], done: Callable[[ActivityRow, h.Event], None]) -> None:
+    def __init__(
+        self, pool: Any, functions: dict[str, FunctionSpec], done: Callable[[ActivityRow, h.Event], None]
+    ) -> None:
         self._pool = pool
         self._functions = functions
         self._done = done
@@ -177,7 +185,7 @@ def _param(spec: FunctionSpec) -> str:
     return str(spec.trigger.get("name") or "input")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _wants_context(function: Callable[..., Any], trigger_param: str) -> bool:
     try:
         parameters = inspect.signature(function).parameters

@@ -4,10 +4,11 @@ The same handlers serve the public webhooks (the URLs of `create_check_status_re
 and the SDK client's RPC calls (`rpcBaseUrl`). Every refusal is a JSON body
 `{"error": ..., "ExceptionMessage": ...}` (the SDK client reads `ExceptionMessage`).
 """
+
 from __future__ import annotations
 
 import json
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -224,7 +225,9 @@ def management_routes(
     async def list_entities(request: Request) -> Response:
         top_text = request.query_params.get("top")
         top = min(int(top_text), _MAX_TOP) if top_text and top_text.isdigit() and int(top_text) > 0 else None
-        items, token = ops.list_entities(request.path_params.get("name"), top, request.headers.get("x-ms-continuation-token"))
+        items, token = ops.list_entities(
+            request.path_params.get("name"), top, request.headers.get("x-ms-continuation-token")
+        )
         return JSONResponse(items, headers={"x-ms-continuation-token": token} if token else {})
 
     p = WEBHOOK_PREFIX
@@ -248,9 +251,11 @@ def management_routes(
         ("/entities/{name}/{key}", get_entity, ["GET"]),
         ("/entities/{name}/{key}", signal_entity, ["POST", "DELETE"]),
     ]
-    routes: list[BaseRoute] = [Route(p + path, _guarded(handler, authorize), methods=methods) for path, handler, methods in table]
+    routes: list[BaseRoute] = [
+        Route(p + path, _guarded(handler, authorize), methods=methods) for path, handler, methods in table
+    ]
     if authorize is not None and code:
-        routes += [Route(rpc_prefix(code) + path, _guarded(handler), methods=methods) for path, handler, methods in table]
+        routes += [
+            Route(rpc_prefix(code) + path, _guarded(handler), methods=methods) for path, handler, methods in table
+        ]
     return routes
-
-

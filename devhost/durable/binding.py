@@ -10,6 +10,7 @@ With keys required, every URL carries the extension's system key (`code=`), as A
 `rpcBaseUrl` points at the same handlers under `/runtime/webhooks/durabletask/rpc/<system key>/`
 (the SDK's RPC calls carry no query key; on Azure they go to a port only the worker can reach).
 """
+
 from __future__ import annotations
 
 import json

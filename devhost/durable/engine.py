@@ -15,24 +15,27 @@ Crash recovery (`startup`): instances not yet finished are loaded with their his
 undelivered messages are delivered again (future timers re-armed) and activities whose
 completion was not committed are run again.
 """
+
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, deque
 import json
 import logging
 import os
 import time
+from collections import Counter, deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from devhost.durable import history as h
 from devhost.durable.activities import ActivityRunner, PoolActivityRunner
 from devhost.durable.entities import EntityBatchResult, entity_id_parts, failed_batch, run_entity_batch
 from devhost.durable.replay import ReplayState, SubOrchestrationCall
+from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.durable.state import (
     RUNNING_STATES,
     TERMINAL_STATES,
@@ -42,7 +45,6 @@ from devhost.durable.state import (
     replayed_by_sdk,
 )
 from devhost.durable.steps import EntitySteps, OrchestrationStepper, new_instance_row, start_message_body
-from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.durable.store import ActivityRow, InstanceRow, MessageRow, Store
 from devhost.durable.timers import TimerQueue
 from devhost.durable.versions import VersionPolicy
@@ -83,9 +85,7 @@ def _env_int(name: str, default: int) -> int:
 class DurableEngine:
     """The durable task hub of one devhost: orchestrations, entities, activities, timers."""
 
-    def __init__(
-        self, store_path: Path, hub_name: str, client_binding: str | None = None
-    ) -> None:
+    def __init__(self, store_path: Path, hub_name: str, client_binding: str | None = None) -> None:
         self.store_path = store_path
         self.client_binding = client_binding
         """The durable client binding JSON given to activities that have a `durableClient` binding."""
@@ -241,8 +241,13 @@ class DurableEngine:
         assert self.store is not None
         stored = self.store.history(row.instance_id) if row.status not in TERMINAL_STATES else []
         played = [text for text in stored if replayed_by_sdk(json.loads(text))]
-        return Instance(row=row, public=replace(row), played=played, history_length=len(stored),
-                        replay=ReplayState.from_json(row.replay))
+        return Instance(
+            row=row,
+            public=replace(row),
+            played=played,
+            history_length=len(stored),
+            replay=ReplayState.from_json(row.replay),
+        )
 
     def load_entity(self, entity_id: str) -> EntityState:
         entity = self.entities.pop(entity_id, None)
@@ -251,8 +256,14 @@ class DurableEngine:
         else:
             name, _, key = entity_id[1:].partition("@")
             row = self.store.get_entity(entity_id) if self.store is not None else None
-            entity = EntityState(entity_id, name, key, row is not None, row.state if row else None,
-                                 row.updated if row else h.format_time(h.utc_now()))
+            entity = EntityState(
+                entity_id,
+                name,
+                key,
+                row is not None,
+                row.state if row else None,
+                row.updated if row else h.format_time(h.utc_now()),
+            )
             self.entities[entity_id] = entity
         return entity
 
@@ -271,8 +282,9 @@ class DurableEngine:
         self.wake()
         return True
 
-    def send(self, target: str, execution_id: str | None, body: dict[str, Any], batch: OpenBatch,
-             first: bool = False) -> MessageRow | None:
+    def send(
+        self, target: str, execution_id: str | None, body: dict[str, Any], batch: OpenBatch, first: bool = False
+    ) -> MessageRow | None:
         """Record a message in `batch` and deliver it now (it commits with, or before, its consumer)."""
         message = MessageRow(self.next_id(), target, execution_id, None, body)
         if not target.startswith("@") and self.load_instance(target) is None:
@@ -304,16 +316,25 @@ class DurableEngine:
             self._open.writes.delete_messages.append(message.id)
 
     # -- instances ----------------------------------------------------------------------------
-    def create_instance(self, instance_id: str, name: str, input_text: str | None, batch: OpenBatch,
-                        parent: dict[str, Any] | None = None, fresh: bool = False, version: str | None = None) -> Instance:
+    def create_instance(
+        self,
+        instance_id: str,
+        name: str,
+        input_text: str | None,
+        batch: OpenBatch,
+        parent: dict[str, Any] | None = None,
+        fresh: bool = False,
+        version: str | None = None,
+    ) -> Instance:
         """Create (or overwrite a finished) instance and send it ExecutionStarted.
 
         `fresh`: the id was just generated, so no earlier instance can hold it. `version`: None means the
         host's `defaultVersion`.
         """
         now = h.utc_now()
-        row = new_instance_row(instance_id, name, input_text, now, parent,
-                               self.versions.default_version if version is None else version)
+        row = new_instance_row(
+            instance_id, name, input_text, now, parent, self.versions.default_version if version is None else version
+        )
         previous = self.orchestrations.get(instance_id)
         inst = Instance(row=row, public=previous.public if previous else None)
         if previous is not None or (
@@ -340,10 +361,20 @@ class DurableEngine:
             body = h.sub_orchestration_failed(now, call.task_id, problem, None)
             self.send(parent.row.instance_id, parent.row.execution_id, body, batch)
             return
-        info = {"instance_id": parent.row.instance_id, "execution_id": parent.row.execution_id,
-                "task_id": call.task_id, "name": parent.row.name}
-        self.create_instance(call.instance_id, self.orchestrator_name(call.name) or call.name, call.input, batch, info,
-                             version=call.version)
+        info = {
+            "instance_id": parent.row.instance_id,
+            "execution_id": parent.row.execution_id,
+            "task_id": call.task_id,
+            "name": parent.row.name,
+        }
+        self.create_instance(
+            call.instance_id,
+            self.orchestrator_name(call.name) or call.name,
+            call.input,
+            batch,
+            info,
+            version=call.version,
+        )
 
     def on_terminal(self, instance_id: str) -> None:
         """After a finished instance's commit: drop it from memory unless messages wait."""

@@ -5,11 +5,13 @@ Builds the context JSON `DurableEntityContext.from_json` reads (`self`, `state`,
 back to the requests: responses for calls (the `ResponseMessage` shape the orchestrator
 reads: `result`, plus `exceptionType` on failure), nothing for signals. Pure: no I/O.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["EntityBatchResult", "EntityResponse", "entity_id_parts", "run_entity_batch"]
 
@@ -84,8 +86,12 @@ def run_entity_batch(
         failure = json.dumps(f"No entity function named '{name}' exists in this app.")
         return _all_failed(exists, state, requests, failure)
     context = json.dumps(
-        {"self": {"name": name, "key": key}, "state": state if exists else None, "exists": exists,
-         "batch": [_operation(r) for r in requests]}
+        {
+            "self": {"name": name, "key": key},
+            "state": state if exists else None,
+            "exists": exists,
+            "batch": [_operation(r) for r in requests],
+        }
     )
     try:
         output = json.loads(handler(context))

@@ -5,36 +5,37 @@ Each builder returns one event as a plain dict with the extension's field names
 `azure.durable_functions.models.history.HistoryEvent(**event)` accepts. Events that do
 not schedule work carry `EventId` -1, as in DTFx.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
 __all__ = [
-    "EventType",
     "Event",
-    "format_time",
-    "parse_time",
-    "utc_now",
-    "execution_started",
+    "EventType",
+    "event_raised",
+    "event_sent",
     "execution_completed",
     "execution_failed",
-    "execution_terminated",
-    "execution_suspended",
     "execution_resumed",
-    "orchestrator_started",
+    "execution_started",
+    "execution_suspended",
+    "execution_terminated",
+    "format_time",
     "orchestrator_completed",
-    "task_scheduled",
+    "orchestrator_started",
+    "parse_time",
+    "sub_orchestration_completed",
+    "sub_orchestration_created",
+    "sub_orchestration_failed",
     "task_completed",
     "task_failed",
-    "sub_orchestration_created",
-    "sub_orchestration_completed",
-    "sub_orchestration_failed",
+    "task_scheduled",
     "timer_created",
     "timer_fired",
-    "event_sent",
-    "event_raised",
+    "utc_now",
 ]
 
 Event = dict[str, Any]
@@ -69,7 +70,7 @@ class EventType(IntEnum):
 
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 _last_formatted: tuple[datetime, str] | None = None
@@ -81,7 +82,7 @@ def format_time(moment: datetime) -> str:
     last = _last_formatted  # one step's events share one timestamp: remember the last one
     if last is not None and last[0] == moment:
         return last[1]
-    text = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     _last_formatted = (moment, text)
     return text
 
@@ -90,7 +91,7 @@ def parse_time(text: str) -> datetime:
     """Parse an ISO 8601 timestamp (with `Z` or an offset; naive means UTC)."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment
 
 

@@ -13,6 +13,7 @@ What the client sees is unchanged: the same handler answers, the status code and
 decoded as the SDK's helpers decode it (`response.json(content_type=None)`, empty body -> None,
 and `""` for a GET). Set `DEVHOST_DURABLE_LOCAL_RPC=0` to send every call over HTTP.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -165,7 +166,7 @@ class LocalRpc:
         self.local_calls += 1
         try:
             await self._router(scope, receive, send)
-        except Exception:  # noqa: BLE001 - what the host's error middleware does for this request over HTTP
+        except Exception:
             log.exception("Unhandled error serving %s %s", method, path)
             return 500, json.dumps({"error": "internal error in devhost; see its log"}).encode()
         return status, b"".join(chunks)

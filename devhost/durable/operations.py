@@ -7,6 +7,7 @@ that exists follows the host's default (`overridableExistingInstanceStates` =
 NonRunningStates): a Pending, Running or Suspended instance is a 409 conflict, a finished
 one is replaced by the new execution.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,14 @@ from devhost.durable.store import InstanceRow
 __all__ = ["DurableError", "InstanceQuery", "Operations"]
 
 _EVENT_NAMES = {int(t): "".join(p.title() for p in t.name.split("_")) for t in h.EventType}
-_EVENT_NAMES.update({7: "SubOrchestrationInstanceCreated", 8: "SubOrchestrationInstanceCompleted",
-                     9: "SubOrchestrationInstanceFailed", 17: "GenericEvent"})
+_EVENT_NAMES.update(
+    {
+        7: "SubOrchestrationInstanceCreated",
+        8: "SubOrchestrationInstanceCompleted",
+        9: "SubOrchestrationInstanceFailed",
+        17: "GenericEvent",
+    }
+)
 
 
 class DurableError(Exception):
@@ -75,15 +82,21 @@ class Operations:
         return inst.row
 
     # -- orchestrations ---------------------------------------------------------------------
-    async def start(self, name: str, instance_id: str | None, input_text: str | None, version: str | None = None) -> str:
+    async def start(
+        self, name: str, instance_id: str | None, input_text: str | None, version: str | None = None
+    ) -> str:
         """Start orchestrator `name` (at `version`; None: the host's `defaultVersion`); returns the instance id."""
         canonical = self.engine.orchestrator_name(name)
         if canonical is None:
-            raise DurableError(400, f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.")
+            raise DurableError(
+                400, f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
+            )
         fresh = not instance_id
         instance_id = instance_id or uuid.uuid4().hex
         if instance_id.startswith("@") or not instance_id.strip() or any(c in instance_id for c in "/\\#?"):
-            raise DurableError(400, f"'{instance_id}' is not a valid instance id (no '/', '\\\\', '#', '?', no leading '@').")
+            raise DurableError(
+                400, f"'{instance_id}' is not a valid instance id (no '/', '\\\\', '#', '?', no leading '@')."
+            )
         inst = None if fresh else self.engine.load_instance(instance_id)
         if inst is not None and inst.row.status not in TERMINAL_STATES:
             if inst.public is None:
@@ -110,7 +123,9 @@ class Operations:
             raise DurableError(410, f"Instance with ID '{instance_id}' is {row.status}; it cannot be {action}d.")
         now = h.utc_now()
         body = {
-            "terminate": h.execution_terminated, "suspend": h.execution_suspended, "resume": h.execution_resumed,
+            "terminate": h.execution_terminated,
+            "suspend": h.execution_suspended,
+            "resume": h.execution_resumed,
         }[action](now, reason)
         self.engine.send(instance_id, None, body, self.engine.open)
         await self.engine.committed()
@@ -119,7 +134,9 @@ class Operations:
         row = self._existing(instance_id)
         target = uuid.uuid4().hex if new_instance_id else instance_id
         if not new_instance_id and row.status not in TERMINAL_STATES:
-            raise DurableError(409, f"Instance '{instance_id}' is {row.status}; only a finished instance restarts with the same id.")
+            raise DurableError(
+                409, f"Instance '{instance_id}' is {row.status}; only a finished instance restarts with the same id."
+            )
         self.engine.create_instance(target, row.name, row.input, self.engine.open, version=row.version)
         await self.engine.committed()
         return target
@@ -174,14 +191,20 @@ class Operations:
         row = self.engine.store.get_entity(entity_id) if self.engine.store is not None else None
         return (row is not None, row.state if row else None)
 
-    def list_entities(self, name: str | None, top: int | None, token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def list_entities(
+        self, name: str | None, top: int | None, token: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         assert self.engine.store is not None
         offset = _offset(token)
         limit = top or 100
         rows = self.engine.store.query_entities(name, offset, limit + 1)
         more = len(rows) > limit
         items = [
-            {"entityId": {"name": r.name, "key": r.key}, "lastOperationTime": r.updated, "state": text_to_value(r.state)}
+            {
+                "entityId": {"name": r.name, "key": r.key},
+                "lastOperationTime": r.updated,
+                "state": text_to_value(r.state),
+            }
             for r in rows[:limit]
         ]
         return items, _token(offset + limit) if more else None
@@ -194,8 +217,14 @@ class Operations:
             await self.engine.committed()
         return self.engine.public_row(instance_id)
 
-    def status_json(self, row: InstanceRow, *, show_input: bool = True, show_history: bool = False,
-                    show_history_output: bool = False) -> dict[str, Any]:
+    def status_json(
+        self,
+        row: InstanceRow,
+        *,
+        show_input: bool = True,
+        show_history: bool = False,
+        show_history_output: bool = False,
+    ) -> dict[str, Any]:
         """The status payload in the HTTP API's shape."""
         body: dict[str, Any] = {
             "name": row.name,
@@ -217,8 +246,12 @@ class Operations:
         offset = _offset(query.continuation)
         limit = query.top
         rows = self.engine.store.query_instances(
-            created_from=query.created_from, created_to=query.created_to, statuses=list(query.statuses) or None,
-            prefix=query.prefix, offset=offset, limit=limit + 1 if limit else None,
+            created_from=query.created_from,
+            created_to=query.created_to,
+            statuses=list(query.statuses) or None,
+            prefix=query.prefix,
+            offset=offset,
+            limit=limit + 1 if limit else None,
         )
         if limit and len(rows) > limit:
             return rows[:limit], _token(offset + limit)
@@ -237,13 +270,28 @@ def history_view(events: list[dict[str, Any]], show_output: bool, show_input: bo
         kind = event["EventType"]
         if kind in (h.EventType.ORCHESTRATOR_STARTED, h.EventType.ORCHESTRATOR_COMPLETED):
             continue
-        item: dict[str, Any] = {"EventType": _EVENT_NAMES.get(kind, str(kind)), "EventId": event.get("EventId", -1),
-                                "Timestamp": event["Timestamp"]}
-        for key in ("Name", "InstanceId", "TaskScheduledId", "TimerId", "FireAt", "Reason", "Details", "OrchestrationStatus"):
+        item: dict[str, Any] = {
+            "EventType": _EVENT_NAMES.get(kind, str(kind)),
+            "EventId": event.get("EventId", -1),
+            "Timestamp": event["Timestamp"],
+        }
+        for key in (
+            "Name",
+            "InstanceId",
+            "TaskScheduledId",
+            "TimerId",
+            "FireAt",
+            "Reason",
+            "Details",
+            "OrchestrationStatus",
+        ):
             if event.get(key) is not None:
                 item[key] = event[key]
-        if "Name" in item and kind in (h.EventType.EXECUTION_STARTED, h.EventType.TASK_SCHEDULED,
-                                       h.EventType.SUB_ORCHESTRATION_CREATED):
+        if "Name" in item and kind in (
+            h.EventType.EXECUTION_STARTED,
+            h.EventType.TASK_SCHEDULED,
+            h.EventType.SUB_ORCHESTRATION_CREATED,
+        ):
             item["FunctionName"] = item["Name"]
         task = event.get("TaskScheduledId")
         if task is not None and int(task) in scheduled:
@@ -258,5 +306,8 @@ def history_view(events: list[dict[str, Any]], show_output: bool, show_input: bo
         if show_output and kind == h.EventType.EVENT_RAISED:
             item["Input"] = text_to_value(event.get("Input"))
         view.append(item)
-    return [v for v in view if not (v["EventType"] in ("TaskScheduled", "SubOrchestrationInstanceCreated")
-                                    and int(v["EventId"]) in folded)]
+    return [
+        v
+        for v in view
+        if not (v["EventType"] in ("TaskScheduled", "SubOrchestrationInstanceCreated") and int(v["EventId"]) in folded)
+    ]

@@ -6,6 +6,7 @@ then posts them as a JSON string, so a JSON string that itself holds JSON is tak
 that serialized text, any other JSON value is serialized. Activity inputs and outputs go
 through the same converter the worker uses (`azure.functions.durable_functions`).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from typing import Any
 
 from azure.functions import _durable_functions as worker_json
 
-__all__ = ["PayloadError", "body_to_text", "text_to_value", "decode_activity_input", "encode_activity_output"]
+__all__ = ["PayloadError", "body_to_text", "decode_activity_input", "encode_activity_output", "text_to_value"]
 
 
 class PayloadError(ValueError):

@@ -15,13 +15,15 @@ always delivers such an event as the LAST event of its episode (see `is_retry_ev
 then every number the user code took in the episode comes first, and the retry's number
 right after. Nothing in this module does I/O.
 """
+
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from devhost.durable import history as h
 from devhost.durable.actions import KIND_NAMES, ActionType, ReplayState, RetryGroup
@@ -261,8 +263,14 @@ def request_id(instance_id: str, execution_id: str, task_id: int) -> str:
 
 
 def _schedule_task(
-    decision: Decision, at: datetime, task_id: int, kind: str, name: str, input_text: str | None,
-    child_id: str | None, version: str | None = None,
+    decision: Decision,
+    at: datetime,
+    task_id: int,
+    kind: str,
+    name: str,
+    input_text: str | None,
+    child_id: str | None,
+    version: str | None = None,
 ) -> None:
     if kind == "activity":
         decision.new_events.append(h.task_scheduled(at, task_id, name, input_text))
@@ -294,7 +302,7 @@ def decide(
         decision.completion = Completion("Failed", outcome.error, None)
         return decision
 
-    for action in outcome.actions[len(state.actions):]:
+    for action in outcome.actions[len(state.actions) :]:
         kind = int(action.get("actionType", -1))
         name = _action_name(action)
         seq: int | None = None
@@ -316,8 +324,16 @@ def decide(
                 group = _retry_group(action, "suborchestration")
                 group.task_id = seq
                 state.retries.append(group)
-            _schedule_task(decision, at, seq, "suborchestration", name, action.get("input"), child,  # type: ignore[arg-type]
-                           action.get("version"))
+            _schedule_task(
+                decision,
+                at,
+                seq,
+                "suborchestration",
+                name,
+                action.get("input"),
+                child,  # type: ignore[arg-type]
+                action.get("version"),
+            )
         elif kind == ActionType.CREATE_TIMER:
             fire_at = h.parse_time(str(action["fireAt"]))
             decision.new_events.append(h.timer_created(at, seq, fire_at))  # type: ignore[arg-type]
@@ -340,9 +356,7 @@ def decide(
                 "ContinuedAsNew", action.get("input"), preserve_events=bool(action.get("preserveUnprocessedEvents"))
             )
         elif kind == ActionType.CALL_HTTP:
-            decision.completion = Completion(
-                "Failed", "call_http is not supported by devhost's durable engine", None
-            )
+            decision.completion = Completion("Failed", "call_http is not supported by devhost's durable engine", None)
             return decision
 
     # Timers the code cancelled after scheduling them (a lost task_any) must not wake it.

@@ -21,14 +21,16 @@ dominated that time without depending on anything but their arguments:
 Results are identical (the original call on a miss). Set `DEVHOST_DURABLE_SDK_SPEEDUPS=0`
 to run the SDK untouched.
 """
+
 from __future__ import annotations
 
 import functools
 import importlib
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from dateutil import tz
 

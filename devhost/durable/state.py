@@ -5,17 +5,25 @@ bookkeeping and undelivered messages here, so a step never reads the store. Ever
 is also recorded in the open `WriteBatch`; what others may observe (`public`, dispatched
 work, API answers) changes only after that batch is committed.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from devhost.durable.replay import ReplayState
 from devhost.durable.store import InstanceRow, MessageRow, WriteBatch
 
 __all__ = [
-    "EntityState", "Instance", "OpenBatch", "RUNNING_STATES", "TERMINAL_STATES", "encode_played", "replayed_by_sdk",
+    "RUNNING_STATES",
+    "TERMINAL_STATES",
+    "EntityState",
+    "Instance",
+    "OpenBatch",
+    "encode_played",
+    "replayed_by_sdk",
 ]
 
 TERMINAL_STATES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
@@ -107,6 +115,7 @@ class OpenBatch:
         self.after_commit += other.after_commit
         self.touched |= other.touched
         self.waiters += other.waiters
+
     """Futures resolved (None) after the commit."""
 
     def is_empty(self) -> bool:

@@ -8,14 +8,16 @@ records the outcome: history, summary, consumed messages, and the work it schedu
 message). Work that leaves the engine (activities, timers) is handed to the engine's
 `after_commit` hooks, never dispatched before the batch that records it is committed.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from devhost.durable import history as h
 from devhost.durable.entities import EntityBatchResult
@@ -44,14 +46,28 @@ MAX_ENTITY_BATCH = 100
 
 
 def new_instance_row(
-    instance_id: str, name: str, input_text: str | None, now: datetime, parent: dict[str, Any] | None = None,
+    instance_id: str,
+    name: str,
+    input_text: str | None,
+    now: datetime,
+    parent: dict[str, Any] | None = None,
     version: str = "",
 ) -> InstanceRow:
     """The summary of a freshly created (Pending) instance."""
     stamp = h.format_time(now)
     return InstanceRow(
-        instance_id=instance_id, name=name, status="Pending", execution_id=uuid.uuid4().hex, input=input_text,
-        output=None, custom_status=None, created=stamp, updated=stamp, parent=parent, replay=None, version=version,
+        instance_id=instance_id,
+        name=name,
+        status="Pending",
+        execution_id=uuid.uuid4().hex,
+        input=input_text,
+        output=None,
+        custom_status=None,
+        created=stamp,
+        updated=stamp,
+        parent=parent,
+        replay=None,
+        version=version,
     )
 
 
@@ -63,7 +79,8 @@ def start_message_body(row: InstanceRow, now: datetime) -> dict[str, Any]:
             "Name": row.parent.get("name"),
             "TaskScheduleId": row.parent.get("task_id"),
             "OrchestrationInstance": {
-                "InstanceId": row.parent.get("instance_id"), "ExecutionId": row.parent.get("execution_id")
+                "InstanceId": row.parent.get("instance_id"),
+                "ExecutionId": row.parent.get("execution_id"),
             },
         }
     return h.execution_started(now, row.name, row.instance_id, row.execution_id, row.input, parent, row.version)
@@ -186,7 +203,11 @@ class OrchestrationStepper:
         inst.inbox = []
         row = inst.row
         row.status, row.output = "Failed", json.dumps(message)
-        self._append(inst, batch, [h.orchestrator_started(now), h.execution_failed(now, message, None), h.orchestrator_completed(now)])
+        self._append(
+            inst,
+            batch,
+            [h.orchestrator_started(now), h.execution_failed(now, message, None), h.orchestrator_completed(now)],
+        )
         self._finish(inst, batch, now, "Failed", message, None)
         return True
 
@@ -225,7 +246,16 @@ class OrchestrationStepper:
             context = build_context(row.instance_id, parent_id, row.input, inst.played, new_events)
         except Exception as exc:  # an engine bug: fail this instance visibly, keep the others going
             log.exception("durable step of %s failed", row.instance_id)
-            self._conclude(inst, batch, now, own, episode, new_events, None, f"devhost durable engine error: {type(exc).__name__}: {exc}")
+            self._conclude(
+                inst,
+                batch,
+                now,
+                own,
+                episode,
+                new_events,
+                None,
+                f"devhost durable engine error: {type(exc).__name__}: {exc}",
+            )
             return
         if workers is None:
             self._conclude(inst, batch, now, own, episode, new_events, run_orchestrator(handler, context))
@@ -240,8 +270,16 @@ class OrchestrationStepper:
             try:
                 outcome = result.result()
             except Exception as exc:  # the worker died every time it ran this episode, or could not run it
-                self._conclude(inst, self.engine.open, now, own, episode, new_events, None,
-                               f"devhost could not run the orchestrator: {exc}")
+                self._conclude(
+                    inst,
+                    self.engine.open,
+                    now,
+                    own,
+                    episode,
+                    new_events,
+                    None,
+                    f"devhost could not run the orchestrator: {exc}",
+                )
             else:
                 self._conclude(inst, self.engine.open, now, own, episode, new_events, outcome)
             if inst.inbox:
@@ -251,8 +289,15 @@ class OrchestrationStepper:
         future.add_done_callback(done)
 
     def _conclude(
-        self, inst: Instance, batch: OpenBatch, now: datetime, own: OpenBatch, episode: _Episode,
-        new_events: list[h.Event], outcome: Outcome | None, failure: str | None = None,
+        self,
+        inst: Instance,
+        batch: OpenBatch,
+        now: datetime,
+        own: OpenBatch,
+        episode: _Episode,
+        new_events: list[h.Event],
+        outcome: Outcome | None,
+        failure: str | None = None,
     ) -> None:
         """Apply an episode's outcome (or `failure`: the instance fails with it) with the episode's own writes."""
         if own is not batch:
@@ -265,23 +310,32 @@ class OrchestrationStepper:
                 decision = decide(inst.replay, episode.events, outcome, now, row.instance_id, row.execution_id)
             except Exception as exc:  # an engine bug: fail this instance visibly, keep the others going
                 log.exception("durable step of %s failed", row.instance_id)
-                decision = Decision(completion=Completion("Failed", f"devhost durable engine error: {type(exc).__name__}: {exc}"))
+                decision = Decision(
+                    completion=Completion("Failed", f"devhost durable engine error: {type(exc).__name__}: {exc}")
+                )
         if row.status in ("Pending", "ContinuedAsNew"):
             row.status = "Running"
         if decision.custom_status is not None:
             row.custom_status = decision.custom_status
         self._apply(inst, batch, now, new_events, decision)
 
-    def _apply(self, inst: Instance, batch: OpenBatch, now: datetime, new_events: list[h.Event], decision: Decision) -> None:
+    def _apply(
+        self, inst: Instance, batch: OpenBatch, now: datetime, new_events: list[h.Event], decision: Decision
+    ) -> None:
         engine, row = self.engine, inst.row
         events = new_events + decision.new_events
         for call in decision.activities:
-            activity = ActivityRow(engine.next_id(), row.instance_id, row.execution_id, call.task_id, call.name, call.input)
+            activity = ActivityRow(
+                engine.next_id(), row.instance_id, row.execution_id, call.task_id, call.name, call.input
+            )
             batch.writes.activities.append(activity)
             batch.after_commit.append(lambda a=activity: engine.dispatch_activity(a))
         for timer in decision.timers:
             message = MessageRow(
-                engine.next_id(), row.instance_id, row.execution_id, timer.fire_at.timestamp(),
+                engine.next_id(),
+                row.instance_id,
+                row.execution_id,
+                timer.fire_at.timestamp(),
                 h.timer_fired(timer.fire_at, timer.timer_id, timer.fire_at),
             )
             inst.timers[timer.timer_id] = message.id
@@ -325,7 +379,9 @@ class OrchestrationStepper:
         self._append(inst, batch, events)
         self._finish(inst, batch, now, completion.status, completion.output, completion.details)
 
-    def _finish(self, inst: Instance, batch: OpenBatch, now: datetime, status: str, output: str | None, details: str | None) -> None:
+    def _finish(
+        self, inst: Instance, batch: OpenBatch, now: datetime, status: str, output: str | None, details: str | None
+    ) -> None:
         row = inst.row
         self._save(inst, batch, now)
         self.engine.cancel_timers(inst, list(inst.timers), batch)
@@ -407,7 +463,9 @@ class EntitySteps:
         entity.updated = h.format_time(now)
         batch.writes.delete_messages.extend(m.id for m in messages)
         if result.exists:
-            batch.writes.entities[entity.entity_id] = EntityRow(entity.entity_id, entity.name, entity.key, entity.state, entity.updated)
+            batch.writes.entities[entity.entity_id] = EntityRow(
+                entity.entity_id, entity.name, entity.key, entity.state, entity.updated
+            )
         else:
             batch.writes.entities.pop(entity.entity_id, None)
             batch.writes.delete_entities.append(entity.entity_id)

@@ -14,13 +14,15 @@ The database uses incremental auto-vacuum (an older file is converted once, at o
 batch that purges instances the freed pages go back to the file system (`incremental_vacuum`,
 then a WAL checkpoint that truncates the log), so purging old histories shrinks the file.
 """
+
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = ["ActivityRow", "EntityRow", "InstanceRow", "MessageRow", "Store", "WriteBatch"]
 
@@ -148,16 +150,32 @@ class WriteBatch:
 
     def is_empty(self) -> bool:
         return not (
-            self.purge or self.reset_history or self.instances or self.history or self.delete_messages
-            or self.messages or self.delete_activities or self.activities or self.entities or self.delete_entities
+            self.purge
+            or self.reset_history
+            or self.instances
+            or self.history
+            or self.delete_messages
+            or self.messages
+            or self.delete_activities
+            or self.activities
+            or self.entities
+            or self.delete_entities
         )
 
 
 def _instance(row: sqlite3.Row) -> InstanceRow:
     return InstanceRow(
-        instance_id=row["instance_id"], name=row["name"], status=row["status"], execution_id=row["execution_id"],
-        input=row["input"], output=row["output"], custom_status=row["custom_status"], created=row["created"],
-        updated=row["updated"], parent=json.loads(row["parent"]) if row["parent"] else None, replay=row["replay"],
+        instance_id=row["instance_id"],
+        name=row["name"],
+        status=row["status"],
+        execution_id=row["execution_id"],
+        input=row["input"],
+        output=row["output"],
+        custom_status=row["custom_status"],
+        created=row["created"],
+        updated=row["updated"],
+        parent=json.loads(row["parent"]) if row["parent"] else None,
+        replay=row["replay"],
         version=row["version"] or "",
     )
 
@@ -208,8 +226,20 @@ class Store:
                     "INSERT OR REPLACE INTO instances (instance_id, name, status, execution_id, input, output, "
                     "custom_status, created, updated, parent, replay, version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     [
-                        (r.instance_id, r.name, r.status, r.execution_id, r.input, r.output, r.custom_status,
-                         r.created, r.updated, json.dumps(r.parent) if r.parent else None, r.replay, r.version or None)
+                        (
+                            r.instance_id,
+                            r.name,
+                            r.status,
+                            r.execution_id,
+                            r.input,
+                            r.output,
+                            r.custom_status,
+                            r.created,
+                            r.updated,
+                            json.dumps(r.parent) if r.parent else None,
+                            r.replay,
+                            r.version or None,
+                        )
                         for r in batch.instances.values()
                     ],
                 )
@@ -279,11 +309,15 @@ class Store:
 
     def messages(self) -> list[MessageRow]:
         rows = self._query("SELECT * FROM messages ORDER BY id")
-        return [MessageRow(r["id"], r["target"], r["execution_id"], r["visible_at"], json.loads(r["body"])) for r in rows]
+        return [
+            MessageRow(r["id"], r["target"], r["execution_id"], r["visible_at"], json.loads(r["body"])) for r in rows
+        ]
 
     def activities(self) -> list[ActivityRow]:
         rows = self._query("SELECT * FROM activities ORDER BY id")
-        return [ActivityRow(r["id"], r["instance_id"], r["execution_id"], r["task_id"], r["name"], r["input"]) for r in rows]
+        return [
+            ActivityRow(r["id"], r["instance_id"], r["execution_id"], r["task_id"], r["name"], r["input"]) for r in rows
+        ]
 
     def get_entity(self, entity_id: str) -> EntityRow | None:
         rows = self._query("SELECT * FROM entities WHERE entity_id = ?", (entity_id,))

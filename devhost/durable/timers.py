@@ -5,12 +5,13 @@ that commit; when due it is delivered to its instance's inbox like any other mes
 (it stays in the store until the step that consumes it commits). Cancelled timers are
 skipped when they come up.
 """
+
 from __future__ import annotations
 
 import asyncio
 import heapq
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from devhost.durable.store import MessageRow
 
@@ -53,7 +54,7 @@ class TimerQueue:
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=min(delay, 60.0))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 continue
             heapq.heappop(self._heap)

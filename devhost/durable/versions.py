@@ -11,11 +11,13 @@ Versions compare as the extension compares them: two empty ones are equal, an em
 other, two that parse as .NET's `System.Version` (2 to 4 numeric parts) compare part by part, anything else
 compares as case-insensitive text.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["VersionPolicy", "compare_versions", "version_policy"]
 
@@ -58,11 +60,15 @@ class VersionPolicy:
             return None
         order = compare_versions(version, self.default_version)
         if self.match == "Strict" and order != 0:
-            return (f"The orchestration version '{version or ''}' does not match this host's version "
-                    f"'{self.default_version}' (versionMatchStrategy Strict).")
+            return (
+                f"The orchestration version '{version or ''}' does not match this host's version "
+                f"'{self.default_version}' (versionMatchStrategy Strict)."
+            )
         if self.match == "CurrentOrOlder" and order > 0:
-            return (f"The orchestration version '{version}' is newer than this host's version "
-                    f"'{self.default_version}' (versionMatchStrategy CurrentOrOlder).")
+            return (
+                f"The orchestration version '{version}' is newer than this host's version "
+                f"'{self.default_version}' (versionMatchStrategy CurrentOrOlder)."
+            )
         return None
 
 
@@ -72,7 +78,14 @@ def version_policy(durable_task: Mapping[str, Any] | None) -> VersionPolicy:
     match = str(section.get("versionmatchstrategy") or "CurrentOrOlder")
     failure = str(section.get("versionfailurestrategy") or "Reject")
     if match.lower() not in _STRATEGIES:
-        raise ValueError(f"host.json extensions.durableTask.versionMatchStrategy must be None, Strict or CurrentOrOlder, not {match!r}")
+        raise ValueError(
+            "host.json extensions.durableTask.versionMatchStrategy must be None, Strict or CurrentOrOlder, "
+            f"not {match!r}"
+        )
     if failure.lower() not in _FAILURES:
-        raise ValueError(f"host.json extensions.durableTask.versionFailureStrategy must be Reject or Fail, not {failure!r}")
-    return VersionPolicy(str(section.get("defaultversion") or ""), _STRATEGIES[match.lower()], _FAILURES[failure.lower()])
+        raise ValueError(
+            f"host.json extensions.durableTask.versionFailureStrategy must be Reject or Fail, not {failure!r}"
+        )
+    return VersionPolicy(
+        str(section.get("defaultversion") or ""), _STRATEGIES[match.lower()], _FAILURES[failure.lower()]
+    )

@@ -11,6 +11,7 @@ aside), and after packaging puts the repository's host.json back.
     python infra/hooks/host_json.py prepare [--root DIR]    # prepackage
     python infra/hooks/host_json.py restore [--root DIR]    # postpackage
 """
+
 from __future__ import annotations
 
 import argparse

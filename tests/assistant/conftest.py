@@ -1,4 +1,5 @@
 """Fixtures for the assistant's end-to-end tests: the scripted model server and a devhost serving the app."""
+
 from __future__ import annotations
 
 import json

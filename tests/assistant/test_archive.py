@@ -1,9 +1,11 @@
-"""The chat archive in Table storage (Azurite): ordered reads, time filters in the query, big messages, idempotent writes, deletion."""
+"""The chat archive in Table storage (Azurite): ordered reads, time filters in the query, big messages, idempotent
+writes, deletion."""
+
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +16,7 @@ from assistant.window import ArchiveBatch
 from skills.storage import reset_storage
 from tests.support.azurite import Azurite
 
-T0 = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -1,14 +1,15 @@
 """The chat_admin orchestrator: create goes through call_entity; delete also forgets the skills' data."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from orchestrators.chat_admin import ChatAdminInput, run_admin
 
-T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 class ScriptedContext:
@@ -37,10 +38,14 @@ def finish(steps: Any, value: Any) -> Any:
 
 
 def test_create_calls_the_entity_with_the_orchestration_time() -> None:
-    """The entity's create gets the instructions and a replay-safe timestamp; the old chat's skills' data and archive go."""
+    """The entity's create gets the instructions and a replay-safe timestamp; the old chat's skills' data and archive
+    go."""
     steps = run_admin(ScriptedContext(ChatAdminInput("c1", "create", "be kind")))
     assert next(steps) == (
-        "entity", "chat", "c1", "create",
+        "entity",
+        "chat",
+        "c1",
+        "create",
         {"instructions": "be kind", "createdAt": "2026-11-20T12:00:00.000000Z", "ttlSeconds": None},
     )
     assert steps.send({"chatId": "c1"}) == ("activity", "forget_chat_data", {"chatId": "c1"})

@@ -1,4 +1,5 @@
 """The chat_completion activity: prompt budget, tools offered or withdrawn, the model's answer typed."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -42,7 +43,12 @@ def test_long_history_is_cut_to_the_budget_keeping_system_and_newest(fake: FakeO
     sent = fake.requests[0]["messages"]
     assert sent[0] == {"role": "system", "content": "rules"} and sent[-1] == {"role": "user", "content": "newest"}
     assert 1 < len(sent) < 41 and sent[1]["role"] == "user"
-    assert {t["function"]["name"] for t in fake.requests[0]["tools"]} == {"AddTodo", "GetTodos", "CompleteTodo", "DeleteTodo"}
+    assert {t["function"]["name"] for t in fake.requests[0]["tools"]} == {
+        "AddTodo",
+        "GetTodos",
+        "CompleteTodo",
+        "DeleteTodo",
+    }
 
 
 def test_tools_are_withdrawn_when_not_allowed(fake: FakeOpenAI) -> None:
@@ -63,7 +69,9 @@ def _sent_tokens(request: dict) -> int:
 
 
 @pytest.mark.parametrize("window", [1_400, 2_400])
-def test_the_context_window_setting_sets_the_budget(fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, window: int) -> None:
+def test_the_context_window_setting_sets_the_budget(
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
     """CHAT_MODEL_CONTEXT_TOKENS - completion cap - margin is what a prompt may take: a larger window sends more."""
     monkeypatch.delenv("CHAT_PROMPT_TOKEN_BUDGET")
     monkeypatch.setenv("CHAT_MODEL_CONTEXT_TOKENS", str(window))

@@ -1,4 +1,5 @@
 """End to end: a person in the loop — approvals, cancelling, per-chat skills, PATCH, a reset that is fresh."""
+
 from __future__ import annotations
 
 import json
@@ -29,19 +30,29 @@ def live_todos(host: AssistantHost, chat: str) -> list[str]:
 def add_todo(host: AssistantHost, model: FakeOpenAI, chat: str, task: str) -> str:
     """A turn that adds `task`; its todo id."""
     model.call_tools(tool_call("AddTodo", {"taskDescription": task})).reply(f"added {task}")
-    body = host.http.post(f"{host.api}/chats/{chat}", json={"message": f"add {task}"},
-                          headers={"Accept": "application/json"}).json()
+    body = host.http.post(
+        f"{host.api}/chats/{chat}", json={"message": f"add {task}"}, headers={"Accept": "application/json"}
+    ).json()
     return json.loads(body["recentMessages"][2]["content"])["id"]
 
 
-def ask_to_delete(host: AssistantHost, model: FakeOpenAI, chat: str, todo: str, *, then: str = "Done.",
-                  extra_calls: tuple[dict[str, Any], ...] = ()) -> httpx.Response:
+def ask_to_delete(
+    host: AssistantHost,
+    model: FakeOpenAI,
+    chat: str,
+    todo: str,
+    *,
+    then: str = "Done.",
+    extra_calls: tuple[dict[str, Any], ...] = (),
+) -> httpx.Response:
     """A turn whose model asks to delete `todo` (plus `extra_calls`): the POST answers 202 requires_action."""
     model.call_tools(*extra_calls, tool_call("DeleteTodo", {"todoId": todo}, call_id="del-1")).reply(then)
     return host.http.post(f"{host.api}/chats/{chat}", params={"timeoutSeconds": "10"}, json={"message": "delete it"})
 
 
-def decide(host: AssistantHost, chat: str, turn: str, approve: bool, reason: str | None = None, call: str = "del-1") -> httpx.Response:
+def decide(
+    host: AssistantHost, chat: str, turn: str, approve: bool, reason: str | None = None, call: str = "del-1"
+) -> httpx.Response:
     decision: dict[str, Any] = {"toolCallId": call, "approve": approve, **({"reason": reason} if reason else {})}
     return host.http.post(f"{host.api}/chats/{chat}/turns/{turn}/approvals", json={"decisions": [decision]})
 
@@ -66,9 +77,16 @@ def test_a_risky_call_waits_then_runs_once_when_approved(assistant_host: Assista
     body = waiting.json()
     assert body["status"] == "requires_action" and body["id"].startswith(f"{chat}-turn-")
     action = body["requiresAction"]
-    assert action["turnId"] == body["id"] and action["approvalsUrl"] == f"{host.api}/chats/{chat}/turns/{body['id']}/approvals"
+    assert (
+        action["turnId"] == body["id"]
+        and action["approvalsUrl"] == f"{host.api}/chats/{chat}/turns/{body['id']}/approvals"
+    )
     call = action["toolCalls"][0]
-    assert (call["toolCallId"], call["name"], json.loads(call["arguments"])) == ("del-1", "DeleteTodo", {"todoId": todo})
+    assert (call["toolCallId"], call["name"], json.loads(call["arguments"])) == (
+        "del-1",
+        "DeleteTodo",
+        {"todoId": todo},
+    )
     assert call["expiresAt"] > call["requestedAt"]
     state = host.http.get(f"{host.api}/chats/{chat}").json()
     assert state["requiresAction"] == action and state["turnInProgress"]
@@ -77,12 +95,16 @@ def test_a_risky_call_waits_then_runs_once_when_approved(assistant_host: Assista
     status = wait_done(host, body["statusQueryGetUri"])
     assert status["runtimeStatus"] == "Completed" and status["output"]["reply"] == "Done."
     assert live_todos(host, chat) == []
-    assert [r["deletedBy"] for r in rows(host, chat)] and host.http.get(f"{host.api}/chats/{chat}").json()["requiresAction"] is None
+    assert [r["deletedBy"] for r in rows(host, chat)] and host.http.get(f"{host.api}/chats/{chat}").json()[
+        "requiresAction"
+    ] is None
     results = [m for m in model.requests[-1]["messages"] if m["role"] == "tool"]
     assert json.loads(results[-1]["content"])["deleted"] is True
 
 
-def test_denied_with_a_reason_the_model_hears_it_and_nothing_runs(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_denied_with_a_reason_the_model_hears_it_and_nothing_runs(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """Deny with a reason: the model's next request has a tool result saying so; the todo stays."""
     host = assistant_host
     chat = host.new_chat()
@@ -114,7 +136,9 @@ def test_a_mixed_answer_runs_the_safe_call_at_once_and_waits_for_the_risky_one(
     host = assistant_host
     chat = host.new_chat()
     todo = add_todo(host, model, chat, "old task")
-    turn = ask_to_delete(host, model, chat, todo, extra_calls=(tool_call("AddTodo", {"taskDescription": "new task"}),)).json()
+    turn = ask_to_delete(
+        host, model, chat, todo, extra_calls=(tool_call("AddTodo", {"taskDescription": "new task"}),)
+    ).json()
     assert turn["status"] == "requires_action"
     assert live_todos(host, chat) == ["new task", "old task"]
     model.responder = lambda body: ScriptedReply(content="second turn")
@@ -134,7 +158,9 @@ def test_decisions_that_cannot_be_taken_are_refused_clearly(assistant_host: Assi
     host = assistant_host
     chat = host.new_chat()
     first, second = add_todo(host, model, chat, "one"), add_todo(host, model, chat, "two")
-    turn = ask_to_delete(host, model, chat, second, extra_calls=(tool_call("DeleteTodo", {"todoId": first}, call_id="del-0"),)).json()
+    turn = ask_to_delete(
+        host, model, chat, second, extra_calls=(tool_call("DeleteTodo", {"todoId": first}, call_id="del-0"),)
+    ).json()
     assert [c["toolCallId"] for c in turn["requiresAction"]["toolCalls"]] == ["del-0", "del-1"]
     turn_id = turn["id"]
     url = f"{host.api}/chats/{chat}/turns/{turn_id}/approvals"
@@ -177,7 +203,9 @@ def test_cancel_a_queued_a_running_and_a_waiting_turn(assistant_host: AssistantH
     running = threading.Thread(target=post, args=("slow",))
     running.start()
     time.sleep(0.4)
-    queued = host.http.post(f"{host.api}/chats/{chat}", params={"timeoutSeconds": "0"}, json={"message": "queued"}).json()
+    queued = host.http.post(
+        f"{host.api}/chats/{chat}", params={"timeoutSeconds": "0"}, json={"message": "queued"}
+    ).json()
     state = host.http.get(f"{host.api}/chats/{chat}").json()
     slow_turn = state["turns"][0]["turnId"]
     assert [t["state"] for t in state["turns"]] == ["running", "queued"]
@@ -187,7 +215,10 @@ def test_cancel_a_queued_a_running_and_a_waiting_turn(assistant_host: AssistantH
     running.join(30)
     assert answers["slow"].status_code == 409 and "cancelled" in answers["slow"].json()["error"]
     assert wait_done(host, queued["statusQueryGetUri"])["output"]["cancelled"] is True
-    with httpx.Client(timeout=30) as http, connect_sse(http, "GET", f"{host.api}/chats/{chat}/turns/{slow_turn}/events") as source:
+    with (
+        httpx.Client(timeout=30) as http,
+        connect_sse(http, "GET", f"{host.api}/chats/{chat}/turns/{slow_turn}/events") as source,
+    ):
         kinds = [s.event for s in source.iter_sse()]
     assert kinds[-1] == "turn.cancelled"
     assert host.http.post(f"{host.api}/chats/{chat}", json={"message": "after"}).text == "reply to after"
@@ -268,13 +299,18 @@ def test_the_stream_shows_the_approval_events(assistant_host: AssistantHost, mod
 
 
 @pytest.fixture(scope="module")
-def approvals_host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI) -> Iterator[AssistantHost]:
+def approvals_host(
+    tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI
+) -> Iterator[AssistantHost]:
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
     yield from start_assistant_host(tmp_path_factory, azurite, env)
 
 
-def test_a_waiting_turn_survives_sigkill_before_and_after_the_decision(approvals_host: AssistantHost, fake_model: FakeOpenAI) -> None:
-    """devhost killed while the turn waits, approve, killed again: the todo is deleted exactly once, the turn completes."""
+def test_a_waiting_turn_survives_sigkill_before_and_after_the_decision(
+    approvals_host: AssistantHost, fake_model: FakeOpenAI
+) -> None:
+    """devhost killed while the turn waits, approve, killed again: the todo is deleted exactly once, the turn
+    completes."""
     host = approvals_host
     model = fake_model.reset()
     chat = host.new_chat()

@@ -1,4 +1,5 @@
 """End to end through devhost, Azurite and the scripted model: chat turns with the todo skills."""
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,9 @@ def test_add_todo_turn_records_exactly_the_turns_messages(assistant_host: Assist
     assert messages[2]["toolCalls"] == [
         {"id": "call_milk", "functionName": "AddTodo", "arguments": '{"taskDescription": "buy milk"}'}
     ]
-    assert messages[3]["toolCallId"] == "call_milk" and json.loads(messages[3]["content"])["taskDescription"] == "buy milk"
+    assert (
+        messages[3]["toolCallId"] == "call_milk" and json.loads(messages[3]["content"])["taskDescription"] == "buy milk"
+    )
     assert messages[4]["content"] == 'I added "buy milk" to your todo list.'
     assert state["totalMessages"] == 5 and state["totalTokens"] == 30
     stamps = [m["createdAt"] for m in messages]

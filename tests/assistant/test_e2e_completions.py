@@ -1,4 +1,5 @@
 """End to end: `POST /api/ask`, `GET /api/whois/{name}` and the served OpenAPI document."""
+
 from __future__ import annotations
 
 import json

@@ -8,6 +8,7 @@ connection broke repeat their POST with the same key. At the end every chat's hi
 checked message by message against what was sent, and the todo table holds each tool call's
 todo exactly once. Set `CRASH_SEED` to replay a run; the seed is printed.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,8 @@ def crash_host(
 
 
 def responder(rng: random.Random, lock: threading.Lock) -> Any:
-    """Turn `<chat> m<i>`: first an AddTodo call with id `call-<chat>-<i>`, then the text `done <chat> <i>`; random delays."""
+    """Turn `<chat> m<i>`: first an AddTodo call with id `call-<chat>-<i>`, then the text `done <chat> <i>`; random
+    delays."""
 
     def respond(body: dict[str, Any]) -> ScriptedReply:
         with lock:
@@ -60,7 +62,9 @@ def responder(rng: random.Random, lock: threading.Lock) -> Any:
     return respond
 
 
-def post_until_answered(host: AssistantHost, chat: str, index: int, wait: float, stop: threading.Event) -> httpx.Response:
+def post_until_answered(
+    host: AssistantHost, chat: str, index: int, wait: float, stop: threading.Event
+) -> httpx.Response:
     """POST message `index` with its key until devhost answers 200/202 (transport errors mean: it was killed; again)."""
     url = f"{host.api}/chats/{chat}"
     while not stop.is_set():
@@ -80,7 +84,9 @@ def post_until_answered(host: AssistantHost, chat: str, index: int, wait: float,
     raise AssertionError("stopped")
 
 
-def client(host: AssistantHost, chat: str, replies: dict[str, list[str]], errors: list[str], stop: threading.Event) -> None:
+def client(
+    host: AssistantHost, chat: str, replies: dict[str, list[str]], errors: list[str], stop: threading.Event
+) -> None:
     """Send every message (accepted in order), then collect every reply."""
     try:
         for index in range(TURNS):
@@ -90,7 +96,7 @@ def client(host: AssistantHost, chat: str, replies: dict[str, list[str]], errors
             while response.status_code != 200:
                 response = post_until_answered(host, chat, index, 20, stop)
             replies[chat].append(response.text)
-    except Exception as error:  # noqa: BLE001 - reported by the test's main thread
+    except Exception as error:
         errors.append(f"{chat}: {error!r}")
 
 
@@ -117,7 +123,8 @@ def expected_history(chat: str) -> list[tuple[Any, ...]]:
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     crash_host: AssistantHost, fake_model: FakeOpenAI, azurite: Azurite
 ) -> None:
-    """Kill/restart devhost several times during 18 turns on 3 chats: all complete, histories exact, one todo per call."""
+    """Kill/restart devhost several times during 18 turns on 3 chats: all complete, histories exact, one todo per
+    call."""
     seed = int(os.environ.get("CRASH_SEED") or random.randrange(1 << 30))
     print(f"crash test seed: {seed} (CRASH_SEED={seed} to replay)")
     rng = random.Random(seed)
@@ -151,8 +158,12 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         assert replies[chat] == [f"done {chat} {i}" for i in range(TURNS)], f"seed {seed}"
         state = host.http.get(f"{host.api}/chats/{chat}").json()
         history = [
-            (m["role"], _without_id(m["content"]) if m["role"] == "tool" else m["content"],
-             tuple((c["id"], c["functionName"]) for c in m["toolCalls"]), m.get("toolCallId"))
+            (
+                m["role"],
+                _without_id(m["content"]) if m["role"] == "tool" else m["content"],
+                tuple((c["id"], c["functionName"]) for c in m["toolCalls"]),
+                m.get("toolCallId"),
+            )
             for m in state["recentMessages"][1:]
         ]
         assert history == expected_history(chat), f"seed {seed}"

@@ -1,9 +1,9 @@
 """End to end: every tool effect happens once across model failures and retries; ids the model reuses lose nothing."""
+
 from __future__ import annotations
 
 import json
 import threading
-from typing import Any
 
 import httpx
 from azure.data.tables import TableClient
@@ -49,11 +49,18 @@ def test_a_turn_failing_after_a_tool_ran_resumes_with_its_key_and_adds_the_todo_
         model.reset()
         again = post(host, chat, "add milk", key="k-resume")
         assert again.status_code == 200 and again.json()["reply"] == "Added milk." and model.requests == []
-    assert history(host, chat) == [("user", "add milk"), ("assistant", ""), ("tool", "tool"), ("assistant", "Added milk.")]
+    assert history(host, chat) == [
+        ("user", "add milk"),
+        ("assistant", ""),
+        ("tool", "tool"),
+        ("assistant", "Added milk."),
+    ]
     assert todos(host, chat) == ["buy milk"]
 
 
-def test_without_a_key_the_retry_is_a_new_turn_that_sees_what_ran(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_without_a_key_the_retry_is_a_new_turn_that_sees_what_ran(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """Without a key the second message is a new turn; the model is shown the recorded tool call and its result."""
     host = assistant_host
     chat = host.new_chat()
@@ -90,7 +97,9 @@ def test_reused_and_repeated_call_ids_lose_no_todo(assistant_host: AssistantHost
     assert results == {"call_1": "third", "call_1~2": "fourth"}
 
 
-def test_thousands_of_tool_calls_in_one_answer_run_at_most_the_cap(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_thousands_of_tool_calls_in_one_answer_run_at_most_the_cap(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """5,000 AddTodo calls in one answer: 16 run, one more is answered with an error, the rest are left out."""
     host = assistant_host
     chat = host.new_chat()
@@ -104,7 +113,9 @@ def test_thousands_of_tool_calls_in_one_answer_run_at_most_the_cap(assistant_hos
     assert "too many tool calls" in follow_up[-1]["content"] and "4983" in follow_up[-1]["content"]
 
 
-def test_concurrent_repeats_of_one_key_all_get_the_one_turns_answer(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_concurrent_repeats_of_one_key_all_get_the_one_turns_answer(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """Ten POSTs with the same key at the same moment: ten 200s with the same reply, one model call."""
     host = assistant_host
     chat = host.new_chat()
@@ -115,7 +126,9 @@ def test_concurrent_repeats_of_one_key_all_get_the_one_turns_answer(assistant_ho
     def send() -> None:
         with httpx.Client(timeout=30) as http:
             barrier.wait()
-            response = http.post(f"{host.api}/chats/{chat}", json={"message": "hi"}, headers={"Idempotency-Key": "same"})
+            response = http.post(
+                f"{host.api}/chats/{chat}", json={"message": "hi"}, headers={"Idempotency-Key": "same"}
+            )
             answers.append((response.status_code, response.text))
 
     threads = [threading.Thread(target=send) for _ in range(10)]
@@ -156,7 +169,9 @@ def test_oversized_and_deeply_nested_bodies_are_refused_with_json(assistant_host
     chat = host.new_chat()
     big = host.http.post(f"{host.api}/chats/{chat}", content=b'{"message": "' + b"x" * 1_100_000 + b'"}')
     assert big.status_code == 413 and "at most" in big.json()["error"]
-    deep = host.http.post(f"{host.api}/chats/{chat}", content=b'{"message": "hi", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}")
+    deep = host.http.post(
+        f"{host.api}/chats/{chat}", content=b'{"message": "hi", "x": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    )
     assert deep.status_code == 400 and "nests deeper" in deep.json()["error"]
     assert history(host, chat) == []
 

@@ -1,4 +1,6 @@
-"""End to end: model failures are retried within a bound, then fail the turn atomically; tool failures never crash a turn."""
+"""End to end: model failures are retried within a bound, then fail the turn atomically; tool failures never crash a
+turn."""
+
 from __future__ import annotations
 
 import json
@@ -34,7 +36,10 @@ def test_timeout_and_dropped_connection_are_retried(assistant_host: AssistantHos
     assert response.status_code == 200 and response.json()["reply"] == "made it"
     assert len(model.requests) == 3
     state = host.http.get(f"{host.api}/chats/{chat}").json()
-    assert [(m["role"], m["content"]) for m in state["recentMessages"][1:]] == [("user", "hello"), ("assistant", "made it")]
+    assert [(m["role"], m["content"]) for m in state["recentMessages"][1:]] == [
+        ("user", "hello"),
+        ("assistant", "made it"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -81,7 +86,9 @@ def test_a_model_failing_past_the_clients_retries_recovers_on_the_turns_next_att
     assert len(model.requests) == 4
 
 
-def test_a_request_the_model_refuses_fails_at_once_without_retries(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_a_request_the_model_refuses_fails_at_once_without_retries(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """A 400 cannot pass by retrying: one request, a 502 that names it, the chat unchanged."""
     host = assistant_host
     chat = host.new_chat()
@@ -92,7 +99,8 @@ def test_a_request_the_model_refuses_fails_at_once_without_retries(assistant_hos
 
 
 def test_tool_failures_become_error_results_the_model_sees(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
-    """Bad JSON, schema violations, a skill's own error and an unknown tool: the model gets error results, the turn completes."""
+    """Bad JSON, schema violations, a skill's own error and an unknown tool: the model gets error results, the turn
+    completes."""
     host = assistant_host
     chat = host.new_chat()
     model.call_tools(
@@ -114,8 +122,11 @@ def test_tool_failures_become_error_results_the_model_sees(assistant_host: Assis
     assert json.loads(model.requests[-1]["messages"][-1]["content"]) == []
 
 
-def test_round_limit_withdraws_tools_and_ends_with_a_text_reply(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
-    """A model that keeps calling tools: after 5 rounds it is asked without tools; its tool calls then end the turn politely."""
+def test_round_limit_withdraws_tools_and_ends_with_a_text_reply(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
+    """A model that keeps calling tools: after 5 rounds it is asked without tools; its tool calls then end the turn
+    politely."""
     host = assistant_host
     chat = host.new_chat()
     for round_ in range(6):

@@ -1,9 +1,11 @@
-"""End to end: prompts stay within the token budget; the entity keeps a bounded window and older messages move to Table storage.
+"""End to end: prompts stay within the token budget; the entity keeps a bounded window and older messages move to Table
+storage.
 
 Its own devhost with a small budget (`CHAT_PROMPT_TOKEN_BUDGET=700`), a small working window
 (`CHAT_WORKING_MESSAGES=6`), an archive table of its own and no running summary (`CHAT_SUMMARY=off`: what
 leaves the prompt is forgotten, as before summaries; `test_e2e_summary.py` covers them).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,11 +30,16 @@ WINDOW = 6
 def small_host(
     tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI
 ) -> Iterator[tuple[AssistantHost, str]]:
-    """devhost with a 700-token prompt budget (room for the four tool definitions and a few turns), a 6-message working window and its own archive table."""
+    """devhost with a 700-token prompt budget (room for the four tool definitions and a few turns), a 6-message working
+    window and its own archive table."""
     archive = f"chatmessages{uuid.uuid4().hex[:10]}"
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
-    extra = {"CHAT_PROMPT_TOKEN_BUDGET": str(BUDGET), "CHAT_WORKING_MESSAGES": str(WINDOW), "CHAT_ARCHIVE_TABLE": archive,
-             "CHAT_SUMMARY": "off"}
+    extra = {
+        "CHAT_PROMPT_TOKEN_BUDGET": str(BUDGET),
+        "CHAT_WORKING_MESSAGES": str(WINDOW),
+        "CHAT_ARCHIVE_TABLE": archive,
+        "CHAT_SUMMARY": "off",
+    }
     for host in start_assistant_host(tmp_path_factory, azurite, env, extra):
         yield host, archive
 
@@ -40,9 +47,12 @@ def small_host(
 def as_message(wire: dict[str, Any]) -> ChatMessage:
     """A chat-completions request message back as a `ChatMessage` (to count it as the app does)."""
     calls = tuple(
-        ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"]) for c in wire.get("tool_calls") or ()
+        ToolCall(id=c["id"], name=c["function"]["name"], arguments=c["function"]["arguments"])
+        for c in wire.get("tool_calls") or ()
     )
-    return ChatMessage(role=wire["role"], content=wire.get("content") or "", tool_calls=calls, tool_call_id=wire.get("tool_call_id"))
+    return ChatMessage(
+        role=wire["role"], content=wire.get("content") or "", tool_calls=calls, tool_call_id=wire.get("tool_call_id")
+    )
 
 
 def echo_with_tools(body: dict[str, Any]) -> ScriptedReply:
@@ -58,7 +68,8 @@ def echo_with_tools(body: dict[str, Any]) -> ScriptedReply:
 def test_every_prompt_fits_the_budget_keeping_instructions_and_the_latest_message(
     small_host: tuple[AssistantHost, str], fake_model: FakeOpenAI
 ) -> None:
-    """30 turns of long messages with tool calls: each request within the budget, system first, the turn's message last-but-tools, calls with their results."""
+    """30 turns of long messages with tool calls: each request within the budget, system first, the turn's message
+    last-but-tools, calls with their results."""
     host, _ = small_host
     fake_model.reset().responder = echo_with_tools
     chat = host.new_chat("You are terse.")
@@ -69,7 +80,9 @@ def test_every_prompt_fits_the_budget_keeping_instructions_and_the_latest_messag
         assert response.status_code == 200, response.text
         for request in fake_model.requests:
             messages = [as_message(m) for m in request["messages"]]
-            used = sum(count_message_tokens(m, count) for m in messages) + tools_tokens(request.get("tools") or [], count)
+            used = sum(count_message_tokens(m, count) for m in messages) + tools_tokens(
+                request.get("tools") or [], count
+            )
             assert used <= BUDGET, (index, used)
             assert messages[0].role == "system" and messages[0].content == "You are terse."
             assert [m.content for m in messages if m.role == "user"][-1] == sent
@@ -77,7 +90,7 @@ def test_every_prompt_fits_the_budget_keeping_instructions_and_the_latest_messag
             assert all(m.tool_call_id in answered for m in messages if m.role == "tool")
         fake_model.requests.clear()
     state = host.http.get(f"{host.api}/chats/{chat}").json()
-    assert [m["content"] for m in state["recentMessages"] if m["role"] == "user"][0].startswith("message 0 ")
+    assert next(m["content"] for m in state["recentMessages"] if m["role"] == "user").startswith("message 0 ")
     assert state["totalMessages"] == len(state["recentMessages"]) == 1 + 30 * 2 + 10 * 2
 
 
@@ -90,7 +103,8 @@ def entity_state(host: AssistantHost, chat: str) -> str:
 def test_entity_state_stays_bounded_and_get_returns_the_whole_history_in_order(
     small_host: tuple[AssistantHost, str], fake_model: FakeOpenAI, azurite: Azurite
 ) -> None:
-    """200 turns: the entity's state late in the chat is no bigger than early on; GET has all 401 messages in order; filters and DELETE work."""
+    """200 turns: the entity's state late in the chat is no bigger than early on; GET has all 401 messages in order;
+    filters and DELETE work."""
     host, archive = small_host
     fake_model.reset().responder = lambda body: ScriptedReply(content="re " + body["messages"][-1]["content"])
     chat = host.new_chat()

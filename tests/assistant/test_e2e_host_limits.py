@@ -1,5 +1,6 @@
 """End to end with keys required: the Durable webhooks are closed like Azure's, a terminated turn does not block its
 chat, old turn histories are purged by the cleanup timer (messages kept, disk given back), idle chats expire."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,9 @@ WEBHOOKS = "/runtime/webhooks/durabletask"
 
 
 @pytest.fixture(scope="module")
-def secured(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI) -> Iterator[AssistantHost]:
+def secured(
+    tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI
+) -> Iterator[AssistantHost]:
     """devhost with --require-keys (function key `fkey`, master key `mkey`) and a retention of zero hours."""
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
     extra = {"DEVHOST_FUNCTION_KEY": "fkey", "DEVHOST_MASTER_KEY": "mkey", "CHAT_TURN_RETENTION_HOURS": "0"}
@@ -40,16 +43,25 @@ def test_every_webhook_needs_the_master_or_system_key_and_the_apps_client_still_
     chat = host.new_chat()
     model.reply("hello")
     assert host.http.post(f"{host.api}/chats/{chat}", json={"message": "hi"}).text == "hello"
-    instance = httpx.get(f"{host.devhost.base_url}{WEBHOOKS}/instances",
-                         params={"code": "mkey", "instanceIdPrefix": f"{chat}-turn"}).json()[0]["instanceId"]
+    instance = httpx.get(
+        f"{host.devhost.base_url}{WEBHOOKS}/instances", params={"code": "mkey", "instanceIdPrefix": f"{chat}-turn"}
+    ).json()[0]["instanceId"]
     operations = [
-        ("GET", "/instances"), ("DELETE", "/instances?createdTimeFrom=2000-01-01T00:00:00Z"),
-        ("GET", f"/instances/{instance}"), ("DELETE", f"/instances/{instance}"),
-        ("POST", f"/instances/{instance}/raiseEvent/x"), ("POST", f"/instances/{instance}/terminate"),
-        ("POST", f"/instances/{instance}/suspend"), ("POST", f"/instances/{instance}/resume"),
-        ("POST", f"/instances/{instance}/restart"), ("POST", f"/instances/{instance}/rewind"),
-        ("POST", "/orchestrators/post_user_query"), ("POST", "/orchestrators/chat_admin/evil"),
-        ("GET", "/entities"), ("GET", "/entities/chat"), ("GET", f"/entities/chat/{chat}"),
+        ("GET", "/instances"),
+        ("DELETE", "/instances?createdTimeFrom=2000-01-01T00:00:00Z"),
+        ("GET", f"/instances/{instance}"),
+        ("DELETE", f"/instances/{instance}"),
+        ("POST", f"/instances/{instance}/raiseEvent/x"),
+        ("POST", f"/instances/{instance}/terminate"),
+        ("POST", f"/instances/{instance}/suspend"),
+        ("POST", f"/instances/{instance}/resume"),
+        ("POST", f"/instances/{instance}/restart"),
+        ("POST", f"/instances/{instance}/rewind"),
+        ("POST", "/orchestrators/post_user_query"),
+        ("POST", "/orchestrators/chat_admin/evil"),
+        ("GET", "/entities"),
+        ("GET", "/entities/chat"),
+        ("GET", f"/entities/chat/{chat}"),
         ("POST", f"/entities/chat/{chat}?op=delete"),
     ]
     anonymous = httpx.Client(base_url=host.devhost.base_url + WEBHOOKS, timeout=10)
@@ -78,6 +90,7 @@ def test_a_terminated_turn_does_not_block_its_chat(secured: AssistantHost, model
     """The running turn is terminated through the management API; the next message still gets its answer."""
     host = secured
     chat = host.new_chat()
+
     def respond(body: dict[str, object]) -> ScriptedReply:
         last = body["messages"][-1]["content"]  # type: ignore[index]
         return ScriptedReply(content="never seen", delay=1.0) if last == "stuck" else ScriptedReply(content="next one")
@@ -113,8 +126,9 @@ def test_cleanup_purges_finished_turns_keeps_every_message_and_shrinks_the_store
     instances = f"{host.devhost.base_url}{WEBHOOKS}/instances"
     assert len(httpx.get(instances, params=listing).json()) == 30
     before = _store_size(host.devhost.data_dir)
-    ran = httpx.post(f"{host.devhost.base_url}/admin/functions/cleanup", params={"wait": "true"},
-                     headers={"x-functions-key": "mkey"})
+    ran = httpx.post(
+        f"{host.devhost.base_url}/admin/functions/cleanup", params={"wait": "true"}, headers={"x-functions-key": "mkey"}
+    )
     assert ran.status_code == 200
     assert httpx.get(instances, params=listing).json() == []
     after = _store_size(host.devhost.data_dir)

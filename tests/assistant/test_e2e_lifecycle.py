@@ -1,4 +1,5 @@
 """End to end: the slow-model 202 path, DELETE, the assistants routes, bad input."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,9 @@ def follow_until_done(http: httpx.Client, url: str, timeout: float = 30) -> http
         time.sleep(0.1)
 
 
-def test_slow_model_answers_202_and_the_status_url_gives_the_turn(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_slow_model_answers_202_and_the_status_url_gives_the_turn(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """Past `timeoutSeconds` POST answers 202 with Location; the status URL later holds the turn's messages."""
     host = assistant_host
     chat = host.new_chat()
@@ -35,10 +38,11 @@ def test_slow_model_answers_202_and_the_status_url_gives_the_turn(assistant_host
     done = follow_until_done(host.http, payload["statusQueryGetUri"])
     assert done.status_code == 200, done.text
     status = done.json()
-    output = status["output"] if "output" in status else status
+    output = status.get("output", status)
     assert output["reply"] == "Sorry for the wait."
     assert [(m["role"], m["content"]) for m in output["recentMessages"]] == [
-        ("user", "hello?"), ("assistant", "Sorry for the wait.")
+        ("user", "hello?"),
+        ("assistant", "Sorry for the wait."),
     ]
 
 
@@ -50,7 +54,9 @@ def test_delete_removes_state_todos_and_turn_histories(assistant_host: Assistant
         model.call_tools(tool_call("AddTodo", {"taskDescription": f"task of {chat}"})).reply("ok")
     turns = []
     for chat in (doomed, kept):
-        response = host.http.post(f"{host.api}/chats/{chat}", json={"message": "add it"}, headers={"Accept": "application/json"})
+        response = host.http.post(
+            f"{host.api}/chats/{chat}", json={"message": "add it"}, headers={"Accept": "application/json"}
+        )
         turns.append(response.json()["instanceId"])
     status_url = f"{host.devhost.base_url}/runtime/webhooks/durabletask/instances/{{}}"
     assert host.http.get(status_url.format(turns[0])).status_code == 200
@@ -79,18 +85,32 @@ def test_put_resets_and_assistants_routes_answer_the_same_way(assistant_host: As
     assert [(m["role"], m["content"]) for m in state["recentMessages"]] == [("system", "second rules")]
     assert host.http.get(f"{host.api}/chats/{chat}").json()["totalMessages"] == 1
     default = host.new_chat()
-    assert "Don't make assumptions" in host.http.get(f"{host.api}/chats/{default}").json()["recentMessages"][0]["content"]
+    assert (
+        "Don't make assumptions" in host.http.get(f"{host.api}/chats/{default}").json()["recentMessages"][0]["content"]
+    )
 
 
 @pytest.mark.parametrize(
     ("method", "path", "kwargs", "status", "says"),
     [
-        ("POST", "chats/{chat}", {"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 400, "not valid JSON"),
+        (
+            "POST",
+            "chats/{chat}",
+            {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+            400,
+            "not valid JSON",
+        ),
         ("POST", "chats/{chat}", {"json": {"text": "hi"}}, 400, "message is required"),
         ("POST", "chats/{chat}", {"json": {"message": "  "}}, 400, "message must not be empty"),
         ("POST", "chats/{chat}", {"json": {"message": 5}}, 400, "message must be a string"),
         ("POST", "chats/{chat}", {"json": {"message": "x" * 40000}}, 400, "longer than 32768 bytes"),
-        ("POST", "chats/{chat}", {"json": {"message": "hi"}, "params": {"timeoutSeconds": "999"}}, 400, "timeoutSeconds"),
+        (
+            "POST",
+            "chats/{chat}",
+            {"json": {"message": "hi"}, "params": {"timeoutSeconds": "999"}},
+            400,
+            "timeoutSeconds",
+        ),
         ("POST", "chats/no-such-chat-0", {"json": {"message": "hi"}}, 404, "does not exist"),
         ("GET", "chats/{chat}", {"params": {"timestampUTC": "yesterday"}}, 400, "timestampUTC"),
         ("PUT", "chats/{chat}", {"json": ["not", "an", "object"]}, 400, "must be a JSON object"),
@@ -104,8 +124,20 @@ def test_put_resets_and_assistants_routes_answer_the_same_way(assistant_host: As
         ("PUT", "chats/del%7Fchar", {}, 400, "chatId must be"),
         ("PUT", "chats/at%40sign", {}, 400, "chatId must be"),
         ("PUT", "assistants/caf%C3%A9", {}, 400, "assistantId must be"),
-        ("POST", "chats/{chat}", {"content": b"", "headers": {"Content-Type": "application/json"}}, 400, "message is required"),
-        ("POST", "chats/{chat}", {"json": {"message": "hi"}, "headers": {"Idempotency-Key": "x" * 256}}, 400, "Idempotency-Key"),
+        (
+            "POST",
+            "chats/{chat}",
+            {"content": b"", "headers": {"Content-Type": "application/json"}},
+            400,
+            "message is required",
+        ),
+        (
+            "POST",
+            "chats/{chat}",
+            {"json": {"message": "hi"}, "headers": {"Idempotency-Key": "x" * 256}},
+            400,
+            "Idempotency-Key",
+        ),
         ("POST", "ask", {"json": {}}, 400, "prompt is required"),
     ],
 )
@@ -124,7 +156,9 @@ def test_bad_input_is_a_400_json_error_and_calls_no_model(
     assert host.http.get(f"{host.api}/chats/{chat}").json()["totalMessages"] == 1
 
 
-def test_model_failure_fails_the_turn_and_leaves_the_chat_unchanged(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_model_failure_fails_the_turn_and_leaves_the_chat_unchanged(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """A failing model: POST answers 502 with a JSON error, the chat keeps only its system message, a retry works."""
     host = assistant_host
     chat = host.new_chat()
@@ -149,7 +183,9 @@ def test_the_extension_samples_flow_against_assistants(assistant_host: Assistant
     state: 5 messages, the AddTodo call as a JSON string in `toolCalls`, the reply naming the task, tokens counted."""
     host = assistant_host
     chat = host.new_chat("You help the user keep a todo list.", route="assistants")
-    model.call_tools(tool_call("AddTodo", {"taskDescription": "Buy milk"})).reply("I added 'Buy milk' to your todo list.")
+    model.call_tools(tool_call("AddTodo", {"taskDescription": "Buy milk"})).reply(
+        "I added 'Buy milk' to your todo list."
+    )
     reply = host.http.post(f"{host.api}/assistants/{chat}", json={"message": "add a todo: Buy milk"}).text
     state = host.http.get(f"{host.api}/assistants/{chat}").json()
     messages = state["recentMessages"]

@@ -1,4 +1,5 @@
 """End to end with no model settings: the built-in offline model demos the whole flow."""
+
 from __future__ import annotations
 
 import time
@@ -25,11 +26,14 @@ def test_offline_model_adds_and_lists_todos(offline_host: AssistantHost) -> None
 
 
 def test_offline_model_asks_to_delete_and_a_person_approves(offline_host: AssistantHost) -> None:
-    """'delete buy milk': the turn waits for approval (GET shows it); approved, the todo is gone and the reply says so."""
+    """'delete buy milk': the turn waits for approval (GET shows it); approved, the todo is gone and the reply says
+    so."""
     host = offline_host
     chat = host.new_chat()
     host.http.post(f"{host.api}/chats/{chat}", json={"message": "add a todo to buy milk"})
-    waiting = host.http.post(f"{host.api}/chats/{chat}", params={"timeoutSeconds": "10"}, json={"message": "delete buy milk"})
+    waiting = host.http.post(
+        f"{host.api}/chats/{chat}", params={"timeoutSeconds": "10"}, json={"message": "delete buy milk"}
+    )
     assert waiting.status_code == 202 and waiting.json()["status"] == "requires_action"
     action = host.http.get(f"{host.api}/chats/{chat}").json()["requiresAction"]
     assert action["toolCalls"][0]["name"] == "DeleteTodo"

@@ -1,4 +1,5 @@
 """End to end: turns of one chat run one at a time in arrival order; Idempotency-Key repeats start nothing."""
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,11 @@ def pairs(state: dict[str, Any]) -> list[tuple[str, str]]:
     return [(m["role"], m["content"]) for m in state["recentMessages"][1:]]
 
 
-def test_concurrent_posts_are_queued_and_each_sees_the_turns_before_it(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
-    """Six POSTs at once: all 200, GET shows a turn in progress with pending turns, and every turn's prompt holds all earlier turns."""
+def test_concurrent_posts_are_queued_and_each_sees_the_turns_before_it(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
+    """Six POSTs at once: all 200, GET shows a turn in progress with pending turns, and every turn's prompt holds all
+    earlier turns."""
     host = assistant_host
     chat = host.new_chat()
     model.responder = echo(delay=0.15)
@@ -121,7 +125,9 @@ def test_reset_cancels_queued_turns_and_they_write_nothing(assistant_host: Assis
     assert host.http.post(url, json={"message": "c"}).text == "reply to c"
 
 
-def test_delete_with_queued_turns_answers_204_and_the_turns_409(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_delete_with_queued_turns_answers_204_and_the_turns_409(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """DELETE while a turn runs and one waits: 204, both POSTs 409, the chat stays gone."""
     host = assistant_host
     url, answers = _one_running_one_queued_then(host, model, lambda url: host.http.delete(url).status_code == 204)

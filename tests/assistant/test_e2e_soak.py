@@ -1,13 +1,17 @@
-"""Soak: a few hundred turns while devhost and its worker process are SIGKILLed at random; nothing lost, duplicated or repeated.
+"""Soak: a few hundred turns while devhost and its worker process are SIGKILLed at random; nothing lost, duplicated or
+repeated.
 
 Five chats send 40 messages each (every message with its own `Idempotency-Key`, a client repeating
-it after a broken connection, a 502/503, or the 500 of a request whose worker died, until it gets the reply). Every turn asks for one AddTodo
+it after a broken connection, a 502/503, or the 500 of a request whose worker died, until it gets the reply). Every turn
+asks for one AddTodo
 and the model always calls it `call_1` (a model that reuses call ids). A killer thread SIGKILLs,
 at random moments (each once some turn finished since the last), devhost (then restarts it) or
 its worker process, which runs all of the app's code (devhost starts another). At the end: every chat holds each of its
 turns exactly once and in order, the todo table holds each turn's todo exactly once, and the
-cleanup function purges the turns' histories, shrinking the store. The figures are printed (`pytest -s`); `SOAK_SEED` replays a run.
+cleanup function purges the turns' histories, shrinking the store. The figures are printed (`pytest -s`); `SOAK_SEED`
+replays a run.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,7 +41,9 @@ TURNS = 40
 
 
 @pytest.fixture(scope="module")
-def soak_host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI) -> Iterator[AssistantHost]:
+def soak_host(
+    tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI
+) -> Iterator[AssistantHost]:
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
     extra = {
         "CHAT_MODEL_TIMEOUT_SECONDS": "10",
@@ -60,19 +66,26 @@ def respond(rng: random.Random, lock: threading.Lock) -> Any:
         chat, index = user.split(" m")
         if body["messages"][-1]["role"] == "tool":
             return ScriptedReply(content=f"done {chat} {index}", delay=delay)
-        return ScriptedReply(tool_calls=(tool_call("AddTodo", {"taskDescription": f"todo {chat} {index}"}, "call_1"),),
-                             delay=delay)
+        return ScriptedReply(
+            tool_calls=(tool_call("AddTodo", {"taskDescription": f"todo {chat} {index}"}, "call_1"),), delay=delay
+        )
 
     return answer
 
 
-def client(host: AssistantHost, chat: str, replies: dict[str, list[str]], stats: Counter[str], stop: threading.Event) -> None:
+def client(
+    host: AssistantHost, chat: str, replies: dict[str, list[str]], stats: Counter[str], stop: threading.Event
+) -> None:
     with httpx.Client(timeout=40) as http:
         for index in range(TURNS):
             while not stop.is_set():
                 try:
-                    response = http.post(f"{host.api}/chats/{chat}", params={"timeoutSeconds": "30"},
-                                         json={"message": f"{chat} m{index}"}, headers={"Idempotency-Key": f"k{index}"})
+                    response = http.post(
+                        f"{host.api}/chats/{chat}",
+                        params={"timeoutSeconds": "30"},
+                        json={"message": f"{chat} m{index}"},
+                        headers={"Idempotency-Key": f"k{index}"},
+                    )
                 except httpx.TransportError:
                     stats["connection broke"] += 1
                     time.sleep(0.1)
@@ -114,8 +127,11 @@ def test_soak_with_random_sigkills_of_devhost_and_its_worker(
     while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
         # A kill at a random moment, once some turn finished since the last one: kills faster than a
         # worker starts (about a second) would only measure restarts, never the turns.
-        while (sum(map(len, replies.values())) <= answered_at_kill and any(t.is_alive() for t in threads)
-               and time.monotonic() < deadline):
+        while (
+            sum(map(len, replies.values())) <= answered_at_kill
+            and any(t.is_alive() for t in threads)
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         time.sleep(rng.uniform(0.1, 1.0))
         answered_at_kill = sum(map(len, replies.values()))
@@ -136,7 +152,8 @@ def test_soak_with_random_sigkills_of_devhost_and_its_worker(
     elapsed = time.monotonic() - started
     progress = {chat: len(replies[chat]) for chat in chats}
     assert not any(t.is_alive() for t in threads), (
-        f"turns unfinished (seed {seed}): {progress} {dict(stats)} {dict(kills)}\n{host.devhost.log_text()[-4000:]}")
+        f"turns unfinished (seed {seed}): {progress} {dict(stats)} {dict(kills)}\n{host.devhost.log_text()[-4000:]}"
+    )
 
     lost = duplicated = 0
     todos = TableClient.from_connection_string(azurite.connection_string, host.todo_table)
@@ -158,9 +175,17 @@ def test_soak_with_random_sigkills_of_devhost_and_its_worker(
     assert purge.status_code == 200, (purge.text, host.devhost.log_text()[-4000:])
     after = _store_size(host.devhost.data_dir)
     figures = {
-        "seed": seed, "turns": CHATS * TURNS, "seconds": round(elapsed, 1), "kills": dict(kills),
-        "client retries": dict(stats), "lost": lost, "duplicated": duplicated, "repeated effects": repeated_effects,
-        "missing effects": missing_effects, "store bytes before purge": before, "after purge": after,
+        "seed": seed,
+        "turns": CHATS * TURNS,
+        "seconds": round(elapsed, 1),
+        "kills": dict(kills),
+        "client retries": dict(stats),
+        "lost": lost,
+        "duplicated": duplicated,
+        "repeated effects": repeated_effects,
+        "missing effects": missing_effects,
+        "store bytes before purge": before,
+        "after purge": after,
     }
     print("soak:", json.dumps(figures))
     assert sum(kills.values()) >= 5, figures

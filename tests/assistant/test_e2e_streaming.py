@@ -1,11 +1,11 @@
 """End to end: live turns over SSE, from the turn's event log, resumable with nothing missing or twice."""
+
 from __future__ import annotations
 
 import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -19,13 +19,16 @@ from tests.support.fake_openai import FakeOpenAI, ScriptedReply, tool_call
 SENTENCE = "The quick brown fox jumps over the lazy dog while the cat watches from the warm windowsill."
 
 
-def stream_post(host: AssistantHost, chat: str, message: str, *, stop_after: int | None = None,
-                key: str | None = None) -> list[tuple[float, TurnEvent]]:
+def stream_post(
+    host: AssistantHost, chat: str, message: str, *, stop_after: int | None = None, key: str | None = None
+) -> list[tuple[float, TurnEvent]]:
     """POST with Accept: text/event-stream; the events with their arrival times (stopping after `stop_after`)."""
     headers = {"Accept": "text/event-stream", **({"Idempotency-Key": key} if key else {})}
     received: list[tuple[float, TurnEvent]] = []
-    with httpx.Client(timeout=30) as http, connect_sse(http, "POST", f"{host.api}/chats/{chat}", json={"message": message},
-                                                       headers=headers) as source:
+    with (
+        httpx.Client(timeout=30) as http,
+        connect_sse(http, "POST", f"{host.api}/chats/{chat}", json={"message": message}, headers=headers) as source,
+    ):
         assert source.response.headers["content-type"].startswith("text/event-stream")
         for sse in source.iter_sse():
             event = TurnEvent.from_dict(json.loads(sse.data))
@@ -38,9 +41,10 @@ def stream_post(host: AssistantHost, chat: str, message: str, *, stop_after: int
 
 def stream_get(host: AssistantHost, chat: str, turn: str, last_id: int | None = None) -> list[TurnEvent]:
     headers = {"Last-Event-ID": str(last_id)} if last_id is not None else {}
-    with httpx.Client(timeout=30) as http, connect_sse(
-        http, "GET", f"{host.api}/chats/{chat}/turns/{turn}/events", headers=headers
-    ) as source:
+    with (
+        httpx.Client(timeout=30) as http,
+        connect_sse(http, "GET", f"{host.api}/chats/{chat}/turns/{turn}/events", headers=headers) as source,
+    ):
         return [TurnEvent.from_dict(json.loads(sse.data)) for sse in source.iter_sse()]
 
 
@@ -76,7 +80,9 @@ def test_a_tool_turn_shows_each_call_then_the_text(assistant_host: AssistantHost
     """Two parallel AddTodo calls: the tool-calling message, a started and a completed event per call, then the text."""
     host = assistant_host
     chat = host.new_chat()
-    model.call_tools(tool_call("AddTodo", {"taskDescription": "milk"}, "c1"), tool_call("AddTodo", {"taskDescription": "eggs"}, "c2"))
+    model.call_tools(
+        tool_call("AddTodo", {"taskDescription": "milk"}, "c1"), tool_call("AddTodo", {"taskDescription": "eggs"}, "c2")
+    )
     model.reply("Added milk and eggs.")
     events = [e for _, e in stream_post(host, chat, "add milk and eggs")]
     assert_gapless(events)
@@ -85,7 +91,10 @@ def test_a_tool_turn_shows_each_call_then_the_text(assistant_host: AssistantHost
     assert [c["name"] for c in events[first_message].data["toolCalls"]] == ["AddTodo", "AddTodo"]
     tool_events = [e for e in events if e.type.startswith("tool_call.")]
     assert sorted((e.type, e.data["toolCallId"]) for e in tool_events) == [
-        ("tool_call.completed", "c1"), ("tool_call.completed", "c2"), ("tool_call.started", "c1"), ("tool_call.started", "c2"),
+        ("tool_call.completed", "c1"),
+        ("tool_call.completed", "c2"),
+        ("tool_call.started", "c1"),
+        ("tool_call.started", "c2"),
     ]
     assert all(e.data["ok"] and "added" in e.data["result"] for e in tool_events if e.type == "tool_call.completed")
     last_tool = max(kinds.index(e.type) for e in tool_events)
@@ -93,7 +102,9 @@ def test_a_tool_turn_shows_each_call_then_the_text(assistant_host: AssistantHost
     assert kinds[-1] == "turn.completed" and final_text(events) == "Added milk and eggs."
 
 
-def test_a_turn_queued_behind_a_slow_one_says_so_then_starts_after_it(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_a_turn_queued_behind_a_slow_one_says_so_then_starts_after_it(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """turn.queued with position 1 first; turn.started only once the first turn is done."""
     host = assistant_host
     chat = host.new_chat()
@@ -117,7 +128,9 @@ def test_a_turn_queued_behind_a_slow_one_says_so_then_starts_after_it(assistant_
     assert events[-1].type == "turn.completed" and events[-1].data["reply"] == "second"
 
 
-def test_a_dropped_client_resumes_with_nothing_missing_or_twice(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_a_dropped_client_resumes_with_nothing_missing_or_twice(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """Disconnect after 4 events, resume with Last-Event-ID: the rest exactly once; the JSON long poll agrees."""
     host = assistant_host
     chat = host.new_chat()
@@ -130,17 +143,25 @@ def test_a_dropped_client_resumes_with_nothing_missing_or_twice(assistant_host: 
     assert whole[-1].type == "turn.completed" and final_text(whole) == SENTENCE
     replay = stream_get(host, chat, turn)
     assert [e.to_dict() for e in replay] == [e.to_dict() for e in whole]
-    polled = host.http.get(f"{host.api}/chats/{chat}/turns/{turn}/events", params={"after": 2, "waitSeconds": 1},
-                           headers={"Accept": "application/json"})
+    polled = host.http.get(
+        f"{host.api}/chats/{chat}/turns/{turn}/events",
+        params={"after": 2, "waitSeconds": 1},
+        headers={"Accept": "application/json"},
+    )
     assert polled.status_code == 200 and polled.json() == [e.to_dict() for e in whole[2:]]
 
 
-def test_a_model_failing_mid_stream_resets_then_streams_the_whole_text(assistant_host: AssistantHost, model: FakeOpenAI) -> None:
-    """The stream breaks after 3 words; the turn's next attempt: message.reset, then the full text; the invariant holds."""
+def test_a_model_failing_mid_stream_resets_then_streams_the_whole_text(
+    assistant_host: AssistantHost, model: FakeOpenAI
+) -> None:
+    """The stream breaks after 3 words; the turn's next attempt: message.reset, then the full text; the invariant
+    holds."""
     host = assistant_host
     chat = host.new_chat()
-    model.script(ScriptedReply(content="this attempt will break off", drop_after=3, token_delay=0.02),
-                 ScriptedReply(content=SENTENCE))
+    model.script(
+        ScriptedReply(content="this attempt will break off", drop_after=3, token_delay=0.02),
+        ScriptedReply(content=SENTENCE),
+    )
     events = [e for _, e in stream_post(host, chat, "try twice")]
     assert_gapless(events)
     kinds = types(events)
@@ -185,7 +206,9 @@ def test_a_slow_posts_202_and_get_name_the_events_url(assistant_host: AssistantH
 
 
 @pytest.fixture(scope="module")
-def kill_host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI) -> Iterator[AssistantHost]:
+def kill_host(
+    tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI
+) -> Iterator[AssistantHost]:
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
     yield from start_assistant_host(tmp_path_factory, azurite, env, {"CHAT_MODEL_TIMEOUT_SECONDS": "10"})
 

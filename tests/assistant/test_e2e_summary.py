@@ -5,8 +5,10 @@ Its own devhost: a 2,048-token context window with a 256-token completion cap (s
 timeout (the kill test holds a summary call open). The scripted model answers summary requests by rule
 (`tests.support.fake_openai.fold_summary`: the summary so far plus each folded user message that says "remember").
 """
+
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Iterator
@@ -30,20 +32,29 @@ FOLD = re.compile(r"\(messages (\d+) to (\d+)\)")
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI) -> Iterator[AssistantHost]:
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
-    extra = {"CHAT_MODEL_CONTEXT_TOKENS": "2048", "CHAT_MAX_COMPLETION_TOKENS": "256", "CHAT_TOOL_RESULT_TOKENS": "200",
-             "CHAT_WORKING_MESSAGES": "16", "CHAT_MODEL_TIMEOUT_SECONDS": "10"}
+    extra = {
+        "CHAT_MODEL_CONTEXT_TOKENS": "2048",
+        "CHAT_MAX_COMPLETION_TOKENS": "256",
+        "CHAT_TOOL_RESULT_TOKENS": "200",
+        "CHAT_WORKING_MESSAGES": "16",
+        "CHAT_MODEL_TIMEOUT_SECONDS": "10",
+    }
     yield from start_assistant_host(tmp_path_factory, azurite, env, extra)
 
 
 def used_tokens(request: dict[str, Any]) -> int:
     """What a request to the model took, counted exactly as the app counts (tiktoken, shipped encoding)."""
     count = token_counter("fake-gpt")
-    return sum(count_message_tokens(as_message(m), count) for m in request["messages"]) + tools_tokens(request.get("tools") or [], count)
+    return sum(count_message_tokens(as_message(m), count) for m in request["messages"]) + tools_tokens(
+        request.get("tools") or [], count
+    )
 
 
 def note_of(request: dict[str, Any]) -> str | None:
     """The summary note a request carried (None: none)."""
-    return next((m["content"] for m in request["messages"] if m["role"] == "system" and m["content"].startswith(NOTE)), None)
+    return next(
+        (m["content"] for m in request["messages"] if m["role"] == "system" and m["content"].startswith(NOTE)), None
+    )
 
 
 def folds(model: FakeOpenAI) -> list[tuple[int, int]]:
@@ -61,7 +72,7 @@ def assert_folded_once(state: dict[str, Any]) -> None:
     gap or overlap."""
     chain = folded_chain(state["summary"])
     assert chain and chain[0][0] == 1 and chain[-1][1] == state["summarizedThrough"], chain
-    assert all(b[0] == a[1] + 1 for a, b in zip(chain, chain[1:])), chain
+    assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(chain)), chain
 
 
 def chat_state(host: AssistantHost, chat: str) -> dict[str, Any]:
@@ -86,7 +97,9 @@ def turn_finished(host: AssistantHost, instance: str) -> bool:
 
 
 def say(host: AssistantHost, chat: str, message: str) -> dict[str, Any]:
-    response = host.http.post(f"{host.api}/chats/{chat}", json={"message": message}, headers={"Accept": "application/json"})
+    response = host.http.post(
+        f"{host.api}/chats/{chat}", json={"message": message}, headers={"Accept": "application/json"}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -101,13 +114,19 @@ def talk_until_a_fold(host: AssistantHost, model: FakeOpenAI, chat: str, fact: s
     return answers
 
 
-FACTS = {3: "remember: my name is Ada Lovelace", 90: "remember: my cat is called Turing", 200: "remember: I live in Lyon"}
+FACTS = {
+    3: "remember: my name is Ada Lovelace",
+    90: "remember: my cat is called Turing",
+    200: "remember: I live in Lyon",
+}
 
 
 @pytest.mark.slow
 def test_a_long_chat_remembers_within_the_budget(host: AssistantHost, model: FakeOpenAI) -> None:
-    """300 turns: every prompt within the budget (counted exactly); once turn 3 has left the prompt, every prompt carries
-    the summary with its fact; each fact is folded exactly once; the folds chain without gaps; the entity stays small."""
+    """300 turns: every prompt within the budget (counted exactly); once turn 3 has left the prompt, every prompt
+    carries
+    the summary with its fact; each fact is folded exactly once; the folds chain without gaps; the entity stays
+    small."""
     model.responder = lambda body: ScriptedReply(content="ok " + body["messages"][-1]["content"].split(":")[0])
     chat = host.new_chat("You are terse.")
     sizes: dict[int, int] = {}
@@ -140,7 +159,9 @@ def test_a_long_chat_remembers_within_the_budget(host: AssistantHost, model: Fak
     assert sizes[299] <= sizes[100] * 1.5, sizes
 
 
-def test_a_failing_summary_does_not_fail_the_turn_and_a_later_turn_catches_up(host: AssistantHost, model: FakeOpenAI) -> None:
+def test_a_failing_summary_does_not_fail_the_turn_and_a_later_turn_catches_up(
+    host: AssistantHost, model: FakeOpenAI
+) -> None:
     """The summary model refusing leaves the turn answered and the summary as it was; the next fold carries the fact."""
     model.responder = lambda body: ScriptedReply(content="ok")
     chat = host.new_chat("Be brief.")
@@ -184,8 +205,15 @@ def test_a_200_kb_tool_result_is_cut_in_the_prompt_and_whole_in_the_chat(
     chat = host.new_chat("Be brief.")
     todos = TableClient.from_connection_string(azurite.connection_string, host.todo_table)
     for i in range(220):
-        todos.upsert_entity({"PartitionKey": chat, "RowKey": f"todo-{i:04}", "taskDescription": f"task {i} " + "z" * 950,
-                             "createdAt": "2026-11-30T12:00:00.000000Z", "done": False})
+        todos.upsert_entity(
+            {
+                "PartitionKey": chat,
+                "RowKey": f"todo-{i:04}",
+                "taskDescription": f"task {i} " + "z" * 950,
+                "createdAt": "2026-11-30T12:00:00.000000Z",
+                "done": False,
+            }
+        )
     model.call_tools(tool_call("GetTodos", {}, call_id="big")).reply("You have 220 todos.")
     say(host, chat, "what are my todos?")
     shown = model.requests[-1]["messages"][-1]
@@ -200,7 +228,9 @@ def test_a_200_kb_tool_result_is_cut_in_the_prompt_and_whole_in_the_chat(
 @pytest.fixture(scope="module")
 def offline_summary_host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterator[AssistantHost]:
     """The offline model with summaries asked for (`CHAT_SUMMARY=on`) and a small budget."""
-    yield from start_assistant_host(tmp_path_factory, azurite, {}, {"CHAT_SUMMARY": "on", "CHAT_PROMPT_TOKEN_BUDGET": "1500"})
+    yield from start_assistant_host(
+        tmp_path_factory, azurite, {}, {"CHAT_SUMMARY": "on", "CHAT_PROMPT_TOKEN_BUDGET": "1500"}
+    )
 
 
 def test_the_offline_model_keeps_a_summary_when_asked(offline_summary_host: AssistantHost) -> None:

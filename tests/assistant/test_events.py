@@ -1,4 +1,5 @@
 """The event model, the SSE wire format and the writer's coalescing (against Azurite)."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,23 @@ from collections.abc import Iterator
 import pytest
 
 from activities.event_log import (
-    EventWriter, append_events, delete_turn_events, forget_chat_events, insert_events, read_events,
+    EventWriter,
+    append_events,
+    delete_turn_events,
+    forget_chat_events,
+    insert_events,
+    read_events,
 )
-from assistant.events import DELTA, MESSAGE_COMPLETED, RESET, EventDraft, TurnEvent, final_text, sse_frame, tool_completed
+from assistant.events import (
+    DELTA,
+    MESSAGE_COMPLETED,
+    RESET,
+    EventDraft,
+    TurnEvent,
+    final_text,
+    sse_frame,
+    tool_completed,
+)
 from skills.storage import reset_storage
 from tests.support.azurite import Azurite
 
@@ -22,8 +37,12 @@ def event(seq: int, kind: str, **data: object) -> TurnEvent:
 def test_final_text_is_the_deltas_after_the_last_reset_and_the_last_tool_calling_message() -> None:
     """What a client shows: a reset voids the streamed text; a message that called tools starts a new one."""
     events = [
-        event(1, DELTA, text="Let me "), event(2, MESSAGE_COMPLETED, content="Let me ", toolCalls=[{"id": "a"}]),
-        event(3, DELTA, text="bro"), event(4, RESET, attempt=2), event(5, DELTA, text="Done, "), event(6, DELTA, text="ok."),
+        event(1, DELTA, text="Let me "),
+        event(2, MESSAGE_COMPLETED, content="Let me ", toolCalls=[{"id": "a"}]),
+        event(3, DELTA, text="bro"),
+        event(4, RESET, attempt=2),
+        event(5, DELTA, text="Done, "),
+        event(6, DELTA, text="ok."),
     ]
     assert final_text(events) == "Done, ok."
 
@@ -33,7 +52,7 @@ def test_sse_frames_carry_id_event_and_one_line_of_json() -> None:
     frame = sse_frame(event(7, DELTA, text="a\nb"))
     lines = frame.decode().split("\n")
     assert lines[:2] == ["id: 7", "event: message.delta"] and lines[3:] == ["", ""]
-    assert TurnEvent.from_dict(json.loads(lines[2][len("data: "):])) == event(7, DELTA, text="a\nb")
+    assert TurnEvent.from_dict(json.loads(lines[2][len("data: ") :])) == event(7, DELTA, text="a\nb")
     assert len(tool_completed("x", "GetTodos", True, "r" * 10_000).data["result"]) == 4001
 
 
@@ -52,7 +71,9 @@ def test_writes_never_replace_and_reads_are_in_order(storage: None) -> None:
     append_events("c-turn-1", "c", 2, [EventDraft("turn.started", {"again": True}), EventDraft(DELTA, {"text": "hi"})])
     events = read_events("c-turn-1")
     assert [(e.sequence, e.type, e.data) for e in events] == [
-        (1, "turn.queued", {"position": 0}), (2, "turn.started", {}), (3, DELTA, {"text": "hi"}),
+        (1, "turn.queued", {"position": 0}),
+        (2, "turn.started", {}),
+        (3, DELTA, {"text": "hi"}),
     ]
     assert [e.sequence for e in read_events("c-turn-1", after=2)] == [3]
     append_events("c-turn-2", "c", 1, [EventDraft(DELTA, {"text": "x" * 70_000})])
@@ -93,7 +114,11 @@ def test_inserts_say_whether_anything_was_there_and_keep_what_was(storage: None)
     assert insert_events("c-turn-5", "c", 1, drafts[:1]) is False
     assert insert_events("c-turn-6", "c", 2, [EventDraft(DELTA, {"text": "first"})]) is True
     assert insert_events("c-turn-6", "c", 1, drafts) is False  # 2 was there: 1 and 3 are written, 2 stays
-    assert [(e.sequence, e.data) for e in read_events("c-turn-6")] == [(1, {}), (2, {"text": "first"}), (3, {"text": "b"})]
+    assert [(e.sequence, e.data) for e in read_events("c-turn-6")] == [
+        (1, {}),
+        (2, {"text": "first"}),
+        (3, {"text": "b"}),
+    ]
 
 
 def test_readers_send_events_in_sequence_waiting_for_one_written_late() -> None:
@@ -103,7 +128,9 @@ def test_readers_send_events_in_sequence_waiting_for_one_written_late() -> None:
     from assistant.events import TURN_COMPLETED
 
     def event(sequence: int, kind: str = "tool_call.started") -> TurnEvent:
-        return TurnEvent(sequence=sequence, type=kind, turn_id="t", chat_id="c", data={}, created_at="2026-11-30T12:00:00Z")
+        return TurnEvent(
+            sequence=sequence, type=kind, turn_id="t", chat_id="c", data={}, created_at="2026-11-30T12:00:00Z"
+        )
 
     sent, gap = in_order([event(3), event(5)], 2, None, 100.0)
     assert [e.sequence for e in sent] == [3] and gap == 100.0
@@ -134,6 +161,7 @@ def test_a_model_call_run_again_finds_what_its_earlier_run_wrote(storage: None) 
                 raise RuntimeError(fail_after)
             on_delta(text[2:])
             return CompletionResult(content=text, model="m")
+
         return ask
 
     target = EventTarget("c-turn-20", "c", 1, (EventDraft("turn.started"),))
@@ -186,9 +214,17 @@ def test_events_written_together_share_a_row_and_read_back_one_by_one(storage: N
     # A row of several whose first place is taken (an earlier run wrote its first event alone): the others are
     # written one by one, the taken one stays, and the insert says something was there.
     append_events("c-turn-31", "c", 1, [EventDraft("turn.started", {"run": 1})])
-    drafts = [EventDraft("turn.started", {"run": 2}), EventDraft(DELTA, {"text": "x"}), EventDraft(DELTA, {"text": "y"})]
+    drafts = [
+        EventDraft("turn.started", {"run": 2}),
+        EventDraft(DELTA, {"text": "x"}),
+        EventDraft(DELTA, {"text": "y"}),
+    ]
     assert insert_events("c-turn-31", "c", 1, drafts, together=True) is False
-    assert [(e.sequence, e.data) for e in read_events("c-turn-31")] == [(1, {"run": 1}), (2, {"text": "x"}), (3, {"text": "y"})]
+    assert [(e.sequence, e.data) for e in read_events("c-turn-31")] == [
+        (1, {"run": 1}),
+        (2, {"text": "x"}),
+        (3, {"text": "y"}),
+    ]
     assert rows("c-turn-31") == [(1, 1), (2, 1), (3, 1)]
 
 
@@ -197,9 +233,16 @@ def test_large_events_keep_rows_of_their_own(storage: None) -> None:
     from activities.event_log import GROUP_CHARS, events_table
 
     big = "b" * (GROUP_CHARS // 2 + 10)
-    drafts = [EventDraft(DELTA, {"text": big}), EventDraft(MESSAGE_COMPLETED, {"content": big}), EventDraft(DELTA, {"text": "s"})]
+    drafts = [
+        EventDraft(DELTA, {"text": big}),
+        EventDraft(MESSAGE_COMPLETED, {"content": big}),
+        EventDraft(DELTA, {"text": "s"}),
+    ]
     insert_events("c-turn-40", "c", 1, drafts, together=True)
     found = events_table().query_entities("PartitionKey eq 'c-turn-40'", select=["RowKey", "count"])
     assert sorted((int(r["RowKey"]), int(r.get("count") or 1)) for r in found) == [(1, 1), (2, 2)]
     assert [(e.type, len(json.dumps(e.data))) for e in read_events("c-turn-40")] == [
-        (DELTA, len(json.dumps({"text": big}))), (MESSAGE_COMPLETED, len(json.dumps({"content": big}))), (DELTA, 13)]
+        (DELTA, len(json.dumps({"text": big}))),
+        (MESSAGE_COMPLETED, len(json.dumps({"content": big}))),
+        (DELTA, 13),
+    ]

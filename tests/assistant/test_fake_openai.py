@@ -1,4 +1,5 @@
 """The scripted model server, through the real `openai` client."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,11 @@ def test_text_and_tool_replies_in_order_and_requests_recorded(fake: FakeOpenAI) 
     first = client(fake).chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
     second = client(fake).chat.completions.create(model="m", messages=[{"role": "user", "content": "again"}])
     call = first.choices[0].message.tool_calls[0]
-    assert (call.id, call.function.name, json.loads(call.function.arguments)) == ("c1", "AddTodo", {"taskDescription": "milk"})
+    assert (call.id, call.function.name, json.loads(call.function.arguments)) == (
+        "c1",
+        "AddTodo",
+        {"taskDescription": "milk"},
+    )
     assert second.choices[0].message.content == "done"
     assert second.usage.total_tokens == 15
     assert [r["messages"][0]["content"] for r in fake.requests] == ["hi", "again"]
@@ -63,7 +68,9 @@ def test_dropped_connection_and_stall_are_connection_errors(fake: FakeOpenAI) ->
         client(fake).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert not isinstance(dropped.value, openai.APITimeoutError)
     with pytest.raises(openai.APITimeoutError):
-        client(fake).with_options(timeout=0.2).chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        client(fake).with_options(timeout=0.2).chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "x"}]
+        )
 
 
 def test_fallback_text_answers_when_nothing_is_scripted(fake: FakeOpenAI) -> None:

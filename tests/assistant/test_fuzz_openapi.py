@@ -9,6 +9,7 @@ examples per operation and mode keep the run short; `FUZZ_EXAMPLES` raises it.
 (schemathesis's pytest loader `from_fixture` does not work with pytest 9, so the tests drive
 its strategies with hypothesis directly.)
 """
+
 from __future__ import annotations
 
 import json

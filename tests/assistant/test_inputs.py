@@ -1,7 +1,8 @@
 """Request parsing: chat ids, JSON bodies, text fields, timeouts, timestamps, Accept."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import azure.functions as func
 import pytest
@@ -10,7 +11,9 @@ from api.errors import HttpError
 from api.inputs import is_blank, json_body, parse_chat_id, parse_timeout, parse_timestamp, required_text, wants_json
 
 
-def request(body: bytes = b"", params: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> func.HttpRequest:
+def request(
+    body: bytes = b"", params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+) -> func.HttpRequest:
     return func.HttpRequest("POST", "http://h/api/chats/x", body=body, params=params or {}, headers=headers or {})
 
 
@@ -26,7 +29,7 @@ def test_chat_ids_that_keys_can_hold() -> None:
     assert parse_chat_id("Chat_1.a-b~c:d") == "Chat_1.a-b~c:d"
     assert parse_chat_id("x" * 128) == "x" * 128
     for bad in ("", "-lead", "has/slash", "hash#", "q?", "x" * 129, "sp ace"):
-        assert "chatId" in error_of(lambda: parse_chat_id(bad))
+        assert "chatId" in error_of(lambda bad=bad: parse_chat_id(bad))
 
 
 def test_json_bodies() -> None:
@@ -35,7 +38,9 @@ def test_json_bodies() -> None:
     assert json_body(request(b'{"a": 1}'), required=True) == {"a": 1}
     assert "must be a JSON object" in error_of(lambda: json_body(request(), required=True))
     assert "not valid JSON" in error_of(lambda: json_body(request(b"{oops"), required=False))
-    assert "only whitespace" in error_of(lambda: json_body(request(b"\r\n "), required=False))  # not the same as no body
+    assert "only whitespace" in error_of(
+        lambda: json_body(request(b"\r\n "), required=False)
+    )  # not the same as no body
     assert "must be a JSON object" in error_of(lambda: json_body(request(b"[1]"), required=False))
 
 
@@ -49,10 +54,10 @@ def test_text_fields_timeouts_timestamps_and_accept() -> None:
     assert "must be a number" in error_of(lambda: parse_timeout(request(params={"timeoutSeconds": "soon"})))
     assert parse_timestamp(request()) is None
     assert parse_timestamp(request(params={"timestampUTC": "2026-11-20T12:00:00"})) == datetime(
-        2026, 11, 20, 12, tzinfo=timezone.utc
+        2026, 11, 20, 12, tzinfo=UTC
     )
     assert parse_timestamp(request(params={"timestampUTC": "2026-11-20T13:00:00+01:00"})) == datetime(
-        2026, 11, 20, 12, tzinfo=timezone.utc
+        2026, 11, 20, 12, tzinfo=UTC
     )
     assert "timestampUTC" in error_of(lambda: parse_timestamp(request(params={"timestampUTC": "noon"})))
     assert wants_json(request(headers={"Accept": "text/plain, application/json;q=0.9"}))

@@ -1,14 +1,24 @@
 """What the model sees of a long chat: budgets from context windows, when to fold, the summary's note, folds once."""
+
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from assistant.memory import (
-    FOLD_AT, KEEP, FoldPlan, Summary, context_window, cut_tool_results, fold_point, prompt_budget, summary_note,
-    summary_request, summary_room,
+    FOLD_AT,
+    KEEP,
+    FoldPlan,
+    Summary,
+    context_window,
+    cut_tool_results,
+    fold_point,
+    prompt_budget,
+    summary_note,
+    summary_request,
+    summary_room,
 )
 from assistant.messages import ChatMessage, format_utc
 from assistant.offline import OfflineModel
@@ -18,7 +28,7 @@ from assistant.tokens import count_message_tokens, token_counter, token_cutter
 from assistant.window import apply_fold, plan_archive, plan_fold
 from entities.chat import apply_operation
 
-T0 = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 COUNT = token_counter("gpt-4o")
 
 
@@ -27,15 +37,27 @@ def chat_with(turns: int, words: int = 10):
     chat = new_chat("c", "be brief", T0)
     for t in range(1, turns + 1):
         at = format_utc(T0 + timedelta(seconds=t))
-        messages = (ChatMessage("user", f"question {t} " + "word " * words, at), ChatMessage("assistant", f"answer {t}", at))
+        messages = (
+            ChatMessage("user", f"question {t} " + "word " * words, at),
+            ChatMessage("assistant", f"answer {t}", at),
+        )
         chat = append_turn(replace(chat, queue=(f"t{t}",)), TurnRecord(f"t{t}", messages))
     return chat
 
 
-@pytest.mark.parametrize(("model", "window"), [
-    ("gpt-4o-mini", 128_000), ("gpt-4o", 128_000), ("gpt-4", 8_192), ("gpt-4.1-mini", 1_047_576),
-    ("gpt-35-turbo", 16_385), ("o3-mini", 200_000), ("gpt-5-mini", 400_000), ("my-deployment", None),
-])
+@pytest.mark.parametrize(
+    ("model", "window"),
+    [
+        ("gpt-4o-mini", 128_000),
+        ("gpt-4o", 128_000),
+        ("gpt-4", 8_192),
+        ("gpt-4.1-mini", 1_047_576),
+        ("gpt-35-turbo", 16_385),
+        ("o3-mini", 200_000),
+        ("gpt-5-mini", 400_000),
+        ("my-deployment", None),
+    ],
+)
 def test_known_context_windows_by_longest_prefix(model: str, window: int | None) -> None:
     """gpt-4o is not gpt-4; Azure's `gpt-35` spelling is known; a custom deployment name is not."""
     assert context_window(model) == window
@@ -56,7 +78,13 @@ def test_budget_is_the_window_minus_completion_and_margin() -> None:
 
 def test_settings_summary_default_follows_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """On with a real model, off with the offline one unless CHAT_SUMMARY=on; caps read from the environment."""
-    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "CHAT_SUMMARY", "CHAT_MODEL_CONTEXT_TOKENS"):
+    for name in (
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        "AZURE_OPENAI_ENDPOINT",
+        "CHAT_SUMMARY",
+        "CHAT_MODEL_CONTEXT_TOKENS",
+    ):
         monkeypatch.delenv(name, raising=False)
     reset_settings()
     assert assistant_settings().summary is False
@@ -66,7 +94,12 @@ def test_settings_summary_default_follows_the_model(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("CHAT_MODEL_CONTEXT_TOKENS", "32768")
     reset_settings()
     settings = assistant_settings()
-    assert (settings.summary, settings.summary_tokens, settings.tool_result_tokens, settings.context_tokens) == (True, 300, 900, 32768)
+    assert (settings.summary, settings.summary_tokens, settings.tool_result_tokens, settings.context_tokens) == (
+        True,
+        300,
+        900,
+        32768,
+    )
     monkeypatch.delenv("CHAT_SUMMARY")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     reset_settings()
@@ -141,12 +174,27 @@ def test_append_plans_a_fold_of_old_turns_and_summarized_lets_the_archive_go() -
     fold = FoldPlan.from_dict(result["fold"])
     assert (fold.from_seq, fold.upto_seq) == (1, 12) and result["archive"] is None
     assert updated.fold_lease == ("t7", 15)
-    done, outcome = apply_operation("c", updated, "summarized", {
-        "turnId": "t7", "generation": fold.generation, "fromSeq": 1, "uptoSeq": 12, "summary": "S", "workingMessages": 8})
+    done, outcome = apply_operation(
+        "c",
+        updated,
+        "summarized",
+        {
+            "turnId": "t7",
+            "generation": fold.generation,
+            "fromSeq": 1,
+            "uptoSeq": 12,
+            "summary": "S",
+            "workingMessages": 8,
+        },
+    )
     assert outcome["applied"] and outcome["archive"]["fromSeq"] == 1 and done.summary == Summary("S", 12)
     assert done.fold_lease is None
-    _, repeat = apply_operation("c", done, "summarized", {
-        "generation": fold.generation, "fromSeq": 1, "uptoSeq": 12, "summary": "S", "workingMessages": 8})
+    _, repeat = apply_operation(
+        "c",
+        done,
+        "summarized",
+        {"generation": fold.generation, "fromSeq": 1, "uptoSeq": 12, "summary": "S", "workingMessages": 8},
+    )
     assert repeat == {"applied": False, "archive": None}
 
 
@@ -158,15 +206,23 @@ def test_one_fold_at_a_time_until_it_reports_or_goes_stale() -> None:
     def append(chat, number: int):
         at = format_utc(T0 + timedelta(seconds=number))
         record = TurnRecord(f"t{number}", (ChatMessage("user", f"q{number}", at), ChatMessage("assistant", "a", at)))
-        return apply_operation("c", replace(chat, queue=(f"t{number}",)), "append_turn",
-                               {**record.to_dict(), "workingMessages": 64, "summary": {"foldUpto": 4}})
+        return apply_operation(
+            "c",
+            replace(chat, queue=(f"t{number}",)),
+            "append_turn",
+            {**record.to_dict(), "workingMessages": 64, "summary": {"foldUpto": 4}},
+        )
 
     leased, first = append(state, 7)
     assert first["fold"] is not None and leased.fold_lease == ("t7", 15)
     blocked, second = append(leased, 8)
     assert second["fold"] is None and blocked.fold_lease == ("t7", 15)
-    freed, outcome = apply_operation("c", blocked, "summarized", {
-        "turnId": "t7", "generation": state.created_at, "fromSeq": 1, "uptoSeq": 4, "summary": None})
+    freed, outcome = apply_operation(
+        "c",
+        blocked,
+        "summarized",
+        {"turnId": "t7", "generation": state.created_at, "fromSeq": 1, "uptoSeq": 4, "summary": None},
+    )
     assert outcome == {"applied": False, "archive": None} and freed.fold_lease is None and freed.summary == Summary()
     assert append(freed, 9)[1]["fold"] is not None
     stale = blocked
@@ -188,10 +244,16 @@ def test_large_tool_results_are_cut_to_the_cap_in_tokens() -> None:
 
 def test_summary_request_and_the_offline_summary() -> None:
     """The request carries the summary so far and the messages; the offline model keeps the user's stated facts."""
-    plan = FoldPlan("c", "g", Summary("- I live in Paris", 3), (
-        ChatMessage("user", "Hello there. My name is Ada and I prefer tea."), ChatMessage("assistant", "Noted."),
-        ChatMessage("tool", "[]", tool_call_id="c", name="GetTodos"),
-    ))
+    plan = FoldPlan(
+        "c",
+        "g",
+        Summary("- I live in Paris", 3),
+        (
+            ChatMessage("user", "Hello there. My name is Ada and I prefer tea."),
+            ChatMessage("assistant", "Noted."),
+            ChatMessage("tool", "[]", tool_call_id="c", name="GetTodos"),
+        ),
+    )
     wire = summary_request(plan, summary_room(10_000, 800))
     assert "at most 800 tokens" in wire[0]["content"] and "messages 4 to 6" in wire[1]["content"]
     assert "[tool result of GetTodos] []" in wire[1]["content"]

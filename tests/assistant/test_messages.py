@@ -1,7 +1,8 @@
 """Message values and UTC text: RFC 3339 parsing edge cases, and messages kept in stored form."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,10 +11,10 @@ from assistant.messages import ChatMessage, StoredMessages, format_utc, message_
 
 def test_parse_utc_reads_rfc3339_forms() -> None:
     """Lower-case t/z, offsets, naive text as UTC and a leap second (last instant of its minute)."""
-    assert parse_utc("2000-01-01t10:00:00z") == datetime(2000, 1, 1, 10, tzinfo=timezone.utc)
-    assert parse_utc("2000-01-01T10:00:00+02:00") == datetime(2000, 1, 1, 8, tzinfo=timezone.utc)
-    assert parse_utc("2000-01-01 10:00:00") == datetime(2000, 1, 1, 10, tzinfo=timezone.utc)
-    assert parse_utc("1998-12-31T23:59:60Z") == datetime(1998, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    assert parse_utc("2000-01-01t10:00:00z") == datetime(2000, 1, 1, 10, tzinfo=UTC)
+    assert parse_utc("2000-01-01T10:00:00+02:00") == datetime(2000, 1, 1, 8, tzinfo=UTC)
+    assert parse_utc("2000-01-01 10:00:00") == datetime(2000, 1, 1, 10, tzinfo=UTC)
+    assert parse_utc("1998-12-31T23:59:60Z") == datetime(1998, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
     assert format_utc(parse_utc("2026-11-20T12:00:00.5Z")) == "2026-11-20T12:00:00.500000Z"
 
 
@@ -25,7 +26,10 @@ def test_parse_utc_rejects_with_value_error(text: str) -> None:
 
 
 def _stored(n: int) -> list[dict[str, object]]:
-    return [ChatMessage(role="user", content=f"m{i}", created_at=f"2026-01-01T00:00:{i:02d}.000000Z").to_dict() for i in range(n)]
+    return [
+        ChatMessage(role="user", content=f"m{i}", created_at=f"2026-01-01T00:00:{i:02d}.000000Z").to_dict()
+        for i in range(n)
+    ]
 
 
 def test_stored_messages_read_as_messages() -> None:

@@ -1,4 +1,5 @@
 """The offline model: todo intents become tool calls, tool results become marked replies."""
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,11 @@ def test_tool_results_become_a_reply_naming_the_tasks() -> None:
         {"role": "user", "content": "x"},
         {"role": "assistant", "content": None, "tool_calls": calls},
         {"role": "tool", "tool_call_id": "a", "content": '{"added": true, "taskDescription": "buy milk"}'},
-        {"role": "tool", "tool_call_id": "b", "content": '[{"taskDescription": "buy milk"}, {"taskDescription": "run"}]'},
+        {
+            "role": "tool",
+            "tool_call_id": "b",
+            "content": '[{"taskDescription": "buy milk"}, {"taskDescription": "run"}]',
+        },
     ]
     answer = OfflineModel().complete(messages, TOOLS)
     assert answer.content == f'{MARK} Added "buy milk" to your todo list. You have 2 todo(s): 1. buy milk; 2. run.'

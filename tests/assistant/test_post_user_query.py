@@ -1,17 +1,19 @@
 """The turn orchestrator's decisions, driving its generator with scripted task results."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from azure.durable_functions.models.Task import TaskState
 
 from assistant.messages import ToolCall
 from assistant.payloads import CompletionResult, ToolInvocation, TurnInput
 from assistant.queueing import TurnSlot
 from assistant.state import ChatState, Usage, new_chat
-from azure.durable_functions.models.Task import TaskState
-
-from orchestrators.post_user_query import TURN_FAILED, run_turn as _run_turn
+from orchestrators.post_user_query import TURN_FAILED
+from orchestrators.post_user_query import run_turn as _run_turn
 
 CANCEL = ("event", "cancel")
 
@@ -54,7 +56,8 @@ class Steps:
 def run_turn(context: Any) -> Steps:
     return Steps(_run_turn(context))
 
-T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 class Timer(tuple):
@@ -117,12 +120,16 @@ def test_turn_with_parallel_tool_calls_then_text() -> None:
     model_call = steps.send(running(new_chat("chat1", "be brief", T0)))
     assert model_call[:2] == ("activity", "chat_completion")
     assert [m["role"] for m in model_call[2]["messages"]] == ["system", "user"]
-    calls = (ToolCall("c1", "AddTodo", '{"taskDescription": "milk"}'), ToolCall("c2", "AddTodo", '{"taskDescription": "eggs"}'))
+    calls = (
+        ToolCall("c1", "AddTodo", '{"taskDescription": "milk"}'),
+        ToolCall("c2", "AddTodo", '{"taskDescription": "eggs"}'),
+    )
     fan_out = steps.send(CompletionResult("", tool_calls=calls, usage=Usage(1, 1, 2)).to_dict())
     assert fan_out[0] == "all"
     invocations = [ToolInvocation.from_dict(task[2]) for task in fan_out[1]]
     assert [(t[1], i.chat_id, i.call.id) for t, i in zip(fan_out[1], invocations)] == [
-        ("AddTodo", "chat1", "c1"), ("AddTodo", "chat1", "c2")
+        ("AddTodo", "chat1", "c1"),
+        ("AddTodo", "chat1", "c2"),
     ]
     results = [
         {"toolCallId": "c1", "name": "AddTodo", "content": "added milk", "ok": True},
@@ -148,16 +155,23 @@ def running(chat: ChatState) -> dict[str, Any]:
 
 
 def test_queued_turn_waits_on_timers_until_it_runs() -> None:
-    """Queued: a timer raced by the turn-ready event, then poll_turn again (growing delays), until the entity says it runs."""
+    """Queued: a timer raced by the turn-ready event, then poll_turn again (growing delays), until the entity says it
+    runs."""
     context = ScriptedContext(TurnInput("chat1", "second"))
     steps = run_turn(context)
     next(steps)
     assert context.custom_status == {"accepted": True}
     published = steps.send(TurnSlot(state="queued", position=1).to_dict())
-    assert published == ("activity", "publish_turn_events", {
-        "turnId": "chat1-turn-x", "chatId": "chat1", "start": 1,
-        "events": [{"type": "turn.queued", "data": {"position": 1}}],
-    })
+    assert published == (
+        "activity",
+        "publish_turn_events",
+        {
+            "turnId": "chat1-turn-x",
+            "chatId": "chat1",
+            "start": 1,
+            "events": [{"type": "turn.queued", "data": {"position": 1}}],
+        },
+    )
     first_wait = steps.send(1)
     assert first_wait == ("any", (("timer", T0 + timedelta(seconds=0.02)), ("event", "turn-ready"), CANCEL))
     assert steps.send(first_wait[1][0]) == ("entity", "chat", "chat1", "poll_turn", "chat1-turn-x")
@@ -169,7 +183,10 @@ def test_queued_turn_waits_on_timers_until_it_runs() -> None:
     model_call = steps.send(running(new_chat("chat1", None, T0)))
     assert model_call[:2] == ("activity", "chat_completion")
     assert model_call[2]["events"] == {
-        "turnId": "chat1-turn-x", "chatId": "chat1", "start": 2, "preface": [{"type": "turn.started", "data": {}}],
+        "turnId": "chat1-turn-x",
+        "chatId": "chat1",
+        "start": 2,
+        "preface": [{"type": "turn.started", "data": {}}],
     }
 
 
@@ -182,7 +199,12 @@ def test_missing_chat_ends_without_calling_the_model() -> None:
         raise AssertionError("the orchestrator scheduled more work for a missing chat")
     except StopIteration as stop:
         assert stop.value == {
-            "chatId": "gone", "found": False, "reply": "", "recentMessages": [], "usage": Usage().to_dict(), "nextTurnId": None,
+            "chatId": "gone",
+            "found": False,
+            "reply": "",
+            "recentMessages": [],
+            "usage": Usage().to_dict(),
+            "nextTurnId": None,
             "cancelled": False,
         }
 
@@ -202,12 +224,14 @@ def test_failed_model_call_notes_the_turn_and_fails() -> None:
     steps = run_turn(ScriptedContext(TurnInput("chat1", "hi")))
     next(steps)
     steps.send(running(new_chat("chat1", None, T0)))
-    noted = steps.throw(RuntimeError("Activity function 'chat_completion' failed: ModelUnavailable: the model answered HTTP 503 \n tb"))
+    noted = steps.throw(
+        RuntimeError("Activity function 'chat_completion' failed: ModelUnavailable: the model answered HTTP 503 \n tb")
+    )
     assert noted == ("entity", "chat", "chat1", "note_failed_turn", "chat1-turn-x")
     try:
         steps.send(None)
         raise AssertionError("the orchestration should fail")
-    except Exception as error:  # noqa: BLE001 - TurnFailed
+    except Exception as error:
         facts = json.loads(str(error).split(TURN_FAILED, 1)[1])
         assert facts == {"reason": "the model answered HTTP 503", "retryable": True, "recorded": False}
 
@@ -228,5 +252,5 @@ def test_failure_after_a_tool_ran_records_the_partial_turn() -> None:
     try:
         steps.send({"appended": True})
         raise AssertionError("the orchestration should fail")
-    except Exception as error:  # noqa: BLE001 - TurnFailed
+    except Exception as error:
         assert json.loads(str(error).split(TURN_FAILED, 1)[1])["recorded"] is True

@@ -1,4 +1,5 @@
 """Provider selection from settings, and the OpenAI-compatible provider over the scripted server."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -12,8 +13,13 @@ from assistant.settings import model_settings, reset_settings
 from tests.support.fake_openai import FakeOpenAI, tool_call
 
 MODEL_VARS = (
-    "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_KEY", "AZURE_OPENAI_API_VERSION", "OPENAI_BASE_URL",
-    "OPENAI_API_KEY", "CHAT_MODEL_DEPLOYMENT_NAME", "CHAT_MODEL_REASONING",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_KEY",
+    "AZURE_OPENAI_API_VERSION",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "CHAT_MODEL_DEPLOYMENT_NAME",
+    "CHAT_MODEL_REASONING",
 )
 
 
@@ -41,7 +47,10 @@ def test_azure_wins_and_uses_key_or_entra_id(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("CHAT_MODEL_DEPLOYMENT_NAME", "o3-mini")
     settings = model_settings()
     assert (settings.provider, settings.model, settings.reasoning, settings.api_version) == (
-        "azure", "o3-mini", True, "2024-10-21"
+        "azure",
+        "o3-mini",
+        True,
+        "2024-10-21",
     )
     client = build_openai_client(settings)
     assert isinstance(client, openai.AzureOpenAI) and client._azure_ad_token_provider is not None

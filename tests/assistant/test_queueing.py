@@ -1,12 +1,13 @@
 """The turn queue's pure rules."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from assistant.queueing import CANCELLED, DONE, QUEUED, RUNNING, TurnSlot, enqueue_turn, poll_turn
 from assistant.state import TurnRecord, append_turn, new_chat, note_failed_turn
 
-T0 = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 def test_enqueue_is_idempotent_and_the_head_runs() -> None:

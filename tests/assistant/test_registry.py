@@ -1,4 +1,5 @@
 """The skill registry: tool definitions, argument validation, failure kinds."""
+
 from __future__ import annotations
 
 import logging
@@ -48,7 +49,8 @@ def test_app_registry_offers_the_shipped_skills_as_tools() -> None:
 def test_valid_call_gets_context_and_json_result() -> None:
     """Arguments are passed by name; the skill sees the chat id and tool call id."""
     assert invoke(make_registry(), "Multiply", '{"a": 6, "b": 7}') == (
-        True, '{"product": 42, "chat": "chat-7", "call": "call-9"}'
+        True,
+        '{"product": 42, "chat": "chat-7", "call": "call-9"}',
     )
 
 

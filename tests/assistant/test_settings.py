@@ -1,4 +1,5 @@
 """Settings are read lazily, cached until reset, and bad values are named."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -17,19 +18,30 @@ def fresh() -> Iterator[None]:
 
 def test_defaults_and_cache_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
     """Defaults apply when unset; a change is seen only after reset_settings()."""
-    for name in ("CHAT_MAX_TOOL_ROUNDS", "CHAT_PROMPT_TOKEN_BUDGET", "CHAT_MAX_COMPLETION_TOKENS", "CHAT_MAX_MESSAGE_BYTES"):
+    for name in (
+        "CHAT_MAX_TOOL_ROUNDS",
+        "CHAT_PROMPT_TOKEN_BUDGET",
+        "CHAT_MAX_COMPLETION_TOKENS",
+        "CHAT_MAX_MESSAGE_BYTES",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = assistant_settings()
-    assert (settings.max_tool_rounds, settings.prompt_token_budget, settings.max_completion_tokens, settings.max_message_bytes) == (
-        5, 12000, None, 32768
-    )
+    assert (
+        settings.max_tool_rounds,
+        settings.prompt_token_budget,
+        settings.max_completion_tokens,
+        settings.max_message_bytes,
+    ) == (5, 12000, None, 32768)
     monkeypatch.setenv("CHAT_MAX_TOOL_ROUNDS", "2")
     assert assistant_settings().max_tool_rounds == 5
     reset_settings()
     assert assistant_settings().max_tool_rounds == 2
 
 
-@pytest.mark.parametrize(("name", "value", "says"), [("CHAT_MAX_TOOL_ROUNDS", "many", "must be an integer"), ("CHAT_PROMPT_TOKEN_BUDGET", "10", "at least 256")])
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [("CHAT_MAX_TOOL_ROUNDS", "many", "must be an integer"), ("CHAT_PROMPT_TOKEN_BUDGET", "10", "at least 256")],
+)
 def test_bad_values_name_the_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str) -> None:
     """The error names the setting and what is wrong."""
     monkeypatch.setenv(name, value)
@@ -43,5 +55,9 @@ def test_openai_key_alone_means_openai(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     settings = model_settings()
-    assert (settings.provider, settings.endpoint, settings.model) == ("openai", "https://api.openai.com/v1", "gpt-4o-mini")
+    assert (settings.provider, settings.endpoint, settings.model) == (
+        "openai",
+        "https://api.openai.com/v1",
+        "gpt-4o-mini",
+    )
     assert "sk-test" not in settings.describe()

@@ -1,13 +1,15 @@
 """Chat state transitions: create/reset, append a turn, the GET view."""
+
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from assistant.messages import ChatMessage, StoredMessages, ToolCall, format_utc, parse_utc
 from assistant.state import DEFAULT_INSTRUCTIONS, ChatState, TurnRecord, Usage, append_turn, new_chat, view_chat
 
-T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def turn(turn_id: str, at: datetime, tokens: int = 7) -> TurnRecord:
@@ -18,7 +20,9 @@ def turn(turn_id: str, at: datetime, tokens: int = 7) -> TurnRecord:
         messages=(
             ChatMessage(role="user", content="add milk", created_at=stamp),
             ChatMessage(role="assistant", content="", created_at=stamp, tool_calls=(call,)),
-            ChatMessage(role="tool", content='{"added": true}', created_at=stamp, tool_call_id="call_1", name="AddTodo"),
+            ChatMessage(
+                role="tool", content='{"added": true}', created_at=stamp, tool_call_id="call_1", name="AddTodo"
+            ),
             ChatMessage(role="assistant", content="Added milk.", created_at=stamp),
         ),
         usage=Usage(5, 2, tokens),
@@ -38,7 +42,7 @@ def test_append_turn_orders_timestamps_counts_tokens_and_is_idempotent() -> None
     """Same-instant messages get strictly increasing stamps; a repeated turn id changes nothing."""
     chat = append_turn(new_chat("c", None, T0), turn("t1", T0))
     stamps = [parse_utc(m.created_at) for m in chat.messages]
-    assert all(a < b for a, b in zip(stamps, stamps[1:]))
+    assert all(a < b for a, b in itertools.pairwise(stamps))
     assert chat.total_tokens == 7 and chat.turn_ids == ("t1",)
     assert {m.turn_id for m in chat.messages[1:]} == {"t1"}
     assert append_turn(chat, turn("t1", T0)) is chat
@@ -66,16 +70,29 @@ def test_view_filters_strictly_after_timestamp_and_reports_missing_chat() -> Non
     assert [m["role"] for m in later["recentMessages"]] == ["assistant", "tool", "assistant"]
     assert later["totalMessages"] == 5 and later["totalTokens"] == 7
     assert view_chat("x", None).to_api() == {
-        "id": "x", "exists": False, "createdAt": None, "lastUpdatedAt": None,
-        "totalMessages": 0, "totalTokens": 0, "recentMessages": [], "turnInProgress": False, "pendingTurns": 0,
-        "instructions": None, "skills": None, "approvalTimeoutSeconds": None, "summary": None,
+        "id": "x",
+        "exists": False,
+        "createdAt": None,
+        "lastUpdatedAt": None,
+        "totalMessages": 0,
+        "totalTokens": 0,
+        "recentMessages": [],
+        "turnInProgress": False,
+        "pendingTurns": 0,
+        "instructions": None,
+        "skills": None,
+        "approvalTimeoutSeconds": None,
+        "summary": None,
         "summarizedThrough": 0,
     }
 
 
 def test_chat_state_passes_its_window_on_in_stored_form() -> None:
-    """from_dict/to_dict keep the stored message dicts (nothing re-encoded), and messages given as a tuple are stored."""
-    chat = append_turn(new_chat("c", None, T0), TurnRecord(turn_id="t1", messages=(ChatMessage(role="user", content="hi"),)))
+    """from_dict/to_dict keep the stored message dicts (nothing re-encoded), and messages given as a tuple are
+    stored."""
+    chat = append_turn(
+        new_chat("c", None, T0), TurnRecord(turn_id="t1", messages=(ChatMessage(role="user", content="hi"),))
+    )
     stored = chat.to_dict()
     again = ChatState.from_dict(stored)
     assert isinstance(chat.messages, StoredMessages) and isinstance(again.messages, StoredMessages)
@@ -84,11 +101,16 @@ def test_chat_state_passes_its_window_on_in_stored_form() -> None:
 
 
 def test_an_incomplete_turn_is_recorded_then_replaced_when_it_resumes() -> None:
-    """The partial record leaves the queue and marks the resume point; the full record replaces it, tokens counted once."""
+    """The partial record leaves the queue and marks the resume point; the full record replaces it, tokens counted
+    once."""
     state = replace(new_chat("c", None, T0), queue=("turn-1",))
     user = ChatMessage(role="user", content="add milk", created_at="2026-11-20T12:00:01.000000Z")
-    asking = ChatMessage(role="assistant", content="", created_at="2026-11-20T12:00:02.000000Z",
-                         tool_calls=(ToolCall("a", "AddTodo", "{}"),))
+    asking = ChatMessage(
+        role="assistant",
+        content="",
+        created_at="2026-11-20T12:00:02.000000Z",
+        tool_calls=(ToolCall("a", "AddTodo", "{}"),),
+    )
     result = ChatMessage(role="tool", content="ok", created_at="2026-11-20T12:00:03.000000Z", tool_call_id="a")
     partial = append_turn(state, TurnRecord("turn-1", (user, asking, result), Usage(5, 5, 10), incomplete=True))
     assert partial.queue == () and partial.incomplete_turn == "turn-1" and "turn-1" not in partial.turn_ids

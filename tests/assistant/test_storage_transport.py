@@ -1,4 +1,5 @@
 """The table clients' requests session: the environment read once per host, not on every request."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,11 @@ def test_environment_is_read_once_per_host_and_no_netrc_per_request(monkeypatch:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     reads = []
     real = requests.sessions.get_environ_proxies
-    monkeypatch.setattr(requests.sessions, "get_environ_proxies",
-                        lambda url, no_proxy=None: reads.append(url) or real(url, no_proxy=no_proxy))
+    monkeypatch.setattr(
+        requests.sessions,
+        "get_environ_proxies",
+        lambda url, no_proxy=None: reads.append(url) or real(url, no_proxy=no_proxy),
+    )
 
     def no_netrc(url: str, raise_errors: bool = False) -> None:
         raise AssertionError("netrc looked up")

@@ -1,4 +1,5 @@
 """The spans the app makes, captured in-process with an in-memory exporter."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -33,7 +34,9 @@ def spans(monkeypatch: pytest.MonkeyPatch, fake_model: FakeOpenAI) -> Iterator[I
         reset_settings()
 
 
-def test_a_model_call_is_a_genai_client_span_in_the_callers_trace(spans: InMemorySpanExporter, fake_model: FakeOpenAI) -> None:
+def test_a_model_call_is_a_genai_client_span_in_the_callers_trace(
+    spans: InMemorySpanExporter, fake_model: FakeOpenAI
+) -> None:
     """`chat {model}` under the span whose traceparent came in the payload, with the GenAI attributes; no prompt."""
     fake_model.reset().reply("hello")
     parent = TracerProvider().get_tracer("caller").start_span("POST /api/chats/{chatId}")

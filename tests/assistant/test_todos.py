@@ -1,8 +1,8 @@
 """AddTodo / GetTodos against Table storage in Azurite: per-chat isolation, idempotent re-runs, forgetting."""
+
 from __future__ import annotations
 
 import json
-
 import uuid
 from collections.abc import Iterator
 
@@ -11,8 +11,8 @@ import pytest
 from assistant.messages import ToolCall
 from assistant.payloads import ToolInvocation
 from skills import registry
-from skills.todos import todo_id
 from skills.storage import reset_storage
+from skills.todos import todo_id
 from tests.support.azurite import Azurite
 
 
@@ -59,7 +59,8 @@ def test_rerun_of_the_same_tool_call_adds_once(storage: None) -> None:
     added = {"added": True, "id": todo_id("turn-1/run/1/0"), "taskDescription": "once"}
     for _ in range(2):
         assert call("chat-r", "AddTodo", '{"taskDescription": "once"}', call_id="call_same", key="turn-1/run/1/0") == (
-            True, json.dumps(added)
+            True,
+            json.dumps(added),
         )
     assert tasks("chat-r") == ["once"]
 

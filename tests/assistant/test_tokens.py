@@ -1,4 +1,5 @@
 """The prompt budget: oldest turns dropped first, tool calls kept with their results, system kept."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,12 @@ import pytest
 
 from assistant.messages import ChatMessage, ToolCall
 from assistant.tokens import (
-    ENCODINGS_DIR, count_message_tokens, estimate_tokens, fit_to_budget, reset_encodings, token_counter,
+    ENCODINGS_DIR,
+    count_message_tokens,
+    estimate_tokens,
+    fit_to_budget,
+    reset_encodings,
+    token_counter,
 )
 
 
@@ -45,7 +51,7 @@ def test_oldest_turns_go_first_and_the_prompt_stays_under_budget() -> None:
     kept = fit_to_budget(history, budget, chars)
     assert kept[0] == SYSTEM and kept[1].role == "user"
     assert sum(count_message_tokens(m, chars) for m in kept) <= budget
-    assert kept[-len(turn(3)):] == turn(3)
+    assert kept[-len(turn(3)) :] == turn(3)
     assert all(m.content != turn(1)[0].content for m in kept)
 
 
@@ -53,7 +59,11 @@ def test_tool_call_never_separated_from_its_result() -> None:
     """A budget that would cut between a call and its result drops the whole pair and what precedes it."""
     history = [SYSTEM, *turn(1, with_tool=True), *turn(2)]
     tail = turn(2)
-    budget = sum(count_message_tokens(m, chars) for m in [SYSTEM, *tail]) + count_message_tokens(turn(1, True)[-1], chars) + 5
+    budget = (
+        sum(count_message_tokens(m, chars) for m in [SYSTEM, *tail])
+        + count_message_tokens(turn(1, True)[-1], chars)
+        + 5
+    )
     kept = fit_to_budget(history, budget, chars)
     assert kept == [SYSTEM, *tail]
     for index, message in enumerate(kept):

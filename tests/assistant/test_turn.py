@@ -1,14 +1,16 @@
 """The turn's steps: answer handling, tool planning, round limit, the record and output."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import itertools
+from datetime import UTC, datetime, timedelta
 
 from assistant.messages import ChatMessage, ToolCall
 from assistant.payloads import CompletionResult, ToolResult, TurnInput
 from assistant.state import Usage
 from assistant.turn import ROUND_LIMIT_REPLY, TurnRun
 
-T0 = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SYSTEM = (ChatMessage(role="system", content="rules", created_at="2026-11-20T11:00:00.000000Z"),)
 TOOLS = frozenset({"AddTodo", "GetTodos", "CompleteTodo", "DeleteTodo"})
 
@@ -39,7 +41,9 @@ def test_tool_calls_are_planned_and_unknown_tools_rejected_in_call_order() -> No
     results = [ToolResult("c", "GetTodos", "[]"), ToolResult("a", "AddTodo", "ok"), *plan.rejected]
     run = run.on_tool_results(results, T0 + timedelta(seconds=1))
     assert [(m.role, m.tool_call_id, m.content) for m in run.new_messages[2:]] == [
-        ("tool", "a", "ok"), ("tool", "b", plan.rejected[0].content), ("tool", "c", "[]")
+        ("tool", "a", "ok"),
+        ("tool", "b", plan.rejected[0].content),
+        ("tool", "c", "[]"),
     ]
     run, _ = run.on_answer(CompletionResult("Added."), T0, TOOLS)
     assert run.reply == "Added."
@@ -68,18 +72,24 @@ def test_turn_stamps_strictly_increase_after_the_history_even_at_one_instant() -
     run = run.on_tool_results([ToolResult("a", "AddTodo", "x"), ToolResult("b", "GetTodos", "y")], early)
     run, _ = run.on_answer(CompletionResult("done"), early, TOOLS)
     stamps = [parse_utc(m.created_at) for m in SYSTEM + run.new_messages]
-    assert all(a < b for a, b in zip(stamps, stamps[1:]))
+    assert all(a < b for a, b in itertools.pairwise(stamps))
 
 
 def test_repeated_call_ids_in_one_answer_are_made_unique_so_each_call_keeps_its_result() -> None:
     """Two calls with id `call_1` in one answer: the second becomes `call_1~2`, and each result answers its own call."""
-    calls = (ToolCall("call_1", "AddTodo", '{"taskDescription": "a"}'), ToolCall("call_1", "AddTodo", '{"taskDescription": "b"}'))
+    calls = (
+        ToolCall("call_1", "AddTodo", '{"taskDescription": "a"}'),
+        ToolCall("call_1", "AddTodo", '{"taskDescription": "b"}'),
+    )
     run, plan = begin().on_answer(CompletionResult("", tool_calls=calls), T0, TOOLS)
     assert [c.id for c in plan.to_run] == ["call_1", "call_1~2"]
     keys = {run.invocation(c, i).idempotency_key for i, c in enumerate(plan.to_run)}
     assert len(keys) == 2
     run = run.on_tool_results([ToolResult("call_1~2", "AddTodo", "B"), ToolResult("call_1", "AddTodo", "A")], T0)
-    assert [(m.tool_call_id, m.content) for m in run.new_messages if m.role == "tool"] == [("call_1", "A"), ("call_1~2", "B")]
+    assert [(m.tool_call_id, m.content) for m in run.new_messages if m.role == "tool"] == [
+        ("call_1", "A"),
+        ("call_1~2", "B"),
+    ]
 
 
 def test_calls_beyond_the_cap_do_not_run_and_are_not_kept() -> None:
@@ -107,7 +117,7 @@ def test_idempotency_keys_are_unique_per_run_round_and_call_and_stable_for_the_s
 
 def test_resume_goes_on_from_the_recorded_messages_without_running_their_calls_again() -> None:
     """A resumed turn starts with the partial messages and its rounds counted, asking the model next."""
-    run, plan = begin().on_answer(CompletionResult("", tool_calls=(ToolCall("a", "AddTodo", "{}"),)), T0, TOOLS)
+    run, _plan = begin().on_answer(CompletionResult("", tool_calls=(ToolCall("a", "AddTodo", "{}"),)), T0, TOOLS)
     run = run.on_tool_results([ToolResult("a", "AddTodo", "ok")], T0)
     assert run.tools_ran and run.partial_record().incomplete
     resumed = TurnRun.resume(TurnInput("c", "add milk"), "turn-1", SYSTEM, run.new_messages, "run-2")

@@ -1,4 +1,5 @@
 """The POST route's pure parts: idempotency keys, turn instance ids, failure answers."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The POST's status-poll schedule: its floor grows with the waits in flight."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,14 +1,15 @@
 """The working window's pure rules: what to archive and dropping it."""
+
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from assistant.messages import ChatMessage
 from assistant.state import TurnRecord, append_turn, new_chat
 from assistant.window import ArchiveBatch, apply_archived, plan_archive
 
-T0 = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
 
 def chat_with_turns(sizes: list[int]):
@@ -17,7 +18,8 @@ def chat_with_turns(sizes: list[int]):
     for index, size in enumerate(sizes):
         chat = replace(chat, queue=(f"t{index}",))
         messages = tuple(
-            ChatMessage(role="user" if k == 0 else "assistant", content=f"{index}.{k}", created_at="") for k in range(size)
+            ChatMessage(role="user" if k == 0 else "assistant", content=f"{index}.{k}", created_at="")
+            for k in range(size)
         )
         chat = append_turn(chat, TurnRecord(turn_id=f"t{index}", messages=messages))
     return chat
@@ -49,9 +51,12 @@ def test_a_single_huge_turn_is_kept_and_later_batches_continue_the_sequence() ->
     first = plan_archive(chat, 6)
     assert first is not None
     chat = apply_archived(chat, first.generation, first.upto_seq)
-    chat = append_turn(replace(chat, queue=("t9",)), TurnRecord(turn_id="t9", messages=tuple(
-        ChatMessage(role="user", content=f"9.{k}", created_at="") for k in range(5)
-    )))
+    chat = append_turn(
+        replace(chat, queue=("t9",)),
+        TurnRecord(
+            turn_id="t9", messages=tuple(ChatMessage(role="user", content=f"9.{k}", created_at="") for k in range(5))
+        ),
+    )
     second = plan_archive(chat, 6)
     assert second is not None and second.from_seq == first.upto_seq + 1
     assert all(m.turn_id != "t9" for m in second.messages)

@@ -1,4 +1,5 @@
 """The bench app (product + `Sleep` skill) end to end: tool calls of one model answer run concurrently."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ def model() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="module")
-def bench_host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, model: FakeOpenAI) -> Iterator[DevhostProcess]:
+def bench_host(
+    tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, model: FakeOpenAI
+) -> Iterator[DevhostProcess]:
     """devhost serving `bench/assistant_app` with the scripted model."""
     env = {
         "AzureWebJobsStorage": azurite.connection_string,
@@ -50,7 +53,9 @@ def test_tool_calls_of_one_answer_overlap(bench_host: DevhostProcess, model: Fak
     api = f"{bench_host.base_url}/api/chats/{chat}"
     with httpx.Client(timeout=60) as http:
         assert http.put(api, json={"instructions": "bench"}).status_code == 202
-        response = http.post(api, json={"message": sleep_message(CALLS, SLEEP_MS)}, headers={"Accept": "application/json"})
+        response = http.post(
+            api, json={"message": sleep_message(CALLS, SLEEP_MS)}, headers={"Accept": "application/json"}
+        )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["reply"] == "slept"

@@ -1,4 +1,5 @@
 """The bench's scripted model: which answers it gives."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The assistant turn benchmark's options and its results table."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,10 +29,19 @@ def test_report_rows_come_from_the_measurements() -> None:
     args = parse_args(["--turns", "40"])
     results = Results(
         samples=[10.0] * 9 + [30.0],
-        parallel_chats=50, parallel_turns=1000, parallel_seconds=8.0, parallel_latencies=[400.0, 500.0],
-        long_turns=[20.0] * WINDOW + [30.0] * WINDOW, state_early=4000, state_late=12000, long_messages=81,
-        long_seconds=2.0, tool_walls=[230.0, 250.0, 240.0], tool_overlapped=[True, True, False],
-        devhost_cpu_seconds=7.0, worker_cpu_seconds=3.0,
+        parallel_chats=50,
+        parallel_turns=1000,
+        parallel_seconds=8.0,
+        parallel_latencies=[400.0, 500.0],
+        long_turns=[20.0] * WINDOW + [30.0] * WINDOW,
+        state_early=4000,
+        state_late=12000,
+        long_messages=81,
+        long_seconds=2.0,
+        tool_walls=[230.0, 250.0, 240.0],
+        tool_overlapped=[True, True, False],
+        devhost_cpu_seconds=7.0,
+        worker_cpu_seconds=3.0,
     )
     text = report(results, args)
     assert "| 10.0 / " in text

@@ -4,6 +4,7 @@ LangGraph's and DBOS's packages are the benchmark's own (`.venv-peers`), not `ma
 peer needs only what the main venv has, so the driver, the peers' common HTTP shape and the plain
 service's turns (tool calls included) run here for real.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,9 @@ def test_quick_sizes_and_systems() -> None:
 
 def test_the_plain_peer_runs_every_phase_over_http() -> None:
     """The plain peer answers the workload: text turns, parallel chats, 5 overlapping Sleep calls, a long chat."""
-    args = parse_args(["--samples", "5", "--chats", "3", "--turns-per-chat", "2", "--turns", str(2 * WINDOW),
-                       "--tool-runs", "1"])
+    args = parse_args(
+        ["--samples", "5", "--chats", "3", "--turns-per-chat", "2", "--turns", str(2 * WINDOW), "--tool-runs", "1"]
+    )
     with serve_peer("plain", sys.executable) as served:  # type: ignore[arg-type]
         run = asyncio.run(measure(served, "plain", args))
     results = run.results
@@ -43,8 +45,11 @@ def test_the_plain_peer_runs_every_phase_over_http() -> None:
 
 def _run(system: str, overhead: float, turns_per_s: float, tools: float, cpu_s: float, late: float) -> Run:
     results = Results(
-        samples=[overhead] * 3, parallel_turns=1000, parallel_seconds=1000 / turns_per_s,
-        tool_walls=[tools], long_turns=[10.0] * WINDOW + [late] * WINDOW,
+        samples=[overhead] * 3,
+        parallel_turns=1000,
+        parallel_seconds=1000 / turns_per_s,
+        tool_walls=[tools],
+        long_turns=[10.0] * WINDOW + [late] * WINDOW,
     )
     return Run(system, results, store_growth=2_000_000, cpu_seconds=cpu_s)
 

@@ -1,4 +1,5 @@
 """The stream latency benchmark's options and table."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Fixtures for devhost tests: copies of the small apps under `apps/`, served on free ports."""
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,14 @@ def serve_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeApp]:
     """Start devhost on a copy of a test app; every process started is stopped after the module."""
     started: list[DevhostProcess] = []
 
-    def serve(name: str, *, env: dict[str, str] | None = None, extra_args: tuple[str, ...] = (),
-              host_json: dict[str, Any] | None = None,
-              local_settings: dict[str, Any] | None = None) -> DevhostProcess:
+    def serve(
+        name: str,
+        *,
+        env: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
+        host_json: dict[str, Any] | None = None,
+        local_settings: dict[str, Any] | None = None,
+    ) -> DevhostProcess:
         root = tmp_path_factory.mktemp(f"app-{name}")
         script_root = copy_app(name, root / "app", host_json=host_json, local_settings=local_settings)
         process = start_devhost(script_root, data_dir=root / "data", env=env, extra_args=extra_args)

@@ -1,4 +1,5 @@
 """Tests of `--azurite`: starting, reusing and stopping Azurite (on free ports here, not the defaults)."""
+
 from __future__ import annotations
 
 import socket

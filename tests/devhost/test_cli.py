@@ -1,4 +1,5 @@
 """Integration tests of `python -m devhost start` options: settings, route prefix, keys, DFApp, failures."""
+
 from __future__ import annotations
 
 import subprocess
@@ -24,8 +25,11 @@ def test_local_settings_reach_environ_and_real_env_wins(serve_app: ServeApp) -> 
     """`Values` become environment variables (a variable already set keeps its value); `Host.CORS` applies."""
     host = serve_app(
         "basic",
-        local_settings={"IsEncrypted": False, "Values": {"FROM_FILE": "file", "BOTH": "file", "NUM": 5},
-                        "Host": {"CORS": "http://site.example, http://other.example"}},
+        local_settings={
+            "IsEncrypted": False,
+            "Values": {"FROM_FILE": "file", "BOTH": "file", "NUM": 5},
+            "Host": {"CORS": "http://site.example, http://other.example"},
+        },
         env={"BOTH": "real-env"},
     )
     data = _get(host.base_url, "/api/settings", params={"names": "FROM_FILE,BOTH,NUM"}).json()
@@ -33,10 +37,15 @@ def test_local_settings_reach_environ_and_real_env_wins(serve_app: ServeApp) -> 
     # Host.CORS is honoured as Core Tools does: allowed origins get CORS headers, others don't.
     allowed = _get(host.base_url, "/api/items/new", headers={"Origin": "http://site.example"})
     assert allowed.headers["access-control-allow-origin"] == "http://site.example"
-    assert "access-control-allow-origin" not in _get(host.base_url, "/api/items/new",
-                                                     headers={"Origin": "http://evil.example"}).headers
-    preflight = httpx.options(host.base_url + "/api/items/5", timeout=30, headers={
-        "Origin": "http://other.example", "Access-Control-Request-Method": "DELETE"})
+    assert (
+        "access-control-allow-origin"
+        not in _get(host.base_url, "/api/items/new", headers={"Origin": "http://evil.example"}).headers
+    )
+    preflight = httpx.options(
+        host.base_url + "/api/items/5",
+        timeout=30,
+        headers={"Origin": "http://other.example", "Access-Control-Request-Method": "DELETE"},
+    )
     assert preflight.status_code == 200
 
 
@@ -63,8 +72,9 @@ def test_default_route_prefix_without_host_json_setting(serve_app: ServeApp) -> 
 
 def test_require_keys(serve_app: ServeApp) -> None:
     """With --require-keys: function routes need a function or master key, admin routes the master key."""
-    host = serve_app("basic", extra_args=("--require-keys",),
-                     env={"DEVHOST_FUNCTION_KEY": "fkey", "DEVHOST_MASTER_KEY": "mkey"})
+    host = serve_app(
+        "basic", extra_args=("--require-keys",), env={"DEVHOST_FUNCTION_KEY": "fkey", "DEVHOST_MASTER_KEY": "mkey"}
+    )
     base = host.base_url
     assert _get(base, "/api/items/new").text == "literal new"  # anonymous
     assert _get(base, "/api/inherits").status_code == 200  # blueprint route inherits ANONYMOUS
@@ -100,8 +110,12 @@ def test_sigterm_stops_gracefully(tmp_path: Path) -> None:
 def _run_start(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "devhost", "start", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=60,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT)},
+        check=False,
     )
 
 
@@ -168,8 +182,15 @@ def test_stuck_call_does_not_keep_devhost_alive(tmp_path: Path, route: str) -> N
     script_root = copy_app("basic", tmp_path / "app")
     host = start_devhost(script_root, data_dir=tmp_path / "data", extra_args=("--graceful-timeout", "0.5"))
     statuses: list[int] = []
-    call = threading.Thread(target=lambda: statuses.append(_get(host.base_url, f"/api/{route}", params={
-        "started": str(tmp_path / "started"), "release": str(tmp_path / "never")}).status_code))
+    call = threading.Thread(
+        target=lambda: statuses.append(
+            _get(
+                host.base_url,
+                f"/api/{route}",
+                params={"started": str(tmp_path / "started"), "release": str(tmp_path / "never")},
+            ).status_code
+        )
+    )
     call.start()
     try:
         while not (tmp_path / "started").exists():
@@ -217,7 +238,8 @@ def test_job_host_settings_override_host_json_and_verbose_prints_it(serve_app: S
     """An `AzureFunctionsJobHost__*` environment variable (any case) or local.settings.json value overrides host.json;
     `--verbose` prints the effective host.json."""
     host = serve_app(
-        "basic", host_json={**_HOST_JSON, "extensions": {"http": {"routePrefix": "v1"}}},
+        "basic",
+        host_json={**_HOST_JSON, "extensions": {"http": {"routePrefix": "v1"}}},
         env={"azurefunctionsjobhost__Extensions__HTTP__routePrefix": "v2"},
         local_settings={"Values": {"AzureFunctionsJobHost__logging__logLevel__default": "Warning"}},
         extra_args=("--verbose",),
@@ -225,20 +247,25 @@ def test_job_host_settings_override_host_json_and_verbose_prints_it(serve_app: S
     assert _get(host.base_url, "/v2/items/3").text == "id 3"
     assert _get(host.base_url, "/v1/items/3").status_code == 404
     log = host.log_text()
-    printed = log[log.index("Effective host.json"):]
+    printed = log[log.index("Effective host.json") :]
     assert '"routePrefix": "v2"' in printed and '"default": "Warning"' in printed
 
 
 def test_job_host_setting_overrides_the_durable_hub_name(tmp_path: Path) -> None:
-    """The hub name the durable extension uses (seen in its status URLs) follows `AzureFunctionsJobHost__...__hubName`."""
+    """The hub name the durable extension uses (seen in its status URLs) follows
+    `AzureFunctionsJobHost__...__hubName`."""
     import shutil
 
     app = tmp_path / "app"
-    shutil.copytree(REPO_ROOT / "tests" / "devhost_durable" / "apps" / "basic", app,
-                    ignore=shutil.ignore_patterns("__pycache__", ".devhost"))
+    shutil.copytree(
+        REPO_ROOT / "tests" / "devhost_durable" / "apps" / "basic",
+        app,
+        ignore=shutil.ignore_patterns("__pycache__", ".devhost"),
+    )
     (app / "host.json").write_text('{"version": "2.0", "extensions": {"durableTask": {"hubName": "FileHub"}}}')
-    with start_devhost(app, data_dir=tmp_path / "data",
-                       env={"AzureFunctionsJobHost__extensions__durableTask__hubName": "EnvHub"}) as host:
+    with start_devhost(
+        app, data_dir=tmp_path / "data", env={"AzureFunctionsJobHost__extensions__durableTask__hubName": "EnvHub"}
+    ) as host:
         started = httpx.post(f"{host.base_url}/api/start/chain", timeout=30)
         assert started.status_code == 202, started.text
         assert "taskHub=EnvHub" in started.json()["statusQueryGetUri"]

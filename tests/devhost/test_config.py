@@ -1,4 +1,5 @@
 """Unit tests of host configuration: host.json, local.settings.json and HostConfig."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,11 @@ def test_defaults_without_files(tmp_path: Path) -> None:
 
 def test_route_prefix_and_hub_name_from_host_json(tmp_path: Path) -> None:
     """Keys are case-insensitive; `%SETTING%` in hubName is resolved from the environment."""
-    _write(tmp_path, "host.json", {"Extensions": {"HTTP": {"routePrefix": "/v2/"},
-                                                  "durableTask": {"hubName": "hub%SUFFIX%"}}})
+    _write(
+        tmp_path,
+        "host.json",
+        {"Extensions": {"HTTP": {"routePrefix": "/v2/"}, "durableTask": {"hubName": "hub%SUFFIX%"}}},
+    )
     config = build_config(tmp_path, environ={"SUFFIX": "Dev"})
     assert config.route_prefix == "v2"
     assert config.hub_name == "hubDev"
@@ -63,7 +67,7 @@ def test_unset_setting_reference_is_an_error() -> None:
 
 def test_bad_files_raise_config_error(tmp_path: Path) -> None:
     (tmp_path / "host.json").write_text("{oops")
-    with pytest.raises(ConfigError, match="host.json"):
+    with pytest.raises(ConfigError, match=r"host\.json"):
         read_host_json(tmp_path)
     clear_caches()
     _write(tmp_path, "host.json", {"extensions": {"http": {"routePrefix": 3}}})
@@ -81,7 +85,7 @@ def test_local_settings_values_applied_without_overriding(tmp_path: Path) -> Non
 
 def test_local_settings_nested_value_is_an_error(tmp_path: Path) -> None:
     _write(tmp_path, "local.settings.json", {"Values": {"A": {"nested": 1}}})
-    with pytest.raises(ConfigError, match="Values.A"):
+    with pytest.raises(ConfigError, match=r"Values\.A"):
         apply_local_settings(tmp_path, {})
 
 
@@ -107,8 +111,11 @@ def test_ensure_local_settings_copies_example_once(tmp_path: Path) -> None:
 def test_azure_functions_job_host_settings_override_host_json(tmp_path: Path) -> None:
     """`AzureFunctionsJobHost__a__b` writes host.json's `a.b`: keys matched case-insensitively (keeping the file's
     spelling), missing objects created, list items by index; the hub name and route prefix come from the result."""
-    _write(tmp_path, "host.json", {"version": "2.0", "Extensions": {"http": {"routePrefix": "v1"}},
-                                   "watchDirectories": ["a", "b"]})
+    _write(
+        tmp_path,
+        "host.json",
+        {"version": "2.0", "Extensions": {"http": {"routePrefix": "v1"}}, "watchDirectories": ["a", "b"]},
+    )
     environ = {
         "AZUREFUNCTIONSJOBHOST__extensions__HTTP__routePrefix": "v2",
         "AzureFunctionsJobHost__extensions__durableTask__hubName": "Hub%STAGE%",
@@ -120,8 +127,10 @@ def test_azure_functions_job_host_settings_override_host_json(tmp_path: Path) ->
     config = build_config(tmp_path, environ=environ)
     assert (config.route_prefix, config.hub_name) == ("v2", "HubProd")
     assert config.host_json == {
-        "version": "2.0", "Extensions": {"http": {"routePrefix": "v2"}, "durableTask": {"hubName": "Hub%STAGE%"}},
-        "watchDirectories": ["a", "c"], "logging": {"logLevel": {"default": "Warning"}},
+        "version": "2.0",
+        "Extensions": {"http": {"routePrefix": "v2"}, "durableTask": {"hubName": "Hub%STAGE%"}},
+        "watchDirectories": ["a", "c"],
+        "logging": {"logLevel": {"default": "Warning"}},
     }
     assert read_host_json(tmp_path)["Extensions"]["http"]["routePrefix"] == "v1"  # the file itself is unchanged
 

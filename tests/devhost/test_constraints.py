@@ -1,4 +1,5 @@
 """Unit tests of inline route constraints."""
+
 from __future__ import annotations
 
 import pytest
@@ -41,7 +42,14 @@ def test_bad_constraints_raise(name: str, args: tuple[str, ...]) -> None:
 
 def test_every_known_constraint_builds() -> None:
     """KNOWN_CONSTRAINTS lists only names that build (with suitable arguments)."""
-    args = {"regex": ("x",), "minlength": ("1",), "maxlength": ("1",), "length": ("1",),
-            "min": ("1",), "max": ("1",), "range": ("1", "2")}
+    args = {
+        "regex": ("x",),
+        "minlength": ("1",),
+        "maxlength": ("1",),
+        "length": ("1",),
+        "min": ("1",),
+        "max": ("1",),
+        "range": ("1", "2"),
+    }
     for name in KNOWN_CONSTRAINTS:
         assert Constraint(name, args.get(name, ())).name == name

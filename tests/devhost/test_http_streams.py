@@ -1,4 +1,5 @@
 """Apps using the HTTP streams extension (FastAPI types): served as the Functions host serves them."""
+
 from __future__ import annotations
 
 import time

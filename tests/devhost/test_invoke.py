@@ -1,4 +1,5 @@
 """Unit tests of invocation: binding plans, parameters by binding name, return-value conversion."""
+
 from __future__ import annotations
 
 import asyncio
@@ -6,8 +7,8 @@ import json
 from typing import Any
 
 import azure.durable_functions as df
-import pytest
 import azure.functions as func
+import pytest
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
@@ -30,8 +31,14 @@ class RecordingExtension:
 
     def binding_value(self, request: BindingRequest) -> Any:
         self.requests.append(request)
-        return json.dumps({"taskHubName": "hub", "creationUrls": {}, "managementUrls": {},
-                           "rpcBaseUrl": f"{request.base_url}/runtime/webhooks/durabletask/"})
+        return json.dumps(
+            {
+                "taskHubName": "hub",
+                "creationUrls": {},
+                "managementUrls": {},
+                "rpcBaseUrl": f"{request.base_url}/runtime/webhooks/durabletask/",
+            }
+        )
 
     async def startup(self, index: FunctionIndex) -> None:
         return None
@@ -44,8 +51,13 @@ def _specs(app: func.FunctionRegister) -> dict[str, FunctionSpec]:
     return {f.name: f for f in index_register(app).functions}
 
 
-def _request(method: str = "GET", path: str = "/api/x", query: bytes = b"", body: bytes = b"",
-             headers: list[tuple[bytes, bytes]] | None = None) -> Request:
+def _request(
+    method: str = "GET",
+    path: str = "/api/x",
+    query: bytes = b"",
+    body: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> Request:
     sent = False
 
     async def receive() -> dict[str, Any]:
@@ -55,9 +67,16 @@ def _request(method: str = "GET", path: str = "/api/x", query: bytes = b"", body
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": query,
-             "headers": headers or [(b"host", b"127.0.0.1:1234")], "scheme": "http",
-             "server": ("127.0.0.1", 1234)}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "headers": headers or [(b"host", b"127.0.0.1:1234")],
+        "scheme": "http",
+        "server": ("127.0.0.1", 1234),
+    }
     return Request(scope, receive)
 
 
@@ -84,30 +103,46 @@ def test_plan_finds_request_context_and_unsupported_bindings() -> None:
     assert "'queue'" in (_plan(specs["with_queue"]).unsupported or "")
 
 
-@pytest.mark.parametrize(("kind", "message"), [
-    ("stray", "cannot load the stray function: the following parameters are declared in Python but not in "
-              "function.json: {'other'}"),
-    ("misnamed", "cannot load the misnamed function: the following parameters are declared in Python but not in "
-                 "function.json: {'request'}"),
-    ("unbound", "cannot load the unbound function: the following parameters are declared in function.json but not "
-                "in Python: {'msg'}"),
-])
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        (
+            "stray",
+            "cannot load the stray function: the following parameters are declared in Python but not in "
+            "function.json: {'other'}",
+        ),
+        (
+            "misnamed",
+            "cannot load the misnamed function: the following parameters are declared in Python but not in "
+            "function.json: {'request'}",
+        ),
+        (
+            "unbound",
+            "cannot load the unbound function: the following parameters are declared in function.json but not "
+            "in Python: {'msg'}",
+        ),
+    ],
+)
 def test_functions_the_worker_refuses_are_refused_at_load_with_its_message(kind: str, message: str) -> None:
     """A parameter without a binding, or a binding without a parameter, stops the load as the Python worker does."""
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
     if kind == "stray":
+
         @app.route(route="c")
         def stray(req: func.HttpRequest, other: str) -> str:
             return "x"
     elif kind == "misnamed":
+
         @app.route(route="d")
         def misnamed(request: func.HttpRequest) -> str:
             return "x"
     else:
+
         @app.route(route="e")
         @app.queue_output(arg_name="msg", queue_name="q", connection="AzureWebJobsStorage")
         def unbound(req: func.HttpRequest) -> str:
             return "x"
+
     with pytest.raises(AppLoadError) as refused:
         index_register(app)
     assert str(refused.value) == "FunctionLoadError: " + message

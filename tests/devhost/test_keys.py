@@ -1,4 +1,5 @@
 """Unit tests of auth levels and key checks."""
+
 from __future__ import annotations
 
 from pathlib import Path

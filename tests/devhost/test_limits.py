@@ -1,4 +1,6 @@
-"""devhost's limits on what a client sends: every refusal is a JSON error, and a slow or huge request cannot hold the host."""
+"""devhost's limits on what a client sends: every refusal is a JSON error, and a slow or huge request cannot hold the
+host."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +21,7 @@ def _raw(port: int, data: bytes, *, wait: float = 5.0) -> bytes:
         while time.monotonic() < deadline:
             try:
                 chunk = sock.recv(65536)
-            except (socket.timeout, ConnectionResetError):
+            except (TimeoutError, ConnectionResetError):
                 break
             if not chunk:
                 break
@@ -39,7 +41,11 @@ def test_protocol_refusals_are_json(serve_app: ServeApp) -> None:
     long_url = b"GET /api/echo?message=" + b"x" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     status, body = _status_and_json(_raw(host.port, long_url))
     assert status == 414 and "URL" in str(body["error"])
-    big_headers = b"GET /api/echo HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"y" * 1000) for i in range(100)) + b"\r\n"
+    big_headers = (
+        b"GET /api/echo HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-%d: %s\r\n" % (i, b"y" * 1000) for i in range(100))
+        + b"\r\n"
+    )
     status, body = _status_and_json(_raw(host.port, big_headers))
     assert status == 431 and "headers" in str(body["error"])
     status, body = _status_and_json(_raw(host.port, b"NOT HTTP AT ALL\r\n\r\n"))

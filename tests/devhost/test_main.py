@@ -1,4 +1,5 @@
 """Tests of `python -m devhost`'s extension loading (the durable engine when present, and timers)."""
+
 from __future__ import annotations
 
 import sys
@@ -11,8 +12,14 @@ from devhost.__main__ import load_extensions
 from devhost.config import HostConfig
 from devhost.timers import TimerExtension
 
-CONFIG = HostConfig(script_root=Path("/app"), host="127.0.0.1", port=7071, data_dir=Path("/app/.devhost"),
-                    route_prefix="api", hub_name="hub")
+CONFIG = HostConfig(
+    script_root=Path("/app"),
+    host="127.0.0.1",
+    port=7071,
+    data_dir=Path("/app/.devhost"),
+    route_prefix="api",
+    hub_name="hub",
+)
 
 
 def test_uses_create_extension_with_the_config(monkeypatch: pytest.MonkeyPatch) -> None:

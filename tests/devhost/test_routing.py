@@ -1,4 +1,5 @@
 """Unit tests of route templates, matching, precedence and the 404/405 decision."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Integration tests of the HTTP server: `python -m devhost start` serving `apps/basic` on a free port."""
+
 from __future__ import annotations
 
 import threading
@@ -20,8 +21,9 @@ from devhost.server import HostState, build_app, build_functions
 from tests.devhost.conftest import ServeApp
 from tests.support.devhost import DevhostProcess
 
-CONFIG = HostConfig(script_root=Path("/app"), host="127.0.0.1", port=1, data_dir=Path("/d"),
-                    route_prefix="api", hub_name="h")
+CONFIG = HostConfig(
+    script_root=Path("/app"), host="127.0.0.1", port=1, data_dir=Path("/d"), route_prefix="api", hub_name="h"
+)
 """A config for in-process tests (nothing is read from disk)."""
 
 
@@ -46,9 +48,12 @@ def test_host_status_running(client: httpx.Client) -> None:
 
 def test_request_carries_method_url_headers_params_route_and_body(client: httpx.Client) -> None:
     """The function gets a real HttpRequest with everything the client sent."""
-    response = client.post("/api/echo/a/b%20c", params=[("q", "1"), ("q", "2"), ("x", "y")],
-                           headers={"X-Thing": "v", "Content-Type": "application/json"},
-                           content=b'{"k": [1, 2]}')
+    response = client.post(
+        "/api/echo/a/b%20c",
+        params=[("q", "1"), ("q", "2"), ("x", "y")],
+        headers={"X-Thing": "v", "Content-Type": "application/json"},
+        content=b'{"k": [1, 2]}',
+    )
     assert response.status_code == 200
     data = response.json()
     assert data["method"] == "POST"
@@ -141,8 +146,9 @@ def test_unusable_return_is_500(client: httpx.Client, host: DevhostProcess, kind
 
 
 @pytest.mark.parametrize(("path", "secret"), [("/api/boom", "secret-detail-42"), ("/api/aboom", "async-secret-43")])
-def test_raising_function_is_500_without_leak(client: httpx.Client, host: DevhostProcess, path: str,
-                                              secret: str) -> None:
+def test_raising_function_is_500_without_leak(
+    client: httpx.Client, host: DevhostProcess, path: str, secret: str
+) -> None:
     """500 JSON with no exception text; the traceback is in the log; the host keeps serving."""
     response = client.get(path)
     assert response.status_code == 500
@@ -193,8 +199,9 @@ def test_slow_sync_function_blocks_nothing(host: DevhostProcess, tmp_path: Path)
 
     def call_block(key: str) -> None:
         with httpx.Client(base_url=host.base_url, timeout=60) as c:
-            results[key] = c.get("/api/block", params={"started": str(tmp_path / f"{key}.started"),
-                                                       "release": str(tmp_path / "release")}).text
+            results[key] = c.get(
+                "/api/block", params={"started": str(tmp_path / f"{key}.started"), "release": str(tmp_path / "release")}
+            ).text
 
     first = threading.Thread(target=call_block, args=("first",))
     second = threading.Thread(target=call_block, args=("second",))
@@ -264,12 +271,18 @@ def test_status_initialized_until_running_and_extension_routes_first() -> None:
         def routes(self) -> list[Route]:
             return [Route("/runtime/webhooks/custom", lambda request: PlainTextResponse("extension"))]
 
-    config = HostConfig(script_root=Path("/app"), host="127.0.0.1", port=1, data_dir=Path("/d"),
-                        route_prefix="", hub_name="h")
+    config = HostConfig(
+        script_root=Path("/app"), host="127.0.0.1", port=1, data_dir=Path("/d"), route_prefix="", hub_name="h"
+    )
     extensions = [RouteExtension()]
     state = HostState()
-    asgi = build_app(build_functions(index_register(app), config, extensions), config, HostKeys("m"),  # type: ignore[arg-type]
-                     extensions, state)
+    asgi = build_app(
+        build_functions(index_register(app), config, extensions),
+        config,
+        HostKeys("m"),  # type: ignore[arg-type]
+        extensions,
+        state,
+    )
     with TestClient(asgi) as test_client:
         assert test_client.get("/admin/host/status").json() == {"state": "Initialized"}
         state.running()
@@ -298,8 +311,11 @@ def test_route_without_auth_level_inherits_the_apps() -> None:
         return "o"
 
     levels = build_functions(index_register(app), CONFIG, []).levels
-    assert levels == {"from_blueprint": AuthLevel.FUNCTION, "plain": AuthLevel.FUNCTION,
-                      "open_route": AuthLevel.ANONYMOUS}
+    assert levels == {
+        "from_blueprint": AuthLevel.FUNCTION,
+        "plain": AuthLevel.FUNCTION,
+        "open_route": AuthLevel.ANONYMOUS,
+    }
 
 
 def test_bound_socket_is_tcp_so_accepted_connections_get_nodelay() -> None:
@@ -339,8 +355,13 @@ def test_binding_request_carries_the_origin_the_client_used() -> None:
         return client
 
     extensions = [ClientExtension()]
-    asgi = build_app(build_functions(index_register(app), CONFIG, extensions), CONFIG, HostKeys("m"),  # type: ignore[arg-type]
-                     extensions, HostState("Running"))
+    asgi = build_app(
+        build_functions(index_register(app), CONFIG, extensions),
+        CONFIG,
+        HostKeys("m"),  # type: ignore[arg-type]
+        extensions,
+        HostState("Running"),
+    )
     with TestClient(asgi, base_url="http://localhost:9999") as test_client:
         assert test_client.get("/api/uses-client").text == "value"
     assert seen == ["http://localhost:9999"]

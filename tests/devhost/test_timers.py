@@ -1,9 +1,10 @@
 """Timer triggers: NCRONTAB and interval schedules, runOnStartup, useMonitor's past-due run, running one by hand."""
+
 from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from devhost.timers import parse_schedule
 from tests.devhost.conftest import ServeApp
 
-T0 = datetime(2026, 11, 30, 2, 59, 58, tzinfo=timezone.utc)  # a Monday
+T0 = datetime(2026, 11, 30, 2, 59, 58, tzinfo=UTC)  # a Monday
 
 
 def test_ncrontab_six_and_five_fields_and_intervals() -> None:
@@ -36,8 +37,9 @@ def _runs(root: Path) -> list[dict[str, object]]:
 def test_timers_run_on_schedule_on_startup_past_due_and_by_hand(serve_app: ServeApp, tmp_path: Path) -> None:
     """A per-second timer fires repeatedly; runOnStartup runs once at start; a monitored timer whose next
     occurrence passed while the host was down runs at start with past_due; the admin API runs one now."""
-    host = serve_app("timers", env={"DAILY_SCHEDULE": "0 0 4 * * *", "DEVHOST_MASTER_KEY": "mk"},
-                     extra_args=("--require-keys",))
+    host = serve_app(
+        "timers", env={"DAILY_SCHEDULE": "0 0 4 * * *", "DEVHOST_MASTER_KEY": "mk"}, extra_args=("--require-keys",)
+    )
     root = host.script_root
     deadline = time.monotonic() + 10
     while sum(r["name"] == "every_second" for r in _runs(root)) < 2 and time.monotonic() < deadline:
@@ -54,7 +56,7 @@ def test_timers_run_on_schedule_on_startup_past_due_and_by_hand(serve_app: Serve
     assert ran.status_code == 200 and _runs(root)[-1] == {"name": "daily", "pastDue": False}
     # Pretend the 04:00 occurrence passed while devhost was down.
     host.stop()
-    status["Next"] = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    status["Next"] = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     (host.data_dir / "timers" / "daily.json").write_text(json.dumps(status))
     host.start()
     deadline = time.monotonic() + 10

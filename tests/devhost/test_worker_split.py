@@ -1,5 +1,6 @@
 """The host apart from the app: every kind of function runs in a worker process, the app's patches and its GIL stay
 there, a dead worker costs one request, `FUNCTIONS_WORKER_PROCESS_COUNT` and `PYTHON_THREADPOOL_THREAD_COUNT` count."""
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,9 @@ def serve(tmp_path: Path, env: dict[str, str] | None = None) -> DevhostProcess:
     if not app.exists():
         shutil.copytree(APP, app, ignore=shutil.ignore_patterns("__pycache__", ".devhost"))
     (tmp_path / "state").mkdir(exist_ok=True)
-    return start_devhost(app, data_dir=tmp_path / "data", env={"ISOLATION_STATE_DIR": str(tmp_path / "state"), **(env or {})})
+    return start_devhost(
+        app, data_dir=tmp_path / "data", env={"ISOLATION_STATE_DIR": str(tmp_path / "state"), **(env or {})}
+    )
 
 
 @pytest.fixture
@@ -54,20 +57,32 @@ def test_settings() -> None:
     """The switch, the worker count (1-10) and the thread pool size (1-32, else the worker's default)."""
     assert worker_process_enabled({}, "posix") and not worker_process_enabled({}, "nt")
     assert not worker_process_enabled({"DEVHOST_WORKER_PROCESS": "0"}, "posix")
-    assert (worker_count({}), worker_count({"FUNCTIONS_WORKER_PROCESS_COUNT": "3"}),
-            worker_count({"FUNCTIONS_WORKER_PROCESS_COUNT": "40"})) == (1, 3, 10)
+    assert (
+        worker_count({}),
+        worker_count({"FUNCTIONS_WORKER_PROCESS_COUNT": "3"}),
+        worker_count({"FUNCTIONS_WORKER_PROCESS_COUNT": "40"}),
+    ) == (1, 3, 10)
     assert thread_count({"PYTHON_THREADPOOL_THREAD_COUNT": "4"}) == 4
-    assert thread_count({}) == min(32, (os.cpu_count() or 1) + 4) == thread_count({"PYTHON_THREADPOOL_THREAD_COUNT": "99"})
+    assert (
+        thread_count({}) == min(32, (os.cpu_count() or 1) + 4) == thread_count({"PYTHON_THREADPOOL_THREAD_COUNT": "99"})
+    )
 
 
 def test_every_kind_of_function_runs_in_the_worker(host: DevhostProcess, tmp_path: Path) -> None:
-    """HTTP function, orchestrator, entity, activity and timer function all report the worker's pid, never the host's."""
+    """HTTP function, orchestrator, entity, activity and timer function all report the worker's pid, never the
+    host's."""
     (worker,) = workers_of(host)
     assert httpx.get(f"{host.base_url}/api/pid", timeout=10).json()["pid"] == worker
     started = httpx.post(f"{host.base_url}/api/start/pids", timeout=10).json()
-    assert finished(host, started["statusQueryGetUri"])["output"] == {"orchestrator": worker, "activity": worker, "entity": worker}
+    assert finished(host, started["statusQueryGetUri"])["output"] == {
+        "orchestrator": worker,
+        "activity": worker,
+        "entity": worker,
+    }
     items = httpx.get(f"{host.base_url}/admin/host/durable/workitems", timeout=10).json()
-    assert items["orchestrator episodes"] == 3 and items["activity executions"] == 1  # start, activity result, entity answer
+    assert (
+        items["orchestrator episodes"] == 3 and items["activity executions"] == 1
+    )  # start, activity result, entity answer
     assert items["entity operations"] == items["entity batches"] == 1 and items["orchestration messages"] == 3
     assert httpx.post(f"{host.base_url}/admin/functions/yearly", params={"wait": "true"}, timeout=30).status_code == 200
     assert int((tmp_path / "state" / "timer-pid").read_text()) == worker
@@ -81,8 +96,9 @@ def test_the_apps_patches_and_its_gil_stay_in_its_process(host: DevhostProcess) 
     status = httpx.get(f"{host.base_url}/admin/host/status", timeout=10)
     assert status.json() == {"state": "Running"} and "x-patched-by-app" not in status.headers
     burned: list[dict[str, Any]] = []
-    burner = threading.Thread(target=lambda: burned.append(
-        httpx.get(f"{host.base_url}/api/burn", params={"seconds": "3"}, timeout=30).json()))
+    burner = threading.Thread(
+        target=lambda: burned.append(httpx.get(f"{host.base_url}/api/burn", params={"seconds": "3"}, timeout=30).json())
+    )
     burner.start()
     time.sleep(0.5)
     answered = []
@@ -99,8 +115,9 @@ def test_a_worker_killed_mid_request_costs_that_request(host: DevhostProcess) ->
     running when it died runs again and completes."""
     (worker,) = workers_of(host)
     outcome: list[httpx.Response] = []
-    caller = threading.Thread(target=lambda: outcome.append(
-        httpx.get(f"{host.base_url}/api/nap", params={"seconds": "5"}, timeout=30)))
+    caller = threading.Thread(
+        target=lambda: outcome.append(httpx.get(f"{host.base_url}/api/nap", params={"seconds": "5"}, timeout=30))
+    )
     caller.start()
     started = httpx.post(f"{host.base_url}/api/start/slow_chain", json=3, timeout=10).json()
     time.sleep(1.0)
@@ -118,8 +135,10 @@ def test_two_worker_processes_share_the_work(tmp_path: Path) -> None:
     with serve(tmp_path, {"FUNCTIONS_WORKER_PROCESS_COUNT": "2"}) as host:
         assert len(workers_of(host)) == 2
         seen: set[int] = set()
-        naps = [threading.Thread(target=lambda: httpx.get(f"{host.base_url}/api/nap", params={"seconds": "1"}, timeout=30))
-                for _ in range(2)]
+        naps = [
+            threading.Thread(target=lambda: httpx.get(f"{host.base_url}/api/nap", params={"seconds": "1"}, timeout=30))
+            for _ in range(2)
+        ]
         for thread in naps:
             thread.start()
         time.sleep(0.2)
@@ -134,8 +153,14 @@ def test_the_thread_pool_size_bounds_sync_functions_at_once(tmp_path: Path) -> N
     """PYTHON_THREADPOOL_THREAD_COUNT=1: two sync functions called together run one after the other."""
     with serve(tmp_path, {"PYTHON_THREADPOOL_THREAD_COUNT": "1"}) as host:
         naps: list[dict[str, float]] = []
-        calls = [threading.Thread(target=lambda: naps.append(
-            httpx.get(f"{host.base_url}/api/nap", params={"seconds": "0.5"}, timeout=30).json())) for _ in range(2)]
+        calls = [
+            threading.Thread(
+                target=lambda: naps.append(
+                    httpx.get(f"{host.base_url}/api/nap", params={"seconds": "0.5"}, timeout=30).json()
+                )
+            )
+            for _ in range(2)
+        ]
         for thread in calls:
             thread.start()
         for thread in calls:

@@ -5,6 +5,7 @@ Starlette app whose lifespan starts and stops the extension, and tests drive it 
 real SDK client (`DurableOrchestrationClient`, from the extension's binding value) and
 plain HTTP.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -62,7 +63,13 @@ class Hub:
         self.server.should_exit = True
         self.thread.join(timeout=30)
 
-    def wait(self, instance_id: str, *, timeout: float = 30.0, statuses: tuple[str, ...] = ("Completed", "Failed", "Terminated")) -> dict[str, Any]:
+    def wait(
+        self,
+        instance_id: str,
+        *,
+        timeout: float = 30.0,
+        statuses: tuple[str, ...] = ("Completed", "Failed", "Terminated"),
+    ) -> dict[str, Any]:
         """Poll the status webhook until the instance reaches one of `statuses`."""
         deadline = time.monotonic() + timeout
         last: Any = None
@@ -113,6 +120,7 @@ def hub(tmp_path: Path) -> Iterator[Hub]:
 
 def run(coro: Any) -> Any:
     """Run one SDK client coroutine to completion (each call gets a fresh loop and session)."""
+
     async def wrapped() -> Any:
         from azure.durable_functions.models.utils import http_utils
 

@@ -1,8 +1,9 @@
 """The management API: Azure's URL shapes, status codes, and refusals that write nothing."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -49,7 +50,9 @@ def test_refusals_are_json_and_write_nothing(hub: Hub) -> None:
     with hub.http() as http:
         unknown = http.post(f"{WEBHOOKS}/orchestrators/nope/x1")
         assert unknown.status_code == 400 and "nope" in unknown.json()["error"]
-        bad = http.post(f"{WEBHOOKS}/orchestrators/chain/x2", content=b"{not json", headers={"content-type": "application/json"})
+        bad = http.post(
+            f"{WEBHOOKS}/orchestrators/chain/x2", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert bad.status_code == 400 and "not valid JSON" in bad.json()["error"]
         for instance_id in ("x1", "x2"):
             assert http.get(f"{WEBHOOKS}/instances/{instance_id}").status_code == 404
@@ -68,7 +71,7 @@ def test_refusals_are_json_and_write_nothing(hub: Hub) -> None:
 def test_client_status_history_query_paging_and_purge_by(hub: Hub) -> None:
     """get_status with history, get_status_by filters, continuation paging, purge by filter."""
     client = hub.client()
-    before = datetime.now(timezone.utc) - timedelta(seconds=1)
+    before = datetime.now(UTC) - timedelta(seconds=1)
     ids = [run(client.start_new("chain", f"q{i}", [str(i)])) for i in range(5)]
     for instance_id in ids:
         hub.wait(instance_id)
@@ -76,7 +79,7 @@ def test_client_status_history_query_paging_and_purge_by(hub: Hub) -> None:
     assert status.input_ == ["0"]
     kinds = [e["EventType"] for e in status.historyEvents]
     assert kinds[0] == "ExecutionStarted" and "TaskCompleted" in kinds and kinds[-1] == "ExecutionCompleted"
-    completed = [e for e in status.historyEvents if e["EventType"] == "TaskCompleted"][0]
+    completed = next(e for e in status.historyEvents if e["EventType"] == "TaskCompleted")
     assert completed["FunctionName"] == "hello" and completed["Result"] == "Hello 0!"
     found = run(client.get_status_by(created_time_from=before, runtime_status=[OrchestrationRuntimeStatus.Completed]))
     assert {s.instance_id for s in found} >= set(ids)
@@ -85,14 +88,21 @@ def test_client_status_history_query_paging_and_purge_by(hub: Hub) -> None:
         seen: list[str] = []
         token = None
         while True:
-            response = http.get(f"{WEBHOOKS}/instances", params={"top": 2, "instanceIdPrefix": "q"},
-                                headers={"x-ms-continuation-token": token} if token else {})
+            response = http.get(
+                f"{WEBHOOKS}/instances",
+                params={"top": 2, "instanceIdPrefix": "q"},
+                headers={"x-ms-continuation-token": token} if token else {},
+            )
             seen += [s["instanceId"] for s in response.json()]
             token = response.headers.get("x-ms-continuation-token")
             if not token:
                 break
         assert sorted(seen) == sorted(ids)
-    result = run(client.purge_instance_history_by(created_time_from=before, runtime_status=[OrchestrationRuntimeStatus.Completed]))
+    result = run(
+        client.purge_instance_history_by(
+            created_time_from=before, runtime_status=[OrchestrationRuntimeStatus.Completed]
+        )
+    )
     assert result.instances_deleted == 5
     assert run(client.purge_instance_history("q0")).instances_deleted == 0
 
@@ -146,19 +156,36 @@ def test_webhooks_are_as_strict_as_the_extension(hub: Hub) -> None:
         hub.wait("s1", statuses=("Running",))
         raise_url = started["sendEventPostUri"].replace("{eventName}", "approve")
         plain = http.post(raise_url, content=b'"ok"', headers={"Content-Type": "text/plain"})
-        assert plain.status_code == 400 and plain.json()["error"] == "Only application/json request content is supported"
+        assert (
+            plain.status_code == 400 and plain.json()["error"] == "Only application/json request content is supported"
+        )
         bad = http.post(raise_url, content=b"{oops", headers={"Content-Type": "application/json"})
         assert bad.status_code == 400 and bad.json()["error"].startswith("Invalid JSON content")
-        assert http.post(f"{WEBHOOKS}/instances/nobody/raiseEvent/x", content=b"1",
-                         headers={"Content-Type": "text/plain"}).status_code == 404
-        assert http.post(raise_url, json="ok", headers={"Content-Type": "application/json; charset=utf-8"}).status_code == 202
+        assert (
+            http.post(
+                f"{WEBHOOKS}/instances/nobody/raiseEvent/x", content=b"1", headers={"Content-Type": "text/plain"}
+            ).status_code
+            == 404
+        )
+        assert (
+            http.post(raise_url, json="ok", headers={"Content-Type": "application/json; charset=utf-8"}).status_code
+            == 202
+        )
         hub.wait("s1")
         assert http.post(raise_url, content=b"1", headers={"Content-Type": "text/plain"}).status_code == 410
 
         entity = f"{WEBHOOKS}/entities/counter/strict"
-        assert http.post(entity, params={"op": "set"}, content=b"5", headers={"Content-Type": "text/plain"}).status_code == 202
+        assert (
+            http.post(entity, params={"op": "set"}, content=b"5", headers={"Content-Type": "text/plain"}).status_code
+            == 202
+        )
         _entity_state(http, "counter", "strict", "5")  # the raw text, not the number 5
-        assert http.post(entity, params={"op": "set"}, content=b"5", headers={"Content-Type": "application/json"}).status_code == 202
+        assert (
+            http.post(
+                entity, params={"op": "set"}, content=b"5", headers={"Content-Type": "application/json"}
+            ).status_code
+            == 202
+        )
         _entity_state(http, "counter", "strict", 5)
         broken = http.post(entity, params={"op": "set"}, content=b"{5", headers={"Content-Type": "application/json"})
         assert broken.status_code == 400 and broken.json()["error"].startswith("Could not parse JSON content")

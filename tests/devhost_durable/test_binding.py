@@ -1,4 +1,5 @@
 """The durable client binding value, read by the SDK's own classes."""
+
 from __future__ import annotations
 
 import azure.durable_functions as df

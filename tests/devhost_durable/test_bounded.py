@@ -1,4 +1,5 @@
 """The engine keeps memory and disk bounded: idle entities are unloaded, purged histories give their space back."""
+
 from __future__ import annotations
 
 from pathlib import Path

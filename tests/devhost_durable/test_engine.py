@@ -1,4 +1,5 @@
 """End-to-end behaviour of the engine through the real SDK client and the management API."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The entity batch executor with the SDK's own entity handler."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,14 @@ HANDLER = df.Entity.create(_counter)
 
 
 def _call(op: str, value: object = None, rid: str = "r1") -> dict[str, object]:
-    return {"id": rid, "op": op, "signal": False, "input": json.dumps(value) if value is not None else None,
-            "parent": "orch-1", "parentExecution": "e1"}
+    return {
+        "id": rid,
+        "op": op,
+        "signal": False,
+        "input": json.dumps(value) if value is not None else None,
+        "parent": "orch-1",
+        "parentExecution": "e1",
+    }
 
 
 def test_batch_applies_in_order_and_answers_calls_only() -> None:

@@ -1,7 +1,9 @@
 """Entities as Azure runs them: a signal is committed before its operation runs, slow operations delay nothing else,
 and batches of different entities run at once. Through a real devhost process (so it can be SIGKILLed)."""
+
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 from collections.abc import Iterator
@@ -18,8 +20,11 @@ WEBHOOKS = "/runtime/webhooks/durabletask"
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[DevhostProcess]:
     app = tmp_path / "app"
-    shutil.copytree(REPO_ROOT / "tests" / "devhost_durable" / "apps" / "basic", app,
-                    ignore=shutil.ignore_patterns("__pycache__", ".devhost"))
+    shutil.copytree(
+        REPO_ROOT / "tests" / "devhost_durable" / "apps" / "basic",
+        app,
+        ignore=shutil.ignore_patterns("__pycache__", ".devhost"),
+    )
     with start_devhost(app, data_dir=tmp_path / "data") as process:
         yield process
 
@@ -36,11 +41,14 @@ def naps(host: DevhostProcess, key: str, count: int, timeout: float = 30.0) -> l
 
 
 def signal(host: DevhostProcess, key: str, seconds: float) -> httpx.Response:
-    return httpx.post(f"{host.base_url}{WEBHOOKS}/entities/sleeper/{key}", params={"op": "nap"}, json=seconds, timeout=30)
+    return httpx.post(
+        f"{host.base_url}{WEBHOOKS}/entities/sleeper/{key}", params={"op": "nap"}, json=seconds, timeout=30
+    )
 
 
 def test_slow_operations_run_at_once_and_block_nothing(host: DevhostProcess) -> None:
-    """Two 2 s naps on two entities overlap; the signals, an HTTP call and an orchestration all answer while they sleep."""
+    """Two 2 s naps on two entities overlap; the signals, an HTTP call and an orchestration all answer while they
+    sleep."""
     sent_at = time.time()
     assert signal(host, "a", 2).status_code == 202
     assert signal(host, "b", 2).status_code == 202
@@ -63,7 +71,7 @@ def test_naps_of_one_entity_run_one_after_another_in_order(host: DevhostProcess)
     for _ in range(3):
         assert signal(host, "one", 0.3).status_code == 202
     recorded = naps(host, "one", 3)
-    assert all(earlier[1] <= later[0] for earlier, later in zip(recorded, recorded[1:])), recorded
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(recorded)), recorded
 
 
 def test_a_signal_answered_202_survives_a_sigkill_during_its_operation(host: DevhostProcess) -> None:

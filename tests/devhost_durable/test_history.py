@@ -1,13 +1,14 @@
 """History event builders: the shapes the SDK's HistoryEvent accepts."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from azure.durable_functions.models.history import HistoryEvent, HistoryEventType
 
 from devhost.durable import history as h
 
-T0 = datetime(2026, 1, 1, 12, 30, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
 
 
 def test_every_builder_is_readable_by_the_sdk() -> None:
@@ -29,8 +30,12 @@ def test_every_builder_is_readable_by_the_sdk() -> None:
         h.execution_terminated(T0, "stop"),
     ]
     parsed = [HistoryEvent(**event) for event in events]
-    assert [p.event_type for p in parsed][:4] == [HistoryEventType.EXECUTION_STARTED, HistoryEventType.ORCHESTRATOR_STARTED,
-                                                 HistoryEventType.TASK_SCHEDULED, HistoryEventType.TASK_COMPLETED]
+    assert [p.event_type for p in parsed][:4] == [
+        HistoryEventType.EXECUTION_STARTED,
+        HistoryEventType.ORCHESTRATOR_STARTED,
+        HistoryEventType.TASK_SCHEDULED,
+        HistoryEventType.TASK_COMPLETED,
+    ]
     assert all(p.timestamp == T0 for p in parsed)
     assert parsed[0].Version == "" and parsed[3].TaskScheduledId == 0 and parsed[9].TimerId == 4
 

@@ -1,9 +1,9 @@
 """The SDK client's calls to the engine's own management URLs, delivered in-process, answer as over HTTP."""
+
 from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -113,7 +113,10 @@ def test_other_origins_and_other_loops_use_http(hub: Hub) -> None:
 def test_shutdown_restores_the_sdk_helpers(tmp_path: Path) -> None:
     """After uninstall the client module holds the SDK's own request helpers again."""
     module: Any = importlib.import_module(CLIENT_MODULE)
-    originals = {n: getattr(getattr(module, n), "devhost_original", getattr(module, n)) for n in ("get_async_request", "post_async_request", "delete_async_request")}
+    originals = {
+        n: getattr(getattr(module, n), "devhost_original", getattr(module, n))
+        for n in ("get_async_request", "post_async_request", "delete_async_request")
+    }
     rpc = LocalRpc([])
     loop = asyncio.new_event_loop()
     try:

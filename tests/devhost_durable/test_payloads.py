@@ -1,9 +1,16 @@
 """Payload encoding at the edges, mirroring the worker's converter."""
+
 from __future__ import annotations
 
 import pytest
 
-from devhost.durable.payloads import PayloadError, body_to_text, decode_activity_input, encode_activity_output, text_to_value
+from devhost.durable.payloads import (
+    PayloadError,
+    body_to_text,
+    decode_activity_input,
+    encode_activity_output,
+    text_to_value,
+)
 
 
 def test_body_to_text_accepts_sdk_and_plain_json() -> None:

@@ -1,8 +1,9 @@
 """The pure replay executor with hand-built histories and the SDK's own orchestrator handler."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
@@ -10,7 +11,7 @@ import azure.durable_functions as df
 from devhost.durable import history as h
 from devhost.durable.replay import ReplayState, build_context, decide, is_retry_event, run_orchestrator
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _at(seconds: float) -> datetime:
@@ -41,6 +42,7 @@ class Run:
 
 def test_activities_take_sequence_numbers_in_order() -> None:
     """Each yielded activity gets the next number; replayed ones are not scheduled again."""
+
     def chain(ctx: df.DurableOrchestrationContext):
         a = yield ctx.call_activity("hello", "A")
         b = yield ctx.call_activity("hello", "B")
@@ -59,6 +61,7 @@ def test_activities_take_sequence_numbers_in_order() -> None:
 
 def test_fan_out_uses_compound_actions_and_numbers_children() -> None:
     """task_all children are numbered in order (V3 WhenAll action flattened)."""
+
     def fan(ctx: df.DurableOrchestrationContext):
         values = yield ctx.task_all([ctx.call_activity("double", i) for i in range(3)])
         return sum(values)
@@ -73,6 +76,7 @@ def test_fan_out_uses_compound_actions_and_numbers_children() -> None:
 
 def test_retry_numbers_timer_and_next_attempt_and_gives_up() -> None:
     """A failed attempt takes a timer number, its firing the next attempt's; exhaustion raises."""
+
     def retried(ctx: df.DurableOrchestrationContext):
         options = df.RetryOptions(first_retry_interval_in_milliseconds=1000, max_number_of_attempts=2)
         try:
@@ -116,6 +120,7 @@ def test_changed_activity_name_is_non_deterministic() -> None:
 
 def test_lost_timer_of_task_any_is_cancelled() -> None:
     """When the event wins, the timer the code cancels is reported for removal."""
+
     def race(ctx: df.DurableOrchestrationContext):
         timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(hours=1))
         event = ctx.wait_for_external_event("go")
@@ -134,6 +139,7 @@ def test_lost_timer_of_task_any_is_cancelled() -> None:
 
 def test_orchestrator_exception_becomes_failure_with_its_message() -> None:
     """The SDK's $OutOfProcData$ error is parsed into a failed completion."""
+
     def broken(ctx: df.DurableOrchestrationContext):
         yield ctx.call_activity("a", None)
         raise ValueError("kaboom")
@@ -147,6 +153,7 @@ def test_orchestrator_exception_becomes_failure_with_its_message() -> None:
 
 def test_entity_call_sends_request_and_reads_response() -> None:
     """call_entity emits EventSent with a request id; the response event resolves it."""
+
     def caller(ctx: df.DurableOrchestrationContext):
         ctx.signal_entity(df.EntityId("Counter", "k"), "add", 1)
         value = yield ctx.call_entity(df.EntityId("Counter", "k"), "get")
@@ -165,6 +172,7 @@ def test_entity_call_sends_request_and_reads_response() -> None:
 
 def test_continue_as_new_and_custom_status() -> None:
     """continue_as_new ends the step with the new input; custom status is carried."""
+
     def looping(ctx: df.DurableOrchestrationContext):
         ctx.set_custom_status({"n": ctx.get_input()})
         yield ctx.call_activity("tick", None)
@@ -187,6 +195,7 @@ def test_context_declares_schema_versions_and_replaying() -> None:
 
 def test_replay_state_round_trips_through_json() -> None:
     """The persisted bookkeeping (sequence, actions, retries) survives serialization."""
+
     def retried(ctx: df.DurableOrchestrationContext):
         yield ctx.call_activity_with_retry("flaky", df.RetryOptions(10, 3), None)
 

@@ -1,4 +1,5 @@
 """The memoized SDK helpers give exactly what the originals give."""
+
 from __future__ import annotations
 
 import importlib
@@ -42,7 +43,11 @@ def test_status_timestamps_parse_through_the_cache_to_the_same_values() -> None:
     module = importlib.import_module("azure.durable_functions.models.DurableOrchestrationStatus")
     assert getattr(module.dt_parse, "devhost_cached", False)
     status = module.DurableOrchestrationStatus.from_json(
-        {"createdTime": "2026-11-20T23:19:43.123456Z", "lastUpdatedTime": "2026-11-20T23:19:44Z", "runtimeStatus": "Running"}
+        {
+            "createdTime": "2026-11-20T23:19:43.123456Z",
+            "lastUpdatedTime": "2026-11-20T23:19:44Z",
+            "runtimeStatus": "Running",
+        }
     )
     assert status.created_time == parse("2026-11-20T23:19:43.123456Z")
     assert status.last_updated_time == parse("2026-11-20T23:19:44Z")
@@ -50,7 +55,8 @@ def test_status_timestamps_parse_through_the_cache_to_the_same_values() -> None:
 
 
 def test_engine_timestamps_skip_dateutil_with_the_same_instant() -> None:
-    """The engine's `...Z` format parses without dateutil to dateutil's instant and UTC offset; others still go to dateutil."""
+    """The engine's `...Z` format parses without dateutil to dateutil's instant and UTC offset; others still go to
+    dateutil."""
     from datetime import timedelta
 
     from dateutil import tz

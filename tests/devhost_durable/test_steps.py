@@ -1,10 +1,12 @@
 """Step semantics driven in-process through the engine: continue-as-new event carry-over, suspension."""
+
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import azure.durable_functions as df
 
@@ -23,6 +25,7 @@ def _waiter(ctx: df.DurableOrchestrationContext):
 
 def _preserving(handler: Callable[[str], str]) -> Callable[[str], str]:
     """The SDK handler, with `preserveUnprocessedEvents` set on its ContinueAsNew actions."""
+
     def run(context: str) -> str:
         state = json.loads(handler(context))
         for group in state["actions"]:
@@ -30,6 +33,7 @@ def _preserving(handler: Callable[[str], str]) -> Callable[[str], str]:
                 if action.get("actionType") == 4:
                     action["preserveUnprocessedEvents"] = True
         return json.dumps(state)
+
     return run
 
 

@@ -1,4 +1,5 @@
 """The SQLite store: one transaction per batch, reads, queries, purge."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -10,7 +11,9 @@ from devhost.durable.store import ActivityRow, EntityRow, InstanceRow, MessageRo
 
 
 def _row(instance_id: str, status: str = "Running", created: str = "2026-01-01T00:00:00.000000Z") -> InstanceRow:
-    return InstanceRow(instance_id, "orch", status, "e1", '"in"', None, None, created, created, {"instance_id": "p"}, None)
+    return InstanceRow(
+        instance_id, "orch", status, "e1", '"in"', None, None, created, created, {"instance_id": "p"}, None
+    )
 
 
 def test_batch_round_trip_and_wal(tmp_path: Path) -> None:
@@ -50,12 +53,17 @@ def test_failed_batch_writes_nothing(tmp_path: Path) -> None:
 def test_query_filters_paging_and_purge(tmp_path: Path) -> None:
     """Created-time range, status, prefix and offset/limit; purge removes every trace."""
     store = Store(tmp_path / "hub.sqlite")
-    rows = {f"q{i}": _row(f"q{i}", "Completed" if i % 2 else "Running", f"2026-01-0{i + 1}T00:00:00.000000Z") for i in range(5)}
+    rows = {
+        f"q{i}": _row(f"q{i}", "Completed" if i % 2 else "Running", f"2026-01-0{i + 1}T00:00:00.000000Z")
+        for i in range(5)
+    }
     rows["other"] = _row("other", "Completed", "2026-01-09T00:00:00.000000Z")
     store.commit(WriteBatch(instances=rows, history=[("q1", 0, "{}")], messages=[MessageRow(3, "q1", None, None, {})]))
     ids = lambda found: [r.instance_id for r in found]  # noqa: E731
     assert ids(store.query_instances(statuses=["Completed"], prefix="q")) == ["q1", "q3"]
-    assert ids(store.query_instances(created_from="2026-01-02T00:00:00.000000Z", created_to="2026-01-04T00:00:00.000000Z")) == ["q1", "q2", "q3"]
+    assert ids(
+        store.query_instances(created_from="2026-01-02T00:00:00.000000Z", created_to="2026-01-04T00:00:00.000000Z")
+    ) == ["q1", "q2", "q3"]
     assert ids(store.query_instances(offset=2, limit=2)) == ["q2", "q3"]
     assert len(store.instances_in(["Running"])) == 3
     store.commit(WriteBatch(purge=["q1"]))

@@ -1,4 +1,5 @@
 """The timer queue: due order, cancellation before and after arming."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,6 @@
 """Orchestration versioning: `defaultVersion`, `start_new(version=)`, sub-orchestration versions, `context.version`,
 the match and failure strategies, and versions kept across restarts (a real devhost serving the versioning app)."""
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,23 @@ from tests.support.devhost import REPO_ROOT, DevhostProcess, start_devhost
 APP = REPO_ROOT / "tests" / "devhost_durable" / "apps" / "versioning"
 
 
-@pytest.mark.parametrize(("a", "b", "order"), [
-    ("", "", 0), (None, "1.0", -1), ("1.0", "", 1), ("1.0", "1.0", 0), ("0.9", "1.0", -1), ("1.10", "1.9", 1),
-    ("1.0", "1.0.0", -1), ("2.0.0.1", "2.0.0", 1), ("1", "2", -1), ("v1.0-release", "V1.0-RELEASE", 0),
-    ("2025-01-01", "2024-12-31", 1), ("10", "9", -1),  # "10" is not a System.Version: compared as text
-])
+@pytest.mark.parametrize(
+    ("a", "b", "order"),
+    [
+        ("", "", 0),
+        (None, "1.0", -1),
+        ("1.0", "", 1),
+        ("1.0", "1.0", 0),
+        ("0.9", "1.0", -1),
+        ("1.10", "1.9", 1),
+        ("1.0", "1.0.0", -1),
+        ("2.0.0.1", "2.0.0", 1),
+        ("1", "2", -1),
+        ("v1.0-release", "V1.0-RELEASE", 0),
+        ("2025-01-01", "2024-12-31", 1),
+        ("10", "9", -1),  # "10" is not a System.Version: compared as text
+    ],
+)
 def test_versions_compare_as_the_extension_compares_them(a: str | None, b: str, order: int) -> None:
     assert compare_versions(a, b) == order
 
@@ -31,7 +44,9 @@ def test_policy_from_host_json_and_what_it_refuses() -> None:
     policy = version_policy({"DefaultVersion": "1.0"})
     assert policy == VersionPolicy("1.0", "CurrentOrOlder", "Reject")
     assert policy.refusal("0.9") is None and policy.refusal("") is None and "newer" in (policy.refusal("2.0") or "")
-    strict = version_policy({"defaultVersion": "1.0", "versionMatchStrategy": "strict", "versionFailureStrategy": "FAIL"})
+    strict = version_policy(
+        {"defaultVersion": "1.0", "versionMatchStrategy": "strict", "versionFailureStrategy": "FAIL"}
+    )
     assert strict.failure == "Fail" and strict.refusal("0.9") and strict.refusal("1.0") is None
     assert version_policy({"defaultVersion": "1.0", "versionMatchStrategy": "None"}).refusal("9.0") is None
     assert version_policy(None).refusal("5.0") is None  # no defaultVersion: everything runs
@@ -48,13 +63,20 @@ def serve(tmp_path: Path, env: dict[str, str] | None = None, name: str = "app") 
 
 def start(host: DevhostProcess, version: str | None = None, wait: bool = False) -> dict[str, Any]:
     params = {"version": version} if version is not None else {}
-    response = httpx.post(f"{host.base_url}/api/start/versioned", params=params, content=b'"wait"' if wait else b"",
-                          headers={"Content-Type": "application/json"}, timeout=30)
+    response = httpx.post(
+        f"{host.base_url}/api/start/versioned",
+        params=params,
+        content=b'"wait"' if wait else b"",
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert response.status_code == 202, response.text
     return response.json()
 
 
-def status_of(host: DevhostProcess, payload: dict[str, Any], until: tuple[str, ...], timeout: float = 30) -> dict[str, Any]:
+def status_of(
+    host: DevhostProcess, payload: dict[str, Any], until: tuple[str, ...], timeout: float = 30
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = httpx.get(f"{host.base_url}/runtime/webhooks/durabletask/instances/{payload['id']}", timeout=10).json()
@@ -89,8 +111,11 @@ def test_a_newer_version_waits_for_a_host_of_its_version_and_keeps_it(tmp_path: 
         with upgraded:
             done = status_of(upgraded, newer, ("Completed", "Failed"))
             assert done["output"] == {"version": "2.0", "path": "new path", "defaultChild": "2.0", "pinnedChild": "0.9"}
-            raised = httpx.post(f"{upgraded.base_url}/runtime/webhooks/durabletask/instances/{waiting['id']}/raiseEvent/go",
-                                json=True, timeout=10)
+            raised = httpx.post(
+                f"{upgraded.base_url}/runtime/webhooks/durabletask/instances/{waiting['id']}/raiseEvent/go",
+                json=True,
+                timeout=10,
+            )
             assert raised.status_code == 202
             kept = status_of(upgraded, waiting, ("Completed", "Failed"))
             assert kept["output"]["version"] == "1.0" and kept["output"]["path"] == "old path"
@@ -101,8 +126,10 @@ def test_a_newer_version_waits_for_a_host_of_its_version_and_keeps_it(tmp_path: 
 
 def test_strict_with_fail_fails_an_instance_of_another_version(tmp_path: Path) -> None:
     """Strict + Fail: an instance whose version is not the host's fails, saying why."""
-    env = {"AzureFunctionsJobHost__extensions__durableTask__versionMatchStrategy": "Strict",
-           "AzureFunctionsJobHost__extensions__durableTask__versionFailureStrategy": "Fail"}
+    env = {
+        "AzureFunctionsJobHost__extensions__durableTask__versionMatchStrategy": "Strict",
+        "AzureFunctionsJobHost__extensions__durableTask__versionFailureStrategy": "Fail",
+    }
     with serve(tmp_path, env) as host:
         failed = status_of(host, start(host, "0.9"), ("Completed", "Failed"))
         assert failed["runtimeStatus"] == "Failed"

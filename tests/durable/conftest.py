@@ -2,6 +2,7 @@
 
 A test module sets `APP = "<folder under tests/durable/apps>"` and uses the `app` fixture.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

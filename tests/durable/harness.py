@@ -4,6 +4,7 @@ Everything goes over real HTTP: the app's own HTTP starters (the SDK client runs
 and the management webhooks under `/runtime/webhooks/durabletask/`. Polls use short sleeps
 and a generous overall deadline; nothing here measures elapsed time as a pass criterion.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,7 +17,7 @@ import httpx
 
 from tests.support.devhost import DevhostProcess
 
-__all__ = ["APPS_DIR", "DEADLINE", "DurableApp", "TERMINAL", "WEBHOOKS"]
+__all__ = ["APPS_DIR", "DEADLINE", "TERMINAL", "WEBHOOKS", "DurableApp"]
 
 APPS_DIR = Path(__file__).resolve().parent / "apps"
 """Where the conformance apps live (one folder per app, each a v2 script root)."""
@@ -87,8 +88,11 @@ class DurableApp:
     def wait_done(self, instance_id: str, *, timeout: float = DEADLINE, **params: str) -> dict[str, Any]:
         """Poll until the instance is in a terminal state; its status JSON."""
         return self.wait_until(
-            instance_id, lambda s: s.get("runtimeStatus") in TERMINAL, what="a terminal state",
-            timeout=timeout, **params,
+            instance_id,
+            lambda s: s.get("runtimeStatus") in TERMINAL,
+            what="a terminal state",
+            timeout=timeout,
+            **params,
         )
 
     def run(self, orchestrator: str, payload: Any = None, instance_id: str | None = None) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The Durable benchmark's own code: options, percentiles, tables, and a tiny real run of each
 backend (so `make bench` cannot rot unnoticed). Figures are printed by the benchmark, never asserted.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -60,8 +61,11 @@ def test_options_parse_and_reject_bad_values() -> None:
             parse_args(bad)
 
 
-@pytest.mark.parametrize("runner", [devhost_bench, in_memory_bench, partial(in_memory_bench, same_process=True)],
-                         ids=["devhost", "durabletask", "durabletask-oneprocess"])
+@pytest.mark.parametrize(
+    "runner",
+    [devhost_bench, in_memory_bench, partial(in_memory_bench, same_process=True)],
+    ids=["devhost", "durabletask", "durabletask-oneprocess"],
+)
 def test_tiny_run_completes_every_instance(runner: Callable[[], AbstractContextManager[WorkloadRunner]]) -> None:
     """Both backends run the workload end to end (outputs are checked inside the runners)."""
     with runner() as bench:

@@ -3,6 +3,7 @@ in flight, restart it on the same data dir, and check that nothing is lost or ap
 
 The seed is printed (and can be fixed with `DURABLE_CRASH_SEED=<n>`) so a failure can be replayed.
 """
+
 from __future__ import annotations
 
 import os

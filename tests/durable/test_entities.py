@@ -1,4 +1,5 @@
 """Conformance: entities from clients (SDK and webhooks) and from orchestrations; ordering; delete."""
+
 from __future__ import annotations
 
 import asyncio
@@ -109,8 +110,10 @@ def test_malformed_signal_body_is_refused_and_not_applied(app: DurableApp) -> No
     _signal(app, "counter", key, "add", 4)
     _wait_state(app, "counter", key, {"exists": True, "state": 4})
     bad = app.http.post(
-        f"{WEBHOOKS}/entities/counter/{key}", params={"op": "add"},
-        content=b"{oops", headers={"Content-Type": "application/json"},
+        f"{WEBHOOKS}/entities/counter/{key}",
+        params={"op": "add"},
+        content=b"{oops",
+        headers={"Content-Type": "application/json"},
     )
     assert 400 <= bad.status_code < 500, bad.text
     assert bad.json()

@@ -1,4 +1,5 @@
 """Conformance: retries, activity failures, unhandled orchestrator errors, non-determinism."""
+
 from __future__ import annotations
 
 import httpx
@@ -59,9 +60,7 @@ def test_non_determinism_fails_with_clear_message(app: DurableApp) -> None:
     assert app.http.post("/api/flag/step_a").status_code == 200
     started = app.start("drifting")
     try:
-        app.wait_until(
-            started["id"], lambda s: s.get("customStatus") == "waiting for continue", what="waiting"
-        )
+        app.wait_until(started["id"], lambda s: s.get("customStatus") == "waiting for continue", what="waiting")
         assert app.http.post("/api/flag/step_b").status_code == 200
         raised = httpx.post(started["sendEventPostUri"].replace("{eventName}", "continue"), json=True)
         assert raised.status_code == 202, raised.text

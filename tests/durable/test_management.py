@@ -1,9 +1,10 @@
 """Conformance: the SDK client's management calls and the HTTP management API's URLs."""
+
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,8 +14,13 @@ from tests.durable.harness import DEADLINE, WEBHOOKS, DurableApp
 APP = "management"
 
 PAYLOAD_URLS = (
-    "statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri",
-    "restartPostUri", "suspendPostUri", "resumePostUri",
+    "statusQueryGetUri",
+    "sendEventPostUri",
+    "terminatePostUri",
+    "purgeHistoryDeleteUri",
+    "restartPostUri",
+    "suspendPostUri",
+    "resumePostUri",
 )
 
 
@@ -28,7 +34,7 @@ def _waiting(app: DurableApp, payload: Any = None, instance_id: str | None = Non
 def _fresh_second() -> datetime:
     """A whole-second UTC time after every instance created so far (stores may keep whole seconds)."""
     time.sleep(1.05)
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _instance_count(app: DurableApp) -> int:
@@ -105,8 +111,10 @@ def test_restart_post_uri_runs_again_with_same_input(app: DurableApp) -> None:
     while time.monotonic() < deadline:
         listed = app.http.get(f"{WEBHOOKS}/instances", params={"showInput": "true"}).json()
         reruns = [
-            s for s in listed
-            if s.get("input") == marker and s["runtimeStatus"] == "Completed"
+            s
+            for s in listed
+            if s.get("input") == marker
+            and s["runtimeStatus"] == "Completed"
             and (s["instanceId"] != started["id"] or s["createdTime"] != first["createdTime"])
         ]
         if reruns:
@@ -222,19 +230,17 @@ def test_client_operations_on_unknown_instance_fail(app: DurableApp) -> None:
 
 def test_get_status_all_and_by_filters(app: DurableApp) -> None:
     """get_status_all lists everything; get_status_by filters by created time and runtime status."""
-    since = datetime.now(timezone.utc) - timedelta(seconds=1)
+    since = datetime.now(UTC) - timedelta(seconds=1)
     running = _waiting(app, "listed")
     finished = app.start("quick", "listed")
     app.wait_done(finished["id"])
     everything = {s["instanceId"]: s for s in app.http.get("/api/client/instances").json()}
     assert {running["id"], finished["id"]} <= set(everything)
-    by_running = app.http.get(
-        "/api/client/instances", params={"from": since.isoformat(), "status": "Running"}
-    ).json()
+    by_running = app.http.get("/api/client/instances", params={"from": since.isoformat(), "status": "Running"}).json()
     ids = {s["instanceId"] for s in by_running}
     assert running["id"] in ids and finished["id"] not in ids
     assert all(s["runtimeStatus"] == "Running" for s in by_running)
-    later = (datetime.now(timezone.utc) + timedelta(minutes=5)).isoformat()
+    later = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
     assert app.http.get("/api/client/instances", params={"from": later}).json() == []
     app.http.post(f"/api/client/instances/{running['id']}/terminate")
     app.wait_done(running["id"])
@@ -252,9 +258,7 @@ def test_purge_one_and_by_filter_through_client(app: DurableApp) -> None:
     for iid in batch:
         app.wait_done(iid)
     still_running = _waiting(app, "survivor")
-    result = app.http.delete(
-        "/api/client/purge", params={"from": since.isoformat(), "status": "Completed"}
-    ).json()
+    result = app.http.delete("/api/client/purge", params={"from": since.isoformat(), "status": "Completed"}).json()
     assert result == {"deleted": 3}
     assert all(app.status(iid).status_code == 404 for iid in batch)
     assert app.status(still_running["id"]).status_code == 202
@@ -308,7 +312,8 @@ def test_malformed_event_body_is_refused_and_not_delivered(app: DurableApp) -> N
     started = _waiting(app, "m")
     bad = app.http.post(
         f"{WEBHOOKS}/instances/{started['id']}/raiseEvent/go",
-        content=b"{oops", headers={"Content-Type": "application/json"},
+        content=b"{oops",
+        headers={"Content-Type": "application/json"},
     )
     assert 400 <= bad.status_code < 500, bad.text
     assert bad.json()

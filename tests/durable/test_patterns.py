@@ -1,4 +1,5 @@
 """Conformance: chaining, fan-out/fan-in, sub-orchestrations, human interaction, monitor, replay."""
+
 from __future__ import annotations
 
 import uuid

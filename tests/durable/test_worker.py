@@ -1,11 +1,12 @@
-"""The app in a worker process: where its code runs, what happens when the worker dies, and that it ends with devhost."""
+"""The app in a worker process: where its code runs, what happens when the worker dies, and that it ends with
+devhost."""
+
 from __future__ import annotations
 
 import os
 import signal
 import time
 from pathlib import Path
-
 
 from devhost.workers import MAX_ATTEMPTS
 from tests.durable.harness import APPS_DIR, DurableApp
@@ -47,7 +48,8 @@ def test_activities_run_in_one_worker_process_beside_the_host(app: DurableApp) -
 
 
 def test_worker_that_dies_mid_activity_is_replaced_and_the_activity_runs_again(app: DurableApp) -> None:
-    """The first attempt ends the worker process; a new worker runs the activity again, and the orchestration completes."""
+    """The first attempt ends the worker process; a new worker runs the activity again, and the orchestration
+    completes."""
     before = {r["pid"] for r in app.completed_output("pids")}
     started = app.start("crash_once")
     final = app.wait_done(started["id"])
@@ -91,7 +93,9 @@ def test_worker_process_ends_with_devhost(tmp_path: Path) -> None:
     """SIGKILL on devhost takes its worker down too; a graceful stop ends it as well."""
     state = tmp_path / "state"
     for how in ("kill", "stop"):
-        host = start_devhost(APPS_DIR / APP, data_dir=tmp_path / f"data-{how}", env={"DURABLE_TEST_STATE_DIR": str(state)})
+        host = start_devhost(
+            APPS_DIR / APP, data_dir=tmp_path / f"data-{how}", env={"DURABLE_TEST_STATE_DIR": str(state)}
+        )
         app = DurableApp(host=host, state_dir=state)
         try:
             worker = app.completed_output("pids")[0]["pid"]

@@ -8,14 +8,16 @@ ids, module outputs, `uniqueString`, ...) becomes an `Opaque` value. `deploy()`
 walks `main.bicep` and its modules for a given set of parameter values and
 returns every resource that would be deployed, with its evaluated body.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pycep import BicepParser
 from pycep.models import BicepElement
@@ -109,12 +111,12 @@ def bicep_files() -> list[Path]:
     return sorted(INFRA.rglob("*.bicep"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parser() -> BicepParser:
     return BicepParser()
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(path: Path) -> Template:
     """Parse one .bicep file (cached; the tests only read them)."""
     path = path.resolve()

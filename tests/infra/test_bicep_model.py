@@ -1,4 +1,5 @@
 """The offline Bicep evaluator the infra tests rely on gets conditions, loops and modules right."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -101,6 +102,8 @@ def test_unknown_and_missing_parameters_are_errors(main: Path) -> None:
     """Passing an undeclared parameter or leaving out a required one is caught."""
     with pytest.raises(ValueError, match="unknown parameters"):
         deploy({"nope": 1}, main)
-    (main.parent / "child.bicep").write_text(CHILD.replace("param value string", "param value string\nparam needed string"))
+    (main.parent / "child.bicep").write_text(
+        CHILD.replace("param value string", "param value string\nparam needed string")
+    )
     with pytest.raises(ValueError, match="required parameters not given"):
         deploy({}, main)

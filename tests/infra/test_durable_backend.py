@@ -1,4 +1,5 @@
 """durableBackend switches to the Durable Task Scheduler, wiring everything it needs only when chosen."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,8 @@ def settings_of(resources: list[Deployed]) -> dict[str, Any]:
 def dts_role_holders(resources: list[Deployed]) -> list[Deployed]:
     """Durable Task Data Contributor assignments."""
     return [
-        r for r in resources
+        r
+        for r in resources
         if r.type == "Microsoft.Authorization/roleAssignments" and role_id(r) == DURABLE_TASK_DATA_CONTRIBUTOR
     ]
 
@@ -68,10 +70,14 @@ def test_scheduler_backend_deploys_scheduler_and_task_hub() -> None:
 
 def test_dedicated_scheduler_sku_has_capacity() -> None:
     """The Dedicated SKU needs capacity units."""
-    resources = deploy({
-        "environmentName": "dev", "location": "eastus",
-        "durableBackend": "DurableTaskScheduler", "durableTaskSchedulerSku": "Dedicated",
-    })
+    resources = deploy(
+        {
+            "environmentName": "dev",
+            "location": "eastus",
+            "durableBackend": "DurableTaskScheduler",
+            "durableTaskSchedulerSku": "Dedicated",
+        }
+    )
     (scheduler,) = [r for r in resources if r.type == "Microsoft.DurableTask/schedulers" and not r.existing]
     assert scheduler.properties["sku"] == {"name": "Dedicated", "capacity": 1}
 
@@ -88,7 +94,9 @@ def test_scheduler_backend_sets_identity_connection() -> None:
     settings = settings_of(resources_for("DurableTaskScheduler"))
     connection = settings[DTS_CONNECTION]
     assert isinstance(connection, Opaque)
-    assert connection.text == "Endpoint=${schedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}"
+    assert (
+        connection.text == "Endpoint=${schedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identityClientId}"
+    )
     assert settings["TASKHUB_NAME"] == Opaque("dts.outputs.taskHubName")
 
 
@@ -146,7 +154,10 @@ def _upper_bound(version_range: str) -> tuple[int, ...]:
 def test_extension_bundle_can_resolve_a_scheduler_capable_version() -> None:
     """The bundle range admits 4.30.0+, which carries the azureManaged (scheduler) provider."""
     bundle = host_json()["extensionBundle"]
-    assert bundle["id"] in ("Microsoft.Azure.Functions.ExtensionBundle", "Microsoft.Azure.Functions.ExtensionBundle.Preview")
+    assert bundle["id"] in (
+        "Microsoft.Azure.Functions.ExtensionBundle",
+        "Microsoft.Azure.Functions.ExtensionBundle.Preview",
+    )
     assert _upper_bound(bundle["version"]) > DTS_BUNDLE_MINIMUM
 
 

@@ -1,4 +1,6 @@
-"""Flex Consumption's own rules, which the resource type definitions do not capture (each broke or would break a deployment)."""
+"""Flex Consumption's own rules, which the resource type definitions do not capture (each broke or would break a
+deployment)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +11,8 @@ from tests.infra.bicep_model import INFRA, Deployed, deploy, template
 
 BASE = {"environmentName": "dev", "location": "eastus", "principalId": "user-1"}
 REJECTED_ON_FLEX = {
-    # ARM error 51021: "site configuration properties (Site.SiteConfig.FtpsState, ...) for Flex Consumption sites is invalid"
+    # ARM error 51021: "site configuration properties (Site.SiteConfig.FtpsState, ...) for Flex Consumption sites is
+    # invalid"
     ("siteConfig", "ftpsState"),
     ("siteConfig", "linuxFxVersion"),  # the runtime is functionAppConfig.runtime on Flex
     ("siteConfig", "alwaysOn"),
@@ -20,7 +23,9 @@ SCALE = (40, 1000)
 
 
 def flex_sites(resources: list[Deployed]) -> list[Deployed]:
-    return [r for r in resources if r.type == "Microsoft.Web/sites" and "functionAppConfig" in r.body.get("properties", {})]
+    return [
+        r for r in resources if r.type == "Microsoft.Web/sites" and "functionAppConfig" in r.body.get("properties", {})
+    ]
 
 
 def _get(body: dict[str, Any], *path: str) -> Any:
@@ -44,7 +49,9 @@ def test_no_property_flex_consumption_rejects(backend: str) -> None:
 def test_maximum_instance_count_is_kept_within_flex_limits() -> None:
     """Both templates declare 40..1000; values outside are refused before they reach Azure; the default deploys."""
     for path in (INFRA / "main.bicep", INFRA / "app" / "api.bicep"):
-        decorators = {d["type"]: d.get("argument") for d in template(path).parameters["maximumInstanceCount"]["decorators"]}
+        decorators = {
+            d["type"]: d.get("argument") for d in template(path).parameters["maximumInstanceCount"]["decorators"]
+        }
         assert (decorators["min_value"], decorators["max_value"]) == SCALE, path.name
     for bad in (1, 39, 1001):
         with pytest.raises(ValueError, match="maximumInstanceCount"):

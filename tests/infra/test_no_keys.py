@@ -1,4 +1,5 @@
 """No resource enables keys or shared-key access, and nothing in the infra needs a secret."""
+
 from __future__ import annotations
 
 import re
@@ -83,12 +84,16 @@ def test_publishing_credentials_are_disabled(resources: list[Deployed]) -> None:
 
 
 def test_function_app_is_https_only(resources: list[Deployed]) -> None:
-    """HTTPS only, modern TLS; no FTP (Flex Consumption has none and rejects ftpsState: FTP publishing is off by policy)."""
+    """HTTPS only, modern TLS; no FTP (Flex Consumption has none and rejects ftpsState: FTP publishing is off by
+    policy)."""
     (site,) = created(resources, "Microsoft.Web/sites")
     assert site.properties["httpsOnly"] is True
     assert site.properties["siteConfig"] == {"minTlsVersion": "1.2"}
-    policies = {r.body.get("name"): r.properties for r in resources
-                if r.type == "Microsoft.Web/sites/basicPublishingCredentialsPolicies"}
+    policies = {
+        r.body.get("name"): r.properties
+        for r in resources
+        if r.type == "Microsoft.Web/sites/basicPublishingCredentialsPolicies"
+    }
     assert policies.get("ftp") == {"allow": False} and policies.get("scm") == {"allow": False}
 
 

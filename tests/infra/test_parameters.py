@@ -1,4 +1,5 @@
 """main.parameters.json, main.bicep and the modules agree on parameters."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Every Bicep file parses, completely, and azure.yaml points azd at it."""
+
 from __future__ import annotations
 
 import re
@@ -60,7 +61,7 @@ def _azure_yaml() -> str:
 def test_azure_yaml_declares_the_function_service() -> None:
     """Service `api` is this folder, Python, hosted on Azure Functions; infra is Bicep in infra/."""
     text = _azure_yaml()
-    services = text[text.index("services:"):]
+    services = text[text.index("services:") :]
     assert re.search(r"^  api:\s*$", services, re.MULTILINE)
     assert re.search(r"^    project: \.\s*$", services, re.MULTILINE)
     assert re.search(r"^    language: python\s*$", services, re.MULTILINE)

@@ -1,4 +1,5 @@
 """The app's identity and the deploying user get exactly the data roles they need, on the right resources."""
+
 from __future__ import annotations
 
 import re

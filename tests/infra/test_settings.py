@@ -1,4 +1,5 @@
 """Every setting the app's code reads is set by the infra (or is knowingly local-only or optional)."""
+
 from __future__ import annotations
 
 import ast
@@ -101,9 +102,8 @@ def settings_read_by(source: str) -> set[str]:
             literal = node.args[0]
         elif isinstance(node, ast.Subscript) and "environ" in ast.unparse(node.value):
             literal = node.slice
-        if isinstance(literal, ast.Constant) and isinstance(literal.value, str):
-            if SETTING_NAME.match(literal.value):
-                names.add(literal.value)
+        if isinstance(literal, ast.Constant) and isinstance(literal.value, str) and SETTING_NAME.match(literal.value):
+            names.add(literal.value)
     return names
 
 
@@ -133,8 +133,11 @@ def app_settings(backend: str) -> dict[str, Any]:
 
 def function_app(backend: str = "AzureStorage") -> Deployed:
     """The deployed Microsoft.Web/sites resource."""
-    sites = [r for r in deploy({"environmentName": "dev", "location": "eastus", "durableBackend": backend})
-             if r.type == "Microsoft.Web/sites"]
+    sites = [
+        r
+        for r in deploy({"environmentName": "dev", "location": "eastus", "durableBackend": backend})
+        if r.type == "Microsoft.Web/sites"
+    ]
     assert len(sites) == 1
     return sites[0]
 

@@ -3,6 +3,7 @@
 Every helper starts real processes on free loopback ports and stops them by PID, so
 several test runs (and several engineers) can run side by side on one machine.
 """
+
 from __future__ import annotations
 
 from tests.support.azurite import Azurite, AzuriteMissing, azurite_command, start_azurite

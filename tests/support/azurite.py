@@ -1,4 +1,5 @@
 """Azurite (the Azure Storage emulator) as a subprocess on free loopback ports."""
+
 from __future__ import annotations
 
 import subprocess
@@ -15,9 +16,7 @@ __all__ = ["ACCOUNT_KEY", "ACCOUNT_NAME", "Azurite", "AzuriteMissing", "azurite_
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_NAME = "devstoreaccount1"
 """Azurite's well-known development account."""
-ACCOUNT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 """Azurite's well-known development account key (public, documented by Microsoft)."""
 
 

@@ -3,23 +3,25 @@
 The process's stdout and stderr go to a log file next to its data directory (never a pipe
 that could fill up and block it); `log_text()` reads it back.
 """
+
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Mapping, Sequence
+from typing import IO
 
 import httpx
 
 from devhost.processes import stop_process
 from tests.support.ports import free_port
 
-__all__ = ["DevhostProcess", "DevhostStartError", "REPO_ROOT", "child_pids", "start_devhost"]
+__all__ = ["REPO_ROOT", "DevhostProcess", "DevhostStartError", "child_pids", "start_devhost"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository root: where the `devhost` package lives."""
@@ -68,11 +70,18 @@ class DevhostProcess:
     def command(self) -> list[str]:
         """The command line used to start devhost."""
         return [
-            sys.executable, "-m", "devhost", "start",
-            "--script-root", str(self.script_root),
-            "--host", "127.0.0.1",
-            "--port", str(self.port),
-            "--data-dir", str(self.data_dir),
+            sys.executable,
+            "-m",
+            "devhost",
+            "start",
+            "--script-root",
+            str(self.script_root),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
             *self.extra_args,
         ]
 
@@ -98,8 +107,7 @@ class DevhostProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise DevhostStartError(
-                    f"devhost exited with code {self.process.returncode} before it was Running:\n"
-                    + self.log_text()
+                    f"devhost exited with code {self.process.returncode} before it was Running:\n" + self.log_text()
                 )
             try:
                 response = httpx.get(f"{self.base_url}/admin/host/status", timeout=2.0)

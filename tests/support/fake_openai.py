@@ -3,14 +3,17 @@
 Each test scripts what the "model" answers: a queue of replies (text or tool calls), each of
 which can be slow (`delay`, long enough for the client's timeout), fail (`status`, `retry_after`)
 or drop the connection mid-answer (`drop`); or a `responder` function that picks the reply from
-the request (for concurrent chats); or `fallback_text` answered when nothing else is scripted. Every request received is recorded, so
+the request (for concurrent chats); or `fallback_text` answered when nothing else is scripted. Every request received is
+recorded, so
 tests can check the prompts and tools that were sent.
 
 Requests to fold a chat's summary (their instructions begin with `assistant.memory.SUMMARY_MARKER`) never
 take a scripted reply: they are answered by rule (`fold_summary`: the summary so far, plus each user message of
-the fold that says "remember", and which messages it folded), recorded in `summary_requests`, or fail with `summary_status` while it is set. It runs uvicorn in a thread on a socket
+the fold that says "remember", and which messages it folded), recorded in `summary_requests`, or fail with
+`summary_status` while it is set. It runs uvicorn in a thread on a socket
 bound to a free loopback port.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -226,9 +229,16 @@ class FakeOpenAI:
         """The answer as `chat.completion.chunk` events: the text word by word, tool calls in pieces, usage last."""
         ident, created, model = f"chatcmpl-{next(_ids)}", int(time.time()), body.get("model", "fake")
 
-        def chunk(delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
-            data: dict[str, Any] = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                                    "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        def chunk(
+            delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, int] | None = None
+        ) -> bytes:
+            data: dict[str, Any] = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             if usage is not None:
                 data["usage"] = usage
             return b"data: " + json.dumps(data).encode("ascii") + b"\n\n"
@@ -246,16 +256,23 @@ class FakeOpenAI:
             times.append((time.monotonic(), sent))
             yield chunk({"content": piece})
         for index, call in enumerate(reply.tool_calls):
-            head = {"index": index, "id": call["id"], "type": "function", "function": {"name": call["name"], "arguments": ""}}
+            head = {
+                "index": index,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": ""},
+            }
             yield chunk({"tool_calls": [head]})
             arguments = call["arguments"]
             for start in range(0, len(arguments), 7):
-                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[start:start + 7]}}]})
+                yield chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[start : start + 7]}}]})
         yield chunk({}, "tool_calls" if reply.tool_calls else "stop")
         if (body.get("stream_options") or {}).get("include_usage"):
             prompt, completion = reply.usage
-            yield chunk(None, usage={"prompt_tokens": prompt, "completion_tokens": completion,
-                                     "total_tokens": prompt + completion})
+            yield chunk(
+                None,
+                usage={"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            )
         yield b"data: [DONE]\n\n"
 
     def _response(self, body: dict[str, Any], reply: ScriptedReply) -> Response:
@@ -263,7 +280,9 @@ class FakeOpenAI:
             return Response(reply.raw, media_type="application/json")
         if reply.status != 200:
             headers = {"Retry-After": f"{reply.retry_after:g}"} if reply.retry_after is not None else None
-            error = {"error": {"message": reply.content or f"scripted failure {reply.status}", "type": "fake", "code": None}}
+            error = {
+                "error": {"message": reply.content or f"scripted failure {reply.status}", "type": "fake", "code": None}
+            }
             return JSONResponse(error, status_code=reply.status, headers=headers)
         message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
         if reply.tool_calls:
@@ -281,7 +300,11 @@ class FakeOpenAI:
                 "choices": [
                     {"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
                 ],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                },
             }
         )
 

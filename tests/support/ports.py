@@ -1,4 +1,5 @@
 """Free loopback ports, and waiting for a port to accept connections."""
+
 from __future__ import annotations
 
 import socket

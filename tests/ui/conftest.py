@@ -1,4 +1,5 @@
 """Fixtures for the chat page's browser tests: devhost serving the app (scripted model) and Debian's Chromium."""
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,9 @@ def fake_model() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="module")
-def page_host(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI) -> Iterator[AssistantHost]:
+def page_host(
+    tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI
+) -> Iterator[AssistantHost]:
     """devhost serving the app with the scripted model (this module's own: some tests restart it)."""
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
     yield from start_assistant_host(tmp_path_factory, azurite, env, {"CHAT_MODEL_TIMEOUT_SECONDS": "20"})
@@ -40,8 +43,15 @@ def browser() -> Iterator[object]:
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         try:
             yield launched

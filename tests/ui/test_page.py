@@ -1,4 +1,5 @@
 """The chat page in real Chromium against devhost + Azurite + the scripted model streaming slowly."""
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,9 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def test_a_reply_streams_in_with_its_tool_card_and_the_todo_panel(browser: Any, page_host: AssistantHost, model: FakeOpenAI) -> None:
+def test_a_reply_streams_in_with_its_tool_card_and_the_todo_panel(
+    browser: Any, page_host: AssistantHost, model: FakeOpenAI
+) -> None:
     """Ask to add a todo: part of the reply is visible before the turn ends; the AddTodo card; the todo in the panel."""
     model.call_tools(tool_call("AddTodo", {"taskDescription": "buy milk"}))
     model.script(ScriptedReply(content=WORDS, token_delay=0.12))
@@ -58,8 +61,10 @@ def test_a_reply_streams_in_with_its_tool_card_and_the_todo_panel(browser: Any, 
     new_chat(page)
     say(page, "add a todo to buy milk")
     page.wait_for_selector(".tool .tool-name >> text=AddTodo")
-    page.wait_for_function("() => { const b = [...document.querySelectorAll('.msg.assistant:not(.thinking) .body')].pop();"
-                           " return b && b.innerText.trim().length > 0; }")
+    page.wait_for_function(
+        "() => { const b = [...document.querySelectorAll('.msg.assistant:not(.thinking) .body')].pop();"
+        " return b && b.innerText.trim().length > 0; }"
+    )
     partial = last_reply(page)
     assert partial and partial != WORDS and WORDS.startswith(partial.strip()), partial
     shot(page, "streaming")
@@ -71,7 +76,9 @@ def test_a_reply_streams_in_with_its_tool_card_and_the_todo_panel(browser: Any, 
 
 
 def test_approve_one_delete_and_deny_another(browser: Any, page_host: AssistantHost, model: FakeOpenAI) -> None:
-    """The approval prompt appears (also after a reload); approved, the todo leaves the panel; denied, the reply says so."""
+    """The approval prompt appears (also after a reload); approved, the todo leaves the panel; denied, the reply says
+    so."""
+
     def respond(body: dict[str, Any]) -> ScriptedReply:
         last = body["messages"][-1]
         user = [m["content"] for m in body["messages"] if m["role"] == "user"][-1]
@@ -111,7 +118,7 @@ def test_approve_one_delete_and_deny_another(browser: Any, page_host: AssistantH
 def test_model_text_never_becomes_html(browser: Any, page_host: AssistantHost, model: FakeOpenAI) -> None:
     """An <img onerror> and a <script> in a reply show as text: no element is created and no dialog opens."""
     dialogs: list[str] = []
-    hostile = 'Look: <img src=x onerror=alert(1)> and <script>alert(2)</script> **bold** `code`'
+    hostile = "Look: <img src=x onerror=alert(1)> and <script>alert(2)</script> **bold** `code`"
     model.reply(hostile)
     page = open_page(browser, page_host)
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
@@ -125,8 +132,11 @@ def test_model_text_never_becomes_html(browser: Any, page_host: AssistantHost, m
     assert "<img src=x onerror=alert(1)>" in body.inner_text() and body.locator("strong").inner_text() == "bold"
 
 
-def test_the_page_resumes_after_devhost_restarts_mid_stream(browser: Any, page_host: AssistantHost, model: FakeOpenAI) -> None:
-    """devhost killed while the reply streams and started again: the page reconnects, the text ends whole, no word twice."""
+def test_the_page_resumes_after_devhost_restarts_mid_stream(
+    browser: Any, page_host: AssistantHost, model: FakeOpenAI
+) -> None:
+    """devhost killed while the reply streams and started again: the page reconnects, the text ends whole, no word
+    twice."""
     long_text = " ".join(f"word{i}" for i in range(40))
     model.script(ScriptedReply(content=long_text, token_delay=0.08), ScriptedReply(content=long_text))
     page = open_page(browser, page_host)
@@ -135,7 +145,7 @@ def test_the_page_resumes_after_devhost_restarts_mid_stream(browser: Any, page_h
     page.wait_for_function("() => document.body.innerText.includes('word3')")
     page_host.devhost.kill()
     page_host.devhost.start()
-    page.wait_for_function(f"() => document.body.innerText.includes('word39')", timeout=30000)
+    page.wait_for_function("() => document.body.innerText.includes('word39')", timeout=30000)
     time.sleep(0.5)
     text = last_reply(page)
     assert text == long_text, text
@@ -171,6 +181,20 @@ def test_narrow_screen_and_keyboard(browser: Any, page_host: AssistantHost, mode
     reached: set[str] = set()
     for _ in range(60):
         page.keyboard.press("Tab")
-        reached.add(page.evaluate("() => document.activeElement.id || document.activeElement.tagName + '.' + document.activeElement.className"))
-    for control in ("toggle-chats", "toggle-todos", "new-chat-id", "new-chat-instructions", "reset-chat", "delete-chat", "message", "send"):
+        reached.add(
+            page.evaluate(
+                "() => document.activeElement.id"
+                " || document.activeElement.tagName + '.' + document.activeElement.className"
+            )
+        )
+    for control in (
+        "toggle-chats",
+        "toggle-todos",
+        "new-chat-id",
+        "new-chat-instructions",
+        "reset-chat",
+        "delete-chat",
+        "message",
+        "send",
+    ):
         assert control in reached, (control, sorted(reached))

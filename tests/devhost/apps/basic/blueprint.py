@@ -1,4 +1,5 @@
 """Routes registered through a func.Blueprint."""
+
 from __future__ import annotations
 
 import azure.functions as func

@@ -1,4 +1,5 @@
 """Test app for devhost: a plain func.FunctionApp plus a func.Blueprint, unchanged Core Tools code."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +9,6 @@ import time
 from pathlib import Path
 
 import azure.functions as func
-
 from blueprint import bp
 from helpers import shout
 
@@ -112,14 +112,19 @@ def settings(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="context", methods=["GET"])
 def with_context(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     """What the worker's `context` argument carries."""
-    return func.HttpResponse(json.dumps({
-        "function_name": context.function_name,
-        "invocation_id": context.invocation_id,
-        "function_directory": context.function_directory,
-        "trace_parent": context.trace_context.trace_parent,
-        "retry_count": context.retry_context.retry_count,
-        "thread_invocation_id": getattr(context.thread_local_storage, "invocation_id", None),
-    }), mimetype="application/json")
+    return func.HttpResponse(
+        json.dumps(
+            {
+                "function_name": context.function_name,
+                "invocation_id": context.invocation_id,
+                "function_directory": context.function_directory,
+                "trace_parent": context.trace_context.trace_parent,
+                "retry_count": context.retry_context.retry_count,
+                "thread_invocation_id": getattr(context.thread_local_storage, "invocation_id", None),
+            }
+        ),
+        mimetype="application/json",
+    )
 
 
 @app.route(route="block", methods=["GET"])

@@ -1,4 +1,5 @@
 """A sibling module: importable because devhost puts the script root on sys.path."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """A df.Blueprint: an HTTP route and an orchestrator."""
+
 from __future__ import annotations
 
 import azure.durable_functions as df

@@ -1,9 +1,9 @@
 """Test app for devhost: a df.DFApp composing a df.Blueprint and a func.Blueprint."""
+
 from __future__ import annotations
 
 import azure.durable_functions as df
 import azure.functions as func
-
 from durable_routes import dbp
 from plain_routes import pbp
 

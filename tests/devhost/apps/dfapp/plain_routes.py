@@ -1,4 +1,5 @@
 """A func.Blueprint registered on a DFApp."""
+
 from __future__ import annotations
 
 import azure.functions as func

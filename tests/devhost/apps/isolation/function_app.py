@@ -1,5 +1,6 @@
 """Test app for the host/worker split: it patches its own process at import (as `import ddtrace.auto` or
 OpenTelemetry auto-instrumentation would) and reports which process runs each kind of function."""
+
 from __future__ import annotations
 
 import asyncio

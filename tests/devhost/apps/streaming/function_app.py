@@ -1,4 +1,5 @@
 """HTTP streams (the azurefunctions-extensions-http-fastapi extension): a chunked stream, route params, a disconnect."""
+
 import asyncio
 import json
 import time
@@ -40,10 +41,16 @@ async def count(req: Request) -> StreamingResponse:
 async def echo(req: Request) -> JSONResponse:
     """Route params, query, headers and the body as FastAPI gives them."""
     body = await req.body()
-    return JSONResponse({
-        "name": req.path_params["name"], "q": req.query_params.get("q"), "header": req.headers.get("x-test"),
-        "json": json.loads(body) if body else None, "method": req.method,
-    }, status_code=201)
+    return JSONResponse(
+        {
+            "name": req.path_params["name"],
+            "q": req.query_params.get("q"),
+            "header": req.headers.get("x-test"),
+            "json": json.loads(body) if body else None,
+            "method": req.method,
+        },
+        status_code=201,
+    )
 
 
 @app.route(route="text", methods=["GET"])

@@ -1,4 +1,5 @@
 """Timer functions that write each run (name, past_due) as a line of `runs.txt` next to this file."""
+
 import json
 from pathlib import Path
 

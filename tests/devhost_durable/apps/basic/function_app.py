@@ -1,4 +1,5 @@
 """A small durable app exercising the engine's protocol paths (used by the engine's own tests)."""
+
 from __future__ import annotations
 
 import os
@@ -175,8 +176,6 @@ async def starter(req: func.HttpRequest, client: df.DurableOrchestrationClient) 
     payload = req.get_json() if req.get_body() else None
     instance_id = await client.start_new(req.route_params["name"], req.params.get("id"), payload)
     return client.create_check_status_response(req, instance_id)
-
-
 
 
 @app.entity_trigger(context_name="context")

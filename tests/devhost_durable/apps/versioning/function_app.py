@@ -1,5 +1,6 @@
 """The SDK's orchestration versioning flow (its `orchestration_versioning` sample's shape) as a devhost test app:
 an orchestrator that branches on `context.version` and calls a sub-orchestration at the default version and at 0.9."""
+
 from __future__ import annotations
 
 import azure.durable_functions as df

@@ -6,6 +6,7 @@ waits outlive the process.
 
 Each activity execution appends one line `<tag>:<step>` to `$DURABLE_TEST_STATE_DIR/executions.log`.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@
 function-based entities; HTTP routes wrap the SDK client's `signal_entity` and
 `read_entity_state`; `counter_workflow` signals and calls them from an orchestration.
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@ activity failures caught by the orchestrator, unhandled orchestrator exceptions,
 non-deterministic orchestrator (its activity name follows a module-level flag that an HTTP
 call flips between two steps of one instance).
 """
+
 from __future__ import annotations
 
 import json

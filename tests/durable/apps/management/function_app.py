@@ -5,6 +5,7 @@ the app: start (with and without an id), wait-for-completion, status queries, ev
 terminate, suspend/resume, restart and purge. Client errors come back as 4xx JSON
 `{"error": ...}` so the tests can read what the client raised.
 """
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ human interaction, monitor) and replay determinism, written as a Core Tools v2 a
 Activities that must be counted across attempts append a line per invocation to a file under
 `$DURABLE_TEST_STATE_DIR` (side effects belong in activities, never in orchestrators).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -91,9 +92,9 @@ def barrier(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]
     """`n` activities that each wait for all `n` to have started: only concurrent ones all meet."""
     spec = context.get_input()
     activity = "barrier_async" if spec["kind"] == "async" else "barrier_sync"
-    return (yield context.task_all(
-        [context.call_activity(activity, {**spec, "index": i}) for i in range(int(spec["n"]))]
-    ))
+    return (
+        yield context.task_all([context.call_activity(activity, {**spec, "index": i}) for i in range(int(spec["n"]))])
+    )
 
 
 @app.activity_trigger(input_name="spec")
@@ -186,7 +187,7 @@ def monitor(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]
 
 
 @app.activity_trigger(input_name="round")
-def check(round: int) -> str:  # noqa: A002 - the binding name is the parameter name
+def check(round: int) -> str:
     return f"checked {round}"
 
 
@@ -201,7 +202,7 @@ def replay_clock(context: df.DurableOrchestrationContext) -> Generator[Any, Any,
     from history, so a clock that differs between replays shows up as a mismatch.
     """
     steps = []
-    for step in range(3):
+    for _ in range(3):
         seen = {"time": context.current_utc_datetime.isoformat(), "replaying": context.is_replaying}
         echoed = yield context.call_activity("echo", seen)
         steps.append({"now": seen, "when_scheduled": echoed})

@@ -2,6 +2,7 @@
 host runs the Python worker beside it); activities report their process id, and two of them end
 their process on purpose (once, or every time) to show what the host does when a worker dies.
 """
+
 from __future__ import annotations
 
 import asyncio
