@@ -21,7 +21,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from assistant.messages import ChatMessage, format_utc
 from assistant.window import ArchiveBatch
-from skills.storage import escape_key, join_chunks, row_key, split_chunks, table
+from skills.storage import escape_key, fence_holds, join_chunks, row_key, split_chunks, table
 
 __all__ = [
     "ARCHIVE_ACTIVITY",
@@ -70,6 +70,12 @@ def write_archive(batch: ArchiveBatch) -> int:
     ]
     for start in range(0, len(operations), _BATCH):
         client.submit_transaction(operations[start : start + _BATCH])
+    if batch.fence and not fence_holds(batch.chat_id, batch.fence):
+        # The chat was reset while this batch was on its way: the fresh chat's archive must not keep these rows.
+        deletes = [("delete", {"PartitionKey": op[1]["PartitionKey"], "RowKey": op[1]["RowKey"]}) for op in operations]
+        for start in range(0, len(deletes), _BATCH):
+            client.submit_transaction(deletes[start : start + _BATCH])
+        return 0
     return len(operations)
 
 

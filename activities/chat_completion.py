@@ -169,6 +169,7 @@ def _recorded(event: TurnEvent) -> CompletionResult:
         usage=Usage.from_dict(data.get("usage")),
         model=str(data.get("model") or ""),
         last_sequence=event.sequence,
+        truncated=bool(data.get("truncated")),
     )
 
 
@@ -249,6 +250,7 @@ def _ask_streaming(
                     "toolCalls": calls,
                     "usage": answer.usage.to_dict(),
                     "model": answer.model,
+                    **({"truncated": True} if answer.truncated else {}),
                 },
             )
         ]

@@ -1,7 +1,7 @@
 """The turn event log: every turn's events in Azure Table storage, shared by every instance that serves the turn.
 
 Table `TURN_EVENTS_TABLE` (default `turnevents`) of the `AzureWebJobsStorage` account: one
-partition per turn (PartitionKey = the turn's instance id, which starts with `{chatId}-turn-`),
+partition per turn (PartitionKey = the turn's instance id, see `assistant/ids.py`),
 RowKey = the event's sequence number zero-padded to 10 digits (a partition scan is in order),
 `type`, `chatId`, `createdAt`, and the event's own fields as JSON in `d0`, `d1`, ...; or, for up to
 `GROUP` consecutive events written at once (a model call's preface; its last text with its
@@ -28,6 +28,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +36,8 @@ import azure.durable_functions as df
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableClient
 
-from assistant.events import DELTA, RESET, EventDraft, TurnEvent
+from assistant.events import DELTA, RESET, TERMINAL, EventDraft, TurnEvent
+from assistant.ids import chat_turns_range
 from assistant.messages import format_utc
 from skills.storage import escape_key, join_chunks, row_key, split_chunks, table
 
@@ -44,6 +46,7 @@ __all__ = [
     "DEFAULT_EVENTS_TABLE",
     "PUBLISH_ACTIVITY",
     "EventWriter",
+    "LogEnd",
     "append_events",
     "bp",
     "delete_turn_events",
@@ -51,6 +54,7 @@ __all__ = [
     "forget_chat_events",
     "forget_events_before",
     "insert_events",
+    "log_end",
     "read_events",
     "signals",
     "tail_sequence",
@@ -223,6 +227,28 @@ def read_events(turn_id: str, after: int = 0) -> list[TurnEvent]:
     return [events[n] for n in sorted(events)]
 
 
+@dataclass(frozen=True)
+class LogEnd:
+    """Where a turn's log ends: its highest sequence number, and the terminal event's (None: not written yet)."""
+
+    last: int
+    terminal: int | None
+
+
+def log_end(turn_id: str) -> LogEnd:
+    """Where the turn's log ends (one query reading only the rows' keys, counts and types)."""
+    rows = events_table().query_entities(f"PartitionKey eq '{escape_key(turn_id)}'", select=["RowKey", "count", "type"])
+    last, terminal = 0, None
+    for row in rows:
+        first = int(row["RowKey"])
+        types = str(row.get("type") or "").split("+")
+        last = max(last, first + len(types) - 1)
+        for offset, kind in enumerate(types):
+            if kind in TERMINAL:
+                terminal = first + offset if terminal is None else min(terminal, first + offset)
+    return LogEnd(last=last, terminal=terminal)
+
+
 def tail_sequence(turn_id: str) -> int:
     """The highest sequence number in the turn's log (0 when empty)."""
     rows = events_table().query_entities(f"PartitionKey eq '{escape_key(turn_id)}'", select=["RowKey", "count"])
@@ -251,9 +277,10 @@ def delete_turn_events(turn_id: str) -> int:
 
 
 def forget_chat_events(chat_id: str) -> int:
-    """Delete the logs of every turn of the chat (its turn ids start with `{chatId}-turn-`); rows deleted."""
+    """Delete the logs of every turn of the chat (its turn ids are one key range, `assistant.ids.chat_turns_range`;
+    the chat id column tells apart two chats whose digests would share it); rows deleted."""
     client = events_table()
-    low, high = f"{chat_id}-turn-", f"{chat_id}-turn."
+    low, high = chat_turns_range(chat_id)
     query = (
         f"PartitionKey ge '{escape_key(low)}' and PartitionKey lt '{escape_key(high)}' "
         f"and chatId eq '{escape_key(chat_id)}'"

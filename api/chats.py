@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from typing import Any
 
 import azure.durable_functions as df
@@ -26,10 +25,11 @@ from api.http import RequestView, empty_response, read_request
 from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text, whole_seconds
 from api.turns import post_message
 from api.waiting import wait_for_instance
+from assistant.ids import admin_instance_id, expiry_instance_id
 from assistant.state import ChatState, view_chat
 from entities.chat import chat_entity_id
 from orchestrators.chat_admin import CHAT_ADMIN, ChatAdminInput
-from orchestrators.chat_expiry import CHAT_EXPIRY, TTL_CHANGED_EVENT, expiry_instance_id
+from orchestrators.chat_expiry import CHAT_EXPIRY, TTL_CHANGED_EVENT
 from skills import registry
 
 __all__ = ["bp", "handle_chat"]
@@ -65,9 +65,7 @@ async def chat_exists(client: df.DurableOrchestrationClient, chat_id: str) -> bo
 
 async def _run_admin(client: df.DurableOrchestrationClient, request: ChatAdminInput) -> Any:
     """Run `chat_admin` to completion and purge it; its output."""
-    instance_id = await client.start_new(
-        CHAT_ADMIN, f"{request.chat_id}-{request.action}-{uuid.uuid4().hex}", request.to_dict()
-    )
+    instance_id = await client.start_new(CHAT_ADMIN, admin_instance_id(request.chat_id), request.to_dict())
     status = await wait_for_instance(client, instance_id, ADMIN_TIMEOUT_SECONDS)
     if status is None:
         raise HttpError(504, f"the chat {request.action} did not finish in time; try again", instanceId=instance_id)

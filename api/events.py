@@ -23,10 +23,11 @@ import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
-from activities.event_log import append_events, read_events, signals, tail_sequence
+from activities.event_log import append_events, log_end, read_events, signals, tail_sequence
 from api.errors import HttpError, json_errors, json_response
-from api.http import RequestView, read_request
-from api.inputs import parse_chat_id, seconds_param
+from api.http import RequestView, empty_response, read_request
+from api.inputs import parse_chat_id, seconds_param, whole_number
+from api.lookup import chat_turn
 from api.waiting import early_output, replied
 from assistant.events import (
     MESSAGE_COMPLETED,
@@ -248,9 +249,7 @@ def sse_response(client: df.DurableOrchestrationClient, chat_id: str, turn_id: s
 
 def _after(view: RequestView) -> int:
     raw = view.headers.get("Last-Event-ID") or view.params.get("after") or "0"
-    if not raw.strip().isdigit():
-        raise HttpError(400, f"Last-Event-ID / after must be a sequence number (a whole number), got {raw!r}")
-    return int(raw.strip())
+    return whole_number(raw, "Last-Event-ID / after (a sequence number)")
 
 
 def _wait(view: RequestView) -> float:
@@ -268,8 +267,17 @@ async def turn_events(req: Request, client: df.DurableOrchestrationClient) -> Re
     chat_id = parse_chat_id(view.route_params.get("chatId"))
     turn_id = view.route_params.get("turnId") or ""
     after = _after(view)
-    if not turn_id.startswith(f"{chat_id}-turn-") or not await client.get_status(turn_id):
-        raise HttpError(404, f"chat {chat_id!r} has no turn {turn_id!r}")
+    await chat_turn(client, chat_id, turn_id)
+    if after:
+        end = await asyncio.to_thread(log_end, turn_id)
+        if end.terminal is not None and after == end.terminal:
+            return empty_response(204)  # the turn is over and the client has all of it: EventSource stops here
+        if after > (end.terminal if end.terminal is not None else end.last):
+            raise HttpError(
+                400,
+                f"Last-Event-ID / after is {after}, beyond the turn's last event "
+                f"({end.terminal if end.terminal is not None else end.last}); resume from an id this turn sent",
+            )
     if "application/json" in (view.headers.get("Accept") or "").lower() and not wants_sse(view):
         wait = _wait(view)
         events = [e.to_dict() async for e in follow(client, chat_id, turn_id, after, wait) if e is not None]

@@ -13,6 +13,7 @@ from assistant.messages import parse_utc
 from assistant.settings import assistant_settings
 
 __all__ = [
+    "MAX_INTEGER_DIGITS",
     "MAX_JSON_DEPTH",
     "MAX_TIMEOUT_SECONDS",
     "encodable",
@@ -25,6 +26,7 @@ __all__ = [
     "required_text",
     "seconds_param",
     "wants_json",
+    "whole_number",
     "whole_seconds",
 ]
 
@@ -48,6 +50,31 @@ def parse_chat_id(value: str | None, field: str = "chatId") -> str:
 
 MAX_JSON_DEPTH = 32
 """The deepest nesting of arrays and objects a request body may have."""
+MAX_INTEGER_DIGITS = 18
+"""The longest integer a client may send, in a body, a query or a header (every value the API takes fits in 64 bits;
+longer ones are refused before Python parses them: an integer of over 4,300 digits would not even parse)."""
+_SECONDS = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,40})?")
+_WHOLE = re.compile(r"[0-9]{1,18}")
+
+
+class _IntegerTooLong(ValueError):
+    """A JSON integer longer than `MAX_INTEGER_DIGITS` digits."""
+
+
+def _bounded_int(text: str) -> int:
+    """`json.loads`'s integer parser with a length bound."""
+    if len(text) - text.startswith("-") > MAX_INTEGER_DIGITS:
+        raise _IntegerTooLong(text)
+    return int(text)
+
+
+def whole_number(raw: str, name: str) -> int:
+    """A query or header value holding a whole number (ASCII digits only, at most 18 of them), else 400."""
+    text = raw.strip()
+    if not _WHOLE.fullmatch(text):
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise HttpError(400, f"{name} must be a whole number of at most {MAX_INTEGER_DIGITS} digits 0-9, got {shown!r}")
+    return int(text)
 
 
 def json_depth(value: Any) -> int:
@@ -77,7 +104,9 @@ def json_body(req: RequestView, *, required: bool) -> dict[str, Any]:
     if not raw.strip():  # bytes, but no JSON value: not the same as no body
         raise HttpError(400, "the request body is only whitespace; send a JSON object or no body")
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_int=_bounded_int)
+    except _IntegerTooLong:
+        raise HttpError(400, f"the request body holds an integer longer than {MAX_INTEGER_DIGITS} digits") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise HttpError(400, f"the request body is not valid JSON: {error}") from error
     except RecursionError:
@@ -131,10 +160,10 @@ def seconds_param(req: RequestView, name: str, default: float, maximum: float) -
     raw = req.params.get(name)
     if raw is None:
         return default
-    try:
-        value = float(raw)
-    except ValueError as error:
-        raise HttpError(400, f"{name} must be a number, got {raw!r}") from error
+    if not _SECONDS.fullmatch(raw.strip()):
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise HttpError(400, f"{name} must be a number of seconds written with digits 0-9 (e.g. 2.5), got {shown!r}")
+    value = float(raw)
     if not 0 <= value <= maximum:
         raise HttpError(400, f"{name} must be between 0 and {maximum:g}")
     return value

@@ -20,6 +20,7 @@ from api.errors import HttpError, json_errors, json_response
 from api.events import events_url
 from api.http import read_request
 from api.inputs import json_body, parse_chat_id
+from api.lookup import chat_turn
 from api.waiting import FINISHED
 from assistant.approvals import DecisionError, parse_decisions
 from orchestrators.chat_admin import ChatAdminInput
@@ -34,9 +35,7 @@ bp = df.Blueprint()
 
 async def _unfinished_turn(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, finished: str) -> None:
     """404 when the chat has no such turn; 409 (`finished` says why) when it has finished."""
-    status = await client.get_status(turn_id) if turn_id.startswith(f"{chat_id}-turn-") else None
-    if not status:
-        raise HttpError(404, f"chat {chat_id!r} has no turn {turn_id!r}")
+    status = await chat_turn(client, chat_id, turn_id)
     if status.runtime_status in FINISHED:
         raise HttpError(409, f"turn {turn_id!r} has finished; {finished}")
 

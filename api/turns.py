@@ -15,7 +15,6 @@ import json
 import logging
 import re
 import time
-import uuid
 from typing import Any
 
 import azure.durable_functions as df
@@ -27,13 +26,22 @@ from api.errors import HttpError, json_response
 from api.events import approvals_url, events_url, sse_response, wants_sse
 from api.http import RequestView, check_status_response, text_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
+from api.lookup import stored_input
 from api.waiting import FINISHED, InstanceGone, early_output, wait_for_instance
 from assistant import telemetry
+from assistant.ids import turn_instance_id
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
 from orchestrators.post_user_query import POST_USER_QUERY, TURN_FAILED, TURN_READY_EVENT
 
-__all__ = ["IDEMPOTENCY_HEADER", "parse_idempotency_key", "post_message", "turn_failure", "turn_instance_id"]
+__all__ = [
+    "IDEMPOTENCY_HEADER",
+    "parse_idempotency_key",
+    "post_message",
+    "request_hash",
+    "turn_failure",
+    "turn_instance_id",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +64,11 @@ def parse_idempotency_key(req: RequestView) -> str | None:
     return raw
 
 
-def turn_instance_id(chat_id: str, key: str | None) -> str:
-    """The turn's orchestration instance id: derived from chat and key when keyed, else random."""
-    if key is None:
-        return f"{chat_id}-turn-{uuid.uuid4().hex}"
-    digest = hashlib.sha256(f"{chat_id}\n{key}".encode()).hexdigest()[:32]
-    return f"{chat_id}-turn-k{digest}"
+def request_hash(chat_id: str, message: str) -> str:
+    """What makes a turn's request the same request: the chat and the message (not the raw bytes, not `Accept` or
+    the wait), as SHA-256 hex."""
+    canonical = json.dumps({"chatId": chat_id, "message": message}, ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _failure_facts(output: Any) -> dict[str, Any] | None:
@@ -114,34 +121,48 @@ def _requires_action(status: df.DurableOrchestrationStatus) -> bool:
     return isinstance(custom, dict) and bool(custom.get("requiresAction"))
 
 
-def _input_message(status: df.DurableOrchestrationStatus) -> str | None:
-    data = status.input_
-    if isinstance(data, str):
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError:
-            return None
-    return data.get("message") if isinstance(data, dict) else None
+_KEY_REUSED = (
+    f"this {IDEMPOTENCY_HEADER} was already used with a different request (another message or chat); "
+    "an Idempotency-Key names one request: use a new key for a new message"
+)
+
+
+def _same_request(status: df.DurableOrchestrationStatus, turn: TurnInput) -> None:
+    """422 unless the stored turn was started by the same request as `turn` (its hash; the message for turns
+    started before hashes were stored)."""
+    stored = stored_input(status)
+    same = (
+        stored.get("requestHash") == turn.request_hash
+        if stored.get("requestHash")
+        else stored.get("message") == turn.message and stored.get("chatId") == turn.chat_id
+    )
+    if not same:
+        raise HttpError(422, _KEY_REUSED)
 
 
 async def _start_once(client: df.DurableOrchestrationClient, instance_id: str, turn: TurnInput, keyed: bool) -> None:
-    """Start the turn unless a keyed repeat finds it already there (422 if its message differs)."""
-    if keyed:
-        existing = await client.get_status(instance_id, show_input=True)
-        if existing and existing.runtime_status is not None:
-            if _input_message(existing) != turn.message:
-                raise HttpError(422, f"this {IDEMPOTENCY_HEADER} was already used with a different message")
-            if existing.runtime_status not in _RETRYABLE:
-                return
-            # Run again: the turn's event log starts afresh (its earlier run ended it with turn.failed).
-            await asyncio.to_thread(delete_turn_events, instance_id)
+    """Start the turn; with a key, unless a repeat finds it already there — and only for the request that owns
+    the key (422 for another: checked before the start and again after it, since concurrent starts may both
+    succeed when the first turn has already finished, Durable overwriting a finished instance)."""
+    if not keyed:
+        await client.start_new(POST_USER_QUERY, instance_id, turn.to_dict())
+        return
+    existing = await client.get_status(instance_id, show_input=True)
+    if existing and existing.runtime_status is not None:
+        _same_request(existing, turn)
+        if existing.runtime_status not in _RETRYABLE:
+            return
+        # Run again: the turn's event log starts afresh (its earlier run ended it with turn.failed).
+        await asyncio.to_thread(delete_turn_events, instance_id)
     try:
         await client.start_new(POST_USER_QUERY, instance_id, turn.to_dict())
     except Exception as error:  # the SDK raises a bare Exception; a conflict means a repeat started it first
-        conflict = "already" in str(error).lower() or "409" in str(error)
-        if not (keyed and conflict):
+        if "already" not in str(error).lower() and "409" not in str(error):
             raise
-        log.info("turn %s was started by a concurrent repeat", instance_id)
+        log.info("turn %s was started by a concurrent request with the same key", instance_id)
+    stored = await client.get_status(instance_id, show_input=True)
+    if stored and stored.runtime_status is not None:
+        _same_request(stored, turn)
 
 
 async def _wake(client: df.DurableOrchestrationClient, next_turn: str | None) -> None:
@@ -190,6 +211,7 @@ async def _post_message(
     turn = TurnInput(
         chat_id=chat_id,
         message=message,
+        request_hash=request_hash(chat_id, message),
         max_tool_rounds=settings.max_tool_rounds,
         working_messages=settings.working_messages,
         max_tool_calls=settings.max_tool_calls,
@@ -229,6 +251,11 @@ async def _post_message(
         output = early
     else:
         output = status.output if isinstance(status.output, dict) else json.loads(status.output)
+    if output.get("requestHash", turn.request_hash) != turn.request_hash:
+        # Another request with this key replaced the finished turn (Durable overwrites a finished instance).
+        raise HttpError(
+            409, "the turn of this Idempotency-Key was replaced by a different request", instanceId=instance_id
+        )
     await _wake(client, output.get("nextTurnId"))
     if status.created_time and status.last_updated_time:
         _turn_duration().record((status.last_updated_time - status.created_time).total_seconds())

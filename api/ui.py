@@ -26,6 +26,8 @@ _TYPES = {
     ".png": "image/png",
     ".svg": "image/svg+xml",
 }
+MAX_NAME_BYTES = 255
+"""The longest file name looked up (longer ones are a 404 at once)."""
 _POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -37,7 +39,9 @@ bp = func.Blueprint()
 @lru_cache(maxsize=32)
 def _file(name: str) -> bytes | None:
     """A file of `web/` by its name (no folders, nothing outside), or None."""
-    if not name or "/" in name or "\\" in name or name.startswith(".") or Path(name).suffix not in _TYPES:
+    if not name or len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        return None  # no file of the page has such a name (and the file system would refuse it)
+    if "/" in name or "\\" in name or name.startswith(".") or Path(name).suffix not in _TYPES:
         return None
     path = WEB_ROOT / name
     return path.read_bytes() if path.is_file() else None
@@ -46,7 +50,8 @@ def _file(name: str) -> bytes | None:
 def _serve(name: str) -> Response:
     body = _file(name)
     if body is None:
-        return json_response({"error": f"the page has no file {name!r}"}, status=404)
+        shown = name if len(name) <= 80 else name[:80] + "..."
+        return json_response({"error": f"the page has no file {shown!r}"}, status=404)
     headers = {
         "Cache-Control": "no-cache",
         "Content-Security-Policy": _POLICY,

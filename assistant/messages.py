@@ -85,6 +85,8 @@ class ChatMessage:
     """For a tool message: the skill that produced it."""
     turn_id: str | None = None
     """The orchestration instance id of the turn that wrote the message (none for the system message)."""
+    truncated: bool = False
+    """An assistant message the model stopped writing at its token limit (`finish_reason: length`)."""
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -101,6 +103,8 @@ class ChatMessage:
             data["name"] = self.name
         if self.turn_id is not None:
             data["turnId"] = self.turn_id
+        if self.truncated:
+            data["truncated"] = True
         return data
 
     @classmethod
@@ -114,6 +118,7 @@ class ChatMessage:
             tool_call_id=data.get("toolCallId"),
             name=data.get("name"),
             turn_id=data.get("turnId"),
+            truncated=bool(data.get("truncated")),
         )
 
     def to_openai(self) -> dict[str, Any]:
@@ -137,6 +142,8 @@ class ChatMessage:
         }
         if self.tool_call_id is not None:
             data["toolCallId"] = self.tool_call_id
+        if self.truncated:
+            data["truncated"] = True
         return data
 
 

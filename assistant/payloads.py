@@ -82,10 +82,13 @@ class TurnInput:
     """The W3C trace context of the request that sent the message: the turn's spans join its trace."""
     summary: bool = False
     """Fold what leaves the prompt into the chat's running summary (`CHAT_SUMMARY`)."""
+    request_hash: str = ""
+    """SHA-256 of the request that started the turn (chat and message): an `Idempotency-Key` names one request, and
+    a repeat of the key with another request is refused by comparing it ("" for turns started before it existed)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        return {
+        data = {
             "chatId": self.chat_id,
             "message": self.message,
             "maxToolRounds": self.max_tool_rounds,
@@ -97,6 +100,9 @@ class TurnInput:
             "traceparent": self.traceparent,
             "summary": self.summary,
         }
+        if self.request_hash:
+            data["requestHash"] = self.request_hash
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TurnInput:
@@ -112,6 +118,7 @@ class TurnInput:
             events=bool(data.get("events", False)),
             traceparent=data.get("traceparent"),
             summary=bool(data.get("summary", False)),
+            request_hash=str(data.get("requestHash") or ""),
         )
 
 
@@ -131,10 +138,12 @@ class TurnOutput:
     """The chat's turn queued next when this one ended (the API wakes it)."""
     cancelled: bool = False
     """A person cancelled the turn: nothing of it was written."""
+    request_hash: str = ""
+    """The `TurnInput.request_hash` of the request whose turn this is (a waiting POST checks it is its own)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (plain JSON)."""
-        return {
+        data = {
             "chatId": self.chat_id,
             "found": self.found,
             "reply": self.reply,
@@ -143,6 +152,9 @@ class TurnOutput:
             "nextTurnId": self.next_turn_id,
             "cancelled": self.cancelled,
         }
+        if self.request_hash:
+            data["requestHash"] = self.request_hash
+        return data
 
 
 @dataclass(frozen=True)
@@ -205,6 +217,8 @@ class CompletionResult:
     """Set when the model refused the request for good (a 4xx other than 408/409/429): retrying cannot help."""
     last_sequence: int = 0
     """The last event this call wrote to the turn's log (0: it wrote none)."""
+    truncated: bool = False
+    """The model stopped at its token limit (`finish_reason: length`): the text is kept, marked truncated."""
     fold_count: int = 0
     """Asked with `fold_check`: how many of the request's oldest messages (after the system messages) to fold into
     the summary (`assistant.memory.fold_point`); 0: none yet."""
@@ -223,6 +237,8 @@ class CompletionResult:
             data["lastSequence"] = self.last_sequence
         if self.fold_count:
             data["foldCount"] = self.fold_count
+        if self.truncated:
+            data["truncated"] = True
         return data
 
     @classmethod
@@ -236,6 +252,7 @@ class CompletionResult:
             error=data.get("error"),
             last_sequence=int(data.get("lastSequence") or 0),
             fold_count=int(data.get("foldCount") or 0),
+            truncated=bool(data.get("truncated")),
         )
 
 
@@ -252,6 +269,8 @@ class ToolInvocation:
     """Where the call's `tool_call.started` (at `start`) and `tool_call.completed` (at `end`) go."""
     traceparent: str | None = None
     """The turn's trace context (the skill call's span joins it)."""
+    generation: str = ""
+    """The chat's generation the turn runs on: a skill's write lands only while the chat is still that one."""
 
     @property
     def key(self) -> str:
@@ -265,6 +284,8 @@ class ToolInvocation:
             data["events"] = self.events.to_dict()
         if self.traceparent:
             data["traceparent"] = self.traceparent
+        if self.generation:
+            data["generation"] = self.generation
         return data
 
     @classmethod
@@ -276,6 +297,7 @@ class ToolInvocation:
             idempotency_key=str(data.get("idempotencyKey") or ""),
             events=EventTarget.from_dict(data.get("events")),
             traceparent=data.get("traceparent"),
+            generation=str(data.get("generation") or ""),
         )
 
 

@@ -37,16 +37,35 @@ AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 class ModelUnavailable(RuntimeError):
     """The model could not answer (after the client's retries): HTTP errors, timeouts, refused connections,
-    an answer that is not a chat completion."""
+    an answer that is not a whole chat completion, or one its content filter stopped."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, *, retryable: bool | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self._retryable = retryable
 
     @property
     def transient(self) -> bool:
-        """Whether asking again later may work: throttling, time-outs, 5xx, broken connections (not other 4xx)."""
+        """Whether asking again later may work: throttling, time-outs, 5xx, broken connections, cut or garbled
+        answers (not other 4xx, not a content filter's refusal)."""
+        if self._retryable is not None:
+            return self._retryable
         return self.status is None or self.status in (408, 409, 429) or self.status >= 500
+
+
+INCOMPLETE = "the model's answer ended before it was complete (no finish_reason)"
+CONTENT_FILTER = "the model's content filter stopped the answer (finish_reason: content_filter)"
+
+
+def _finished(finish: str | None) -> bool:
+    """Whether an answer that ended with `finish` is whole and may be kept (`length`: kept, marked truncated);
+    raises `ModelUnavailable` for one that is not: none (a cut or garbled answer, asked again) or a content
+    filter's (not asked again)."""
+    if not finish:
+        raise ModelUnavailable(INCOMPLETE)
+    if finish == "content_filter":
+        raise ModelUnavailable(CONTENT_FILTER, retryable=False)
+    return finish == "length"
 
 
 def clean_text(text: str) -> str:
@@ -129,7 +148,8 @@ class OpenAIChatModel:
         except ValueError as error:  # a body that is not JSON (json.JSONDecodeError)
             raise ModelUnavailable(f"the model's answer is not valid JSON: {error}") from error
         try:
-            message = response.choices[0].message
+            choice = response.choices[0]
+            message = choice.message
             calls = tuple(
                 ToolCall(
                     id=clean_text(c.id or ""),
@@ -143,11 +163,13 @@ class OpenAIChatModel:
             raise ModelUnavailable(
                 f"the model's answer is not a chat completion ({type(error).__name__}: {error})"
             ) from error
+        truncated = _finished(getattr(choice, "finish_reason", None))
         return CompletionResult(
             content=clean_text(message.content or "") if isinstance(message.content, str) else "",
             tool_calls=calls,
             usage=_usage(response.usage),
             model=response.model or self.name,
+            truncated=truncated,
         )
 
     def _stream(self, kwargs: dict[str, Any], on_delta: DeltaSink) -> CompletionResult:
@@ -162,12 +184,15 @@ class OpenAIChatModel:
         calls: dict[int, dict[str, str]] = {}
         usage: Any = None
         model = ""
+        finish: str | None = None
         with stream:
             for chunk in stream:
                 model = chunk.model or model
                 if chunk.usage is not None:
                     usage = chunk.usage
                 for choice in chunk.choices or ():
+                    if choice.index == 0 and choice.finish_reason:
+                        finish = choice.finish_reason
                     delta = choice.delta
                     if delta is None:
                         continue
@@ -180,12 +205,17 @@ class OpenAIChatModel:
                         if call.function is not None:
                             slot["name"] += call.function.name or ""
                             slot["arguments"] += call.function.arguments or ""
+        truncated = _finished(finish)  # a stream cut short, empty, or not SSE at all: not an answer
         tool_calls = tuple(
             ToolCall(id=clean_text(c["id"]), name=clean_text(c["name"]), arguments=clean_text(c["arguments"]))
             for _, c in sorted(calls.items())
         )
         return CompletionResult(
-            content=clean_text("".join(text)), tool_calls=tool_calls, usage=_usage(usage), model=model or self.name
+            content=clean_text("".join(text)),
+            tool_calls=tool_calls,
+            usage=_usage(usage),
+            model=model or self.name,
+            truncated=truncated,
         )
 
 

@@ -82,6 +82,8 @@ class TurnRecord:
     incomplete: bool = False
     """The turn failed after some of its tool calls ran: what ran is recorded, and running the turn again
     (the same `Idempotency-Key`) goes on from it."""
+    generation: str = ""
+    """The chat's generation the turn started from: appended only to that generation of the chat."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (the `append_turn` operation's input)."""
@@ -92,6 +94,8 @@ class TurnRecord:
         }
         if self.incomplete:
             data["incomplete"] = True
+        if self.generation:
+            data["generation"] = self.generation
         return data
 
     @classmethod
@@ -102,6 +106,7 @@ class TurnRecord:
             messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
             usage=Usage.from_dict(data.get("usage")),
             incomplete=bool(data.get("incomplete")),
+            generation=str(data.get("generation") or ""),
         )
 
 
@@ -143,6 +148,10 @@ class ChatState:
     running it again resumes it (see `TurnRecord.incomplete`)."""
     summary: Summary = Summary()
     """The running summary of the messages that left the prompt (see `assistant.memory`)."""
+    generation: str = ""
+    """This creation of the chat (a UUID; a reset or a delete and re-create makes a new one). A running turn's
+    skills and its append carry the generation it started with: late writes of an older one are refused or undone,
+    so a reset chat never keeps what a turn of the old one did ("": a chat created before generations existed)."""
     fold_lease: tuple[str, int] | None = None
     """The turn writing a fold of the summary now, and the chat's message count when it was planned: no other fold
     is planned meanwhile (it would fold the same messages), unless `FOLD_LEASE_MESSAGES` messages came since."""
@@ -172,6 +181,7 @@ class ChatState:
             "cancelledTurns": list(self.cancelled_turns),
             "summary": self.summary.to_dict() if self.summary.through else None,
             "foldLease": list(self.fold_lease) if self.fold_lease else None,
+            "generation": self.generation,
         }
 
     @classmethod
@@ -196,6 +206,7 @@ class ChatState:
             cancelled_turns=tuple(str(t) for t in data.get("cancelledTurns") or ()),
             summary=Summary.from_dict(data.get("summary")),
             fold_lease=(str(data["foldLease"][0]), int(data["foldLease"][1])) if data.get("foldLease") else None,
+            generation=str(data.get("generation") or ""),
         )
 
     @property
@@ -270,6 +281,7 @@ def new_chat(
     ttl_seconds: int | None = None,
     skills: tuple[str, ...] | None = None,
     approval_timeout_seconds: int | None = None,
+    generation: str = "",
 ) -> ChatState:
     """A fresh chat whose only message is the system message with `instructions` (default if empty)."""
     text = instructions if instructions and instructions.strip() else DEFAULT_INSTRUCTIONS
@@ -284,6 +296,7 @@ def new_chat(
         ttl_seconds=ttl_seconds,
         skills=skills,
         approval_timeout_seconds=approval_timeout_seconds or 86400,
+        generation=generation,
     )
 
 

@@ -105,6 +105,8 @@ class TurnRun:
     """Ask each model call how many of the oldest messages to fold into the summary (summaries on)."""
     fold_count: int = 0
     """The last model call's answer to that (of the request's non-system messages, oldest first)."""
+    generation: str = ""
+    """The chat's generation the turn runs on (`ChatState.generation`): its skills and its append carry it."""
 
     def with_memory(self, fold_base: int, uncovered: int) -> TurnRun:
         """The run folding into the chat's summary: `history` ends with `uncovered` messages numbered from `fold_base +
@@ -124,6 +126,10 @@ class TurnRun:
     def with_tools(self, tools: Sequence[str] | None) -> TurnRun:
         """The run offering only `tools` (None: every registered skill)."""
         return replace(self, tools=tuple(tools) if tools is not None else None)
+
+    def on_generation(self, generation: str) -> TurnRun:
+        """The run fenced to the chat's `generation`: its effects count only while the chat is that one."""
+        return replace(self, generation=generation)
 
     def with_events(self, next_event: int, preface: Sequence[EventDraft]) -> TurnRun:
         """The run publishing its events from sequence number `next_event`, `preface` first."""
@@ -173,7 +179,12 @@ class TurnRun:
         index)."""
         key = f"{self.turn_id}/{self.run_key}/{self.rounds}/{index}"
         return ToolInvocation(
-            chat_id=self.chat_id, call=call, idempotency_key=key, events=events, traceparent=self.traceparent
+            chat_id=self.chat_id,
+            call=call,
+            idempotency_key=key,
+            events=events,
+            traceparent=self.traceparent,
+            generation=self.generation,
         )
 
     @property
@@ -204,7 +215,9 @@ class TurnRun:
         base = answer.last_sequence + 1 if answer.last_sequence else run.next_event
         if not answer.tool_calls or run.rounds >= run.max_tool_rounds:
             text = answer.content if not answer.tool_calls else (answer.content.strip() or ROUND_LIMIT_REPLY)
-            final = ChatMessage(role="assistant", content=text, created_at=stamp, turn_id=run.turn_id)
+            final = ChatMessage(
+                role="assistant", content=text, created_at=stamp, turn_id=run.turn_id, truncated=answer.truncated
+            )
             done = replace(
                 run, new_messages=run.new_messages + (final,), usage=usage, reply=text, next_event=base, preface=()
             )
@@ -214,7 +227,12 @@ class TurnRun:
         dropped = max(len(calls) - cap - 1, 0)
         calls = calls[: cap + 1]  # what is kept of an answer with too many calls: the first `cap`, and one to say so
         asking = ChatMessage(
-            role="assistant", content=answer.content, created_at=stamp, tool_calls=calls, turn_id=run.turn_id
+            role="assistant",
+            content=answer.content,
+            created_at=stamp,
+            tool_calls=calls,
+            turn_id=run.turn_id,
+            truncated=answer.truncated,
         )
         to_run: list[ToolCall] = []
         rejected: list[ToolResult] = []
@@ -285,7 +303,9 @@ class TurnRun:
 
     def record(self) -> TurnRecord:
         """Step 5: what the chat entity appends."""
-        return TurnRecord(turn_id=self.turn_id, messages=self.new_messages, usage=self.usage)
+        return TurnRecord(
+            turn_id=self.turn_id, messages=self.new_messages, usage=self.usage, generation=self.generation
+        )
 
     def partial_record(self) -> TurnRecord:
         """What the chat records of a turn that failed after tools ran: every complete round so far, marked incomplete
@@ -293,7 +313,9 @@ class TurnRun:
         messages = self.new_messages
         if messages and messages[-1].role == "assistant" and messages[-1].tool_calls:
             messages = messages[:-1]
-        return TurnRecord(turn_id=self.turn_id, messages=messages, usage=self.usage, incomplete=True)
+        return TurnRecord(
+            turn_id=self.turn_id, messages=messages, usage=self.usage, incomplete=True, generation=self.generation
+        )
 
     def output(self) -> TurnOutput:
         """The orchestration's output."""

@@ -31,6 +31,8 @@ class ArchiveBatch:
     from_seq: int
     """Sequence number of the first message."""
     messages: tuple[ChatMessage, ...]
+    fence: str = ""
+    """The chat's `ChatState.generation` when planned: rows written after the chat was reset are undone."""
 
     @property
     def upto_seq(self) -> int:
@@ -44,6 +46,7 @@ class ArchiveBatch:
             "generation": self.generation,
             "fromSeq": self.from_seq,
             "messages": message_dicts(self.messages),
+            **({"fence": self.fence} if self.fence else {}),
         }
 
     @classmethod
@@ -54,6 +57,7 @@ class ArchiveBatch:
             generation=str(data["generation"]),
             from_seq=int(data["fromSeq"]),
             messages=tuple(ChatMessage.from_dict(m) for m in data["messages"]),
+            fence=str(data.get("fence") or ""),
         )
 
 
@@ -95,6 +99,7 @@ def _plan_archive(state: ChatState, working_messages: int) -> ArchiveBatch | Non
     return ArchiveBatch(
         chat_id=state.chat_id,
         generation=state.created_at,
+        fence=state.generation,
         from_seq=state.archived_count + 1,
         messages=tuple(rest[:cut]),
     )

@@ -84,6 +84,7 @@ def apply_operation(chat_id: str, state: ChatState | None, operation: str, data:
             int(ttl) if ttl else None,
             tuple(skills) if skills is not None else None,
             int(timeout) if timeout else None,
+            generation=str(data.get("generation") or ""),
         )
         return created, {"chatId": chat_id, "createdAt": created.created_at}
     if operation == "patch":
@@ -174,7 +175,7 @@ def apply_operation(chat_id: str, state: ChatState | None, operation: str, data:
                 "fold": None,
                 "nextTurnId": _head(state),
             }
-        if record.turn_id not in state.queue:
+        if record.turn_id not in state.queue or (record.generation and record.generation != state.generation):
             # The chat was reset (or the turn never queued): it ran on a chat that no longer exists.
             return state, {
                 "appended": False,

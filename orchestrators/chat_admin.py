@@ -75,6 +75,7 @@ def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
     options = request.options or {}
     if request.action == "create":
         created_at = format_utc(context.current_utc_datetime)
+        generation = str(context.new_uuid())
         created = yield context.call_entity(
             entity,
             "create",
@@ -82,11 +83,15 @@ def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
                 "instructions": request.instructions,
                 "createdAt": created_at,
                 "ttlSeconds": request.ttl_seconds,
+                "generation": generation,
                 **options,
             },
         )
-        # A reset chat is a fresh chat: its skills' data (its todos) go too, as on DELETE.
-        yield context.call_activity_with_retry(FORGET_CHAT_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id})
+        # A reset chat is a fresh chat: its skills' data (its todos) go too, as on DELETE; the new generation is
+        # marked first, so a skill of a turn of the old chat that writes late undoes its write.
+        yield context.call_activity_with_retry(
+            FORGET_CHAT_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id, "generation": generation}
+        )
         yield context.call_activity_with_retry(FORGET_ARCHIVE_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id})
         return created
     if request.action == "patch":
@@ -97,7 +102,10 @@ def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
         return (yield context.call_entity(entity, "cancel_turn", options))
     if request.action == "delete":
         result = yield context.call_entity(entity, "delete")
-        yield context.call_activity_with_retry(FORGET_CHAT_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id})
+        tombstone = f"deleted-{context.new_uuid()}"  # a generation no turn has: late writes undo themselves
+        yield context.call_activity_with_retry(
+            FORGET_CHAT_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id, "generation": tombstone}
+        )
         archived_turns = yield context.call_activity_with_retry(
             FORGET_ARCHIVE_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id}
         )

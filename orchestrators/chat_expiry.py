@@ -20,7 +20,7 @@ from assistant.messages import parse_utc
 from entities.chat import chat_entity_id
 from orchestrators.chat_admin import CHAT_ADMIN, ChatAdminInput
 
-__all__ = ["BUSY_RECHECK_SECONDS", "CHAT_EXPIRY", "TTL_CHANGED_EVENT", "bp", "expiry_instance_id", "run_expiry"]
+__all__ = ["BUSY_RECHECK_SECONDS", "CHAT_EXPIRY", "TTL_CHANGED_EVENT", "bp", "run_expiry"]
 
 CHAT_EXPIRY = "chat_expiry"
 TTL_CHANGED_EVENT = "ttl-changed"
@@ -28,11 +28,6 @@ BUSY_RECHECK_SECONDS = 60.0
 """How long an expired chat with a turn queued waits before it is looked at again."""
 
 bp = df.Blueprint()
-
-
-def expiry_instance_id(chat_id: str) -> str:
-    """The instance id of the chat's expiry orchestration."""
-    return f"{chat_id}-expiry"
 
 
 def run_expiry(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:

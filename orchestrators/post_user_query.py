@@ -169,12 +169,12 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     cancel = context.wait_for_external_event(CANCEL_EVENT)
     slot = yield from _wait_in_queue(context, entity, slot, cancel)
     if slot.state == CANCELLED and slot.by_user:
-        return TurnOutput(chat_id=turn.chat_id, found=True, cancelled=True).to_dict()
+        return _output(turn, found=True, cancelled=True)
     if slot.state == DONE:
         # A repeat of an instance id whose turn is already in the chat (an Idempotency-Key race).
-        return TurnOutput(chat_id=turn.chat_id, found=True, reply=_reply(slot), recent_messages=slot.messages).to_dict()
+        return _output(turn, found=True, reply=_reply(slot), recent_messages=slot.messages)
     if slot.state != RUNNING or slot.chat is None:
-        return TurnOutput(chat_id=turn.chat_id, found=False).to_dict()
+        return _output(turn, found=False)
     chat = slot.chat
     run_key = context.new_uuid()
     partial = chat.partial_turn(context.instance_id)
@@ -189,14 +189,21 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         run = run.with_memory(chat.archived_count + chat.covered, len(history) - 1 - chat.covered)
     if turn.events:
         run = run.with_events(next_event, preface)
-    run = run.with_tools(chat.skills).traced(
-        turn.traceparent, (context.current_utc_datetime - accepted_at).total_seconds()
+    run = (
+        run.with_tools(chat.skills)
+        .on_generation(chat.generation)
+        .traced(turn.traceparent, (context.current_utc_datetime - accepted_at).total_seconds())
     )
     try:
         return (yield from _turn_loop(context, turn, run, cancel, chat.approval_timeout_seconds))
     except TurnCancelled:
         yield context.call_entity(entity, "note_cancelled_turn", context.instance_id)
-        return TurnOutput(chat_id=turn.chat_id, found=True, cancelled=True).to_dict()
+        return _output(turn, found=True, cancelled=True)
+
+
+def _output(turn: TurnInput, **fields: Any) -> dict[str, Any]:
+    """The turn's output (its request's hash with it)."""
+    return TurnOutput(chat_id=turn.chat_id, request_hash=turn.request_hash, **fields).to_dict()
 
 
 def _reply(slot: TurnSlot) -> str:
@@ -273,9 +280,9 @@ def _turn_loop(
         request["summary"] = {"foldUpto": run.fold_upto}
     appended = yield context.call_entity(entity, "append_turn", request)
     if isinstance(appended, dict) and appended.get("cancelled"):
-        return TurnOutput(chat_id=turn.chat_id, found=False).to_dict()
+        return _output(turn, found=False)
     appended = appended if isinstance(appended, dict) else {}
-    output = replace(run.output(), next_turn_id=appended.get("nextTurnId")).to_dict()
+    output = replace(run.output(), next_turn_id=appended.get("nextTurnId"), request_hash=turn.request_hash).to_dict()
     archive = appended.get("archive")
     if appended.get("fold"):
         archive = (yield from _fold(context, turn, FoldPlan.from_dict(appended["fold"]), output)) or archive

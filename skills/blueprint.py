@@ -16,6 +16,7 @@ from assistant import telemetry
 from assistant.events import tool_completed, tool_started
 from assistant.payloads import ToolInvocation
 from skills.registry import SkillRegistry
+from skills.storage import set_fence
 
 __all__ = ["FORGET_CHAT_ACTIVITY", "bp", "build_blueprint"]
 
@@ -67,8 +68,13 @@ def build_blueprint(registry: SkillRegistry) -> df.Blueprint:
         bp.function_name(name=skill.name)(bp.activity_trigger(input_name="call")(_skill_activity(registry, skill.name)))
 
     def forget_chat_data(request: Any) -> bool:
-        """Delete every skill store's data of one chat (on DELETE); input `{"chatId": ...}`."""
-        registry.forget_chat(str(_payload(request)["chatId"]))
+        """Mark the chat's new generation, then delete every skill store's data of the chat (on reset and DELETE);
+        input `{"chatId": ..., "generation": ...}` (the marker first: see `skills.storage.set_fence`)."""
+        payload = _payload(request)
+        chat_id = str(payload["chatId"])
+        if payload.get("generation"):
+            set_fence(chat_id, str(payload["generation"]))
+        registry.forget_chat(chat_id)
         return True
 
     bp.function_name(name=FORGET_CHAT_ACTIVITY)(bp.activity_trigger(input_name="request")(forget_chat_data))

@@ -44,6 +44,9 @@ class SkillContext:
     idempotency_key: str = ""
     """Unique to this call of this run of the turn, and the same when the activity runs again after a crash:
     a skill with an effect must make it happen once per key (e.g. as a row key, or a store's idempotency header)."""
+    generation: str = ""
+    """The chat's generation the turn runs on: a skill that writes checks, after writing, that the chat is still
+    that one (`skills.storage.fence_holds`) and undoes its write otherwise (the chat was reset meanwhile)."""
 
 
 Approval = bool | Callable[[dict[str, Any]], bool]
@@ -179,7 +182,12 @@ class SkillRegistry:
         if errors:
             where = "/".join(str(p) for p in errors[0].path) or "arguments"
             return failed(f"invalid arguments for {skill.name} at {where}: {errors[0].message}")
-        context = SkillContext(chat_id=invocation.chat_id, tool_call_id=call.id, idempotency_key=invocation.key)
+        context = SkillContext(
+            chat_id=invocation.chat_id,
+            tool_call_id=call.id,
+            idempotency_key=invocation.key,
+            generation=invocation.generation,
+        )
         try:
             value = skill.func(context, **arguments)
         except SkillError as error:

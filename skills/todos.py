@@ -25,7 +25,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from assistant.messages import format_utc
 from skills.registry import SkillContext, SkillError, registry
-from skills.storage import escape_key, table
+from skills.storage import escape_key, fence_holds, table
 
 __all__ = ["Todo", "add_todo", "complete_todo", "delete_todo", "forget_todos", "get_todos", "list_todos", "todo_id"]
 
@@ -100,10 +100,15 @@ def add_todo(context: SkillContext, taskDescription: str) -> dict[str, Any]:
         "taskDescription": task,
         "createdAt": format_utc(datetime.now(UTC)),
     }
+    client = _todo_table()
     try:
-        _todo_table().create_entity(entity)
+        client.create_entity(entity)
     except ResourceExistsError:
         pass  # this tool call already added it: a re-run must not add it twice
+    if not fence_holds(context.chat_id, context.generation):
+        # The chat was reset (or deleted) while this call ran: its fresh self must not hold the old turn's todo.
+        client.delete_entity(entity["PartitionKey"], entity["RowKey"])
+        raise SkillError("the chat was reset while this call ran; the todo was not kept")
     return {"added": True, "id": entity["RowKey"], "taskDescription": task}
 
 

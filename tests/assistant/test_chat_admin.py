@@ -17,6 +17,11 @@ class ScriptedContext:
 
     def __init__(self, request: ChatAdminInput) -> None:
         self._input = request.to_dict()
+        self._uuids = 0
+
+    def new_uuid(self) -> str:
+        self._uuids += 1
+        return f"uuid-{self._uuids}"
 
     def get_input(self) -> dict[str, Any]:
         return self._input
@@ -46,9 +51,15 @@ def test_create_calls_the_entity_with_the_orchestration_time() -> None:
         "chat",
         "c1",
         "create",
-        {"instructions": "be kind", "createdAt": "2026-11-20T12:00:00.000000Z", "ttlSeconds": None},
+        {
+            "instructions": "be kind",
+            "createdAt": "2026-11-20T12:00:00.000000Z",
+            "ttlSeconds": None,
+            "generation": "uuid-1",
+        },
     )
-    assert steps.send({"chatId": "c1"}) == ("activity", "forget_chat_data", {"chatId": "c1"})
+    # The new generation is marked as the old data goes: late writes of the old chat's turns undo themselves.
+    assert steps.send({"chatId": "c1"}) == ("activity", "forget_chat_data", {"chatId": "c1", "generation": "uuid-1"})
     assert steps.send(True) == ("activity", "forget_chat_archive", {"chatId": "c1"})
     assert finish(steps, []) == {"chatId": "c1"}
 
@@ -57,6 +68,7 @@ def test_delete_removes_state_then_forgets_the_chat() -> None:
     """delete → forget_chat_data → forget_chat_archive → the turn ids to purge (the entity's and the archive's)."""
     steps = run_admin(ScriptedContext(ChatAdminInput("c1", "delete")))
     assert next(steps) == ("entity", "chat", "c1", "delete", None)
-    assert steps.send({"existed": True, "turnIds": ["t1", "t2"]}) == ("activity", "forget_chat_data", {"chatId": "c1"})
+    forget = ("activity", "forget_chat_data", {"chatId": "c1", "generation": "deleted-uuid-1"})
+    assert steps.send({"existed": True, "turnIds": ["t1", "t2"]}) == forget
     assert steps.send(True) == ("activity", "forget_chat_archive", {"chatId": "c1"})
     assert finish(steps, ["t0", "t1"]) == {"existed": True, "turnIds": ["t1", "t2", "t0"]}

@@ -13,6 +13,7 @@ import pytest
 from azure.data.tables import TableClient
 from httpx_sse import connect_sse
 
+from assistant.ids import TURN_ID_LENGTH, turn_instance_id
 from tests.assistant.conftest import AssistantHost, start_assistant_host
 from tests.support.azurite import Azurite
 from tests.support.fake_openai import FakeOpenAI, ScriptedReply, tool_call
@@ -75,7 +76,7 @@ def test_a_risky_call_waits_then_runs_once_when_approved(assistant_host: Assista
     waiting = ask_to_delete(host, model, chat, todo)
     assert waiting.status_code == 202, waiting.text
     body = waiting.json()
-    assert body["status"] == "requires_action" and body["id"].startswith(f"{chat}-turn-")
+    assert body["status"] == "requires_action" and len(body["id"]) == TURN_ID_LENGTH
     action = body["requiresAction"]
     assert (
         action["turnId"] == body["id"]
@@ -166,7 +167,7 @@ def test_decisions_that_cannot_be_taken_are_refused_clearly(assistant_host: Assi
     url = f"{host.api}/chats/{chat}/turns/{turn_id}/approvals"
     assert host.http.post(url, json={"decisions": [{"toolCallId": "del-1", "approve": "yes"}]}).status_code == 400
     assert host.http.post(url, json={}).status_code == 400
-    assert decide(host, chat, f"{chat}-turn-nope", True).status_code == 404
+    assert decide(host, chat, turn_instance_id(chat, None), True).status_code == 404
     unknown = decide(host, chat, turn_id, True, call="nope")
     assert unknown.status_code == 409 and "no call 'nope'" in unknown.json()["error"]
     assert decide(host, chat, turn_id, False, "no", call="del-0").status_code == 202

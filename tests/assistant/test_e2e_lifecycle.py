@@ -9,6 +9,7 @@ import httpx
 import pytest
 from azure.data.tables import TableServiceClient
 
+from assistant.ids import TURN_ID_LENGTH
 from tests.assistant.conftest import AssistantHost, assert_conforms
 from tests.support.fake_openai import FakeOpenAI, tool_call
 
@@ -34,7 +35,7 @@ def test_slow_model_answers_202_and_the_status_url_gives_the_turn(
     assert response.status_code == 202, response.text
     payload = response.json()
     assert_conforms(payload, "CheckStatus")
-    assert response.headers["Location"] == payload["statusQueryGetUri"] and payload["id"].startswith(chat)
+    assert response.headers["Location"] == payload["statusQueryGetUri"] and len(payload["id"]) == TURN_ID_LENGTH
     done = follow_until_done(host.http, payload["statusQueryGetUri"])
     assert done.status_code == 200, done.text
     status = done.json()

@@ -12,6 +12,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from assistant.events import TurnEvent, final_text
+from assistant.ids import turn_instance_id
 from tests.assistant.conftest import AssistantHost, start_assistant_host
 from tests.support.azurite import Azurite
 from tests.support.fake_openai import FakeOpenAI, ScriptedReply, tool_call
@@ -182,7 +183,7 @@ def test_unknown_or_foreign_turns_are_404_and_a_failed_turn_ends_with_turn_faile
     assert events[-1].type == "turn.failed" and "HTTP 400" in events[-1].data["error"]
     assert events[-1].data["retryable"] is False and events[-1].data["recorded"] is False
     turn = events[0].turn_id
-    for chat_id, turn_id in ((other, turn), (chat, f"{chat}-turn-nope")):
+    for chat_id, turn_id in ((other, turn), (chat, turn_instance_id(chat, None))):
         response = host.http.get(f"{host.api}/chats/{chat_id}/turns/{turn_id}/events")
         assert response.status_code == 404 and "no turn" in response.json()["error"]
     bad = host.http.get(f"{host.api}/chats/{chat}/turns/{turn}/events", headers={"Last-Event-ID": "x"})

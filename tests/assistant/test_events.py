@@ -26,6 +26,7 @@ from assistant.events import (
     sse_frame,
     tool_completed,
 )
+from assistant.ids import turn_instance_id
 from skills.storage import reset_storage
 from tests.support.azurite import Azurite
 
@@ -67,20 +68,21 @@ def storage(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 
 def test_writes_never_replace_and_reads_are_in_order(storage: None) -> None:
     """An event already at a sequence number stays (a re-run cannot change what a client read); reads follow `after`."""
-    append_events("c-turn-1", "c", 1, [EventDraft("turn.queued", {"position": 0}), EventDraft("turn.started")])
-    append_events("c-turn-1", "c", 2, [EventDraft("turn.started", {"again": True}), EventDraft(DELTA, {"text": "hi"})])
-    events = read_events("c-turn-1")
+    first, second, other = turn_instance_id("c", None), turn_instance_id("c", "k"), turn_instance_id("c-x", None)
+    append_events(first, "c", 1, [EventDraft("turn.queued", {"position": 0}), EventDraft("turn.started")])
+    append_events(first, "c", 2, [EventDraft("turn.started", {"again": True}), EventDraft(DELTA, {"text": "hi"})])
+    events = read_events(first)
     assert [(e.sequence, e.type, e.data) for e in events] == [
         (1, "turn.queued", {"position": 0}),
         (2, "turn.started", {}),
         (3, DELTA, {"text": "hi"}),
     ]
-    assert [e.sequence for e in read_events("c-turn-1", after=2)] == [3]
-    append_events("c-turn-2", "c", 1, [EventDraft(DELTA, {"text": "x" * 70_000})])
-    assert read_events("c-turn-2")[0].data["text"] == "x" * 70_000
-    append_events("c-x-turn-3", "c-x", 1, [EventDraft("turn.started")])
-    assert forget_chat_events("c") == 4 and read_events("c-turn-1") == [] and len(read_events("c-x-turn-3")) == 1
-    assert delete_turn_events("c-x-turn-3") == 1
+    assert [e.sequence for e in read_events(first, after=2)] == [3]
+    append_events(second, "c", 1, [EventDraft(DELTA, {"text": "x" * 70_000})])
+    assert read_events(second)[0].data["text"] == "x" * 70_000
+    append_events(other, "c-x", 1, [EventDraft("turn.started")])
+    assert forget_chat_events("c") == 4 and read_events(first) == [] and len(read_events(other)) == 1
+    assert delete_turn_events(other) == 1
 
 
 def test_deltas_are_coalesced_into_at_most_one_write_per_interval(storage: None) -> None:

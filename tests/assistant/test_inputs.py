@@ -8,7 +8,16 @@ import azure.functions as func
 import pytest
 
 from api.errors import HttpError
-from api.inputs import is_blank, json_body, parse_chat_id, parse_timeout, parse_timestamp, required_text, wants_json
+from api.inputs import (
+    is_blank,
+    json_body,
+    parse_chat_id,
+    parse_timeout,
+    parse_timestamp,
+    required_text,
+    wants_json,
+    whole_number,
+)
 
 
 def request(
@@ -50,8 +59,10 @@ def test_text_fields_timeouts_timestamps_and_accept() -> None:
     assert error_of(lambda: required_text("", "message")) == "message must not be empty"
     assert parse_timeout(request()) == 30.0
     assert parse_timeout(request(params={"timeoutSeconds": "230"})) == 230.0
-    assert "between 0 and 230" in error_of(lambda: parse_timeout(request(params={"timeoutSeconds": "-1"})))
-    assert "must be a number" in error_of(lambda: parse_timeout(request(params={"timeoutSeconds": "soon"})))
+    assert parse_timeout(request(params={"timeoutSeconds": "2.5"})) == 2.5
+    assert "between 0 and 230" in error_of(lambda: parse_timeout(request(params={"timeoutSeconds": "231"})))
+    for bad in ("-1", "soon", "\uff11\uff12", "\u00b2", "1e999", "nan", "1_0", "1" * 19, "\u0661"):
+        assert "digits 0-9" in error_of(lambda bad=bad: parse_timeout(request(params={"timeoutSeconds": bad})))
     assert parse_timestamp(request()) is None
     assert parse_timestamp(request(params={"timestampUTC": "2026-11-20T12:00:00"})) == datetime(
         2026, 11, 20, 12, tzinfo=UTC
@@ -71,3 +82,15 @@ def test_empty_query_options_are_errors_and_blank_follows_json_schema() -> None:
     assert is_blank(" \t\n\u00a0\u2028") and not is_blank("\x1f") and not is_blank(" a ")
     assert required_text("\x1f", "message") == "\x1f"
     assert "must not be empty" in error_of(lambda: required_text("\u3000 ", "message"))
+
+
+def test_numbers_from_clients_are_ascii_digits_of_bounded_length() -> None:
+    """Non-ASCII digits (`isdigit()` is true for `²`, `int()` refuses it) and integers longer than 18 digits are a 400
+    in a query, a header or a body, never a 500 (Python cannot even parse an integer of over 4,300 digits)."""
+    assert whole_number(" 42 ", "after") == 42
+    assert whole_number("9" * 18, "after") == int("9" * 18)
+    for bad in ("\u00b2", "\u0664\u0662", "\uff14", "-1", "1.5", "", "9" * 19, "1" * 5000):
+        assert "whole number" in error_of(lambda bad=bad: whole_number(bad, "after"))
+    for body in (b'{"ttlSeconds": ' + b"1" * 5000 + b"}", b'{"a": [-' + b"9" * 19 + b"]}"):
+        assert "longer than 18 digits" in error_of(lambda body=body: json_body(request(body), required=True))
+    assert json_body(request(b'{"n": -999999999999999999}'), required=True) == {"n": -999999999999999999}

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import openai
 import pytest
 
 from assistant.offline import OfflineModel
-from assistant.providers import OpenAIChatModel, build_openai_client, chat_model
+from assistant.providers import ModelUnavailable, OpenAIChatModel, build_openai_client, chat_model
 from assistant.settings import model_settings, reset_settings
-from tests.support.fake_openai import FakeOpenAI, tool_call
+from tests.support.fake_openai import FakeOpenAI, ScriptedReply, tool_call
 
 MODEL_VARS = (
     "AZURE_OPENAI_ENDPOINT",
@@ -85,3 +86,48 @@ def test_reasoning_models_get_max_completion_tokens(monkeypatch: pytest.MonkeyPa
         fake.reply("hi")
         assert chat_model().complete([{"role": "user", "content": "x"}], None, 100).content == "hi"
         assert fake.requests[0]["max_completion_tokens"] == 100 and "max_tokens" not in fake.requests[0]
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        ScriptedReply(content="half a sent ence", end_after=2),  # the body ends before finish_reason
+        ScriptedReply(content="", end_after=0),  # an empty stream
+        ScriptedReply(content="no finish", finish_reason=""),  # every piece, but no finish_reason
+        ScriptedReply(raw=b"<html><body>502 Bad Gateway</body></html>"),  # a 200 that is not an answer
+        ScriptedReply(raw=b'{"choices": [{"index": 0, "message": {"role": "assist'),  # broken JSON
+    ],
+    ids=["cut", "empty", "no-finish", "html", "broken-json"],
+)
+def test_only_whole_answers_are_accepted(monkeypatch: pytest.MonkeyPatch, reply: ScriptedReply, stream: bool) -> None:
+    """An answer without a finish_reason (cut, empty, not SSE, not JSON) is a transient failure, never a reply."""
+    if not stream and reply.end_after is not None:
+        reply = replace(reply, finish_reason="")  # a whole (non-streamed) body has no pieces to cut
+    with FakeOpenAI() as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("CHAT_MODEL_DEPLOYMENT_NAME", "m")
+        monkeypatch.setenv("CHAT_MODEL_MAX_RETRIES", "0")
+        fake.script(reply)
+        pieces: list[str] = []
+        with pytest.raises(ModelUnavailable) as failed:
+            chat_model().complete([{"role": "user", "content": "x"}], None, None, pieces.append if stream else None)
+        assert failed.value.transient, str(failed.value)
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "whole"])
+def test_length_is_kept_marked_truncated_and_content_filter_is_final(
+    monkeypatch: pytest.MonkeyPatch, stream: bool
+) -> None:
+    """`finish_reason: length` keeps the text, marked truncated; `content_filter` fails for good, saying so."""
+    with FakeOpenAI() as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("CHAT_MODEL_DEPLOYMENT_NAME", "m")
+        fake.script(ScriptedReply(content="a long story that", finish_reason="length"))
+        fake.script(ScriptedReply(content="something", finish_reason="content_filter"))
+        sink = (lambda _: None) if stream else None
+        answer = chat_model().complete([{"role": "user", "content": "x"}], None, None, sink)
+        assert (answer.content, answer.truncated) == ("a long story that", True)
+        with pytest.raises(ModelUnavailable) as failed:
+            chat_model().complete([{"role": "user", "content": "x"}], None, None, sink)
+        assert not failed.value.transient and "content filter" in str(failed.value)

@@ -8,7 +8,8 @@ import azure.functions as func
 import pytest
 
 from api.errors import HttpError
-from api.turns import parse_idempotency_key, turn_failure, turn_instance_id
+from api.turns import parse_idempotency_key, turn_failure
+from assistant.ids import TURN_ID_LENGTH, turn_instance_id
 from orchestrators.post_user_query import TURN_FAILED
 
 
@@ -31,7 +32,9 @@ def test_turn_instance_ids_are_stable_per_chat_and_key() -> None:
     assert turn_instance_id("c1", "k") == turn_instance_id("c1", "k")
     assert len({turn_instance_id("c1", "k"), turn_instance_id("c2", "k"), turn_instance_id("c1", "k2")}) == 3
     assert turn_instance_id("c1", None) != turn_instance_id("c1", None)
-    assert turn_instance_id("c1", "k").startswith("c1-turn-")
+    ids = [turn_instance_id("c" * 128, "k" * 255), turn_instance_id("c1", None), turn_instance_id("x", "k")]
+    assert {len(i) for i in ids} == {TURN_ID_LENGTH} and TURN_ID_LENGTH <= 100  # the Durable Task Scheduler's limit
+    assert "c1" not in turn_instance_id("c1", "k")  # the chat is read from the turn's input, never from its id
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,11 @@ class ScriptedReply:
     """Streamed answers: seconds between two pieces of text (the time to the first one is `delay`)."""
     drop_after: int | None = None
     """Streamed answers: break the connection off after this many pieces of text."""
+    end_after: int | None = None
+    """Streamed answers: end the body cleanly after this many pieces of text (no `finish_reason`, no `[DONE]`):
+    a stream cut short by a proxy or a server that gave up."""
+    finish_reason: str | None = None
+    """The answer's `finish_reason` (default: `stop`, or `tool_calls`); `""` sends none (null when not streamed)."""
 
 
 def fold_summary(body: dict[str, Any]) -> str:
@@ -96,6 +101,13 @@ def tool_call(name: str, arguments: dict[str, Any] | str, call_id: str | None = 
 
 
 _ids = itertools.count(1)
+
+
+def _finish(reply: ScriptedReply) -> str:
+    """The reply's `finish_reason` ("" for none)."""
+    if reply.finish_reason is not None:
+        return reply.finish_reason
+    return "tool_calls" if reply.tool_calls else "stop"
 
 
 class _AsciiJSONResponse(JSONResponse):
@@ -250,11 +262,15 @@ class FakeOpenAI:
         for index, piece in enumerate(re.findall(r"\s*\S+\s*|\s+", reply.content)):
             if reply.drop_after is not None and index >= reply.drop_after:
                 raise ConnectionAbortedError("scripted dropped stream")
+            if reply.end_after is not None and index >= reply.end_after:
+                return
             if index and reply.token_delay:
                 await asyncio.sleep(reply.token_delay)
             sent += len(piece)
             times.append((time.monotonic(), sent))
             yield chunk({"content": piece})
+        if reply.end_after is not None:
+            return  # fewer pieces than `end_after`: the body ends all the same
         for index, call in enumerate(reply.tool_calls):
             head = {
                 "index": index,
@@ -266,7 +282,9 @@ class FakeOpenAI:
             arguments = call["arguments"]
             for start in range(0, len(arguments), 7):
                 yield chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[start : start + 7]}}]})
-        yield chunk({}, "tool_calls" if reply.tool_calls else "stop")
+        finish = _finish(reply)
+        if finish:
+            yield chunk({}, finish)
         if (body.get("stream_options") or {}).get("include_usage"):
             prompt, completion = reply.usage
             yield chunk(
@@ -297,9 +315,7 @@ class FakeOpenAI:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model", "fake"),
-                "choices": [
-                    {"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}
-                ],
+                "choices": [{"index": 0, "message": message, "finish_reason": _finish(reply) or None}],
                 "usage": {
                     "prompt_tokens": prompt,
                     "completion_tokens": completion,
