@@ -39,6 +39,7 @@ __all__ = [
     "read_host_json",
     "read_local_settings",
     "resolve_setting_refs",
+    "website_auth_enabled",
 ]
 
 DEFAULT_ROUTE_PREFIX = "api"
@@ -77,6 +78,8 @@ class HostConfig:
     """`local.settings.json` `Host.CORS` (comma-separated origins, `*` for any), as Core Tools reads it."""
     cors_credentials: bool = False
     """`local.settings.json` `Host.CORSCredentials`."""
+    easy_auth: bool = False
+    """The setting `WEBSITE_AUTH_ENABLED` is true: devhost emulates App Service Authentication (`devhost.easyauth`)."""
     keys: HostKeys | None = field(default=None, compare=False, repr=False)
     """The run's keys (set by the CLI before extensions are built; enforced only with `require_keys`)."""
 
@@ -201,6 +204,12 @@ def resolve_setting_refs(value: str, environ: Mapping[str, str] = os.environ) ->
     return _SETTING_REF.sub(lookup, value)
 
 
+def website_auth_enabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the setting `WEBSITE_AUTH_ENABLED` is `true` (any case), as App Service sets it when its
+    authentication is on."""
+    return environ.get("WEBSITE_AUTH_ENABLED", "").strip().lower() == "true"
+
+
 def _nested(data: Mapping[str, Any], *keys: str) -> Any:
     current: Any = data
     for key in keys:
@@ -253,4 +262,5 @@ def build_config(
         host_json=host_json,
         cors_origins=tuple(o.strip() for o in str(cors or "").split(",") if o.strip()),
         cors_credentials=_nested(local_settings, "Host", "CORSCredentials") is True,
+        easy_auth=website_auth_enabled(environ),
     )

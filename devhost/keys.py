@@ -7,7 +7,8 @@ Durable extension's webhooks (`/runtime/webhooks/durabletask/...`) need the mast
 extension's system key `durabletask_extension`, as on Azure. A master key not set with
 `DEVHOST_MASTER_KEY` and the system key are generated once and kept in `<data_dir>/keys.json`
 (readable by its owner only), like the host's secrets store: URLs handed out in one run still
-work after a restart. The keys are never printed.
+work after a restart. Other secrets of the host (the Easy Auth session key) are kept there too
+(`kept_secret`). The keys are never printed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "HostKeys",
     "KeyCheck",
     "check_key",
+    "kept_secret",
     "keys_from_env",
     "load_keys",
 ]
@@ -88,16 +90,29 @@ def keys_from_env(environ: Mapping[str, str] = os.environ) -> HostKeys:
     )
 
 
+def _read_kept(path: Path) -> dict[str, str]:
+    """The secrets kept in `path` (`{}` when it is missing or unreadable)."""
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): v for k, v in loaded.items() if isinstance(v, str) and v} if isinstance(loaded, dict) else {}
+
+
+def _write_kept(path: Path, secrets_by_name: Mapping[str, str]) -> None:
+    """Replace `path` with `secrets_by_name`, readable by its owner only (written aside, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(dict(secrets_by_name), out, indent=2)
+    os.replace(aside, path)
+
+
 def load_keys(data_dir: Path, environ: Mapping[str, str] = os.environ) -> tuple[HostKeys, Path]:
     """The run's keys: the environment's, then those kept in `<data_dir>/keys.json`, else new ones (kept there)."""
     path = data_dir / KEYS_FILE
-    kept: dict[str, str] = {}
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            kept = {str(k): str(v) for k, v in loaded.items() if isinstance(v, str) and v}
-    except (OSError, ValueError):
-        pass
+    kept = _read_kept(path)
     fresh = keys_from_env(environ)
     master_from_env = not fresh.generated_master
     master = fresh.master_key if master_from_env else kept.get("masterKey", fresh.master_key)
@@ -108,13 +123,21 @@ def load_keys(data_dir: Path, environ: Mapping[str, str] = os.environ) -> tuple[
         generated_master=not master_from_env,
         system_keys={DURABLETASK_SYSTEM_KEY: system},
     )
-    wanted = {DURABLETASK_SYSTEM_KEY: system, **({} if master_from_env else {"masterKey": master})}
+    others = {name: value for name, value in kept.items() if name not in ("masterKey", DURABLETASK_SYSTEM_KEY)}
+    wanted = {**others, DURABLETASK_SYSTEM_KEY: system, **({} if master_from_env else {"masterKey": master})}
     if wanted != kept:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(wanted, out, indent=2)
+        _write_kept(path, wanted)
     return keys, path
+
+
+def kept_secret(data_dir: Path, name: str) -> str:
+    """The host secret `name` from `<data_dir>/keys.json`, generated and kept there the first time it is asked for."""
+    path = data_dir / KEYS_FILE
+    kept = _read_kept(path)
+    if name not in kept:
+        kept[name] = secrets.token_urlsafe(32)
+        _write_kept(path, kept)
+    return kept[name]
 
 
 class KeyCheck(enum.Enum):

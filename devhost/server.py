@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
 from devhost.config import HostConfig
+from devhost.easyauth import EasyAuth
 from devhost.extension import HostExtension
 from devhost.invoke import InvocationPlan, binding_values, invoke, plan_function
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
@@ -424,6 +425,8 @@ def build_app(
                 allow_credentials=config.cors_credentials,
             )
         )
+    # Innermost: strips forged X-MS-CLIENT-PRINCIPAL* headers from every request; serves /.auth/* when enabled.
+    middleware.append(Middleware(EasyAuth, config=config))
     return Starlette(
         routes=routes,
         middleware=middleware,

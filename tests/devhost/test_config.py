@@ -16,6 +16,7 @@ from devhost.config import (
     ensure_local_settings,
     read_host_json,
     resolve_setting_refs,
+    website_auth_enabled,
 )
 
 
@@ -142,3 +143,24 @@ def test_an_unresolved_hub_name_setting_is_kept_as_written(tmp_path: Path, caplo
         config = build_config(tmp_path, environ={})
     assert config.hub_name == "%NOT_SET%"
     assert "NOT_SET" in caplog.text and "keeps the name as written" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("value", "enabled"),
+    [("True", True), ("true", True), (" TRUE ", True), ("false", False), ("", False), ("1", False)],
+)
+def test_website_auth_enabled_is_true_in_any_case(value: str, enabled: bool) -> None:
+    """`WEBSITE_AUTH_ENABLED` turns the Easy Auth emulation on when it says true, whatever its case."""
+    assert website_auth_enabled({"WEBSITE_AUTH_ENABLED": value}) is enabled
+    assert website_auth_enabled({}) is False
+
+
+def test_easy_auth_setting_read_from_local_settings_values(tmp_path: Path) -> None:
+    """The setting comes from local.settings.json `Values` like any other (the environment wins)."""
+    _write(tmp_path, "local.settings.json", {"Values": {"WEBSITE_AUTH_ENABLED": "True"}})
+    environ: dict[str, str] = {}
+    apply_local_settings(tmp_path, environ)
+    assert build_config(tmp_path, environ=environ).easy_auth is True
+    environ = {"WEBSITE_AUTH_ENABLED": "false"}
+    apply_local_settings(tmp_path, environ)
+    assert build_config(tmp_path, environ=environ).easy_auth is False

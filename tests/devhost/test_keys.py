@@ -7,7 +7,7 @@ from pathlib import Path
 import azure.functions as func
 import pytest
 
-from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key, keys_from_env, load_keys
+from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key, kept_secret, keys_from_env, load_keys
 
 KEYS = HostKeys(master_key="master", function_keys=("fn",))
 
@@ -60,6 +60,19 @@ def test_generated_keys_are_kept_private_and_reused(tmp_path: Path) -> None:
     chosen, _ = load_keys(tmp_path, {"DEVHOST_MASTER_KEY": "mine"})
     assert chosen.master_key == "mine" and chosen.durabletask_key == first.durabletask_key
     assert "mine" not in path.read_text()
+
+
+def test_other_host_secrets_are_kept_beside_the_keys(tmp_path: Path) -> None:
+    """A secret made by `kept_secret` stays in keys.json (mode 600) across `load_keys`, also when the master key
+    moves to the environment, and comes back unchanged."""
+    load_keys(tmp_path, {})
+    secret = kept_secret(tmp_path, "someSecret")
+    assert len(secret) >= 32 and ((tmp_path / "keys.json").stat().st_mode & 0o777) == 0o600
+    load_keys(tmp_path, {"DEVHOST_MASTER_KEY": "mine"})
+    load_keys(tmp_path, {})
+    assert kept_secret(tmp_path, "someSecret") == secret
+    assert kept_secret(tmp_path, "another") != secret
+    assert not list(tmp_path.glob(".keys.json.*"))
 
 
 def test_system_level_takes_the_master_or_the_durabletask_key_only() -> None:
