@@ -53,6 +53,7 @@ __all__ = [
     "events_table",
     "forget_chat_events",
     "forget_events_before",
+    "forget_stale_turn_events",
     "insert_events",
     "log_end",
     "read_events",
@@ -274,6 +275,16 @@ def delete_turn_events(turn_id: str) -> int:
     return _delete(
         client, client.query_entities(f"PartitionKey eq '{escape_key(turn_id)}'", select=["PartitionKey", "RowKey"])
     )
+
+
+def forget_stale_turn_events(turn_id: str, before: datetime) -> int:
+    """Delete what a turn's log holds from before `before`: the log of an earlier turn with the same id (an
+    `Idempotency-Key` reused after its turn was purged), never rows of a run that started after `before`; rows
+    deleted (one query, usually finding nothing)."""
+    client = events_table()
+    stamp = format_utc(before)
+    query = f"PartitionKey eq '{escape_key(turn_id)}' and createdAt lt '{stamp}'"
+    return _delete(client, client.query_entities(query, select=["PartitionKey", "RowKey"]))
 
 
 def forget_chat_events(chat_id: str) -> int:

@@ -15,13 +15,14 @@ import json
 import logging
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azurefunctions.extensions.http.fastapi import Response
 
-from activities.event_log import delete_turn_events
+from activities.event_log import delete_turn_events, forget_stale_turn_events
 from api.errors import HttpError, json_response
 from api.events import approvals_url, events_url, sse_response, wants_sse
 from api.http import RequestView, check_status_response, text_response
@@ -52,6 +53,8 @@ _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _GONE = "chat {chat_id!r} was reset or deleted before the turn finished; nothing was written"
 _RETRYABLE = OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated
 _MODEL_STATUS = re.compile(r"HTTP (\d{3})")
+STALE_LOG_MARGIN = timedelta(seconds=1)
+"""Clock skew allowed between app instances when a keyed request clears a purged turn's leftover log."""
 
 
 def parse_idempotency_key(req: RequestView) -> str | None:
@@ -147,6 +150,7 @@ async def _start_once(client: df.DurableOrchestrationClient, instance_id: str, t
     if not keyed:
         await client.start_new(POST_USER_QUERY, instance_id, turn.to_dict())
         return
+    checked_at = datetime.now(UTC)
     existing = await client.get_status(instance_id, show_input=True)
     if existing and existing.runtime_status is not None:
         _same_request(existing, turn)
@@ -154,6 +158,10 @@ async def _start_once(client: df.DurableOrchestrationClient, instance_id: str, t
             return
         # Run again: the turn's event log starts afresh (its earlier run ended it with turn.failed).
         await asyncio.to_thread(delete_turn_events, instance_id)
+    else:
+        # The key's first turn, or a key reused after its turn was purged: a log left by that older turn must not
+        # be read as this one's. Only rows older than this check go (a concurrent request's new turn writes later).
+        await asyncio.to_thread(forget_stale_turn_events, instance_id, checked_at - STALE_LOG_MARGIN)
     try:
         await client.start_new(POST_USER_QUERY, instance_id, turn.to_dict())
     except Exception as error:  # the SDK raises a bare Exception; a conflict means a repeat started it first

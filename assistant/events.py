@@ -9,7 +9,7 @@ Every turn publishes ordered events; each is JSON with `sequence` (per turn, fro
 | `turn.started` | | the first model call |
 | `message.delta` | `text`: the next piece of the reply as the model writes it | the model call (coalesced) |
 | `message.reset` | `attempt`: the call is retried; drop the text since the last `message.completed` | the model call |
-| `message.completed` | `content`, `toolCalls` (one whole assistant message) | the model call |
+| `message.completed` | `content`, `toolCalls`, `truncated` if cut at the token limit | the model call |
 | `tool_call.started` | `toolCallId`, `name`, `arguments` | the skill's activity (or the next model call) |
 | `tool_call.completed` | `toolCallId`, `name`, `ok`, `result` (cut to `RESULT_CHARS`) | likewise |
 | `turn.completed` | `reply`, `usage`, `recentMessages` | the stream's reader, from the finished turn |

@@ -19,7 +19,9 @@ __all__ = [
     "chat_digest",
     "chat_turns_range",
     "expiry_instance_id",
+    "is_keyed",
     "is_turn_id",
+    "kept_hash",
     "turn_instance_id",
 ]
 
@@ -51,6 +53,17 @@ def chat_turns_range(chat_id: str, owner: str = "") -> tuple[str, str]:
     """The `[low, high)` range of the chat's turn ids in key order."""
     prefix = f"t{chat_digest(chat_id, owner)}"
     return prefix, prefix + "~"
+
+
+def is_keyed(turn_id: str) -> bool:
+    """Whether the turn's id was derived from an `Idempotency-Key` (so another request may come with it)."""
+    return turn_id[1 + _CHAT_DIGEST : 2 + _CHAT_DIGEST] == "k" if turn_id.startswith("t") else "-turn-k" in turn_id
+
+
+def kept_hash(turn_id: str, request_hash: str) -> str:
+    """What the chat keeps of a turn's request hash to tell a reused key from a repeat: the first 16 hex digits, for
+    keyed turns only ("" otherwise: a random id never comes back)."""
+    return request_hash[:16] if request_hash and is_keyed(turn_id) else ""
 
 
 def is_turn_id(value: str) -> bool:

@@ -83,10 +83,19 @@ def poll_turn(state: ChatState | None, turn_id: str) -> TurnSlot:
     return TurnSlot(state=QUEUED, position=position, head=state.queue[0])
 
 
-def enqueue_turn(state: ChatState | None, turn_id: str) -> tuple[ChatState | None, TurnSlot]:
-    """`state` with `turn_id` at the end of the queue (once: a repeat changes nothing), and its slot."""
+def enqueue_turn(state: ChatState | None, turn_id: str, request_hash: str = "") -> tuple[ChatState | None, TurnSlot]:
+    """`state` with `turn_id` at the end of the queue (once: a repeat changes nothing), and its slot.
+
+    A turn id the chat already appended for ANOTHER request (`request_hash` differs from the one kept with it) is an
+    `Idempotency-Key` reused after its turn's history was purged: the old turn is forgotten as this id's turn (its
+    messages stay) and the new request is queued as a new turn.
+    """
     if state is None:
         return None, TurnSlot(state=CANCELLED)
+    kept = state.turn_hashes.get(turn_id)
+    if request_hash and kept and kept != request_hash and turn_id in state.turn_ids:
+        hashes = {t: h for t, h in state.turn_hashes.items() if t != turn_id}
+        state = replace(state, turn_ids=tuple(t for t in state.turn_ids if t != turn_id), turn_hashes=hashes)
     if turn_id in state.turn_ids or turn_id in state.queue or turn_id in state.cancelled_turns:
         return state, poll_turn(state, turn_id)
     queued = replace(state, queue=state.queue + (turn_id,))

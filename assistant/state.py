@@ -84,6 +84,8 @@ class TurnRecord:
     (the same `Idempotency-Key`) goes on from it."""
     generation: str = ""
     """The chat's generation the turn started from: appended only to that generation of the chat."""
+    request_hash: str = ""
+    """The start of the turn's request hash, kept with a keyed turn's id (see `ChatState.turn_hashes`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Durable-payload form (the `append_turn` operation's input)."""
@@ -96,6 +98,8 @@ class TurnRecord:
             data["incomplete"] = True
         if self.generation:
             data["generation"] = self.generation
+        if self.request_hash:
+            data["requestHash"] = self.request_hash
         return data
 
     @classmethod
@@ -107,6 +111,7 @@ class TurnRecord:
             usage=Usage.from_dict(data.get("usage")),
             incomplete=bool(data.get("incomplete")),
             generation=str(data.get("generation") or ""),
+            request_hash=str(data.get("requestHash") or ""),
         )
 
 
@@ -148,6 +153,9 @@ class ChatState:
     running it again resumes it (see `TurnRecord.incomplete`)."""
     summary: Summary = Summary()
     """The running summary of the messages that left the prompt (see `assistant.memory`)."""
+    turn_hashes: dict[str, str] = field(default_factory=dict)
+    """For the keyed turns among `turn_ids`: the start of their request's hash (`TurnInput.request_hash`). A turn
+    id that comes back with another request is a key reused after its turn's history was purged: a new turn."""
     generation: str = ""
     """This creation of the chat (a UUID; a reset or a delete and re-create makes a new one). A running turn's
     skills and its append carry the generation it started with: late writes of an older one are refused or undone,
@@ -182,6 +190,7 @@ class ChatState:
             "summary": self.summary.to_dict() if self.summary.through else None,
             "foldLease": list(self.fold_lease) if self.fold_lease else None,
             "generation": self.generation,
+            **({"turnHashes": dict(self.turn_hashes)} if self.turn_hashes else {}),
         }
 
     @classmethod
@@ -207,6 +216,7 @@ class ChatState:
             summary=Summary.from_dict(data.get("summary")),
             fold_lease=(str(data["foldLease"][0]), int(data["foldLease"][1])) if data.get("foldLease") else None,
             generation=str(data.get("generation") or ""),
+            turn_hashes={str(k): str(v) for k, v in (data.get("turnHashes") or {}).items()},
         )
 
     @property
@@ -356,12 +366,20 @@ def append_turn(state: ChatState, turn: TurnRecord) -> ChatState:
             queue=queue,
             incomplete_turn=turn.turn_id,
         )
+    turn_ids = (state.turn_ids + (turn.turn_id,))[-RECENT_TURN_IDS:]
+    hashes = state.turn_hashes
+    if turn.request_hash or hashes:
+        kept = set(turn_ids)
+        hashes = {t: h for t, h in hashes.items() if t in kept}
+        if turn.request_hash:
+            hashes[turn.turn_id] = turn.request_hash
     return replace(
         state,
         messages=state.messages + tuple(appended),
         last_updated_at=format_utc(last),
         total_tokens=state.total_tokens + turn.usage.total_tokens,
-        turn_ids=(state.turn_ids + (turn.turn_id,))[-RECENT_TURN_IDS:],
+        turn_ids=turn_ids,
+        turn_hashes=hashes,
         queue=queue,
         incomplete_turn=None,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from assistant.events import EventDraft, tool_completed, tool_started
+from assistant.ids import kept_hash
 from assistant.messages import ChatMessage, ToolCall, format_utc, parse_utc
 from assistant.payloads import (
     CompletionRequest,
@@ -107,6 +108,8 @@ class TurnRun:
     """The last model call's answer to that (of the request's non-system messages, oldest first)."""
     generation: str = ""
     """The chat's generation the turn runs on (`ChatState.generation`): its skills and its append carry it."""
+    request_hash: str = ""
+    """What the chat keeps of the turn's request hash (`assistant.ids.kept_hash`), appended with the turn."""
 
     def with_memory(self, fold_base: int, uncovered: int) -> TurnRun:
         """The run folding into the chat's summary: `history` ends with `uncovered` messages numbered from `fold_base +
@@ -149,6 +152,7 @@ class TurnRun:
             max_tool_rounds=turn.max_tool_rounds,
             run_key=run_key,
             max_tool_calls=turn.max_tool_calls,
+            request_hash=kept_hash(turn_id, turn.request_hash),
         )
 
     @classmethod
@@ -167,6 +171,7 @@ class TurnRun:
             rounds=rounds,
             run_key=run_key,
             max_tool_calls=turn.max_tool_calls,
+            request_hash=kept_hash(turn_id, turn.request_hash),
         )
 
     @property
@@ -304,7 +309,11 @@ class TurnRun:
     def record(self) -> TurnRecord:
         """Step 5: what the chat entity appends."""
         return TurnRecord(
-            turn_id=self.turn_id, messages=self.new_messages, usage=self.usage, generation=self.generation
+            turn_id=self.turn_id,
+            messages=self.new_messages,
+            usage=self.usage,
+            generation=self.generation,
+            request_hash=self.request_hash,
         )
 
     def partial_record(self) -> TurnRecord:

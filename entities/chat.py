@@ -151,7 +151,8 @@ def apply_operation(chat_id: str, state: ChatState | None, operation: str, data:
     if operation == "read":
         return state, None if state is None else state.to_dict()
     if operation == "enqueue_turn":
-        queued, slot = enqueue_turn(state, str(data))
+        request = data if isinstance(data, dict) else {"turnId": data}  # turns started before hashes send the id
+        queued, slot = enqueue_turn(state, str(request["turnId"]), str(request.get("requestHash") or ""))
         return queued, slot.to_dict()
     if operation == "poll_turn":
         return state, poll_turn(state, str(data)).to_dict()

@@ -52,6 +52,7 @@ from assistant.events import (
     tool_completed,
     tool_started,
 )
+from assistant.ids import kept_hash
 from assistant.memory import FoldPlan
 from assistant.messages import ToolCall, format_utc
 from assistant.payloads import CompletionResult, EventTarget, ToolResult, TurnInput, TurnOutput
@@ -155,7 +156,8 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     turn = TurnInput.from_dict(context.get_input())
     entity = chat_entity_id(turn.chat_id)
     context.set_custom_status(ACCEPTED_STATUS)
-    slot = TurnSlot.from_dict((yield context.call_entity(entity, "enqueue_turn", context.instance_id)))
+    request = {"turnId": context.instance_id, "requestHash": kept_hash(context.instance_id, turn.request_hash)}
+    slot = TurnSlot.from_dict((yield context.call_entity(entity, "enqueue_turn", request)))
     accepted_at = context.current_utc_datetime
     next_event, preface = 1, [EventDraft(TURN_QUEUED, {"position": slot.position}), EventDraft(TURN_STARTED)]
     if turn.events and slot.state == QUEUED:

@@ -13,7 +13,7 @@ from activities.archive import forget_archive, read_archive, write_archive
 from assistant.messages import ChatMessage, ToolCall, format_utc
 from assistant.settings import reset_settings
 from assistant.window import ArchiveBatch
-from skills.storage import reset_storage
+from skills.storage import reset_storage, set_fence
 from tests.support.azurite import Azurite
 
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -56,3 +56,18 @@ def test_forget_deletes_the_chats_rows_and_names_their_turns(archive_env: None) 
     write_archive(ArchiveBatch("chat-b", "g", 1, (message(1),)))
     assert forget_archive("chat-a") == ["t0", "t1", "t2"]
     assert read_archive("chat-a", 10) == () and len(read_archive("chat-b", 10)) == 1
+
+
+def test_a_batch_of_an_older_generation_is_undone(archive_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch planned before the chat was reset, written after: its rows do not stay in the fresh chat's archive."""
+    monkeypatch.setenv("CHAT_FENCE_TABLE", f"fences{uuid.uuid4().hex[:10]}")
+    reset_storage()
+    messages = tuple(message(i) for i in range(1, 6))
+    set_fence("chat-f", "gen-1")
+    assert write_archive(ArchiveBatch("chat-f", "g", 1, messages, fence="gen-1")) == 5
+    assert read_archive("chat-f", 5) == messages
+    forget_archive("chat-f")
+    set_fence("chat-f", "gen-2")  # the reset: new generation marked, then the old archive wiped
+    assert write_archive(ArchiveBatch("chat-f", "g", 1, messages, fence="gen-1")) == 0
+    assert read_archive("chat-f", 5) == ()
+    assert write_archive(ArchiveBatch("chat-f", "g", 1, messages, fence="gen-2")) == 5

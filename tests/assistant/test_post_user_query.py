@@ -116,7 +116,7 @@ def test_turn_with_parallel_tool_calls_then_text() -> None:
     """read → model → both AddTodo calls in one task_all → model → append_turn → output."""
     context = ScriptedContext(TurnInput("chat1", "add milk and eggs", 5))
     steps = run_turn(context)
-    assert next(steps) == ("entity", "chat", "chat1", "enqueue_turn", "chat1-turn-x")
+    assert next(steps) == ("entity", "chat", "chat1", "enqueue_turn", {"turnId": "chat1-turn-x", "requestHash": ""})
     model_call = steps.send(running(new_chat("chat1", "be brief", T0)))
     assert model_call[:2] == ("activity", "chat_completion")
     assert [m["role"] for m in model_call[2]["messages"]] == ["system", "user"]

@@ -23,6 +23,7 @@ from types import TracebackType
 from urllib.parse import unquote
 
 from aiohttp import ClientSession, ClientTimeout, web
+from yarl import URL
 
 from tests.support.azurite import ACCOUNT_KEY, ACCOUNT_NAME, Azurite
 
@@ -160,10 +161,17 @@ class StorageProxy:
             return web.Response(status=503, body=body, content_type="application/json")
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS and k.lower() != "host"}
-        target = f"http://127.0.0.1:{self.azurite.table_port}{request.raw_path}"
+        target = URL(f"http://127.0.0.1:{self.azurite.table_port}{request.raw_path}", encoded=True)  # as signed
         async with (
             ClientSession(timeout=ClientTimeout(total=60), auto_decompress=False) as session,
-            session.request(request.method, target, data=body, headers=headers, allow_redirects=False) as answer,
+            session.request(
+                request.method,
+                target,
+                data=body or None,  # no body, no Content-Type: the signature covers it
+                headers=headers,
+                allow_redirects=False,
+                skip_auto_headers=("Content-Type", "Accept-Encoding", "User-Agent"),
+            ) as answer,
         ):
             content = await answer.read()
             out = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS | {"content-length"}}
