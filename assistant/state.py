@@ -189,7 +189,7 @@ class ChatState:
             "cancelledTurns": list(self.cancelled_turns),
             "summary": self.summary.to_dict() if self.summary.through else None,
             "foldLease": list(self.fold_lease) if self.fold_lease else None,
-            "generation": self.generation,
+            **({"generation": self.generation} if self.generation else {}),
             **({"turnHashes": dict(self.turn_hashes)} if self.turn_hashes else {}),
         }
 
