@@ -7,7 +7,7 @@ import azure.functions as func
 
 from activities.archive import bp as archive_bp
 from activities.chat_completion import bp as chat_completion_bp
-from activities.event_log import bp as event_log_bp
+from activities.publish_events import bp as publish_events_bp
 from activities.summarize import bp as summarize_bp
 from activities.turns import bp as turns_bp
 from api.ask import bp as ask_bp
@@ -43,7 +43,7 @@ for blueprint in (
     archive_bp,
     summarize_bp,
     turns_bp,
-    event_log_bp,
+    publish_events_bp,
     chat_entity_bp,
     skills_bp,
     cleanup_bp,

@@ -21,7 +21,6 @@ from typing import Any
 import azure.durable_functions as df
 from opentelemetry.trace import SpanKind
 
-from activities.event_log import EventWriter, insert_events, read_events
 from assistant import telemetry
 from assistant.events import DELTA, MESSAGE_COMPLETED, RESET, EventDraft, TurnEvent
 from assistant.memory import cut_tool_results, fold_point, prompt_budget, summary_room
@@ -32,6 +31,7 @@ from assistant.settings import assistant_settings, model_settings
 from assistant.state import Usage
 from assistant.tokens import count_message_tokens, fit_to_budget, token_counter, token_cutter, tools_tokens
 from skills import registry
+from storage.event_log import EventWriter, insert_events, read_events
 
 __all__ = ["CHAT_COMPLETION_ACTIVITY", "ask_model", "bp", "complete", "current_budget"]
 

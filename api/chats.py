@@ -17,8 +17,6 @@ import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azurefunctions.extensions.http.fastapi import Request, Response
 
-from activities.archive import read_archive
-from activities.event_log import forget_chat_events
 from api.errors import HttpError, json_errors, json_response
 from api.events import approvals_url, events_url
 from api.http import RequestView, empty_response, read_request
@@ -31,6 +29,8 @@ from entities.chat import chat_entity_id
 from orchestrators.chat_admin import CHAT_ADMIN, ChatAdminInput
 from orchestrators.chat_expiry import CHAT_EXPIRY, TTL_CHANGED_EVENT
 from skills import registry
+from storage.archive import read_archive
+from storage.event_log import forget_chat_events
 
 __all__ = ["bp", "handle_chat"]
 

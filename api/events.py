@@ -1,6 +1,6 @@
 """A turn's live events: `GET /api/chats/{chatId}/turns/{turnId}/events` (SSE or JSON), and the stream a POST returns.
 
-Readers follow the turn's log in Table storage (`activities/event_log.py`): they read what is after
+Readers follow the turn's log in Table storage (`storage/event_log/`): they read what is after
 the last event they sent, and wait with a short, growing interval (5 ms to 50 ms, back to 5 ms after
 each event) for more, or less when the writer is in this process and signals its write. The log's last event,
 `turn.completed` or `turn.failed`, is written by the
@@ -23,7 +23,6 @@ import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
-from activities.event_log import append_events, log_end, read_events, signals, tail_sequence
 from api.errors import HttpError, json_errors, json_response
 from api.http import RequestView, empty_response, read_request
 from api.inputs import parse_chat_id, seconds_param, whole_number
@@ -41,6 +40,7 @@ from assistant.events import (
     sse_frame,
 )
 from orchestrators.post_user_query import TURN_FAILED as TURN_FAILED_PREFIX
+from storage.event_log import append_events, log_end, read_events, signals, tail_sequence
 
 __all__ = ["approvals_url", "bp", "events_url", "follow", "in_order", "sse_response", "wants_sse"]
 

@@ -11,7 +11,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 from api.errors import json_errors, json_response
 from api.inputs import parse_chat_id
 from skills import registry
-from skills.todos import list_todos
+from storage.todos import list_todos
 
 __all__ = ["bp"]
 

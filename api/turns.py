@@ -22,7 +22,6 @@ import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 from azurefunctions.extensions.http.fastapi import Response
 
-from activities.event_log import delete_turn_events, forget_stale_turn_events
 from api.errors import HttpError, json_response
 from api.events import approvals_url, events_url, sse_response, wants_sse
 from api.http import RequestView, check_status_response, text_response
@@ -34,6 +33,7 @@ from assistant.ids import turn_instance_id
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
 from orchestrators.post_user_query import POST_USER_QUERY, TURN_FAILED, TURN_READY_EVENT
+from storage.event_log import delete_turn_events, forget_stale_turn_events
 
 __all__ = [
     "IDEMPOTENCY_HEADER",

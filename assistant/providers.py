@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from assistant.messages import ToolCall
 from assistant.offline import OfflineModel
 from assistant.payloads import CompletionResult
-from assistant.settings import ModelSettings, model_settings
+from assistant.settings import ModelSettings, built_from_settings, model_settings
 from assistant.state import Usage
 
 __all__ = [
@@ -275,6 +275,7 @@ def announce_model() -> str:
     return line
 
 
+@built_from_settings
 def reset_clients() -> None:
     """Forget the built model and client (for tests)."""
     chat_model.cache_clear()

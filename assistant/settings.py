@@ -6,11 +6,19 @@ An empty value counts as unset. Tests change the environment and call `reset_set
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
 
-__all__ = ["AssistantSettings", "ModelSettings", "assistant_settings", "model_settings", "reset_settings"]
+__all__ = [
+    "AssistantSettings",
+    "ModelSettings",
+    "assistant_settings",
+    "built_from_settings",
+    "model_settings",
+    "reset_settings",
+]
 
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -186,11 +194,20 @@ def assistant_settings() -> AssistantSettings:
     )
 
 
+_DEPENDENTS: list[Callable[[], None]] = []
+"""What was built from the settings (model clients, token counters): forgotten with them."""
+
+
+def built_from_settings(forget: Callable[[], None]) -> Callable[[], None]:
+    """Register `forget`, which drops something built from the settings, to run on `reset_settings` (the modules
+    that build from settings register themselves; this one imports none of them)."""
+    _DEPENDENTS.append(forget)
+    return forget
+
+
 def reset_settings() -> None:
-    """Forget cached settings and the clients built from them (for tests)."""
+    """Forget cached settings and what was built from them (for tests)."""
     model_settings.cache_clear()
     assistant_settings.cache_clear()
-    from assistant import providers, tokens  # local: providers imports this module
-
-    providers.reset_clients()
-    tokens.reset_encodings()
+    for forget in _DEPENDENTS:
+        forget()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.messages import ChatMessage
+from assistant.settings import built_from_settings
 
 __all__ = [
     "TokenCounter",
@@ -111,6 +112,7 @@ def token_cutter(model: str) -> TokenCutter:
     return cut
 
 
+@built_from_settings
 def reset_encodings() -> None:
     """Forget loaded counters (for tests)."""
     _encoding.cache_clear()

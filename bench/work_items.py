@@ -10,7 +10,7 @@ once the counts have settled (the turn's orchestration may still be finishing af
 Kinds of turn: a text turn; a turn with one tool call; one with five parallel tool calls; and a
 turn sent while another of its chat runs (queued): the pair's count less a text turn's.
 Each figure is the mean over `--turns` turns. It also counts the rows each turn wrote to the app's
-own turn event log (Table storage, `activities/event_log.py`).
+own turn event log (Table storage, `storage/event_log/`).
 
 Then it derives what those work items mean on Azure (`azure_table`): Azure Storage transactions per
 turn on Durable's Azure Storage provider, from what the provider does per work item (read in
@@ -84,7 +84,7 @@ def _event_rows(connection: str | None) -> Callable[[str], int]:
         return lambda _instance: 0
     from azure.data.tables import TableServiceClient
 
-    from activities.event_log import DEFAULT_EVENTS_TABLE
+    from storage.event_log.rows import DEFAULT_EVENTS_TABLE
 
     events = TableServiceClient.from_connection_string(connection).get_table_client(DEFAULT_EVENTS_TABLE)
 

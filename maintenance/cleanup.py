@@ -18,8 +18,8 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-from activities.event_log import forget_events_before
 from assistant.settings import assistant_settings
+from storage.event_log import forget_events_before
 
 __all__ = ["CLEANUP_FUNCTION", "CLEANUP_SCHEDULE", "bp", "purge_finished_turns"]
 

@@ -38,7 +38,7 @@ from azure.durable_functions.models.Task import TaskState
 
 from activities.archive import ARCHIVE_ACTIVITY
 from activities.chat_completion import CHAT_COMPLETION_ACTIVITY
-from activities.event_log import PUBLISH_ACTIVITY
+from activities.publish_events import PUBLISH_ACTIVITY
 from activities.summarize import SUMMARIZE_ACTIVITY
 from activities.turns import ALIVE_STATUSES, TURN_STATUS_ACTIVITY
 from assistant.approvals import PendingApproval, PendingCall

@@ -11,12 +11,12 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from activities.event_log import append_events
 from assistant import telemetry
 from assistant.events import tool_completed, tool_started
 from assistant.payloads import ToolInvocation
 from skills.registry import SkillRegistry
-from skills.storage import set_fence
+from storage.event_log import append_events
+from storage.fences import set_fence
 
 __all__ = ["FORGET_CHAT_ACTIVITY", "bp", "build_blueprint"]
 
@@ -69,7 +69,7 @@ def build_blueprint(registry: SkillRegistry) -> df.Blueprint:
 
     def forget_chat_data(request: Any) -> bool:
         """Mark the chat's new generation, then delete every skill store's data of the chat (on reset and DELETE);
-        input `{"chatId": ..., "generation": ...}` (the marker first: see `skills.storage.set_fence`)."""
+        input `{"chatId": ..., "generation": ...}` (the marker first: see `storage.fences.set_fence`)."""
         payload = _payload(request)
         chat_id = str(payload["chatId"])
         if payload.get("generation"):

@@ -46,7 +46,7 @@ class SkillContext:
     a skill with an effect must make it happen once per key (e.g. as a row key, or a store's idempotency header)."""
     generation: str = ""
     """The chat's generation the turn runs on: a skill that writes checks, after writing, that the chat is still
-    that one (`skills.storage.fence_holds`) and undoes its write otherwise (the chat was reset meanwhile)."""
+    that one (`storage.fences.fence_holds`) and undoes its write otherwise (the chat was reset meanwhile)."""
 
 
 Approval = bool | Callable[[dict[str, Any]], bool]

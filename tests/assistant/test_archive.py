@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from activities.archive import forget_archive, read_archive, write_archive
 from assistant.messages import ChatMessage, ToolCall, format_utc
 from assistant.settings import reset_settings
 from assistant.window import ArchiveBatch
-from skills.storage import reset_storage, set_fence
+from storage.archive import forget_archive, read_archive, write_archive
+from storage.clients import reset_storage
+from storage.fences import set_fence
 from tests.support.azurite import Azurite
 
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)

@@ -8,14 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from activities.event_log import (
-    EventWriter,
-    append_events,
-    delete_turn_events,
-    forget_chat_events,
-    insert_events,
-    read_events,
-)
 from assistant.events import (
     DELTA,
     MESSAGE_COMPLETED,
@@ -27,7 +19,15 @@ from assistant.events import (
     tool_completed,
 )
 from assistant.ids import turn_instance_id
-from skills.storage import reset_storage
+from storage.clients import reset_storage
+from storage.event_log import (
+    EventWriter,
+    append_events,
+    delete_turn_events,
+    forget_chat_events,
+    insert_events,
+    read_events,
+)
 from tests.support.azurite import Azurite
 
 
@@ -191,7 +191,8 @@ def test_a_model_call_run_again_finds_what_its_earlier_run_wrote(storage: None) 
 def test_events_written_together_share_a_row_and_read_back_one_by_one(storage: None) -> None:
     """A preface and a call's last text with its `message.completed` are one insert (rows of up to GROUP events);
     reads from any point, the tail and a re-run that meets a taken row see every event once, in order."""
-    from activities.event_log import GROUP, events_table, tail_sequence
+    from storage.event_log import tail_sequence
+    from storage.event_log.rows import GROUP, events_table
 
     def rows(turn: str) -> list[tuple[int, int]]:
         found = events_table().query_entities(f"PartitionKey eq '{turn}'", select=["RowKey", "count"])
@@ -232,7 +233,7 @@ def test_events_written_together_share_a_row_and_read_back_one_by_one(storage: N
 
 def test_large_events_keep_rows_of_their_own(storage: None) -> None:
     """Events whose JSON together would pass GROUP_CHARS are not grouped (a row holds at most 1 MiB)."""
-    from activities.event_log import GROUP_CHARS, events_table
+    from storage.event_log.rows import GROUP_CHARS, events_table
 
     big = "b" * (GROUP_CHARS // 2 + 10)
     drafts = [

@@ -6,7 +6,7 @@ import pytest
 import requests
 import requests.sessions
 
-from skills.storage import EnvironmentOnceSession
+from storage.clients import EnvironmentOnceSession
 
 
 def test_environment_is_read_once_per_host_and_no_netrc_per_request(monkeypatch: pytest.MonkeyPatch) -> None:

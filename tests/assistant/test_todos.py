@@ -11,8 +11,8 @@ import pytest
 from assistant.messages import ToolCall
 from assistant.payloads import ToolInvocation
 from skills import registry
-from skills.storage import reset_storage
 from skills.todos import todo_id
+from storage.clients import reset_storage
 from tests.support.azurite import Azurite
 
 

@@ -10,7 +10,7 @@ def test_samples_are_counted_by_the_first_part_their_stack_matches() -> None:
     raw = "\n".join(
         [
             "run (threading.py:1);chat_completion (activities/chat_completion.py:219);"
-            "insert_events (activities/event_log.py:150) 30",
+            "insert_events (storage/event_log/writer.py:150) 30",
             "run (threading.py:1);chat_completion (activities/chat_completion.py:219);count (assistant/tokens.py:10) 5",
             "main (devhost/worker_main.py:1);run_orchestrator (devhost/durable/replay.py:196) 12",
             "select (selectors.py:468) 3",

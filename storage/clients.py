@@ -1,4 +1,4 @@
-"""Table storage for skills, through the app's `AzureWebJobsStorage` connection.
+"""The Table service clients of the app's `AzureWebJobsStorage` connection (every store in `storage/` uses them).
 
 Locally a connection string (Azurite: `UseDevelopmentStorage=true` or a full string); on Azure
 identity-based: `AzureWebJobsStorage__tableServiceUri` (or `__accountName`) with
@@ -16,27 +16,11 @@ from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
-from azure.core.exceptions import ResourceNotFoundError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 from urllib3.util.retry import Retry
 
-__all__ = [
-    "DEFAULT_FENCE_TABLE",
-    "StorageNotConfigured",
-    "escape_key",
-    "fence_holds",
-    "join_chunks",
-    "reset_storage",
-    "row_key",
-    "set_fence",
-    "split_chunks",
-    "table",
-    "table_service",
-]
-
-_CHUNK = 30000
-"""Characters per string property (Table storage holds at most 32K characters in one)."""
+__all__ = ["DEVELOPMENT_STORAGE", "StorageNotConfigured", "reset_storage", "table", "table_service"]
 
 DEVELOPMENT_STORAGE = (
     "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
@@ -136,56 +120,6 @@ def table(name: str) -> TableClient:
     service = table_service()
     service.create_table_if_not_exists(name)
     return service.get_table_client(name)
-
-
-def row_key(seq: int) -> str:
-    """A sequence number as a row key that sorts as the number does (zero-padded to 10 digits)."""
-    return f"{seq:010d}"
-
-
-def escape_key(value: str) -> str:
-    """`value` quoted for an OData filter string."""
-    return value.replace("'", "''")
-
-
-def split_chunks(text: str) -> dict[str, str]:
-    """`text` as properties `d0`, `d1`, ... of at most 30,000 characters each."""
-    return {f"d{index // _CHUNK}": text[index : index + _CHUNK] for index in range(0, max(len(text), 1), _CHUNK)}
-
-
-def join_chunks(row: dict[str, object]) -> str:
-    """Inverse of `split_chunks`."""
-    parts: list[str] = []
-    while f"d{len(parts)}" in row:
-        parts.append(str(row[f"d{len(parts)}"]))
-    return "".join(parts)
-
-
-DEFAULT_FENCE_TABLE = "chatfences"
-_FENCE_ROW = "generation"
-
-
-def _fence_table() -> TableClient:
-    """The chats' generation markers (`CHAT_FENCE_TABLE`, default `chatfences`)."""
-    return table(_env("CHAT_FENCE_TABLE") or DEFAULT_FENCE_TABLE)
-
-
-def set_fence(chat_id: str, generation: str) -> None:
-    """Mark `generation` as the chat's current one (on create or reset; a delete sets a tombstone generation).
-
-    Set BEFORE the chat's old data is wiped: a write of an older generation that lands before this is wiped,
-    and one that lands after it sees the new marker and undoes itself (`fence_holds`)."""
-    _fence_table().upsert_entity({"PartitionKey": chat_id, "RowKey": _FENCE_ROW, "generation": generation})
-
-
-def fence_holds(chat_id: str, generation: str) -> bool:
-    """Whether `generation` is still the chat's (checked AFTER a write: False means undo it). A chat with no marker
-    was created before markers existed and has not been reset since: anything holds."""
-    try:
-        row = _fence_table().get_entity(chat_id, _FENCE_ROW)
-    except ResourceNotFoundError:
-        return True
-    return str(row.get("generation") or "") == generation
 
 
 def reset_storage() -> None:

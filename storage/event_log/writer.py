@@ -1,0 +1,138 @@
+"""Writing a turn's events: inserts that never replace, and the model call's writer that coalesces deltas."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from azure.core.exceptions import ResourceExistsError
+
+from assistant.events import DELTA, RESET, EventDraft
+from storage.event_log.rows import event_rows, events_table
+from storage.event_log.signals import signals
+
+__all__ = ["COALESCE_SECONDS", "EventWriter", "append_events", "insert_events"]
+
+COALESCE_SECONDS = 0.04
+"""Deltas within this long of the last write go out together in the next one."""
+
+
+def insert_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft], together: bool = False) -> bool:
+    """Insert `drafts` at sequence numbers `start`, `start + 1`, ...; True if none was there before.
+
+    `together` puts up to `GROUP` consecutive events in one row (one insert: each insert costs ~1.3 ms of
+    the worker's CPU in the SDK; an entity-group transaction would be one round trip too, but the SDK builds
+    its multipart body at ~3.5x the CPU of two single inserts; py-spy, docs/performance.md). An event
+    already at its sequence number (written by an earlier run of the same step) stays as it was: when a row
+    of several events finds its first sequence number taken, its events are inserted one by one instead,
+    and readers keep, for each sequence number, the event of the row that starts first.
+    """
+    client = events_table()
+    fresh = True
+    for row in event_rows(turn_id, chat_id, start, drafts, together):
+        try:
+            client.create_entity(row)
+        except ResourceExistsError:
+            fresh = False  # written by an earlier run of the same step: it stays
+            if row.get("count"):
+                first = int(row["RowKey"])
+                insert_events(turn_id, chat_id, first + 1, drafts[first + 1 - start : first + row["count"] - start])
+    if drafts:
+        signals.notify(turn_id)
+    return fresh
+
+
+def append_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> int:
+    """Insert `drafts` at sequence numbers `start`, `start + 1`, ... (each kept if already there); the last number
+    used."""
+    insert_events(turn_id, chat_id, start, drafts)
+    return start + len(drafts) - 1
+
+
+class EventWriter:
+    """Appends one model call's events to a turn's log, after what is there, deltas coalesced."""
+
+    def __init__(
+        self,
+        turn_id: str,
+        chat_id: str,
+        next_sequence: int,
+        clock: Callable[[], float] = time.monotonic,
+        last_write: float | None = None,
+    ) -> None:
+        self.turn_id = turn_id
+        self.chat_id = chat_id
+        self.next_sequence = next_sequence
+        self._clock = clock
+        self._pending: list[str] = []
+        self._last_write = clock() if last_write is None else last_write
+        self.streamed = ""
+        """The text written as deltas since this writer began (or since its last reset)."""
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence number of the last event written."""
+        return self.next_sequence - 1
+
+    def put(self, drafts: Sequence[EventDraft]) -> None:
+        """Append `drafts` now, pending deltas first (in the same write)."""
+        self._write([*self._take_pending(), *drafts])
+
+    def _write(self, drafts: Sequence[EventDraft]) -> None:
+        if drafts:
+            insert_events(self.turn_id, self.chat_id, self.next_sequence, drafts, together=True)
+            self.next_sequence += len(drafts)
+            self._last_write = self._clock()
+
+    def delta(self, text: str, write: bool = True) -> None:
+        """The model wrote `text`: it goes out with the next write, at most `COALESCE_SECONDS` from the last
+        (`write=False`: not yet, more has arrived; `write_due` then writes it if it is due)."""
+        if text:
+            self._pending.append(text)
+        if write:
+            self.write_due()
+
+    def write_due(self) -> None:
+        """Write the pending deltas if `COALESCE_SECONDS` have passed since the last write."""
+        if self._pending and self._clock() - self._last_write >= COALESCE_SECONDS:
+            self.flush()
+
+    def flush_due(self) -> float | None:
+        """Seconds until the pending deltas are due (None: nothing pending)."""
+        if not self._pending:
+            return None
+        return max(COALESCE_SECONDS - (self._clock() - self._last_write), 0.0)
+
+    def _take_pending(self) -> list[EventDraft]:
+        """The pending deltas as one event (now counted as streamed), or nothing."""
+        if not self._pending:
+            return []
+        text = "".join(self._pending)
+        self._pending = []
+        self.streamed += text
+        return [EventDraft(DELTA, {"text": text})]
+
+    def flush(self) -> None:
+        """Write the pending deltas as one event."""
+        self._write(self._take_pending())
+
+    def reset(self, attempt: int) -> None:
+        """The model call starts again: what was streamed is void."""
+        self._pending = []
+        self.streamed = ""
+        self._write([EventDraft(RESET, {"attempt": attempt})])
+
+    def finish_text(self, content: str, attempt: int) -> None:
+        """Make the deltas spell `content` exactly (the final text may differ from the stream: cut to the bound).
+
+        What is left to write stays pending: it goes out with the next `put` (the call's `message.completed`)
+        in one write, or with `flush`.
+        """
+        sent = self.streamed + "".join(self._pending)
+        if content.startswith(sent):
+            rest = content[len(sent) :]
+            if rest:
+                self._pending.append(rest)
+            return
+        self.reset(attempt)
+        self._pending.append(content)
