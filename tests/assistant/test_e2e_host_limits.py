@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.ids import chat_turns_range
 from tests.assistant.conftest import AssistantHost, start_assistant_host
 from tests.support.azurite import Azurite
 from tests.support.fake_openai import FakeOpenAI, ScriptedReply
@@ -44,7 +45,8 @@ def test_every_webhook_needs_the_master_or_system_key_and_the_apps_client_still_
     model.reply("hello")
     assert host.http.post(f"{host.api}/chats/{chat}", json={"message": "hi"}).text == "hello"
     instance = httpx.get(
-        f"{host.devhost.base_url}{WEBHOOKS}/instances", params={"code": "mkey", "instanceIdPrefix": f"{chat}-turn"}
+        f"{host.devhost.base_url}{WEBHOOKS}/instances",
+        params={"code": "mkey", "instanceIdPrefix": chat_turns_range(chat)[0]},
     ).json()[0]["instanceId"]
     operations = [
         ("GET", "/instances"),
@@ -122,7 +124,7 @@ def test_cleanup_purges_finished_turns_keeps_every_message_and_shrinks_the_store
     model.fallback_text = "ok " + "x" * 20_000
     for i in range(30):
         assert host.http.post(f"{host.api}/chats/{chat}", json={"message": f"message {i}"}).status_code == 200
-    listing = {"code": "mkey", "instanceIdPrefix": f"{chat}-turn"}
+    listing = {"code": "mkey", "instanceIdPrefix": chat_turns_range(chat)[0]}
     instances = f"{host.devhost.base_url}{WEBHOOKS}/instances"
     assert len(httpx.get(instances, params=listing).json()) == 30
     before = _store_size(host.devhost.data_dir)

@@ -86,7 +86,7 @@ def test_idempotency_key_repeat_returns_the_same_turn_and_a_different_message_is
     assert first.json() == again.json() and first.json()["reply"] == "reply to buy milk"
     assert len(model.requests) == 1
     other = host.http.post(url, json={"message": "buy eggs"}, headers=headers)
-    assert other.status_code == 422 and "different message" in other.json()["error"]
+    assert other.status_code == 422 and "different request" in other.json()["error"]
     assert_conforms(other.json(), "Error")
     elsewhere = host.http.post(f"{host.api}/chats/{host.new_chat()}", json={"message": "buy eggs"}, headers=headers)
     assert elsewhere.status_code == 200 and elsewhere.json()["reply"] == "reply to buy eggs"
