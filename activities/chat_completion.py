@@ -23,6 +23,7 @@ from opentelemetry.trace import SpanKind
 
 from assistant import telemetry
 from assistant.events import DELTA, MESSAGE_COMPLETED, RESET, EventDraft, TurnEvent
+from assistant.failures import ModelFailure
 from assistant.memory import cut_tool_results, fold_point, prompt_budget, summary_room
 from assistant.messages import ToolCall
 from assistant.payloads import CompletionRequest, CompletionResult, EventTarget
@@ -271,6 +272,14 @@ class _Failed:
 @bp.function_name(name=CHAT_COMPLETION_ACTIVITY)
 @bp.activity_trigger(input_name="request")
 def chat_completion(request: Any) -> dict[str, Any]:
-    """Activity: one model call."""
+    """Activity: one model call. A failure that may pass raises `ModelCallFailed` carrying a `ModelFailure` (Durable
+    retries the activity; when every attempt failed, the turn reads why from it)."""
     payload = json.loads(request) if isinstance(request, str) else request
-    return complete(CompletionRequest.from_dict(payload)).to_dict()
+    try:
+        return complete(CompletionRequest.from_dict(payload)).to_dict()
+    except ModelUnavailable as error:
+        raise ModelCallFailed(ModelFailure(str(error), error.status).encode()) from error
+
+
+class ModelCallFailed(RuntimeError):
+    """The model call failed in a way that may pass; the message is a `ModelFailure`'s encoding."""

@@ -39,7 +39,7 @@ from assistant.events import (
     sse_comment,
     sse_frame,
 )
-from orchestrators.post_user_query import TURN_FAILED as TURN_FAILED_PREFIX
+from assistant.failures import TurnFailure
 from storage.event_log import append_events, log_end, read_events, signals, tail_sequence
 
 __all__ = ["approvals_url", "bp", "events_url", "follow", "in_order", "sse_response", "wants_sse"]
@@ -114,22 +114,10 @@ def terminal_event(status: df.DurableOrchestrationStatus) -> EventDraft:
             },
         )
     if status.runtime_status == OrchestrationRuntimeStatus.Failed:
-        text = output if isinstance(output, str) else json.dumps(output)
-        start = (text or "").find(TURN_FAILED_PREFIX)
-        if start >= 0:
-            try:
-                facts, _ = json.JSONDecoder().raw_decode(text, start + len(TURN_FAILED_PREFIX))
-                return EventDraft(
-                    TURN_FAILED,
-                    {
-                        "error": str(facts.get("reason")),
-                        "retryable": bool(facts.get("retryable")),
-                        "recorded": bool(facts.get("recorded")),
-                    },
-                )
-            except json.JSONDecodeError:
-                pass
-        return EventDraft(TURN_FAILED, {"error": "the turn failed", "retryable": True, "recorded": False})
+        failure = TurnFailure.decode(output) or TurnFailure("the turn failed", retryable=True, recorded=False)
+        return EventDraft(
+            TURN_FAILED, {"error": failure.reason, "retryable": failure.retryable, "recorded": failure.recorded}
+        )
     return EventDraft(
         TURN_FAILED,
         {"error": f"the turn was {str(status.runtime_status.value).lower()}", "retryable": True, "recorded": False},

@@ -29,10 +29,11 @@ from api.inputs import json_body, parse_timeout, required_text, wants_json
 from api.lookup import stored_input
 from api.waiting import FINISHED, InstanceGone, early_output, wait_for_instance
 from assistant import telemetry
+from assistant.failures import TurnFailure
 from assistant.ids import turn_instance_id
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
-from orchestrators.post_user_query import POST_USER_QUERY, TURN_FAILED, TURN_READY_EVENT
+from orchestrators.post_user_query import POST_USER_QUERY, TURN_READY_EVENT
 from storage.event_log import delete_turn_events, forget_stale_turn_events
 
 __all__ = [
@@ -52,7 +53,6 @@ ACCEPT_WAIT_SECONDS = 10.0
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 _GONE = "chat {chat_id!r} was reset or deleted before the turn finished; nothing was written"
 _RETRYABLE = OrchestrationRuntimeStatus.Failed, OrchestrationRuntimeStatus.Terminated
-_MODEL_STATUS = re.compile(r"HTTP (\d{3})")
 STALE_LOG_MARGIN = timedelta(seconds=1)
 """Clock skew allowed between app instances when a keyed request clears a purged turn's leftover log."""
 
@@ -74,31 +74,16 @@ def request_hash(chat_id: str, message: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _failure_facts(output: Any) -> dict[str, Any] | None:
-    """The `TurnFailed` JSON a failed turn ended with (None for any other failure)."""
-    text = output if isinstance(output, str) else json.dumps(output)
-    start = (text or "").find(TURN_FAILED)
-    if start < 0:
-        return None
-    try:
-        facts, _ = json.JSONDecoder().raw_decode(text, start + len(TURN_FAILED))
-    except json.JSONDecodeError:
-        return None
-    return facts if isinstance(facts, dict) else None
-
-
 def turn_failure(instance_id: str, output: Any, keyed: bool = False) -> HttpError:
     """The HTTP error for a failed turn: 503 when the model was throttled or unreachable, else 502.
 
     The message says what happened to the chat: unchanged (nothing ran), or the tool calls that ran
     are recorded and a repeat with the same `Idempotency-Key` resumes the turn without running them again.
     """
-    facts = _failure_facts(output) or {}
-    reason = str(facts.get("reason") or "the turn failed")
-    code = _MODEL_STATUS.search(reason)
-    unavailable = bool(facts.get("retryable")) and (code is None or code.group(1) in ("429", "503"))
-    status = 503 if unavailable else 502
-    if facts.get("recorded"):
+    failure = TurnFailure.decode(output) or TurnFailure("the turn failed", retryable=False, recorded=False)
+    reason = failure.reason
+    status = 503 if failure.unavailable else 502
+    if failure.recorded:
         again = (
             "send the message again with the same Idempotency-Key to finish this turn (those calls do not run again)"
             if keyed
@@ -107,9 +92,7 @@ def turn_failure(instance_id: str, output: Any, keyed: bool = False) -> HttpErro
         advice = f"the tool calls that ran before it failed are recorded in the chat; {again}"
     else:
         advice = "the chat is unchanged, send the message again"
-    return HttpError(
-        status, f"{reason}; {advice}", reason=reason, instanceId=instance_id, recorded=bool(facts.get("recorded"))
-    )
+    return HttpError(status, f"{reason}; {advice}", reason=reason, instanceId=instance_id, recorded=failure.recorded)
 
 
 @functools.lru_cache(maxsize=1)

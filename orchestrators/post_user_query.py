@@ -52,6 +52,7 @@ from assistant.events import (
     tool_completed,
     tool_started,
 )
+from assistant.failures import ModelFailure, TurnFailure, first_line
 from assistant.ids import kept_hash
 from assistant.memory import FoldPlan
 from assistant.messages import ToolCall, format_utc
@@ -68,7 +69,6 @@ __all__ = [
     "EARLY_OUTPUT_LIMIT",
     "LIVENESS_SECONDS",
     "POST_USER_QUERY",
-    "TURN_FAILED",
     "TURN_READY_EVENT",
     "bp",
     "queue_wait_delays",
@@ -84,8 +84,6 @@ CANCEL_EVENT = "cancel"
 """External event a cancel raises: the turn stops at its next step (the entity says whether it was cancelled)."""
 APPROVAL_EVENT = "approval"
 """External event raised after a decision is recorded in the chat: the waiting turn reads the decisions."""
-TURN_FAILED = "TurnFailed: "
-"""Prefix of the failure message a failed turn ends with, followed by its JSON (`reason`, `retryable`, `recorded`)."""
 FIRST_WAIT_SECONDS = 0.02
 MAX_WAIT_SECONDS = 0.5
 EARLY_OUTPUT_LIMIT = 12_000
@@ -98,7 +96,7 @@ bp = df.Blueprint()
 
 
 class TurnFailed(Exception):
-    """The turn could not finish; the message is `TURN_FAILED` + JSON the API reads."""
+    """The turn could not finish; the message is a `TurnFailure`'s encoding, which the API reads."""
 
 
 class TurnCancelled(Exception):
@@ -213,17 +211,19 @@ def _reply(slot: TurnSlot) -> str:
     return finals[-1] if finals else ""
 
 
-def _model_reason(error: Exception) -> str:
-    """The model's failure as the activity reported it (`ModelUnavailable: ...`), else the error's first line."""
-    text = str(error)
-    marker = "ModelUnavailable: "
-    if marker in text:
-        return text.split(marker, 1)[1].split("\n", 1)[0].strip()
-    return text.split("\n", 1)[0].strip() or type(error).__name__
+def _failure(error: Exception) -> ModelFailure:
+    """What an activity's failure says: the model's failure as the model call reported it (`ModelFailure`), or the
+    first line of any other (a worker that died, an activity that could not run)."""
+    return ModelFailure.decode(str(error)) or ModelFailure(first_line(str(error)) or type(error).__name__)
 
 
 def _fail(
-    context: df.DurableOrchestrationContext, turn: TurnInput, run: TurnRun, reason: str, retryable: bool
+    context: df.DurableOrchestrationContext,
+    turn: TurnInput,
+    run: TurnRun,
+    reason: str,
+    retryable: bool,
+    status: int | None = None,
 ) -> Generator[Any, Any, dict[str, Any]]:
     """Record what ran (or leave the chat unchanged) and end the turn failed."""
     entity = chat_entity_id(turn.chat_id)
@@ -234,7 +234,7 @@ def _fail(
         )
     else:
         yield context.call_entity(entity, "note_failed_turn", context.instance_id)
-    raise TurnFailed(TURN_FAILED + json.dumps({"reason": reason, "retryable": retryable, "recorded": recorded}))
+    raise TurnFailed(TurnFailure(reason, retryable, recorded, status).encode())
 
 
 def _turn_loop(
@@ -253,7 +253,8 @@ def _turn_loop(
         except TurnCancelled:
             raise
         except Exception as error:  # the model failed every attempt: the activity's reason says why
-            return (yield from _fail(context, turn, run, _model_reason(error), retryable=True))
+            failure = _failure(error)
+            return (yield from _fail(context, turn, run, failure.reason, retryable=True, status=failure.status))
         result = CompletionResult.from_dict(answer)
         if result.error is not None:
             return (yield from _fail(context, turn, run, result.error, retryable=False))
@@ -273,7 +274,7 @@ def _turn_loop(
         except TurnCancelled:
             raise
         except Exception as error:  # a skill's activity could not run (its worker died, every attempt)
-            reason = f"a tool call could not be completed ({_model_reason(error)})"
+            reason = f"a tool call could not be completed ({_failure(error).reason})"
             return (yield from _fail(context, turn, run, reason, retryable=True))
         run = run.on_tool_results(results, context.current_utc_datetime)
     entity = chat_entity_id(turn.chat_id)

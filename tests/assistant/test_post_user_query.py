@@ -8,11 +8,11 @@ from typing import Any
 
 from azure.durable_functions.models.Task import TaskState
 
+from assistant.failures import ModelFailure, TurnFailure
 from assistant.messages import ToolCall
 from assistant.payloads import CompletionResult, ToolInvocation, TurnInput
 from assistant.queueing import TurnSlot
 from assistant.state import ChatState, Usage, new_chat
-from orchestrators.post_user_query import TURN_FAILED
 from orchestrators.post_user_query import run_turn as _run_turn
 
 CANCEL = ("event", "cancel")
@@ -224,16 +224,14 @@ def test_failed_model_call_notes_the_turn_and_fails() -> None:
     steps = run_turn(ScriptedContext(TurnInput("chat1", "hi")))
     next(steps)
     steps.send(running(new_chat("chat1", None, T0)))
-    noted = steps.throw(
-        RuntimeError("Activity function 'chat_completion' failed: ModelUnavailable: the model answered HTTP 503 \n tb")
-    )
+    failure = ModelFailure("the model answered HTTP 503", 503).encode()
+    noted = steps.throw(RuntimeError(f"Activity function 'chat_completion' failed: ModelCallFailed: {failure} \n tb"))
     assert noted == ("entity", "chat", "chat1", "note_failed_turn", "chat1-turn-x")
     try:
         steps.send(None)
         raise AssertionError("the orchestration should fail")
     except Exception as error:
-        facts = json.loads(str(error).split(TURN_FAILED, 1)[1])
-        assert facts == {"reason": "the model answered HTTP 503", "retryable": True, "recorded": False}
+        assert TurnFailure.decode(str(error)) == TurnFailure("the model answered HTTP 503", True, False, 503)
 
 
 def test_failure_after_a_tool_ran_records_the_partial_turn() -> None:
@@ -246,11 +244,12 @@ def test_failure_after_a_tool_ran_records_the_partial_turn() -> None:
     invocation = ToolInvocation.from_dict(fan_out[1][0][2])
     assert invocation.idempotency_key == "chat1-turn-x/run-1/1/0"
     steps.send([{"toolCallId": "call_1", "name": "AddTodo", "content": "added", "ok": True}])
-    appended = steps.throw(RuntimeError("ModelUnavailable: the model answered HTTP 500"))
+    appended = steps.throw(RuntimeError(ModelFailure("the model answered HTTP 500", 500).encode()))
     assert appended[3] == "append_turn" and appended[4]["incomplete"] is True
     assert [m["role"] for m in appended[4]["messages"]] == ["user", "assistant", "tool"]
     try:
         steps.send({"appended": True})
         raise AssertionError("the orchestration should fail")
     except Exception as error:
-        assert json.loads(str(error).split(TURN_FAILED, 1)[1])["recorded"] is True
+        failed = TurnFailure.decode(str(error))
+        assert failed is not None and failed.recorded and failed.status == 500

@@ -9,8 +9,8 @@ import pytest
 
 from api.errors import HttpError
 from api.turns import parse_idempotency_key, turn_failure
+from assistant.failures import TurnFailure
 from assistant.ids import TURN_ID_LENGTH, turn_instance_id
-from orchestrators.post_user_query import TURN_FAILED
 
 
 def request(headers: dict[str, str]) -> func.HttpRequest:
@@ -48,19 +48,22 @@ def test_turn_instance_ids_are_stable_per_chat_and_key() -> None:
     ],
 )
 def test_failed_turn_maps_model_errors_to_502_or_503(reason: str, status: int) -> None:
-    """Throttled or unreachable: 503; any other upstream error: 502; the reason is in the body."""
-    facts = {"reason": reason, "retryable": "400" not in reason, "recorded": False}
-    output = f"Orchestrator function 'post_user_query' failed: {TURN_FAILED}{json.dumps(facts)}"
-    error = turn_failure("i1", output)
-    assert error.status == status and error.details["reason"] == reason and error.details["instanceId"] == "i1"
-    assert "the chat is unchanged" in error.message and error.details["recorded"] is False
+    """Throttled or unreachable: 503; any other upstream error: 502; the reason is in the body. The model's status
+    travels typed in the turn's failure (and, for turns that failed before it did, is read from the reason)."""
+    code = int(reason.rsplit(" ", 1)[1]) if "HTTP" in reason else None
+    typed = TurnFailure(reason, retryable="400" not in reason, recorded=False, status=code).encode()
+    legacy = "TurnFailed: " + json.dumps({"reason": reason, "retryable": "400" not in reason, "recorded": False})
+    for text in (typed, legacy):
+        error = turn_failure("i1", f"Orchestrator function 'post_user_query' failed: {text}")
+        assert error.status == status and error.details["reason"] == reason and error.details["instanceId"] == "i1"
+        assert "the chat is unchanged" in error.message and error.details["recorded"] is False
     assert turn_failure("i2", "Orchestrator function 'post_user_query' failed: KeyError: 'x'").status == 502
 
 
 def test_failure_after_tools_ran_says_what_was_recorded_and_how_to_resume() -> None:
     """A turn that recorded its tool calls never claims the chat is unchanged; with a key it says how to resume."""
-    facts = {"reason": "the model answered HTTP 500", "retryable": True, "recorded": True}
-    output = f"Orchestrator function 'post_user_query' failed: {TURN_FAILED}{json.dumps(facts)}"
+    failure = TurnFailure("the model answered HTTP 500", retryable=True, recorded=True, status=500)
+    output = f"Orchestrator function 'post_user_query' failed: {failure.encode()}"
     keyed, unkeyed = turn_failure("i1", output, keyed=True), turn_failure("i1", output)
     for error in (keyed, unkeyed):
         assert "unchanged" not in error.message and "recorded in the chat" in error.message
