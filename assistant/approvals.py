@@ -12,48 +12,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+from assistant.messages import Text
+from assistant.wire import from_dict, wire
 
 __all__ = ["Decision", "DecisionError", "PendingApproval", "PendingCall", "apply_decisions", "parse_decisions"]
 
 MAX_REASON_CHARS = 1000
 
 
-@dataclass(frozen=True)
+@wire
 class PendingCall:
     """One tool call waiting for a person, and what was decided about it."""
 
     tool_call_id: str
     name: str
-    arguments: str
+    arguments: Text
     requested_at: str
     expires_at: str
     approved: bool | None = None
     """None while undecided."""
     reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "toolCallId": self.tool_call_id,
-            "name": self.name,
-            "arguments": self.arguments,
-            "requestedAt": self.requested_at,
-            "expiresAt": self.expires_at,
-            "approved": self.approved,
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PendingCall:
-        return cls(
-            tool_call_id=str(data["toolCallId"]),
-            name=str(data["name"]),
-            arguments=str(data.get("arguments") or ""),
-            requested_at=str(data["requestedAt"]),
-            expires_at=str(data["expiresAt"]),
-            approved=data.get("approved"),
-            reason=data.get("reason"),
-        )
 
     def to_api(self) -> dict[str, Any]:
         """The public form in `requiresAction.toolCalls`."""
@@ -66,26 +48,22 @@ class PendingCall:
         }
 
 
-@dataclass(frozen=True)
+@wire
 class PendingApproval:
     """The calls of one turn waiting for a person."""
 
     turn_id: str
-    calls: tuple[PendingCall, ...]
+    calls: Annotated[tuple[PendingCall, ...], BeforeValidator(lambda value: value or ())]
 
     @property
     def decided(self) -> bool:
         """Whether every call has a decision."""
         return all(c.approved is not None for c in self.calls)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"turnId": self.turn_id, "calls": [c.to_dict() for c in self.calls]}
-
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> PendingApproval | None:
-        if not data:
-            return None
-        return cls(turn_id=str(data["turnId"]), calls=tuple(PendingCall.from_dict(c) for c in data.get("calls") or ()))
+        """Read from its JSON (`None` stays `None`: nothing waits)."""
+        return from_dict(cls, data) if data else None
 
     def to_api(self, approvals_url: str) -> dict[str, Any]:
         """`requiresAction` in GET and in a POST's 202: the calls still undecided."""

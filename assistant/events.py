@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from assistant.wire import wire
 
 __all__ = [
     "APPROVAL_DECIDED",
@@ -73,33 +76,25 @@ RESULT_CHARS = 4000
 """The most of a tool result a `tool_call.completed` event carries."""
 
 
-@dataclass(frozen=True)
+@wire
 class EventDraft:
     """An event before it has its place in the log: its type and its own fields."""
 
     type: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Durable-payload form."""
-        return {"type": self.type, "data": self.data}
-
-    @classmethod
-    def from_dict(cls, value: dict[str, Any]) -> EventDraft:
-        """Inverse of `to_dict`."""
-        return cls(type=str(value["type"]), data=dict(value.get("data") or {}))
+    data: Annotated[dict[str, Any], BeforeValidator(lambda value: value or {})] = Field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@wire
 class TurnEvent:
-    """One event as stored and sent."""
+    """One event as stored and sent. Its wire form is flat (the type's own fields beside `sequence`, `type`,
+    `turnId`, `chatId`, `createdAt`), which fields cannot declare: it has its own `to_dict` and `from_dict`."""
 
     sequence: int
     type: str
     turn_id: str
     chat_id: str
     created_at: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form."""

@@ -20,11 +20,14 @@ Messages the working window moves to the archive are folded first, too.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Annotated, Any
 
-from assistant.messages import ChatMessage, message_dicts
+from pydantic import BeforeValidator
+
+from assistant.messages import ChatMessage, Text
 from assistant.tokens import TokenCounter, TokenCutter, count_message_tokens
+from assistant.wire import Count, from_dict, wire
 
 __all__ = [
     "FOLD_AT",
@@ -110,23 +113,21 @@ def summary_room(budget: int, summary_tokens: int) -> int:
     return max(min(summary_tokens, budget // 4), 16)
 
 
-@dataclass(frozen=True)
+@wire
 class Summary:
     """A chat's running summary: `text` covers its messages 1 to `through` (sequence numbers; 0: no summary)."""
 
-    text: str = ""
-    through: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Stored form."""
-        return {"text": self.text, "through": self.through}
+    text: Text = ""
+    through: Count = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Summary:
-        """Inverse of `to_dict` (None: no summary)."""
-        if not data:
-            return cls()
-        return cls(text=str(data.get("text") or ""), through=int(data.get("through") or 0))
+        """Read from its JSON (None: no summary)."""
+        return from_dict(cls, data) if data else cls()
+
+
+SummaryField = Annotated[Summary, BeforeValidator(lambda value: value or Summary())]
+"""A stored summary, `null` read as none yet."""
 
 
 def summary_note(summary: Summary) -> ChatMessage | None:
@@ -142,17 +143,17 @@ def summary_note(summary: Summary) -> ChatMessage | None:
     )
 
 
-@dataclass(frozen=True)
+@wire
 class FoldPlan:
     """Messages of one chat to fold into its summary (the `summarize` activity's input)."""
 
     chat_id: str
     generation: str
     """The chat's `created_at` when planned (a reset chat ignores the result)."""
-    previous: Summary
+    previous: SummaryField
     """The summary the messages are folded into (`previous.through` = `from_seq - 1`)."""
-    messages: tuple[ChatMessage, ...]
-    max_tokens: int = 0
+    messages: Annotated[tuple[ChatMessage, ...], BeforeValidator(lambda value: value or ())]
+    max_tokens: Count = 0
     """The new summary's cap (0: the activity's setting)."""
 
     @property
@@ -164,27 +165,6 @@ class FoldPlan:
     def upto_seq(self) -> int:
         """Sequence number of the last message folded (the new summary's `through`)."""
         return self.previous.through + len(self.messages)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Durable-payload form."""
-        return {
-            "chatId": self.chat_id,
-            "generation": self.generation,
-            "previous": self.previous.to_dict(),
-            "messages": message_dicts(self.messages),
-            "maxTokens": self.max_tokens,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FoldPlan:
-        """Inverse of `to_dict`."""
-        return cls(
-            chat_id=str(data["chatId"]),
-            generation=str(data["generation"]),
-            previous=Summary.from_dict(data.get("previous")),
-            messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
-            max_tokens=int(data.get("maxTokens") or 0),
-        )
 
 
 def _transcript_line(message: ChatMessage) -> str:

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Annotated, Any, Literal, overload
 
-__all__ = ["ROLES", "ChatMessage", "StoredMessages", "ToolCall", "format_utc", "message_dicts", "parse_utc"]
+from pydantic import BeforeValidator, PlainSerializer
+
+from assistant.wire import omit_default, wire
+
+__all__ = [
+    "ROLES",
+    "ChatMessage",
+    "Messages",
+    "StoredMessages",
+    "Text",
+    "ToolCall",
+    "format_utc",
+    "message_dicts",
+    "parse_utc",
+]
 
 ROLES = ("system", "user", "assistant", "tool")
+Role = Literal["system", "user", "assistant", "tool"]
+Text = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
+"""A text field where a stored `null` reads as empty."""
 
 
 def format_utc(moment: datetime) -> str:
@@ -42,7 +58,7 @@ def parse_utc(text: str) -> datetime:
         raise ValueError(f"{text!r} is out of range in UTC") from error
 
 
-@dataclass(frozen=True)
+@wire
 class ToolCall:
     """One function call the model asked for."""
 
@@ -50,76 +66,34 @@ class ToolCall:
     """The model's id for the call; tool results answer it and skills use it as an idempotency key."""
     name: str
     """The skill (function) name."""
-    arguments: str
+    arguments: Text = ""
     """The arguments as the JSON text the model produced (may be invalid: skills validate it)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Stored and durable-payload form."""
-        return {"id": self.id, "name": self.name, "arguments": self.arguments}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ToolCall:
-        """Inverse of `to_dict`."""
-        return cls(id=str(data["id"]), name=str(data["name"]), arguments=str(data.get("arguments") or ""))
 
     def to_openai(self) -> dict[str, Any]:
         """The chat-completions wire form of the call."""
         return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
 
 
-@dataclass(frozen=True)
+@wire
 class ChatMessage:
-    """One message of a chat, as stored and as sent to the model."""
+    """One message of a chat, as stored and as sent to the model (stored form: empty fields are left out)."""
 
-    role: str
+    role: Role
     """`system`, `user`, `assistant` or `tool`."""
-    content: str
+    content: Text = ""
     """The text; empty for an assistant message that only carries tool calls."""
-    created_at: str = ""
+    created_at: Text = ""
     """When the message was created (ISO-8601 UTC, `format_utc`)."""
-    tool_calls: tuple[ToolCall, ...] = field(default_factory=tuple)
+    tool_calls: tuple[ToolCall, ...] = omit_default(())
     """The calls an assistant message asks for."""
-    tool_call_id: str | None = None
+    tool_call_id: str | None = omit_default()
     """For a tool message: the call it answers."""
-    name: str | None = None
+    name: str | None = omit_default()
     """For a tool message: the skill that produced it."""
-    turn_id: str | None = None
+    turn_id: str | None = omit_default()
     """The orchestration instance id of the turn that wrote the message (none for the system message)."""
-    truncated: bool = False
+    truncated: bool = omit_default(False)
     """An assistant message the model stopped writing at its token limit (`finish_reason: length`)."""
-
-    def __post_init__(self) -> None:
-        if self.role not in ROLES:
-            raise ValueError(f"unknown message role {self.role!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Stored and durable-payload form (compact: empty fields are left out)."""
-        data: dict[str, Any] = {"role": self.role, "content": self.content, "createdAt": self.created_at}
-        if self.tool_calls:
-            data["toolCalls"] = [call.to_dict() for call in self.tool_calls]
-        if self.tool_call_id is not None:
-            data["toolCallId"] = self.tool_call_id
-        if self.name is not None:
-            data["name"] = self.name
-        if self.turn_id is not None:
-            data["turnId"] = self.turn_id
-        if self.truncated:
-            data["truncated"] = True
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChatMessage:
-        """Inverse of `to_dict`."""
-        return cls(
-            role=str(data["role"]),
-            content=str(data.get("content") or ""),
-            created_at=str(data.get("createdAt") or ""),
-            tool_calls=tuple(ToolCall.from_dict(c) for c in data.get("toolCalls") or ()),
-            tool_call_id=data.get("toolCallId"),
-            name=data.get("name"),
-            turn_id=data.get("turnId"),
-            truncated=bool(data.get("truncated")),
-        )
 
     def to_openai(self) -> dict[str, Any]:
         """The chat-completions wire form of the message."""
@@ -221,6 +195,24 @@ class StoredMessages(Sequence[ChatMessage]):
 
     def __repr__(self) -> str:
         return f"StoredMessages({list(self)!r})"
+
+
+def _stored(value: Any) -> StoredMessages:
+    """A `StoredMessages` from what a payload holds: itself, stored dicts, or messages."""
+    if isinstance(value, StoredMessages):
+        return value
+    items = tuple(value or ())
+    if all(isinstance(item, dict) for item in items):
+        return StoredMessages(items)
+    return StoredMessages(m if isinstance(m, dict) else m.to_dict() for m in items)
+
+
+Messages = Annotated[
+    StoredMessages,
+    BeforeValidator(_stored),
+    PlainSerializer(lambda messages: messages.to_dicts(), return_type=list[dict[str, Any]]),
+]
+"""A payload field of messages kept in stored form (read without parsing them; written as they were)."""
 
 
 def message_dicts(messages: Iterable[ChatMessage]) -> list[dict[str, Any]]:

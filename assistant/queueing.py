@@ -10,11 +10,14 @@ These functions are pure; `entities/chat.py` applies them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 from assistant.messages import ChatMessage
 from assistant.state import RECENT_TURN_IDS, ChatState
+from assistant.wire import Count, wire
 
 __all__ = ["CANCELLED", "DONE", "QUEUED", "RUNNING", "TurnSlot", "cancel_turn", "enqueue_turn", "poll_turn"]
 
@@ -24,47 +27,23 @@ DONE = "done"
 CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True)
+@wire
 class TurnSlot:
     """Where a turn stands in its chat's queue (the `enqueue_turn`/`poll_turn` operations' result)."""
 
     state: str
     """`running` (its turn now: `chat` holds the chat), `queued`, `done` (already appended) or `cancelled` (the chat was
     reset or deleted)."""
-    position: int = 0
+    position: Count = 0
     """Turns ahead of it (0 when running)."""
     chat: ChatState | None = None
     """The chat as the turn starts from (only when `running`)."""
-    messages: tuple[ChatMessage, ...] = ()
+    messages: Annotated[tuple[ChatMessage, ...], BeforeValidator(lambda value: value or ())] = ()
     """The turn's stored messages (only when `done`)."""
     head: str | None = None
     """The turn running now (only when `queued`): a queued turn checks it is alive when it runs long."""
     by_user: bool = False
     """`cancelled` by a person (not by a reset or delete of the chat)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Durable-payload form."""
-        return {
-            "state": self.state,
-            "position": self.position,
-            "chat": self.chat.to_dict() if self.chat is not None else None,
-            "messages": [m.to_dict() for m in self.messages],
-            "head": self.head,
-            "byUser": self.by_user,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TurnSlot:
-        """Inverse of `to_dict`."""
-        chat = data.get("chat")
-        return cls(
-            state=str(data["state"]),
-            position=int(data.get("position", 0)),
-            chat=ChatState.from_dict(chat) if chat else None,
-            messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
-            head=data.get("head"),
-            by_user=bool(data.get("byUser")),
-        )
 
 
 def poll_turn(state: ChatState | None, turn_id: str) -> TurnSlot:

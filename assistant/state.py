@@ -8,13 +8,16 @@ without any host.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 
 from assistant.approvals import PendingApproval
-from assistant.memory import Summary, summary_note
-from assistant.messages import ChatMessage, StoredMessages, format_utc, message_dicts, parse_utc
+from assistant.memory import Summary, SummaryField, summary_note
+from assistant.messages import ChatMessage, Messages, StoredMessages, Text, format_utc, parse_utc
+from assistant.wire import Count, from_dict, omit_default, wire
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
@@ -39,13 +42,13 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 
-@dataclass(frozen=True)
+@wire
 class Usage:
     """Token usage reported by the model (summed over a turn's rounds)."""
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
+    prompt_tokens: Count = 0
+    completion_tokens: Count = 0
+    total_tokens: Count = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -54,170 +57,95 @@ class Usage:
             self.total_tokens + other.total_tokens,
         )
 
-    def to_dict(self) -> dict[str, int]:
-        """Durable-payload form."""
-        return {
-            "promptTokens": self.prompt_tokens,
-            "completionTokens": self.completion_tokens,
-            "totalTokens": self.total_tokens,
-        }
-
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Usage:
-        """Inverse of `to_dict` (missing means zero)."""
-        data = data or {}
-        return cls(
-            int(data.get("promptTokens", 0)), int(data.get("completionTokens", 0)), int(data.get("totalTokens", 0))
-        )
+        """Read from its JSON (missing means zero)."""
+        return from_dict(cls, data) if data else cls()
 
 
-@dataclass(frozen=True)
+UsageField = Annotated[Usage, BeforeValidator(lambda value: value or Usage())]
+"""Stored usage, `null` read as none."""
+Ids = Annotated[tuple[str, ...], BeforeValidator(lambda value: value or ())]
+"""Turn ids, `null` read as none."""
+
+
+@wire
 class TurnRecord:
     """What a finished turn appends to its chat: the user's message and everything that answered it."""
 
     turn_id: str
     """The turn's orchestration instance id; appending the same turn twice is a no-op."""
-    messages: tuple[ChatMessage, ...]
-    usage: Usage = Usage()
-    incomplete: bool = False
+    messages: Messages
+    usage: UsageField = Field(default_factory=Usage)
+    incomplete: bool = omit_default(False)
     """The turn failed after some of its tool calls ran: what ran is recorded, and running the turn again
     (the same `Idempotency-Key`) goes on from it."""
-    generation: str = ""
+    generation: str = omit_default("")
     """The chat's generation the turn started from: appended only to that generation of the chat."""
-    request_hash: str = ""
+    request_hash: str = omit_default("")
     """The start of the turn's request hash, kept with a keyed turn's id (see `ChatState.turn_hashes`)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """Durable-payload form (the `append_turn` operation's input)."""
-        data: dict[str, Any] = {
-            "turnId": self.turn_id,
-            "messages": message_dicts(self.messages),
-            "usage": self.usage.to_dict(),
-        }
-        if self.incomplete:
-            data["incomplete"] = True
-        if self.generation:
-            data["generation"] = self.generation
-        if self.request_hash:
-            data["requestHash"] = self.request_hash
-        return data
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TurnRecord:
-        """Inverse of `to_dict`."""
-        return cls(
-            turn_id=str(data["turnId"]),
-            messages=tuple(ChatMessage.from_dict(m) for m in data.get("messages") or ()),
-            usage=Usage.from_dict(data.get("usage")),
-            incomplete=bool(data.get("incomplete")),
-            generation=str(data.get("generation") or ""),
-            request_hash=str(data.get("requestHash") or ""),
-        )
+def _summary_or_null(summary: Summary) -> dict[str, Any] | None:
+    return summary.to_dict() if summary.through else None
 
 
-@dataclass(frozen=True)
+@wire
 class ChatState:
     """The `chat` entity's state."""
 
     chat_id: str
-    instructions: str
+    instructions: Text
     created_at: str
     last_updated_at: str
-    messages: StoredMessages = field(default_factory=StoredMessages)
+    messages: Messages = Field(default_factory=StoredMessages)
     """The working window, oldest first: the system message (sequence number 0), then the messages after
     the archived ones (sequence numbers `archived_count + 1` on). Kept in stored form (any sequence of
     messages given is converted), since most operations only pass it on."""
-    archived_count: int = 0
+    archived_count: Count = 0
     """Messages moved to the archive (Table storage): sequence numbers 1 to `archived_count`."""
-    total_tokens: int = 0
+    total_tokens: Count = 0
     """Cumulative token usage of every turn."""
-    turn_ids: tuple[str, ...] = field(default_factory=tuple)
+    turn_ids: Ids = ()
     """The last `RECENT_TURN_IDS` turns appended (their orchestration instance ids), oldest first."""
-    failed_turn_ids: tuple[str, ...] = field(default_factory=tuple)
-    """The last `RECENT_TURN_IDS` turns that failed (nothing appended), so deleting the chat purges their histories
-    too."""
-    queue: tuple[str, ...] = field(default_factory=tuple)
+    failed_turn_ids: Ids = ()
+    """The last `RECENT_TURN_IDS` turns that failed (nothing appended): deleting the chat purges their histories too."""
+    queue: Ids = ()
     """Accepted turns not yet finished, in arrival order; the first is the one running."""
-    ttl_seconds: int | None = None
-    """Delete the chat once it has been idle (no turn appended) this long (`ttlSeconds` on PUT); None: never."""
-    skills: tuple[str, ...] | None = None
-    """The skills offered to the model (`skills` on PUT/PATCH); None: every registered skill."""
-    approval_timeout_seconds: int = 86400
-    """How long a call waits for a person before it counts as denied (`approvalTimeoutSeconds`)."""
-    pending_approval: PendingApproval | None = None
-    """The running turn's calls waiting for a person (None: nothing waits)."""
-    cancelled_turns: tuple[str, ...] = field(default_factory=tuple)
-    """Turns cancelled by a person (the last `RECENT_TURN_IDS`): they stop at their next step and write nothing."""
     incomplete_turn: str | None = None
     """A turn that failed after tools ran, recorded as far as it got, while its messages are the newest:
     running it again resumes it (see `TurnRecord.incomplete`)."""
-    summary: Summary = Summary()
-    """The running summary of the messages that left the prompt (see `assistant.memory`)."""
-    turn_hashes: dict[str, str] = field(default_factory=dict)
-    """For the keyed turns among `turn_ids`: the start of their request's hash (`TurnInput.request_hash`). A turn
-    id that comes back with another request is a key reused after its turn's history was purged: a new turn."""
-    generation: str = ""
-    """This creation of the chat (a UUID; a reset or a delete and re-create makes a new one). A running turn's
-    skills and its append carry the generation it started with: late writes of an older one are refused or undone,
-    so a reset chat never keeps what a turn of the old one did ("": a chat created before generations existed)."""
+    ttl_seconds: Annotated[int | None, BeforeValidator(lambda value: value or None)] = None
+    """Delete the chat once it has been idle (no turn appended) this long (`ttlSeconds` on PUT); None: never."""
+    skills: tuple[str, ...] | None = None
+    """The skills offered to the model (`skills` on PUT/PATCH); None: every registered skill."""
+    approval_timeout_seconds: Annotated[int, BeforeValidator(lambda value: value or 86400)] = 86400
+    """How long a call waits for a person before it counts as denied (`approvalTimeoutSeconds`)."""
+    pending_approval: PendingApproval | None = None
+    """The running turn's calls waiting for a person (None: nothing waits)."""
+    cancelled_turns: Ids = ()
+    """Turns cancelled by a person (the last `RECENT_TURN_IDS`): they stop at their next step and write nothing."""
+    summary: Annotated[SummaryField, PlainSerializer(_summary_or_null)] = Field(default_factory=Summary)
+    """The running summary of the messages that left the prompt (see `assistant.memory`); stored as `null` until
+    there is one."""
     fold_lease: tuple[str, int] | None = None
     """The turn writing a fold of the summary now, and the chat's message count when it was planned: no other fold
     is planned meanwhile (it would fold the same messages), unless `FOLD_LEASE_MESSAGES` messages came since."""
+    generation: str = omit_default("")
+    """This creation of the chat (a UUID; a reset or a delete and re-create makes a new one). A running turn's
+    skills and its append carry the generation it started with: late writes of an older one are refused or undone,
+    so a reset chat never keeps what a turn of the old one did ("": a chat created before generations existed)."""
+    turn_hashes: dict[str, str] = omit_default(factory=dict)
+    """For the keyed turns among `turn_ids`: the start of their request's hash (`TurnInput.request_hash`). A turn
+    id that comes back with another request is a key reused after its turn's history was purged: a new turn."""
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.messages, StoredMessages):
-            object.__setattr__(self, "messages", StoredMessages.of(self.messages))
-
-    def to_dict(self) -> dict[str, Any]:
-        """Stored form."""
-        return {
-            "chatId": self.chat_id,
-            "instructions": self.instructions,
-            "createdAt": self.created_at,
-            "lastUpdatedAt": self.last_updated_at,
-            "messages": self.messages.to_dicts(),
-            "archivedCount": self.archived_count,
-            "totalTokens": self.total_tokens,
-            "turnIds": list(self.turn_ids),
-            "failedTurnIds": list(self.failed_turn_ids),
-            "queue": list(self.queue),
-            "incompleteTurn": self.incomplete_turn,
-            "ttlSeconds": self.ttl_seconds,
-            "skills": list(self.skills) if self.skills is not None else None,
-            "approvalTimeoutSeconds": self.approval_timeout_seconds,
-            "pendingApproval": self.pending_approval.to_dict() if self.pending_approval else None,
-            "cancelledTurns": list(self.cancelled_turns),
-            "summary": self.summary.to_dict() if self.summary.through else None,
-            "foldLease": list(self.fold_lease) if self.fold_lease else None,
-            **({"generation": self.generation} if self.generation else {}),
-            **({"turnHashes": dict(self.turn_hashes)} if self.turn_hashes else {}),
-        }
-
+    @model_validator(mode="before")
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChatState:
-        """Inverse of `to_dict`."""
-        return cls(
-            chat_id=str(data["chatId"]),
-            instructions=str(data.get("instructions") or ""),
-            created_at=str(data["createdAt"]),
-            last_updated_at=str(data.get("lastUpdatedAt") or data["createdAt"]),
-            messages=StoredMessages(data.get("messages") or ()),
-            archived_count=int(data.get("archivedCount", 0)),
-            total_tokens=int(data.get("totalTokens", 0)),
-            turn_ids=tuple(str(t) for t in data.get("turnIds") or ()),
-            failed_turn_ids=tuple(str(t) for t in data.get("failedTurnIds") or ()),
-            queue=tuple(str(t) for t in data.get("queue") or ()),
-            incomplete_turn=data.get("incompleteTurn"),
-            ttl_seconds=int(data["ttlSeconds"]) if data.get("ttlSeconds") else None,
-            skills=tuple(str(n) for n in data["skills"]) if data.get("skills") is not None else None,
-            approval_timeout_seconds=int(data.get("approvalTimeoutSeconds") or 86400),
-            pending_approval=PendingApproval.from_dict(data.get("pendingApproval")),
-            cancelled_turns=tuple(str(t) for t in data.get("cancelledTurns") or ()),
-            summary=Summary.from_dict(data.get("summary")),
-            fold_lease=(str(data["foldLease"][0]), int(data["foldLease"][1])) if data.get("foldLease") else None,
-            generation=str(data.get("generation") or ""),
-            turn_hashes={str(k): str(v) for k, v in (data.get("turnHashes") or {}).items()},
-        )
+    def _last_updated(cls, data: Any) -> Any:
+        """A chat stored without `lastUpdatedAt` was last updated when it was created."""
+        if isinstance(data, dict) and not data.get("lastUpdatedAt") and not data.get("last_updated_at"):
+            return {**data, "lastUpdatedAt": data.get("createdAt") or data.get("created_at")}
+        return data
 
     @property
     def covered(self) -> int:

@@ -11,17 +11,17 @@ chat's `created_at`) keeps a batch planned before a reset from touching the fres
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from assistant.memory import FoldPlan, Summary
-from assistant.messages import ChatMessage, message_dicts
+from assistant.messages import ChatMessage
 from assistant.state import ChatState
+from assistant.wire import omit_default, wire
 
 __all__ = ["ArchiveBatch", "apply_archived", "apply_fold", "plan_archive", "plan_fold", "summarized_part"]
 
 
-@dataclass(frozen=True)
+@wire
 class ArchiveBatch:
     """Messages of one chat to write to the archive (the `archive_messages` activity's input)."""
 
@@ -31,34 +31,13 @@ class ArchiveBatch:
     from_seq: int
     """Sequence number of the first message."""
     messages: tuple[ChatMessage, ...]
-    fence: str = ""
+    fence: str = omit_default("")
     """The chat's `ChatState.generation` when planned: rows written after the chat was reset are undone."""
 
     @property
     def upto_seq(self) -> int:
         """Sequence number of the last message."""
         return self.from_seq + len(self.messages) - 1
-
-    def to_dict(self) -> dict[str, Any]:
-        """Durable-payload form."""
-        return {
-            "chatId": self.chat_id,
-            "generation": self.generation,
-            "fromSeq": self.from_seq,
-            "messages": message_dicts(self.messages),
-            **({"fence": self.fence} if self.fence else {}),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ArchiveBatch:
-        """Inverse of `to_dict`."""
-        return cls(
-            chat_id=str(data["chatId"]),
-            generation=str(data["generation"]),
-            from_seq=int(data["fromSeq"]),
-            messages=tuple(ChatMessage.from_dict(m) for m in data["messages"]),
-            fence=str(data.get("fence") or ""),
-        )
 
 
 def plan_archive(state: ChatState, working_messages: int, summarized_only: bool = False) -> ArchiveBatch | None:

@@ -11,13 +11,14 @@ then the skills' data and the archive of the chat, and returns the turn instance
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import azure.durable_functions as df
+from pydantic import BeforeValidator
 
 from activities.archive import FORGET_ARCHIVE_ACTIVITY
 from assistant.messages import format_utc
+from assistant.wire import omit_default, wire
 from entities.chat import chat_entity_id
 from orchestrators.retry import ACTIVITY_RETRY
 from skills.blueprint import FORGET_CHAT_ACTIVITY
@@ -29,7 +30,7 @@ CHAT_ADMIN = "chat_admin"
 bp = df.Blueprint()
 
 
-@dataclass(frozen=True)
+@wire
 class ChatAdminInput:
     """Input of `chat_admin`."""
 
@@ -37,35 +38,11 @@ class ChatAdminInput:
     action: str
     """`create`, `delete`, `patch`, `decide` or `cancel`."""
     instructions: str | None = None
-    ttl_seconds: int | None = None
+    ttl_seconds: Annotated[int | None, BeforeValidator(lambda value: value or None)] = None
     """`create`: delete the chat after this long idle (None: never)."""
-    options: dict[str, Any] | None = None
+    options: Annotated[dict[str, Any] | None, BeforeValidator(lambda value: value or None)] = omit_default()
     """The rest of the action's input: `create` (`skills`, `approvalTimeoutSeconds`), `patch` (the fields to change),
     `decide` (`turnId`, `decisions`), `cancel` (`turnId`, `known`)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Durable-payload form (plain JSON)."""
-        data = {
-            "chatId": self.chat_id,
-            "action": self.action,
-            "instructions": self.instructions,
-            "ttlSeconds": self.ttl_seconds,
-        }
-        if self.options:
-            data["options"] = self.options
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChatAdminInput:
-        """Inverse of `to_dict`, at the receiving edge."""
-        ttl = data.get("ttlSeconds")
-        return cls(
-            chat_id=str(data["chatId"]),
-            action=str(data["action"]),
-            instructions=data.get("instructions"),
-            ttl_seconds=int(ttl) if ttl else None,
-            options=data.get("options") or None,
-        )
 
 
 def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:

@@ -88,15 +88,16 @@ def test_view_filters_strictly_after_timestamp_and_reports_missing_chat() -> Non
 
 
 def test_chat_state_passes_its_window_on_in_stored_form() -> None:
-    """from_dict/to_dict keep the stored message dicts (nothing re-encoded), and messages given as a tuple are
-    stored."""
+    """from_dict/to_dict pass the stored message dicts on without parsing a single message, and messages given as a
+    tuple are stored."""
     chat = append_turn(
         new_chat("c", None, T0), TurnRecord(turn_id="t1", messages=(ChatMessage(role="user", content="hi"),))
     )
     stored = chat.to_dict()
     again = ChatState.from_dict(stored)
     assert isinstance(chat.messages, StoredMessages) and isinstance(again.messages, StoredMessages)
-    assert all(a is b for a, b in zip(again.to_dict()["messages"], stored["messages"]))
+    assert again.to_dict()["messages"] == stored["messages"]
+    assert again.messages._parsed == {}  # read and written again: no message was parsed
     assert again == chat and again.messages[-1].content == "hi"
 
 
