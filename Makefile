@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off
 
-.PHONY: run test lint bench setup setup-run clean
+.PHONY: run test lint openapi bench setup setup-run clean
 
 setup-run: $(VENV)/.host-installed node_modules/.installed local.settings.json
 setup: setup-run $(VENV)/.installed $(CHROMIUM)
@@ -46,6 +46,10 @@ local.settings.json:
 
 run: setup-run
 	$(PY) -m devhost start --azurite --host $(HOST) --port $(PORT)
+
+# The OpenAPI document is generated from the routes and their declarations (api/spec.py).
+openapi: setup-run
+	$(PY) -m api.openapi_document openapi.json
 
 lint: setup
 	$(PY) -m ruff check .

@@ -14,6 +14,9 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 from api.errors import HttpError, json_errors
 from api.http import read_request, text_response
 from api.inputs import encodable, is_blank, json_body, required_text
+from api.models import AskBody, Error
+from api.spec import ERROR, Reply, operation, path_param
+from api.turns import RETRY_AFTER_SECONDS
 from assistant.providers import ModelUnavailable, chat_model
 
 __all__ = ["WHOIS_MAX_TOKENS", "bp"]
@@ -27,14 +30,38 @@ async def _complete(prompt: str, max_tokens: int | None) -> str:
     try:
         answer = await asyncio.to_thread(chat_model().complete, [{"role": "user", "content": prompt}], None, max_tokens)
     except ModelUnavailable as error:
-        status = 503 if error.status in (429, 503) else 502
-        raise HttpError(status, f"{error}; try again later") from error
+        if error.status in (429, 503):
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            raise HttpError(503, f"{error}; try again later", headers=headers) from error
+        raise HttpError(502, f"{error}; try again later") from error
     return answer.content
+
+
+_UNAVAILABLE = Reply(
+    "The model is throttled or unavailable; try again after `Retry-After`.",
+    json=Error,
+    headers={"Retry-After": "Seconds to wait."},
+)
+path_param(
+    "name",
+    "Whom to ask about (1-200 characters, not blank).",
+    {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+)
 
 
 @bp.function_name(name="ask")
 @bp.route(route="ask", methods=["POST"])
 @json_errors
+@operation(
+    "POST",
+    "/ask",
+    operation_id="ask",
+    tags=("Completions",),
+    summary="One completion for a prompt.",
+    body=AskBody,
+    body_required=True,
+    replies={200: Reply("The model's answer.", text=True), 400: ERROR, 413: ERROR, 502: ERROR, 503: _UNAVAILABLE},
+)
 async def ask(req: Request) -> Response:
     """200 text/plain: the model's answer to `{"prompt": "..."}`."""
     view = await read_request(req)
@@ -45,6 +72,14 @@ async def ask(req: Request) -> Response:
 @bp.function_name(name="whois")
 @bp.route(route="whois/{name}", methods=["GET"])
 @json_errors
+@operation(
+    "GET",
+    "/whois/{name}",
+    operation_id="whois",
+    tags=("Completions",),
+    summary='Ask the model "Who is {name}?" (at most 100 tokens).',
+    replies={200: Reply("The model's answer.", text=True), 400: ERROR, 502: ERROR, 503: _UNAVAILABLE},
+)
 async def whois(req: Request) -> Response:
     """200 text/plain: the model's answer to "Who is {name}?" in at most 100 tokens."""
     name = str(req.path_params.get("name") or "")

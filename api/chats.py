@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TypeVar
 
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
@@ -21,10 +23,13 @@ from api.errors import HttpError, json_errors, json_response
 from api.events import approvals_url, events_url
 from api.http import RequestView, empty_response, read_request
 from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text, whole_seconds
-from api.turns import post_message
+from api.models import AssistantState, ChatView, CreateChat, PatchChat, PostMessage
+from api.spec import ERROR, Param, Reply, operation, path_param
+from api.turns import MESSAGE_PARAMS, TURN_REPLIES, post_message
 from api.waiting import wait_for_instance
 from assistant.ids import admin_instance_id, expiry_instance_id
 from assistant.state import ChatState, view_chat
+from assistant.views import RequiresAction, TurnRef
 from entities.chat import chat_entity_id
 from orchestrators.chat_admin import CHAT_ADMIN, ChatAdminInput
 from orchestrators.chat_expiry import CHAT_EXPIRY, TTL_CHANGED_EVENT
@@ -39,6 +44,7 @@ log = logging.getLogger(__name__)
 ADMIN_TIMEOUT_SECONDS = 30.0
 
 bp = df.Blueprint()
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 async def _stored_chat(client: df.DurableOrchestrationClient, chat_id: str) -> dict[str, Any] | None:
@@ -186,19 +192,21 @@ async def get_chat(
         if chat and chat.archived_count
         else ()
     )
-    body = view_chat(chat_id, chat, after, archived).to_api()
+    view = view_chat(chat_id, chat, after, archived)
     if chat is not None:
-        body["turns"] = [
-            {
-                "turnId": turn_id,
-                "state": "running" if index == 0 else "queued",
-                "eventsUrl": events_url(req, chat_id, turn_id),
-            }
-            for index, turn_id in enumerate(chat.queue)
-        ]
-        body["skills"] = list(chat.skills) if chat.skills is not None else sorted(registry.names())
         pending = chat.pending_approval
-        body["requiresAction"] = pending.to_api(approvals_url(req, chat_id, pending.turn_id)) if pending else None
+        view = replace(
+            view,
+            turns=tuple(
+                TurnRef(turn_id, "running" if index == 0 else "queued", events_url(req, chat_id, turn_id))
+                for index, turn_id in enumerate(chat.queue)
+            ),
+            skills=chat.skills if chat.skills is not None else tuple(sorted(registry.names())),
+            requires_action=RequiresAction.of(pending, approvals_url(req, chat_id, pending.turn_id))
+            if pending
+            else None,
+        )
+    body = view.to_dict()
     if id_field == "assistantId":
         body["recentMessages"] = extension_messages(body["recentMessages"])
     return json_response(body)
@@ -232,10 +240,102 @@ async def handle_chat(req: RequestView, client: df.DurableOrchestrationClient, c
     raise HttpError(405, f"method {req.method} is not allowed")
 
 
+CHAT_ID_PATTERN = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.~:-]{0,127}$"}
+path_param(
+    "chatId",
+    "The chat id: 1-128 letters, digits, '_', '-', '.', '~' or ':', starting with a letter or digit.",
+    CHAT_ID_PATTERN,
+)
+path_param("assistantId", "The chat id (the Functions OpenAI extension's name for it).", CHAT_ID_PATTERN)
+
+
+def _chat_operations(path: str, suffix: str, view: type, id_field: str) -> Callable[[F], F]:
+    """The five methods of a chat route, declared (`/chats/{chatId}`, or the extension's `/assistants/...`)."""
+    timestamp = Param(
+        "timestampUTC",
+        "query",
+        "Only messages created strictly after this moment (RFC 3339 / ISO-8601; without an offset it is UTC).",
+        {"type": "string", "format": "date-time"},
+    )
+    declarations = [
+        operation(
+            "PUT",
+            path,
+            operation_id=f"create{suffix}",
+            tags=("Chat",),
+            body=CreateChat,
+            summary="Create a chat, or reset an existing one to a fresh chat: its messages, turns and its skills' "
+            "data (its todos) go, as with DELETE. PATCH changes a chat and keeps everything.",
+            replies={
+                202: Reply(
+                    "Created or reset; a GET or POST sent after this answer sees the new chat.",
+                    json={"type": "object", "required": [id_field], "properties": {id_field: {"type": "string"}}},
+                ),
+                400: ERROR,
+                413: ERROR,
+                500: ERROR,
+                504: ERROR,
+            },
+        ),
+        operation(
+            "POST",
+            path,
+            operation_id=f"post{suffix}Message",
+            tags=("Chat",),
+            body=PostMessage,
+            summary="Send a message: runs one turn and waits a bounded time for the reply.",
+            params=MESSAGE_PARAMS,
+            replies=TURN_REPLIES,
+        ),
+        operation(
+            "GET",
+            path,
+            operation_id=f"get{suffix}",
+            tags=("Chat",),
+            params=(timestamp,),
+            summary="Read the chat and its messages.",
+            replies={200: Reply("The chat (exists false when unknown).", json=view), 400: ERROR, 500: ERROR},
+        ),
+        operation(
+            "DELETE",
+            path,
+            operation_id=f"delete{suffix}",
+            tags=("Chat",),
+            summary="Delete the chat's state, its todos and its turns' orchestration histories.",
+            replies={204: Reply("Deleted (or did not exist)."), 400: ERROR, 500: ERROR, 504: ERROR},
+        ),
+        operation(
+            "PATCH",
+            path,
+            operation_id=f"patch{suffix}",
+            tags=("Chat",),
+            body=PatchChat,
+            body_required=True,
+            summary="Change instructions, skills or the approval timeout from the next turn on; the history stays.",
+            replies={
+                200: Reply("The chat as GET shows it.", json=view),
+                400: ERROR,
+                404: ERROR,
+                413: ERROR,
+                500: ERROR,
+                504: ERROR,
+            },
+        ),
+    ]
+
+    def declare(handler: F) -> F:
+        for declaration in declarations:
+            declaration(handler)
+        return handler
+
+    return declare
+
+
 @bp.function_name(name="chats")
 @bp.route(route="chats/{chatId}", methods=["GET", "PUT", "POST", "DELETE", "PATCH"])
 @bp.durable_client_input(client_name="client")
 @json_errors
+@_chat_operations("/chats/{chatId}", "Chat", ChatView, "chatId")
 async def chats(req: Request, client: df.DurableOrchestrationClient) -> Response:
     """`/api/chats/{chatId}`."""
     view = await read_request(req)
@@ -246,6 +346,7 @@ async def chats(req: Request, client: df.DurableOrchestrationClient) -> Response
 @bp.route(route="assistants/{assistantId}", methods=["GET", "PUT", "POST", "DELETE", "PATCH"])
 @bp.durable_client_input(client_name="client")
 @json_errors
+@_chat_operations("/assistants/{assistantId}", "Assistant", AssistantState, "assistantId")
 async def assistants(req: Request, client: df.DurableOrchestrationClient) -> Response:
     """`/api/assistants/{assistantId}` (the extension samples' route)."""
     view = await read_request(req)

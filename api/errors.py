@@ -17,10 +17,12 @@ P = ParamSpec("P")
 class HttpError(Exception):
     """A client-facing error: `status` with a JSON body `{"error": message, ...details}`."""
 
-    def __init__(self, status: int, message: str, **details: Any) -> None:
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None, **details: Any) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
+        """Headers of the answer (`Retry-After` on a 429 or 503)."""
         self.details = details
 
 
@@ -51,6 +53,6 @@ def json_errors(
         try:
             return await handler(*args, **kwargs)
         except HttpError as error:
-            return json_response({"error": error.message, **error.details}, status=error.status)
+            return json_response({"error": error.message, **error.details}, status=error.status, headers=error.headers)
 
     return wrapper

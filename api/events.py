@@ -27,6 +27,8 @@ from api.errors import HttpError, json_errors, json_response
 from api.http import RequestView, empty_response, read_request
 from api.inputs import parse_chat_id, seconds_param, whole_number
 from api.lookup import chat_turn
+from api.models import TurnEventBody
+from api.spec import ERROR, Param, Reply, operation, path_param
 from api.waiting import early_output, replied
 from assistant.events import (
     MESSAGE_COMPLETED,
@@ -45,6 +47,7 @@ from storage.event_log import append_events, log_end, read_events, signals, tail
 __all__ = ["approvals_url", "bp", "events_url", "follow", "in_order", "sse_response", "wants_sse"]
 
 bp = df.Blueprint()
+path_param("turnId", "The turn's id (`instanceId` of its POST's answer).", {"type": "string", "maxLength": 200})
 
 FIRST_POLL = 0.005
 MAX_POLL = 0.025
@@ -248,6 +251,49 @@ def _wait(view: RequestView) -> float:
 @bp.route(route="chats/{chatId}/turns/{turnId}/events", methods=["GET"])
 @bp.durable_client_input(client_name="client")
 @json_errors
+@operation(
+    "GET",
+    "/chats/{chatId}/turns/{turnId}/events",
+    operation_id="getTurnEvents",
+    tags=("Chat",),
+    summary="A turn's events: live over SSE (resumable), or a JSON long poll.",
+    params=(
+        Param(
+            "Last-Event-ID",
+            "header",
+            "Resume after this sequence number.",
+            {"type": "string", "pattern": "^[0-9]{1,18}$"},
+        ),
+        Param(
+            "after",
+            "query",
+            "Resume after this sequence number (when Last-Event-ID is not sent).",
+            {"type": "integer", "minimum": 0, "maximum": 999999999999999999},
+        ),
+        Param(
+            "waitSeconds",
+            "query",
+            "JSON only: wait up to this long for at least one event (default 25, at most 60).",
+            {"type": "number", "minimum": 0, "maximum": 60},
+        ),
+    ),
+    replies={
+        200: Reply(
+            "SSE by default: every event after the given one, live, to the turn's last (turn.completed, "
+            "turn.failed or turn.cancelled); a comment line every 15 s while idle. With `Accept: "
+            "application/json`: the events after the given one as an array (waiting for at least one).",
+            json=list[TurnEventBody],
+            sse="The turn's events, each `id:`, `event:`, `data:`.",
+        ),
+        204: Reply(
+            "The turn is over and the client has all of its events (`Last-Event-ID` / `after` is its "
+            "terminal event's): nothing more will come; EventSource stops reconnecting on a 204."
+        ),
+        400: ERROR,
+        404: ERROR,
+        500: ERROR,
+    },
+)
 async def turn_events(req: Request, client: df.DurableOrchestrationClient) -> Response:
     """The turn's events: SSE by default (resume with `Last-Event-ID` or `?after=`), a JSON array with
     `Accept: application/json` (long poll: waits up to `?waitSeconds=` for at least one new event)."""

@@ -21,6 +21,8 @@ from api.events import events_url
 from api.http import read_request
 from api.inputs import json_body, parse_chat_id
 from api.lookup import chat_turn
+from api.models import CancelAccepted, Decisions, DecisionsAccepted
+from api.spec import ERROR, Reply, operation
 from api.waiting import FINISHED
 from assistant.approvals import DecisionError, parse_decisions
 from orchestrators.chat_admin import ChatAdminInput
@@ -51,6 +53,25 @@ async def _raise(client: df.DurableOrchestrationClient, turn_id: str, event: str
 @bp.route(route="chats/{chatId}/turns/{turnId}/approvals", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 @json_errors
+@operation(
+    "POST",
+    "/chats/{chatId}/turns/{turnId}/approvals",
+    operation_id="decideApprovals",
+    tags=("Chat",),
+    summary="Approve or deny the turn's calls waiting for a person (the approved run once; a denied call's "
+    "result tells the model, with the reason).",
+    body=Decisions,
+    body_required=True,
+    replies={
+        202: Reply("Recorded; the turn goes on.", json=DecisionsAccepted),
+        400: ERROR,
+        404: ERROR,
+        409: ERROR,
+        413: ERROR,
+        500: ERROR,
+        504: ERROR,
+    },
+)
 async def turn_approvals(req: Request, client: df.DurableOrchestrationClient) -> Response:
     """202 once the decisions are recorded; 404 unknown turn; 409 not waiting, unknown call or decided otherwise."""
     view = await read_request(req)
@@ -77,6 +98,22 @@ async def turn_approvals(req: Request, client: df.DurableOrchestrationClient) ->
 @bp.route(route="chats/{chatId}/turns/{turnId}/cancel", methods=["POST"])
 @bp.durable_client_input(client_name="client")
 @json_errors
+@operation(
+    "POST",
+    "/chats/{chatId}/turns/{turnId}/cancel",
+    operation_id="cancelTurn",
+    tags=("Chat",),
+    summary="Cancel a queued, running or waiting turn: nothing of it is written; a tool already running "
+    "finishes and its effect stays.",
+    replies={
+        202: Reply("Cancelling (`was`: queued, running or pending).", json=CancelAccepted),
+        400: ERROR,
+        404: ERROR,
+        409: ERROR,
+        500: ERROR,
+        504: ERROR,
+    },
+)
 async def turn_cancel(req: Request, client: df.DurableOrchestrationClient) -> Response:
     """202: a queued turn leaves the queue, a running or waiting one stops at its next step; 409 when finished."""
     view = await read_request(req)

@@ -27,6 +27,8 @@ from api.events import approvals_url, events_url, sse_response, wants_sse
 from api.http import RequestView, check_status_response, text_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
 from api.lookup import stored_input
+from api.models import CheckStatus, Error, TurnReply
+from api.spec import ERROR, Param, Reply
 from api.waiting import FINISHED, InstanceGone, early_output, wait_for_instance
 from assistant import telemetry
 from assistant.failures import TurnFailure
@@ -38,6 +40,8 @@ from storage.event_log import delete_turn_events, forget_stale_turn_events
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
+    "MESSAGE_PARAMS",
+    "TURN_REPLIES",
     "parse_idempotency_key",
     "post_message",
     "request_hash",
@@ -83,6 +87,7 @@ def turn_failure(instance_id: str, output: Any, keyed: bool = False) -> HttpErro
     failure = TurnFailure.decode(output) or TurnFailure("the turn failed", retryable=False, recorded=False)
     reason = failure.reason
     status = 503 if failure.unavailable else 502
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if failure.unavailable else None
     if failure.recorded:
         again = (
             "send the message again with the same Idempotency-Key to finish this turn (those calls do not run again)"
@@ -92,7 +97,14 @@ def turn_failure(instance_id: str, output: Any, keyed: bool = False) -> HttpErro
         advice = f"the tool calls that ran before it failed are recorded in the chat; {again}"
     else:
         advice = "the chat is unchanged, send the message again"
-    return HttpError(status, f"{reason}; {advice}", reason=reason, instanceId=instance_id, recorded=failure.recorded)
+    return HttpError(
+        status,
+        f"{reason}; {advice}",
+        headers=headers,
+        reason=reason,
+        instanceId=instance_id,
+        recorded=failure.recorded,
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -106,6 +118,63 @@ def _requires_action(status: df.DurableOrchestrationStatus) -> bool:
     custom = status.custom_status
     return isinstance(custom, dict) and bool(custom.get("requiresAction"))
 
+
+MESSAGE_PARAMS = (
+    Param(
+        "message",
+        "query",
+        "The message, when not sent in the body (at most CHAT_MAX_MESSAGE_BYTES UTF-8 bytes, "
+        "default 32 KiB; not blank).",
+        {"type": "string", "minLength": 1, "pattern": "\\S"},
+    ),
+    Param(
+        "timeoutSeconds",
+        "query",
+        "How long to wait for the reply (default 30, at most 230).",
+        {"type": "number", "minimum": 0, "maximum": 230},
+    ),
+    Param(
+        IDEMPOTENCY_HEADER,
+        "header",
+        "Makes the POST safe to repeat: a repeat with the same key for this chat "
+        "starts no new turn and answers with that turn's result. The key names one request: the same key with "
+        "another message is a 422. It lives as long as the turn's history (CHAT_TURN_RETENTION_HOURS, 24 h). "
+        "1-255 visible ASCII characters.",
+        {"type": "string", "pattern": "^[\\t ]*[\\x21-\\x7e]{1,255}[\\t ]*$"},
+    ),
+)
+"""The POST's parameters (the message may come from the query instead of the body)."""
+RETRY_AFTER_SECONDS = 10
+"""`Retry-After` of a 503 (the model throttled or unavailable)."""
+TURN_REPLIES = {
+    200: Reply(
+        "The assistant's final reply (text or JSON), or with `Accept: text/event-stream` the turn's live events.",
+        text=True,
+        json=TurnReply,
+        sse="With `Accept: text/event-stream`: the turn's events (see TurnEvent), each as `id: <sequence>`, "
+        "`event: <type>`, `data: <JSON>`, ending with turn.completed, turn.failed or turn.cancelled.",
+    ),
+    202: Reply(
+        "Still running, or waiting for a person (`status: requires_action`): the Durable check-status payload; "
+        "follow statusQueryGetUri for the turn's output.",
+        json=CheckStatus,
+        headers={"Location": "The statusQueryGetUri.", "Retry-After": "Seconds before polling it."},
+    ),
+    400: ERROR,
+    404: ERROR,
+    406: ERROR,
+    409: ERROR,
+    413: ERROR,
+    422: ERROR,
+    500: ERROR,
+    502: ERROR,
+    503: Reply(
+        "The model is throttled or unavailable; try again after `Retry-After`.",
+        json=Error,
+        headers={"Retry-After": "Seconds to wait."},
+    ),
+}
+"""What a POST of a message answers."""
 
 _KEY_REUSED = (
     f"this {IDEMPOTENCY_HEADER} was already used with a different request (another message or chat); "

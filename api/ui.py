@@ -15,6 +15,7 @@ import azure.functions as func
 from azurefunctions.extensions.http.fastapi import RedirectResponse, Request, Response
 
 from api.errors import json_response
+from api.spec import ERROR, Reply, operation, path_param
 
 __all__ = ["WEB_ROOT", "bp"]
 
@@ -61,8 +62,25 @@ def _serve(name: str) -> Response:
     return Response(content=body, media_type=_TYPES[Path(name).suffix], headers=headers)
 
 
+_FILES = {media: {"type": "string"} for media in sorted(set(_TYPES.values()))}
+path_param(
+    "path",
+    "A file of the page (`index.html`, `app.js`, `style.css`, ...).",
+    {"type": "string", "maxLength": MAX_NAME_BYTES},
+)
+
+
 @bp.function_name(name="ui")
 @bp.route(route="ui/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@operation(
+    "GET",
+    "/ui/{path}",
+    operation_id="pageFile",
+    tags=("Page",),
+    anonymous=True,
+    summary="A file of the chat page (its HTML, script and stylesheet), with a Content-Security-Policy.",
+    replies={200: Reply("The file.", media=_FILES), 404: ERROR},
+)
 async def ui(req: Request) -> Response:
     """A file of the page."""
     return _serve(str(req.path_params.get("path") or "").strip("/") or "index.html")
@@ -70,6 +88,18 @@ async def ui(req: Request) -> Response:
 
 @bp.function_name(name="ui_root")
 @bp.route(route="ui", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@operation(
+    "GET",
+    "/ui",
+    operation_id="page",
+    tags=("Page",),
+    anonymous=True,
+    summary="The chat page: `/api/ui/` answers it; `/api/ui` redirects there (the page's links are relative).",
+    replies={
+        200: Reply("The page.", media={"text/html; charset=utf-8": {"type": "string"}}),
+        308: Reply("To `/api/ui/`.", headers={"Location": "The page's address."}),
+    },
+)
 async def ui_root(req: Request) -> Response:
     """`/api/ui/`: the page; `/api/ui` (routing ignores the slash, the page's relative links need it): a redirect."""
     if req.url.path.endswith("/"):

@@ -37,16 +37,6 @@ class PendingCall:
     """None while undecided."""
     reason: str | None = None
 
-    def to_api(self) -> dict[str, Any]:
-        """The public form in `requiresAction.toolCalls`."""
-        return {
-            "toolCallId": self.tool_call_id,
-            "name": self.name,
-            "arguments": self.arguments,
-            "requestedAt": self.requested_at,
-            "expiresAt": self.expires_at,
-        }
-
 
 @wire
 class PendingApproval:
@@ -64,14 +54,6 @@ class PendingApproval:
     def from_dict(cls, data: dict[str, Any] | None) -> PendingApproval | None:
         """Read from its JSON (`None` stays `None`: nothing waits)."""
         return from_dict(cls, data) if data else None
-
-    def to_api(self, approvals_url: str) -> dict[str, Any]:
-        """`requiresAction` in GET and in a POST's 202: the calls still undecided."""
-        return {
-            "turnId": self.turn_id,
-            "toolCalls": [c.to_api() for c in self.calls if c.approved is None],
-            "approvalsUrl": approvals_url,
-        }
 
 
 @dataclass(frozen=True)

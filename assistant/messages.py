@@ -106,20 +106,6 @@ class ChatMessage:
                 message["content"] = None
         return message
 
-    def to_api(self) -> dict[str, Any]:
-        """The public form in `GET /api/chats/{chatId}`'s `recentMessages`."""
-        data: dict[str, Any] = {
-            "role": self.role,
-            "content": self.content,
-            "toolCalls": [{"id": c.id, "functionName": c.name, "arguments": c.arguments} for c in self.tool_calls],
-            "createdAt": self.created_at,
-        }
-        if self.tool_call_id is not None:
-            data["toolCallId"] = self.tool_call_id
-        if self.truncated:
-            data["truncated"] = True
-        return data
-
 
 class StoredMessages(Sequence[ChatMessage]):
     """An immutable sequence of messages kept in their stored (`to_dict`) form, each parsed when first read.

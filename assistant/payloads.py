@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, Field, PlainSerializer
 from assistant.events import EventDraft
 from assistant.messages import ChatMessage, Messages, Text, ToolCall
 from assistant.state import Usage, UsageField
+from assistant.views import MessageView
 from assistant.wire import from_dict, omit_default, wire
 
 __all__ = [
@@ -30,9 +31,10 @@ __all__ = [
 Calls = Annotated[tuple[ToolCall, ...], BeforeValidator(lambda value: value or ())]
 """Tool calls, a stored `null` read as none."""
 ApiMessages = Annotated[
-    tuple[ChatMessage, ...], PlainSerializer(lambda messages: [m.to_api() for m in messages], return_type=list)
+    tuple[ChatMessage, ...],
+    PlainSerializer(lambda messages: [MessageView.of(m).to_dict() for m in messages], return_type=list),
 ]
-"""Messages written in the API's form (`ChatMessage.to_api`)."""
+"""Messages written in the API's form (`assistant.views.MessageView`)."""
 
 
 @wire

@@ -8,7 +8,7 @@ without any host.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -17,6 +17,7 @@ from pydantic import BeforeValidator, Field, PlainSerializer, model_validator
 from assistant.approvals import PendingApproval
 from assistant.memory import Summary, SummaryField, summary_note
 from assistant.messages import ChatMessage, Messages, StoredMessages, Text, format_utc, parse_utc
+from assistant.views import ChatView, MessageView
 from assistant.wire import Count, from_dict, omit_default, wire
 
 __all__ = [
@@ -171,47 +172,6 @@ class ChatState:
         return tuple(reversed(tail))
 
 
-@dataclass(frozen=True)
-class ChatView:
-    """The public answer of `GET /api/chats/{chatId}`."""
-
-    id: str
-    exists: bool
-    created_at: str | None = None
-    last_updated_at: str | None = None
-    total_messages: int = 0
-    total_tokens: int = 0
-    recent_messages: tuple[ChatMessage, ...] = ()
-    turn_in_progress: bool = False
-    """Whether a turn is running now."""
-    pending_turns: int = 0
-    """Accepted turns waiting behind the running one."""
-    instructions: str | None = None
-    skills: tuple[str, ...] | None = None
-    approval_timeout_seconds: int | None = None
-    pending_approval: PendingApproval | None = None
-    summary: Summary = Summary()
-
-    def to_api(self) -> dict[str, Any]:
-        """The JSON body (the API adds `requiresAction` with its URL)."""
-        return {
-            "id": self.id,
-            "exists": self.exists,
-            "createdAt": self.created_at,
-            "lastUpdatedAt": self.last_updated_at,
-            "totalMessages": self.total_messages,
-            "totalTokens": self.total_tokens,
-            "recentMessages": [m.to_api() for m in self.recent_messages],
-            "turnInProgress": self.turn_in_progress,
-            "pendingTurns": self.pending_turns,
-            "instructions": self.instructions,
-            "skills": list(self.skills) if self.skills is not None else None,
-            "approvalTimeoutSeconds": self.approval_timeout_seconds,
-            "summary": self.summary.text or None,
-            "summarizedThrough": self.summary.through,
-        }
-
-
 def new_chat(
     chat_id: str,
     instructions: str | None,
@@ -329,7 +289,7 @@ def view_chat(
     if state is None:
         return ChatView(id=chat_id, exists=False)
     everything = tuple(state.messages[:1]) + archived + tuple(state.messages[1:])
-    recent = tuple(m for m in everything if after is None or parse_utc(m.created_at) > after)
+    recent = tuple(MessageView.of(m) for m in everything if after is None or parse_utc(m.created_at) > after)
     return ChatView(
         id=chat_id,
         exists=True,
@@ -343,6 +303,6 @@ def view_chat(
         instructions=state.instructions,
         skills=state.skills,
         approval_timeout_seconds=state.approval_timeout_seconds,
-        pending_approval=state.pending_approval,
-        summary=state.summary,
+        summary=state.summary.text or None,
+        summarized_through=state.summary.through,
     )

@@ -26,8 +26,14 @@ __all__ = ["WIRE_CONFIG", "Count", "adapter", "from_dict", "omit_default", "to_d
 
 T = TypeVar("T")
 
-WIRE_CONFIG = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", arbitrary_types_allowed=True)
-"""camelCase in JSON, either name in Python, unknown fields ignored."""
+WIRE_CONFIG = ConfigDict(
+    alias_generator=to_camel,
+    populate_by_name=True,
+    extra="ignore",
+    arbitrary_types_allowed=True,
+    use_attribute_docstrings=True,
+)
+"""camelCase in JSON, either name in Python, unknown fields ignored; a field's docstring is its description."""
 
 Count = Annotated[int, BeforeValidator(lambda value: value or 0)]
 """A count where a stored `null` reads as 0."""
@@ -67,12 +73,18 @@ def omit_default(default: Any = None, *, factory: Callable[[], Any] | None = Non
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(Field,))
-def wire(cls: type[T]) -> type[T]:
+def wire(cls: type[T] | None = None, *, schema: dict[str, Any] | None = None) -> Any:
     """Decorator: `cls` as a frozen pydantic dataclass with camelCase JSON, `to_dict` and `from_dict` (a class may
-    define its own, e.g. to accept a missing value)."""
-    built = pydantic_dataclass(frozen=True, config=WIRE_CONFIG)(cls)
-    if "to_dict" not in cls.__dict__:
-        built.to_dict = to_dict  # type: ignore[attr-defined]
-    if "from_dict" not in cls.__dict__:
-        built.from_dict = classmethod(from_dict)  # type: ignore[attr-defined]
-    return built
+    define its own, e.g. to accept a missing value); `schema` adds keywords to its JSON Schema (what its fields
+    cannot say, e.g. `minProperties`)."""
+
+    def build(target: type[T]) -> type[T]:
+        config = WIRE_CONFIG if schema is None else ConfigDict(**WIRE_CONFIG, json_schema_extra=schema)
+        built = pydantic_dataclass(frozen=True, config=config)(target)
+        if "to_dict" not in target.__dict__:
+            built.to_dict = to_dict  # type: ignore[attr-defined]
+        if "from_dict" not in target.__dict__:
+            built.from_dict = classmethod(from_dict)  # type: ignore[attr-defined]
+        return built
+
+    return build if cls is None else build(cls)

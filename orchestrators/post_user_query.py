@@ -59,6 +59,7 @@ from assistant.messages import ToolCall, format_utc
 from assistant.payloads import CompletionResult, EventTarget, ToolResult, TurnInput, TurnOutput
 from assistant.queueing import CANCELLED, DONE, QUEUED, RUNNING, TurnSlot
 from assistant.turn import TurnRun
+from assistant.views import PendingCallView, RequiresAction
 from assistant.window import ArchiveBatch
 from entities.chat import chat_entity_id
 from orchestrators.retry import ACTIVITY_RETRY
@@ -386,10 +387,12 @@ def _await_approval(
         tuple(PendingCall(c.id, c.name, c.arguments, format_utc(requested), format_utc(expires)) for c in calls),
     )
     yield context.call_entity(entity, "await_approval", pending.to_dict())
-    context.set_custom_status({**ACCEPTED_STATUS, "requiresAction": pending.to_api("")})
+    context.set_custom_status({**ACCEPTED_STATUS, "requiresAction": RequiresAction.of(pending, "").to_dict()})
     run, target = run.reserve(1)
     yield from _publish(
-        context, target, [EventDraft(APPROVAL_REQUIRED, {"toolCalls": [c.to_api() for c in pending.calls]})]
+        context,
+        target,
+        [EventDraft(APPROVAL_REQUIRED, {"toolCalls": [PendingCallView.of(c).to_dict() for c in pending.calls]})],
     )
     while True:
         timer = context.create_timer(expires)

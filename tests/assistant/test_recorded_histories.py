@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from api.openapi_document import app_functions
 from assistant.payloads import CompletionRequest, CompletionResult, ToolInvocation, ToolResult, TurnInput
 from assistant.state import ChatState
 from devhost.durable.replay import run_orchestrator
@@ -49,9 +50,7 @@ def _cases() -> list[tuple[str, int]]:
 
 @cache
 def _handler(name: str) -> Any:
-    import function_app
-
-    return next(f.get_user_function() for f in function_app.app.get_functions() if f.get_function_name() == name)
+    return next(f.get_user_function() for f in app_functions() if f.get_function_name() == name)
 
 
 def _scheduled(history: list[dict[str, Any]]) -> list[tuple[str, str, str]]:

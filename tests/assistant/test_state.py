@@ -60,16 +60,16 @@ def test_state_round_trips_through_its_dict_form() -> None:
 def test_view_filters_strictly_after_timestamp_and_reports_missing_chat() -> None:
     """`timestampUTC` keeps messages created strictly after it; unknown chats say exists false."""
     chat = append_turn(new_chat("c", None, T0), turn("t1", T0 + timedelta(seconds=1)))
-    everything = view_chat("c", chat).to_api()
+    everything = view_chat("c", chat).to_dict()
     assert [m["role"] for m in everything["recentMessages"]] == ["system", "user", "assistant", "tool", "assistant"]
     assert everything["recentMessages"][2]["toolCalls"] == [
         {"id": "call_1", "functionName": "AddTodo", "arguments": '{"taskDescription": "milk"}'}
     ]
     after_user = parse_utc(chat.messages[1].created_at)
-    later = view_chat("c", chat, after_user).to_api()
+    later = view_chat("c", chat, after_user).to_dict()
     assert [m["role"] for m in later["recentMessages"]] == ["assistant", "tool", "assistant"]
     assert later["totalMessages"] == 5 and later["totalTokens"] == 7
-    assert view_chat("x", None).to_api() == {
+    assert view_chat("x", None).to_dict() == {
         "id": "x",
         "exists": False,
         "createdAt": None,
@@ -84,6 +84,7 @@ def test_view_filters_strictly_after_timestamp_and_reports_missing_chat() -> Non
         "approvalTimeoutSeconds": None,
         "summary": None,
         "summarizedThrough": 0,
+        "requiresAction": None,
     }
 
 
