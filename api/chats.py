@@ -22,7 +22,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 from api.errors import HttpError, json_errors, json_response
 from api.events import approvals_url, events_url
 from api.http import RequestView, empty_response, read_request
-from api.inputs import json_body, parse_chat_id, parse_timestamp, required_text, whole_seconds
+from api.inputs import json_body, parse_chat_id, parse_timestamp
 from api.models import AssistantState, ChatView, CreateChat, PatchChat, PostMessage
 from api.spec import ERROR, Param, Reply, operation, path_param
 from api.turns import MESSAGE_PARAMS, TURN_REPLIES, post_message
@@ -82,14 +82,6 @@ async def _run_admin(client: df.DurableOrchestrationClient, request: ChatAdminIn
     return status.output
 
 
-MAX_TTL_SECONDS = 366 * 24 * 3600
-
-
-def _ttl_seconds(body: dict[str, Any]) -> int | None:
-    """`ttlSeconds` (1 s to a year, or null), else 400."""
-    return whole_seconds(body, "ttlSeconds", MAX_TTL_SECONDS)
-
-
 async def _arm_expiry(client: df.DurableOrchestrationClient, chat_id: str) -> None:
     """Start the chat's expiry orchestration, or wake the running one so it reads the new TTL."""
     instance_id = expiry_instance_id(chat_id)
@@ -100,74 +92,36 @@ async def _arm_expiry(client: df.DurableOrchestrationClient, chat_id: str) -> No
     await client.start_new(CHAT_EXPIRY, instance_id, {"chatId": chat_id})
 
 
-MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600
-
-
-def _skills(body: dict[str, Any]) -> list[str] | None:
-    """`skills`: a list of registered skill names (null: all), else 400 naming the known ones."""
-    value = body.get("skills")
-    if value is None:
-        return None
-    known = sorted(registry.names())
-    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
-        raise HttpError(400, f"skills must be a list of skill names; known: {', '.join(known)}")
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        raise HttpError(400, f"unknown skill(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    return list(dict.fromkeys(value))
-
-
-def _approval_timeout(body: dict[str, Any]) -> int | None:
-    return whole_seconds(body, "approvalTimeoutSeconds", MAX_APPROVAL_TIMEOUT_SECONDS)
-
-
-def _instructions(body: dict[str, Any]) -> str | None:
-    instructions = body.get("instructions")
-    if instructions is not None and not isinstance(instructions, str):
-        raise HttpError(400, "instructions must be a string")
-    if instructions:
-        return required_text(instructions, "instructions") if instructions.strip() else ""
-    return instructions
-
-
 async def create_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, id_field: str) -> Response:
     """PUT: create or reset to a fresh chat (its skills' data too); answers once the entity holds the fresh chat."""
-    body = json_body(req, required=False)
-    instructions = _instructions(body) or None
-    ttl = _ttl_seconds(body)
-    options = {"skills": _skills(body), "approvalTimeoutSeconds": _approval_timeout(body)}
+    body = CreateChat.from_dict(json_body(req, required=False))
+    options = {"skills": body.skills, "approvalTimeoutSeconds": body.approval_timeout_seconds}
     await _run_admin(
         client,
         ChatAdminInput(
             chat_id=chat_id,
             action="create",
-            instructions=instructions,
-            ttl_seconds=ttl,
+            instructions=body.instructions or None,
+            ttl_seconds=body.ttl_seconds,
             options={k: v for k, v in options.items() if v is not None},
         ),
     )
-    if ttl is not None:
+    if body.ttl_seconds is not None:
         await _arm_expiry(client, chat_id)
     return json_response({id_field: chat_id}, status=202)
 
 
 async def patch_chat(req: RequestView, client: df.DurableOrchestrationClient, chat_id: str, id_field: str) -> Response:
     """PATCH: change instructions, skills or the approval timeout from the next turn on; the history stays."""
-    body = json_body(req, required=True)
-    fields = {"instructions", "skills", "approvalTimeoutSeconds"}
-    if not fields & set(body):
-        raise HttpError(400, f"PATCH changes at least one of {', '.join(sorted(fields))}")
+    raw = json_body(req, required=True)
+    body = PatchChat.from_dict(raw)
     options: dict[str, Any] = {}
-    if "instructions" in body:
-        options["instructions"] = _instructions(body) or ""
-    if "skills" in body:
-        skills = _skills(body)
-        options.update({"skills": skills} if skills is not None else {"allSkills": True})
-    if "approvalTimeoutSeconds" in body:
-        timeout = _approval_timeout(body)
-        if timeout is None:
-            raise HttpError(400, "approvalTimeoutSeconds must be a number of seconds")
-        options["approvalTimeoutSeconds"] = timeout
+    if "instructions" in raw:
+        options["instructions"] = body.instructions or ""
+    if "skills" in raw:
+        options.update({"skills": body.skills} if body.skills is not None else {"allSkills": True})
+    if "approvalTimeoutSeconds" in raw:
+        options["approvalTimeoutSeconds"] = body.approval_timeout_seconds
     result = await _run_admin(client, ChatAdminInput(chat_id=chat_id, action="patch", options=options))
     if not (result or {}).get("found"):
         raise HttpError(404, f"chat {chat_id!r} does not exist; create it with PUT first")

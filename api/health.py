@@ -24,4 +24,4 @@ bp = func.Blueprint()
 )
 async def health(req: Request) -> Response:
     """200 with `{"status": "ok"}`."""
-    return json_response({"status": "ok"})
+    return json_response(Health("ok").to_dict())

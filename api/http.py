@@ -11,14 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-import azure.durable_functions as df
 from azurefunctions.extensions.http.fastapi import Request, Response
 
-from api.errors import json_response
-
-__all__ = ["RequestView", "check_status_response", "empty_response", "read_request", "text_response"]
+__all__ = ["RequestView", "empty_response", "read_request", "text_response"]
 
 
 @dataclass(frozen=True)
@@ -62,13 +58,3 @@ def text_response(text: str, status: int = 200) -> Response:
 def empty_response(status: int = 204) -> Response:
     """No body."""
     return Response(status_code=status)
-
-
-def check_status_response(
-    client: df.DurableOrchestrationClient, view: RequestView, instance_id: str, **extra: Any
-) -> Response:
-    """202 with the Durable check-status payload (URLs on the request's origin), `Location` and `Retry-After`,
-    as the SDK's `create_check_status_response` builds it; `extra` fields are added to the payload."""
-    payload = client.get_client_response_links(view, instance_id)  # reads only `view.url`
-    headers = {"Location": payload["statusQueryGetUri"], "Retry-After": "10"}
-    return json_response({**payload, **extra}, status=202, headers=headers)

@@ -169,9 +169,8 @@ def seconds_param(req: RequestView, name: str, default: float, maximum: float) -
     return value
 
 
-def whole_seconds(body: dict[str, Any], name: str, maximum: int) -> int | None:
-    """Body field `name`: a whole number of seconds from 1 to `maximum` (None when absent or null), else 400."""
-    value = body.get(name)
+def whole_seconds(value: Any, name: str, maximum: int) -> int | None:
+    """A body field's value: a whole number of seconds from 1 to `maximum` (None when absent or null), else 400."""
     if value is None:
         return None
     whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())

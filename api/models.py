@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, model_validator
 
-from assistant.views import ChatView, MessageView, PendingCallView, RequiresAction, ToolCallView, TurnRef
+from api.errors import HttpError
+from api.inputs import required_text, whole_seconds
+from assistant.views import ChatView, MessageView, PendingCallView, RequiresAction, TodoView, ToolCallView, TurnRef
 from assistant.wire import omit_default, wire
+from skills import registry
 
 __all__ = [
     "AskBody",
@@ -35,7 +38,7 @@ __all__ = [
     "PostMessage",
     "RequiresAction",
     "SkillBody",
-    "TodoBody",
+    "TodoView",
     "ToolCallView",
     "TurnEventBody",
     "TurnRef",
@@ -46,38 +49,93 @@ DEFAULT_INSTRUCTIONS_NOTE = (
     "The system message. Default: \"Don't make assumptions about what values to plug into functions. "
     'Ask for clarification if a user request is ambiguous."'
 )
+MAX_TTL_SECONDS = 366 * 24 * 3600
+MAX_APPROVAL_TIMEOUT_SECONDS = 30 * 24 * 3600
 NotBlank = Annotated[str, Field(min_length=1, pattern=r"\S")]
-SkillNames = list[Literal["AddTodo", "GetTodos", "CompleteTodo", "DeleteTodo"]]
-TTL = Annotated[int, Field(ge=1, le=366 * 24 * 3600)]
-APPROVAL_TIMEOUT = Annotated[int, Field(ge=1, le=30 * 24 * 3600)]
+SkillName = Literal[tuple(sorted(registry.names()))]  # type: ignore[valid-type]
+TTL = Annotated[int, Field(ge=1, le=MAX_TTL_SECONDS)]
+APPROVAL_TIMEOUT = Annotated[int, Field(ge=1, le=MAX_APPROVAL_TIMEOUT_SECONDS)]
 
 
-# ---- requests ---------------------------------------------------------------------------------------------------
+def _instructions(value: Any) -> str | None:
+    """`instructions`: text (blank means the default), else 400."""
+    if value is not None and not isinstance(value, str):
+        raise HttpError(400, "instructions must be a string")
+    if value:
+        return required_text(value, "instructions") if value.strip() else ""
+    return value
+
+
+def _skills(value: Any) -> list[str] | None:
+    """`skills`: a list of registered skill names (null: all), else 400 naming the known ones."""
+    if value is None:
+        return None
+    known = sorted(registry.names())
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise HttpError(400, f"skills must be a list of skill names; known: {', '.join(known)}")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise HttpError(400, f"unknown skill(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return list(dict.fromkeys(value))
+
+
+def _ttl(value: Any) -> int | None:
+    return whole_seconds(value, "ttlSeconds", MAX_TTL_SECONDS)
+
+
+def _approval_timeout(value: Any) -> int | None:
+    return whole_seconds(value, "approvalTimeoutSeconds", MAX_APPROVAL_TIMEOUT_SECONDS)
+
+
+# The bodies' checks run as pydantic "before" validators; a failed one raises `HttpError`, which pydantic lets
+# through as it is, so the client gets the same 400 message the check always gave.
 
 
 @wire
 class CreateChat:
     """PUT: create or reset a chat."""
 
-    instructions: str | None = Field(default=None, description=DEFAULT_INSTRUCTIONS_NOTE)
-    ttl_seconds: TTL | None = Field(
+    instructions: Annotated[str | None, BeforeValidator(_instructions)] = Field(
+        default=None, description=DEFAULT_INSTRUCTIONS_NOTE
+    )
+    ttl_seconds: Annotated[TTL | None, BeforeValidator(_ttl)] = Field(
         default=None, description="Delete the chat once it has been idle (no turn) this long. Default: never."
     )
-    skills: SkillNames | None = Field(
+    skills: Annotated[list[SkillName] | None, BeforeValidator(_skills)] = Field(
         default=None, description="The skills offered to the model (names from GET /api/skills). Default: all."
     )
-    approval_timeout_seconds: APPROVAL_TIMEOUT | None = Field(
+    approval_timeout_seconds: Annotated[APPROVAL_TIMEOUT | None, BeforeValidator(_approval_timeout)] = Field(
         default=None, description="How long a call waits for a person before it counts as denied. Default 86400."
     )
+
+
+_PATCHABLE = ("approvalTimeoutSeconds", "instructions", "skills")
 
 
 @wire(schema={"minProperties": 1})
 class PatchChat:
     """PATCH: change a chat from its next turn on; the history stays (at least one field)."""
 
-    instructions: str | None = Field(default=None, description="New system message (replaced in place).")
-    skills: SkillNames | None = Field(default=None, description="The skills offered from the next turn on (null: all).")
-    approval_timeout_seconds: APPROVAL_TIMEOUT = Field(default=None, description="How long a call waits for a person.")
+    instructions: Annotated[str | None, BeforeValidator(_instructions)] = Field(
+        default=None, description="New system message (replaced in place)."
+    )
+    skills: Annotated[list[SkillName] | None, BeforeValidator(_skills)] = Field(
+        default=None, description="The skills offered from the next turn on (null: all)."
+    )
+    approval_timeout_seconds: Annotated[APPROVAL_TIMEOUT, BeforeValidator(_approval_timeout)] = Field(
+        default=None, description="How long a call waits for a person."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _something(cls, data: Any) -> Any:
+        """At least one field; `approvalTimeoutSeconds` a number when given."""
+        if isinstance(data, dict):
+            if not set(_PATCHABLE) & set(data):
+                raise HttpError(400, f"PATCH changes at least one of {', '.join(_PATCHABLE)}")
+            if "approvalTimeoutSeconds" in data and data["approvalTimeoutSeconds"] is None:
+                raise HttpError(400, "approvalTimeoutSeconds must be a number of seconds")
+        return data
 
 
 @wire
@@ -234,16 +292,6 @@ class SkillBody:
     description: str
     parameters: dict[str, Any]
     approval: Literal["never", "always", "conditional"]
-
-
-@wire
-class TodoBody:
-    """A todo of a chat."""
-
-    id: str
-    task_description: str
-    done: bool
-    created_at: str
 
 
 @wire

@@ -31,7 +31,7 @@ NAMES = {
     "ToolCallView": "ToolCall",
     "PendingCallView": "PendingCall",
     "SkillBody": "Skill",
-    "TodoBody": "Todo",
+    "TodoView": "Todo",
     "TurnEventBody": "TurnEvent",
     "DecisionBody": "Decision",
     "AskBody": "Ask",

@@ -10,7 +10,7 @@ from azurefunctions.extensions.http.fastapi import Request, Response
 
 from api.errors import json_errors, json_response
 from api.inputs import parse_chat_id
-from api.models import SkillBody, TodoBody
+from api.models import SkillBody, TodoView
 from api.spec import ERROR, Reply, operation
 from skills import registry
 from storage.todos import list_todos
@@ -32,7 +32,7 @@ bp = func.Blueprint()
 )
 async def skills(req: Request) -> Response:
     """200: `[{"name", "description", "parameters", "approval": "never" | "always" | "conditional"}]`."""
-    return json_response([skill.describe() for skill in registry.skills()])
+    return json_response([SkillBody.from_dict(skill.describe()).to_dict() for skill in registry.skills()])
 
 
 @bp.function_name(name="chat_todos")
@@ -44,9 +44,10 @@ async def skills(req: Request) -> Response:
     operation_id="listTodos",
     tags=("Chat",),
     summary="The chat's todos (the todo skills' data), oldest first.",
-    replies={200: Reply("The todos.", json=list[TodoBody]), 400: ERROR, 500: ERROR},
+    replies={200: Reply("The todos.", json=list[TodoView]), 400: ERROR, 500: ERROR},
 )
 async def chat_todos(req: Request) -> Response:
     """200: the chat's todos, oldest first (`id`, `taskDescription`, `done`, `createdAt`)."""
     chat_id = parse_chat_id(str(req.path_params.get("chatId") or ""))
-    return json_response([t.to_dict() for t in await asyncio.to_thread(list_todos, chat_id)])
+    todos = await asyncio.to_thread(list_todos, chat_id)
+    return json_response([TodoView(t.id, t.task_description, t.done, t.created_at).to_dict() for t in todos])

@@ -90,7 +90,7 @@ async def turn_approvals(req: Request, client: df.DurableOrchestrationClient) ->
         raise HttpError(int((result or {}).get("status") or 409), str((result or {}).get("error") or "not accepted"))
     await _raise(client, turn_id, APPROVAL_EVENT)
     return json_response(
-        {"turnId": turn_id, "status": "accepted", "eventsUrl": events_url(view, chat_id, turn_id)}, status=202
+        DecisionsAccepted(turn_id, "accepted", events_url(view, chat_id, turn_id)).to_dict(), status=202
     )
 
 
@@ -127,4 +127,4 @@ async def turn_cancel(req: Request, client: df.DurableOrchestrationClient) -> Re
     if where == "finished":
         raise HttpError(409, f"turn {turn_id!r} has finished; it cannot be cancelled")
     await _raise(client, turn_id, CANCEL_EVENT)
-    return json_response({"turnId": turn_id, "status": "cancelling", "was": where}, status=202)
+    return json_response(CancelAccepted(turn_id, "cancelling", where).to_dict(), status=202)

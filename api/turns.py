@@ -24,7 +24,7 @@ from azurefunctions.extensions.http.fastapi import Response
 
 from api.errors import HttpError, json_response
 from api.events import approvals_url, events_url, sse_response, wants_sse
-from api.http import RequestView, check_status_response, text_response
+from api.http import RequestView, text_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
 from api.lookup import stored_input
 from api.models import CheckStatus, Error, TurnReply
@@ -35,6 +35,7 @@ from assistant.failures import TurnFailure
 from assistant.ids import turn_instance_id
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
+from assistant.views import MessageView
 from orchestrators.post_user_query import POST_USER_QUERY, TURN_READY_EVENT
 from storage.event_log import delete_turn_events, forget_stale_turn_events
 
@@ -225,6 +226,16 @@ async def _start_once(client: df.DurableOrchestrationClient, instance_id: str, t
         _same_request(stored, turn)
 
 
+def check_status_response(
+    client: df.DurableOrchestrationClient, view: RequestView, instance_id: str, **extra: Any
+) -> Response:
+    """202 with the Durable check-status payload (URLs on the request's origin), `Location` and `Retry-After`,
+    as the SDK's `create_check_status_response` builds it; `extra` fields are added to the payload."""
+    payload = client.get_client_response_links(view, instance_id)  # reads only `view.url`
+    headers = {"Location": payload["statusQueryGetUri"], "Retry-After": "10"}
+    return json_response(CheckStatus.from_dict({**payload, **extra}).to_dict(), status=202, headers=headers)
+
+
 async def _wake(client: df.DurableOrchestrationClient, next_turn: str | None) -> None:
     """Tell the turn queued next that its wait is over (best effort: its durable timer wakes it anyway)."""
     if not next_turn:
@@ -324,12 +335,8 @@ async def _post_message(
     if not output.get("found", True):
         raise HttpError(409, _GONE.format(chat_id=chat_id), instanceId=instance_id)
     if wants_json(req):
-        return json_response(
-            {
-                "chatId": chat_id,
-                "reply": output["reply"],
-                "recentMessages": output["recentMessages"],
-                "instanceId": instance_id,
-            }
+        reply = TurnReply(
+            chat_id, output["reply"], [MessageView.from_dict(m) for m in output["recentMessages"]], instance_id
         )
+        return json_response(reply.to_dict())
     return text_response(output["reply"])

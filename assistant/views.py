@@ -15,7 +15,7 @@ from assistant.approvals import PendingApproval, PendingCall
 from assistant.messages import ChatMessage
 from assistant.wire import omit_default, wire
 
-__all__ = ["ChatView", "MessageView", "PendingCallView", "RequiresAction", "ToolCallView", "TurnRef"]
+__all__ = ["ChatView", "MessageView", "PendingCallView", "RequiresAction", "TodoView", "ToolCallView", "TurnRef"]
 
 
 @wire
@@ -119,3 +119,13 @@ class ChatView:
     """The turns running (first) or queued, with their events URLs."""
     requires_action: RequiresAction | None = None
     """The running turn's calls waiting for a person (null: none)."""
+
+
+@wire
+class TodoView:
+    """A todo of a chat, as `GetTodos` gives it to the model and `GET /api/chats/{chatId}/todos` to a client."""
+
+    id: str
+    task_description: str
+    done: bool
+    created_at: str

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from assistant.messages import format_utc
+from assistant.views import TodoView
 from skills.registry import SkillContext, SkillError, registry
 from storage.fences import fence_holds
 from storage.todos import Todo, TodoChange, TodoMissing, change_todo, insert_todo, list_todos, remove_todo
@@ -68,7 +69,7 @@ def add_todo(context: SkillContext, taskDescription: str) -> dict[str, Any]:
 )
 def get_todos(context: SkillContext) -> list[dict[str, Any]]:
     """Every todo of the chat, oldest first."""
-    return [t.to_dict() for t in list_todos(context.chat_id)]
+    return [TodoView(t.id, t.task_description, t.done, t.created_at).to_dict() for t in list_todos(context.chat_id)]
 
 
 _TODO_ID = {

@@ -52,15 +52,6 @@ class Todo:
     deleted_by: str = ""
     """The idempotency key of the call that deleted it (a tombstone: never listed)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        """What GetTodos gives the model and `GET /api/chats/{chatId}/todos` answers."""
-        return {
-            "id": self.id,
-            "taskDescription": self.task_description,
-            "done": self.done,
-            "createdAt": self.created_at,
-        }
-
 
 @dataclass(frozen=True)
 class TodoChange:
