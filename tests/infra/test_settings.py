@@ -62,6 +62,7 @@ OPTIONAL_WITH_DEFAULTS = {
     "CHAT_TURN_RETENTION_HOURS": "default 24 h before finished turns' histories are purged",
     "CHAT_TURN_EVENTS": "default on: turns publish their live events",
     "TURN_EVENTS_TABLE": "default turnevents: the Table storage table of the turns' event logs",
+    "CHAT_FENCE_TABLE": "default chatfences: the Table storage table of the chats' generation markers",
     "OTEL_SDK_DISABLED": "OpenTelemetry's own switch: true turns tracing off",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "send traces to an OTLP collector (unset on Azure: Application Insights)",
     "OTEL_TRACES_EXPORTER": "console for spans in the log (local debugging)",
