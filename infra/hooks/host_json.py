@@ -20,9 +20,9 @@ The repository's host.json is never lost and never stays modified for long:
   host.json behind: `restore` also runs on `predeploy` and `postprovision`, and every `prepare`
   first restores what an earlier run left, so the backup is always the repository's copy, never a
   prepared one (a backend switched between two runs cannot ship the other backend's host.json);
-- `DURABLE_BACKEND` missing, unknown, or contradicting what the last `azd provision` deployed
-  (`DURABLE_TASK_SCHEDULER_ENDPOINT`) stops the package with what to do: never silently the other
-  backend.
+- `DURABLE_BACKEND` missing or unknown, or naming the scheduler when the last `azd provision` deployed
+  none (`DURABLE_TASK_SCHEDULER_ENDPOINT` empty: host.json would name a scheduler the app has no
+  connection to), stops the package with what to do: never silently the other backend.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ def for_backend(host: dict[str, Any], backend: str) -> dict[str, Any]:
 
 
 def backend_from(environ: Mapping[str, str]) -> str:
-    """The backend the azd environment names, checked against what the last provision deployed; else Refused."""
+    """The backend the azd environment names (the scheduler only where the last provision deployed one); else
+    Refused."""
     backend = environ.get("DURABLE_BACKEND", "").strip()
     if not backend:
         raise Refused(
@@ -80,11 +81,8 @@ def backend_from(environ: Mapping[str, str]) -> str:
             "run `azd provision` (or `azd up`) before packaging, or the app would name a scheduler it has no "
             "connection to."
         )
-    if backend == AZURE_STORAGE and (endpoint or "").strip():
-        raise Refused(
-            f"DURABLE_BACKEND={AZURE_STORAGE} but the last provision deployed the Durable Task Scheduler "
-            f"({ENDPOINT} is set): run `azd provision` (or `azd up`) so the app settings match the backend."
-        )
+    # Not the other way round: an Azure Storage host.json works whatever else was provisioned, and a stale
+    # endpoint left in the environment must not block it.
     return backend
 
 
