@@ -9,14 +9,27 @@ resumed turns neither split nor repeat spans. Model calls follow the GenAI seman
 reasons); skill calls are `execute_tool {name}` with `gen_ai.tool.*` and `ok`. Metrics: turn duration,
 queue wait, model latency (`gen_ai.client.operation.duration`) and tokens (`gen_ai.client.token.usage`).
 
-Where they go (read when first needed, once per process): Application Insights when
-`APPLICATIONINSIGHTS_CONNECTION_STRING` is set (the Azure Monitor OpenTelemetry exporter, with the
-managed identity named in `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`), an OTLP endpoint with
-`OTEL_EXPORTER_OTLP_ENDPOINT`, the console (one JSON object per span, in the host's log) with
-`OTEL_TRACES_EXPORTER=console`; otherwise nowhere (the API is a no-op: tests run without it).
+Where they go (read when first needed, once per process), by one rule: whoever the settings name exports,
+and nothing is exported twice.
+
+- On Azure the Functions Python worker exports (`PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY=true`, set by the
+  infra with host.json's `"telemetryMode": "OpenTelemetry"`): the worker configures the Azure Monitor
+  distro before it loads the app and, for every invocation, makes the host's span (the invocation's trace
+  context) the current one, so the request's span is the host's child and the whole turn is one trace with
+  the host's. The app then adds no exporter of its own and its spans and metrics go through the worker's
+  providers. Should the worker have installed none (the distro missing), the app exports itself, as below,
+  and says so in the log.
+- Otherwise the app exports itself: to Application Insights when `APPLICATIONINSIGHTS_CONNECTION_STRING` is
+  set (the Azure Monitor OpenTelemetry exporter, with the managed identity named in
+  `APPLICATIONINSIGHTS_AUTHENTICATION_STRING`), to an OTLP endpoint with `OTEL_EXPORTER_OTLP_ENDPOINT`, to
+  the console (one JSON object per span, in the host's log) with `OTEL_TRACES_EXPORTER=console`; otherwise
+  nowhere (the API is a no-op: tests run without it). `OTEL_TRACES_SAMPLER=microsoft.fixed_percentage` with
+  `OTEL_TRACES_SAMPLER_ARG` samples as the platform does (the same hash of the trace id, so the host's and
+  the app's spans of a trace are kept or dropped together).
+
 `OTEL_SDK_DISABLED=true` turns it all off. Prompts and replies are recorded only with
-`CHAT_TRACE_CONTENT=on`. Only this app's code is traced: nothing is auto-instrumented, so a host's own
-server (devhost's) never appears.
+`CHAT_TRACE_CONTENT=on`. Only this app's code is traced: nothing is auto-instrumented (on Azure the infra
+turns the distro's instrumentations off), so a host's own server (devhost's) never appears.
 """
 
 from __future__ import annotations
@@ -34,10 +47,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 __all__ = [
+    "PLATFORM_SETTING",
     "configure",
     "content_enabled",
     "inject",
     "meter",
+    "platform_exports",
+    "sampler",
     "span",
     "start_span_from",
     "trace_context",
@@ -50,9 +66,41 @@ _lock = threading.Lock()
 _configured = False
 _propagator = TraceContextTextMapPropagator()
 
+PLATFORM_SETTING = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
+"""The Functions Python worker's switch: it configures the Azure Monitor distro and attaches each invocation's
+trace context (azure-functions-python-worker, `dispatcher.py`: `initialize_azure_monitor`,
+`configure_opentelemetry`)."""
+_TRUE_LIKE = ("1", "true", "t", "yes", "y")
+"""What the worker counts as on (`is_true_like` in its `utils/common.py`)."""
+
 
 def _env(name: str) -> str:
     return os.environ.get(name, "").strip()
+
+
+def platform_exports() -> bool:
+    """Whether the settings say the Functions worker exports this process's telemetry (`PLATFORM_SETTING`)."""
+    return _env(PLATFORM_SETTING).lower() in _TRUE_LIKE
+
+
+def sampler() -> Any:
+    """The app's own sampler for `OTEL_TRACES_SAMPLER`: Application Insights' fixed-percentage or rate-limited
+    samplers for `microsoft.fixed_percentage` / `microsoft.rate_limited` (the names the platform reads), else
+    None (the SDK reads its standard `OTEL_TRACES_SAMPLER` values itself)."""
+    name = _env("OTEL_TRACES_SAMPLER").lower()
+    if name not in ("microsoft.fixed_percentage", "microsoft.rate_limited"):
+        return None
+    from azure.monitor.opentelemetry.exporter import ApplicationInsightsSampler, RateLimitedSampler
+
+    raw = _env("OTEL_TRACES_SAMPLER_ARG")
+    try:
+        value = float(raw) if raw else None
+    except ValueError:
+        log.warning("OTEL_TRACES_SAMPLER_ARG=%r is not a number: its default is used", raw)
+        value = None
+    if name == "microsoft.rate_limited":
+        return RateLimitedSampler(value if value is not None and value >= 0 else 5.0)
+    return ApplicationInsightsSampler(value if value is not None and 0.0 <= value <= 1.0 else 1.0)
 
 
 def configure() -> None:
@@ -75,6 +123,19 @@ def configure() -> None:
 
 
 def _configure() -> None:
+    if platform_exports():
+        if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            log.info("telemetry: the Functions worker exports it (%s); the app adds no exporter", PLATFORM_SETTING)
+            return
+        log.warning(
+            "telemetry: %s is on but the worker installed no tracer provider (is azure-monitor-opentelemetry in "
+            "requirements.txt?): the app exports itself",
+            PLATFORM_SETTING,
+        )
+    _configure_own()
+
+
+def _configure_own() -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
     from opentelemetry.sdk.resources import Resource
@@ -82,7 +143,7 @@ def _configure() -> None:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor
 
     resource = Resource.create({"service.name": _env("OTEL_SERVICE_NAME") or "durable-assistant"})
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, sampler=sampler())
     readers: list[Any] = []
     connection = _env("APPLICATIONINSIGHTS_CONNECTION_STRING")
     if connection:
@@ -161,5 +222,6 @@ def span(
 
 
 def start_span_from(name: str, kind: SpanKind = SpanKind.SERVER, attributes: dict[str, Any] | None = None) -> Any:
-    """A new root span (the HTTP request that starts a turn) as a context manager."""
+    """The span of the HTTP request that starts a turn, as a context manager: a child of the invocation's trace
+    context where the worker made it current (on Azure, the host's span), else a new root."""
     return tracer().start_as_current_span(name, kind=kind, attributes=attributes or {})

@@ -17,6 +17,7 @@ BENCHMARKS = (
     "assistant_memory",
     "work_items",
     "stream_latency",
+    "stream_memory",
     "peers",
 )
 """Every benchmark (a `bench.<name>` module with `main(argv) -> int`), in the order they run."""

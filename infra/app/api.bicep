@@ -51,6 +51,14 @@ param maximumInstanceCount int
 ])
 param instanceMemoryMB int
 
+@description('Most HTTP invocations one instance runs at once (functionAppConfig.scaleAndConcurrency.triggers.http.perInstanceConcurrency).')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int
+
+@description('Share of traces kept, 0 to 1 (OTEL_TRACES_SAMPLER_ARG).')
+param traceSamplingRatio string
+
 @description('Application Insights connection string (routing only; auth is Entra ID).')
 param applicationInsightsConnectionString string
 
@@ -82,6 +90,13 @@ var blobServiceUri = 'https://${storageAccountName}.blob.${storageSuffix}'
 var queueServiceUri = 'https://${storageAccountName}.queue.${storageSuffix}'
 var tableServiceUri = 'https://${storageAccountName}.table.${storageSuffix}'
 
+// The Python worker's pool for sync functions (here the Durable ones: model calls, orchestrator episodes,
+// entity batches; the HTTP functions are async and run on its event loop). Never fewer threads than the HTTP
+// invocations an instance may run at once, and at least 32: the worker's own ceiling for its default
+// (min(32, cores + 4)), above what the Durable extension runs at once per instance, so an orchestrator
+// episode never waits for a thread behind model calls. docs/deploy.md "HTTP concurrency".
+var syncThreadCount = max(httpPerInstanceConcurrency, 32)
+
 // Settings for every backend. FUNCTIONS_WORKER_RUNTIME and the Python version
 // are not app settings on Flex Consumption: functionAppConfig.runtime holds them.
 var baseSettings = {
@@ -98,6 +113,20 @@ var baseSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
   // HTTP streams (azurefunctions-extensions-http-fastapi, for the turn's event stream) need the worker's init indexing.
   PYTHON_ENABLE_INIT_INDEXING: '1'
+  PYTHON_THREADPOOL_THREAD_COUNT: string(syncThreadCount)
+  // Telemetry the platform's way (host.json "telemetryMode": "OpenTelemetry"): the Python worker configures the
+  // Azure Monitor distro (azure-monitor-opentelemetry, in requirements.txt) and makes each invocation's trace
+  // context current, so the host's request span and the app's spans are one trace; the app then adds no
+  // exporter (assistant/telemetry.py). Not PYTHON_ENABLE_OPENTELEMETRY: alone it leaves the worker's
+  // propagator unset (azure-functions-python-worker dispatcher.py), failing every invocation.
+  PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY: 'true'
+  // Sampling: host.json's samplingSettings are ignored in OpenTelemetry mode. Fixed percentage hashes the trace
+  // id the same way in the host and the worker, so a trace is kept or dropped whole.
+  OTEL_TRACES_SAMPLER: 'microsoft.fixed_percentage'
+  OTEL_TRACES_SAMPLER_ARG: traceSamplingRatio
+  // Only the app's own spans: the distro's auto-instrumentations would add a span per storage poll (requests,
+  // urllib3, azure_sdk), per model HTTP call (httpx) and a second request span (fastapi, the worker's proxy).
+  OTEL_PYTHON_DISABLED_INSTRUMENTATIONS: 'azure_sdk,django,fastapi,flask,httpx,httpx2,psycopg2,requests,urllib,urllib3'
 }
 
 // The Durable Task Scheduler switch. The deployed host.json names the provider itself (azd's prepackage
@@ -156,6 +185,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: 'python'

@@ -3,7 +3,7 @@
 There is no Bicep compiler or Azure account here, so the tests read the
 templates with pycep-parser and this module evaluates what can be evaluated
 without Azure: parameters, variables, conditions, loops, `union`, `empty`,
-ternaries and `subscriptionResourceId`. Anything only Azure knows (resource
+ternaries, `max`/`min` of ints, `string` of an int and `subscriptionResourceId`. Anything only Azure knows (resource
 ids, module outputs, `uniqueString`, ...) becomes an `Opaque` value. `deploy()`
 walks `main.bicep` and its modules for a given set of parameter values and
 returns every resource that would be deployed, with its evaluated body.
@@ -211,6 +211,10 @@ def _call(func: dict[str, Any], scope: Scope) -> Any:
         return merged
     if name == "empty":
         return _empty(args[0])
+    if name in ("max", "min") and args and all(isinstance(a, int) and not isinstance(a, bool) for a in args):
+        return max(args) if name == "max" else min(args)
+    if name == "string" and len(args) == 1 and isinstance(args[0], (str, int)) and not isinstance(args[0], bool):
+        return str(args[0])
     if name == "subscription_resource_id":
         resource_type = evaluate(params["resource_type"], scope)
         resource_name = evaluate(params["resource_name_1"], scope)

@@ -62,6 +62,7 @@ OPTIONAL_WITH_DEFAULTS = {
     "CHAT_TURN_RETENTION_HOURS": "default 24 h before finished turns' histories are purged",
     "CHAT_TURN_EVENTS": "default on: turns publish their live events",
     "TURN_EVENTS_TABLE": "default turnevents: the Table storage table of the turns' event logs",
+    "CHAT_FENCE_TABLE": "default chatfences: the Table storage table of the chats' generation markers",
     "OTEL_SDK_DISABLED": "OpenTelemetry's own switch: true turns tracing off",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "send traces to an OTLP collector (unset on Azure: Application Insights)",
     "OTEL_TRACES_EXPORTER": "console for spans in the log (local debugging)",
@@ -80,6 +81,10 @@ READ_BY_PLATFORM = {
     "DURABLE_TASK_SCHEDULER_CONNECTION_STRING": "the Durable Task Scheduler storage provider",
     "TASKHUB_NAME": "documents the task hub; the host reads the hubName override",
     "PYTHON_ENABLE_INIT_INDEXING": "the Python worker: HTTP streams (azurefunctions-extensions-http-fastapi) need it",
+    "PYTHON_THREADPOOL_THREAD_COUNT": "the Python worker: threads of its pool for sync functions",
+    "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY": "the Python worker exports telemetry (assistant/telemetry.py "
+    "reads it too, as telemetry.PLATFORM_SETTING, to add no exporter of its own)",
+    "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "the worker's Azure Monitor distro: instrumentations it leaves off",
 }
 PLATFORM_PREFIXES = ("AzureFunctionsJobHost__",)
 
