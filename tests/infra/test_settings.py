@@ -11,7 +11,7 @@ import pytest
 
 from tests.infra.bicep_model import REPO, Deployed, Opaque, deploy
 
-APP_PACKAGES = ("assistant", "skills", "api", "activities", "orchestrators", "entities")
+APP_PACKAGES = ("assistant", "skills", "api", "activities", "orchestrators", "entities", "storage", "maintenance")
 SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # The contract in /work/shared/DESIGN.md "Settings" and issue 5: Azure must set these.
