@@ -1,7 +1,7 @@
-"""Activities: the side effects orchestrations need (the model call)."""
+"""Activities: the side effects orchestrations need: `chat_completion` (the model call), `publish_events` (events the
+orchestrator decided), `summarize` (the running summary), `archive` (a chat's oldest messages), `turns` (is a turn
+still alive)."""
 
 from __future__ import annotations
 
-from activities.chat_completion import CHAT_COMPLETION_ACTIVITY, complete
-
-__all__ = ["CHAT_COMPLETION_ACTIVITY", "complete"]
+__all__: list[str] = []

@@ -1,7 +1,5 @@
-"""Durable entities: per-chat state."""
+"""Durable entities: `chat`, a chat's state and turn queue (a thin adapter over `assistant/state.py`)."""
 
 from __future__ import annotations
 
-from entities.chat import CHAT_ENTITY, bp, chat_entity_id
-
-__all__ = ["CHAT_ENTITY", "bp", "chat_entity_id"]
+__all__: list[str] = []

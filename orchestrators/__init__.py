@@ -1,8 +1,6 @@
-"""Orchestrators: the chat turn and chat administration, as deterministic generators."""
+"""Orchestrators, as deterministic generators: `post_user_query` (a chat turn), `chat_admin` (create/reset, patch,
+delete, decide, cancel), `chat_expiry` (delete an idle chat), with the shared retry options (`retry`)."""
 
 from __future__ import annotations
 
-from orchestrators.chat_admin import CHAT_ADMIN, ChatAdminInput
-from orchestrators.post_user_query import POST_USER_QUERY
-
-__all__ = ["CHAT_ADMIN", "POST_USER_QUERY", "ChatAdminInput"]
+__all__: list[str] = []

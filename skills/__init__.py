@@ -1,8 +1,10 @@
-"""The skills the assistant offers the model as tools, their registry and their stores."""
+"""The skills the assistant offers the model as tools: the registry (`registry`), the shipped todo skills
+(`todos`, on `storage.todos`), and their activities (`blueprint`). `from skills import registry` is the app's
+registry, with the shipped skills registered."""
 
 from __future__ import annotations
 
-from skills import todos as _todos  # noqa: F401 - registers AddTodo and GetTodos
-from skills.registry import Skill, SkillContext, SkillError, SkillRegistry, registry
+from skills import todos as _todos  # noqa: F401 - registers the shipped skills
+from skills.registry import registry
 
-__all__ = ["Skill", "SkillContext", "SkillError", "SkillRegistry", "registry"]
+__all__ = ["registry"]
