@@ -36,7 +36,7 @@ from assistant.ids import turn_instance_id
 from assistant.payloads import TurnInput
 from assistant.settings import assistant_settings
 from assistant.views import MessageView
-from orchestrators.post_user_query import POST_USER_QUERY, TURN_READY_EVENT
+from orchestrators.post_user_query import POST_USER_QUERY
 from storage.event_log import delete_turn_events, forget_stale_turn_events
 
 __all__ = [
@@ -236,16 +236,6 @@ def check_status_response(
     return json_response(CheckStatus.from_dict({**payload, **extra}).to_dict(), status=202, headers=headers)
 
 
-async def _wake(client: df.DurableOrchestrationClient, next_turn: str | None) -> None:
-    """Tell the turn queued next that its wait is over (best effort: its durable timer wakes it anyway)."""
-    if not next_turn:
-        return
-    try:
-        await client.raise_event(next_turn, TURN_READY_EVENT, None)
-    except Exception as error:
-        log.debug("could not wake turn %s: %s", next_turn, error)
-
-
 async def _wait_accepted(client: df.DurableOrchestrationClient, instance_id: str) -> None:
     """Wait (bounded) until the turn holds its place in the chat's queue."""
     deadline = time.monotonic() + ACCEPT_WAIT_SECONDS
@@ -288,6 +278,7 @@ async def _post_message(
         max_tool_calls=settings.max_tool_calls,
         model_attempts=settings.model_attempts,
         model_retry_seconds=settings.model_retry_seconds,
+        queue_check_seconds=settings.queue_check_seconds,
         events=settings.turn_events,
         traceparent=telemetry.inject(),
         summary=settings.summary,
@@ -327,7 +318,6 @@ async def _post_message(
         raise HttpError(
             409, "the turn of this Idempotency-Key was replaced by a different request", instanceId=instance_id
         )
-    await _wake(client, output.get("nextTurnId"))
     if status.created_time and status.last_updated_time:
         _turn_duration().record((status.last_updated_time - status.created_time).total_seconds())
     if output.get("cancelled"):

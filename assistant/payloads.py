@@ -78,6 +78,9 @@ class TurnInput:
     """The W3C trace context of the request that sent the message: the turn's spans join its trace."""
     summary: bool = False
     """Fold what leaves the prompt into the chat's running summary (`CHAT_SUMMARY`)."""
+    queue_check_seconds: float = omit_default(30.0)
+    """A queued turn's one durable timer (`CHAT_QUEUE_CHECK_SECONDS`): when it fires with the same turn ahead, that
+    turn's liveness is checked (a turn terminated by hand never leaves the queue by itself)."""
     request_hash: str = omit_default("")
     """SHA-256 of the request that started the turn (chat and message): an `Idempotency-Key` names one request, and
     a repeat of the key with another request is refused by comparing it ("" for turns started before it existed)."""

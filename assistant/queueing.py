@@ -19,8 +19,21 @@ from assistant.messages import ChatMessage
 from assistant.state import RECENT_TURN_IDS, ChatState
 from assistant.wire import Count, wire
 
-__all__ = ["CANCELLED", "DONE", "QUEUED", "RUNNING", "TurnSlot", "cancel_turn", "enqueue_turn", "poll_turn"]
+__all__ = [
+    "CANCELLED",
+    "DONE",
+    "QUEUED",
+    "RUNNING",
+    "TURN_READY_EVENT",
+    "TurnSlot",
+    "cancel_turn",
+    "enqueue_turn",
+    "poll_turn",
+]
 
+TURN_READY_EVENT = "turn-ready"
+"""External event that ends a queued turn's wait: raised on the turn queued next when the turn ahead of it leaves the
+queue (`activities.turns.wake_turns`), and on every queued turn when a reset or delete empties the queue."""
 RUNNING = "running"
 QUEUED = "queued"
 DONE = "done"

@@ -107,6 +107,10 @@ class AssistantSettings:
     model_attempts: int = 3
     """`CHAT_MODEL_TURN_ATTEMPTS`: times a turn tries a model call that fails for a passing reason (Durable retry)."""
     model_retry_seconds: float = 2.0
+    queue_check_seconds: float = 30.0
+    """A queued turn's one durable timer: when it fires with the same turn ahead, that turn's liveness is checked
+    (`CHAT_QUEUE_CHECK_SECONDS`; the turn ahead wakes it when it leaves the queue, this only finds one terminated
+    by hand)."""
     """`CHAT_MODEL_RETRY_SECONDS`: the wait between those attempts."""
     turn_events: bool = True
     """`CHAT_TURN_EVENTS` (`on`/`off`): turns publish their events (the live stream) to Table storage."""
@@ -184,6 +188,7 @@ def assistant_settings() -> AssistantSettings:
         max_body_bytes=_env_int("CHAT_MAX_BODY_BYTES", 1024 * 1024, minimum=1024),
         model_attempts=_env_int("CHAT_MODEL_TURN_ATTEMPTS", 3),
         model_retry_seconds=_env_float("CHAT_MODEL_RETRY_SECONDS", 2.0),
+        queue_check_seconds=_env_float("CHAT_QUEUE_CHECK_SECONDS", 30.0, minimum=1.0),
         turn_retention_hours=_env_float("CHAT_TURN_RETENTION_HOURS", 24.0),
         turn_events=(_env("CHAT_TURN_EVENTS") or "on").lower() not in ("off", "0", "false", "no"),
         prompt_budget_set=_env("CHAT_PROMPT_TOKEN_BUDGET") is not None,

@@ -64,9 +64,14 @@ def _is_falsy(value: Any) -> bool:
 
 
 def omit_default(default: Any = None, *, factory: Callable[[], Any] | None = None) -> Any:
-    """A field left out of the JSON while it holds its default (`None`, or a falsy default: `False`, `0`, `""`,
-    `()`); `factory` for a default made fresh each time."""
-    test = _is_none if default is None and factory is None else _is_falsy
+    """A field left out of the JSON while it holds its default (`None`; a falsy default: `False`, `0`, `""`, `()`,
+    left out while falsy; any other, while equal to it); `factory` for a default made fresh each time."""
+    if default is None and factory is None:
+        test = _is_none
+    elif factory is not None or not default:
+        test = _is_falsy
+    else:
+        test = default.__eq__
     if factory is not None:
         return Field(default_factory=factory, exclude_if=test)
     return Field(default=default, exclude_if=test)

@@ -86,7 +86,10 @@ def apply_operation(chat_id: str, state: ChatState | None, operation: str, data:
             int(timeout) if timeout else None,
             generation=str(data.get("generation") or ""),
         )
-        return created, {"chatId": chat_id, "createdAt": created.created_at}
+        result = {"chatId": chat_id, "createdAt": created.created_at}
+        if state is not None and state.queue:
+            result["dropped"] = list(state.queue)  # queued turns of the old chat: woken, they learn they were dropped
+        return created, result
     if operation == "patch":
         if state is None:
             return None, {"found": False}
@@ -224,10 +227,16 @@ def apply_operation(chat_id: str, state: ChatState | None, operation: str, data:
             return None, None
         return apply_archived(state, str(data["generation"]), int(data["uptoSeq"])), None
     if operation == "note_failed_turn":
-        return (None, None) if state is None else (note_failed_turn(state, str(data)), None)
+        if state is None:
+            return None, {"nextTurnId": None}
+        left = note_failed_turn(state, str(data))
+        return left, {"nextTurnId": _head(left)}
     if operation == "delete":
         turn_ids = list(state.turn_ids + state.failed_turn_ids + state.queue) if state else []
-        return None, {"existed": state is not None, "turnIds": turn_ids}
+        result: dict[str, Any] = {"existed": state is not None, "turnIds": turn_ids}
+        if state is not None and state.queue:
+            result["dropped"] = list(state.queue)
+        return None, result
     raise UnknownOperation(f"unknown chat operation {operation!r}")
 
 

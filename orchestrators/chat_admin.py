@@ -17,6 +17,7 @@ import azure.durable_functions as df
 from pydantic import BeforeValidator
 
 from activities.archive import FORGET_ARCHIVE_ACTIVITY
+from activities.turns import WAKE_TURNS_ACTIVITY
 from assistant.messages import format_utc
 from assistant.wire import omit_default, wire
 from entities.chat import chat_entity_id
@@ -45,6 +46,18 @@ class ChatAdminInput:
     `decide` (`turnId`, `decisions`), `cancel` (`turnId`, `known`)."""
 
 
+def _wake_dropped(context: df.DurableOrchestrationContext, result: Any) -> Generator[Any, Any, None]:
+    """Wake the turns a reset or delete dropped from the chat's queue: they end their wait and write nothing (best
+    effort: their durable timer ends it anyway)."""
+    dropped = result.get("dropped") if isinstance(result, dict) else None
+    if not dropped:
+        return
+    try:
+        yield context.call_activity_with_retry(WAKE_TURNS_ACTIVITY, ACTIVITY_RETRY, {"turnIds": list(dropped)})
+    except Exception:
+        pass
+
+
 def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     """Create/reset or delete one chat; the output is the entity's result."""
     request = ChatAdminInput.from_dict(context.get_input())
@@ -64,6 +77,7 @@ def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
                 **options,
             },
         )
+        yield from _wake_dropped(context, created)
         # A reset chat is a fresh chat: its skills' data (its todos) go too, as on DELETE; the new generation is
         # marked first, so a skill of a turn of the old chat that writes late undoes its write.
         yield context.call_activity_with_retry(
@@ -79,6 +93,7 @@ def run_admin(context: df.DurableOrchestrationContext) -> Generator[Any, Any, di
         return (yield context.call_entity(entity, "cancel_turn", options))
     if request.action == "delete":
         result = yield context.call_entity(entity, "delete")
+        yield from _wake_dropped(context, result)
         tombstone = f"deleted-{context.new_uuid()}"  # a generation no turn has: late writes undo themselves
         yield context.call_activity_with_retry(
             FORGET_CHAT_ACTIVITY, ACTIVITY_RETRY, {"chatId": request.chat_id, "generation": tombstone}

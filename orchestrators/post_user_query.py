@@ -40,7 +40,7 @@ from activities.archive import ARCHIVE_ACTIVITY
 from activities.chat_completion import CHAT_COMPLETION_ACTIVITY
 from activities.publish_events import PUBLISH_ACTIVITY
 from activities.summarize import SUMMARIZE_ACTIVITY
-from activities.turns import ALIVE_STATUSES, TURN_STATUS_ACTIVITY
+from activities.turns import ALIVE_STATUSES, TURN_STATUS_ACTIVITY, WAKE_TURNS_ACTIVITY
 from assistant.approvals import PendingApproval, PendingCall
 from assistant.events import (
     APPROVAL_DECIDED,
@@ -57,7 +57,7 @@ from assistant.ids import kept_hash
 from assistant.memory import FoldPlan
 from assistant.messages import ToolCall, format_utc
 from assistant.payloads import CompletionResult, EventTarget, ToolResult, TurnInput, TurnOutput
-from assistant.queueing import CANCELLED, DONE, QUEUED, RUNNING, TurnSlot
+from assistant.queueing import CANCELLED, DONE, QUEUED, RUNNING, TURN_READY_EVENT, TurnSlot
 from assistant.turn import TurnRun
 from assistant.views import PendingCallView, RequiresAction
 from assistant.window import ArchiveBatch
@@ -70,28 +70,22 @@ __all__ = [
     "EARLY_OUTPUT_LIMIT",
     "LIVENESS_SECONDS",
     "POST_USER_QUERY",
-    "TURN_READY_EVENT",
     "bp",
-    "queue_wait_delays",
     "run_turn",
 ]
 
 POST_USER_QUERY = "post_user_query"
 ACCEPTED_STATUS = {"accepted": True}
 """Custom status set in the turn's first step: once visible, the turn holds its place in the queue."""
-TURN_READY_EVENT = "turn-ready"
-"""External event that cuts a queued turn's wait short (raised by the API when the turn before it ends)."""
 CANCEL_EVENT = "cancel"
 """External event a cancel raises: the turn stops at its next step (the entity says whether it was cancelled)."""
 APPROVAL_EVENT = "approval"
 """External event raised after a decision is recorded in the chat: the waiting turn reads the decisions."""
-FIRST_WAIT_SECONDS = 0.02
-MAX_WAIT_SECONDS = 0.5
 EARLY_OUTPUT_LIMIT = 12_000
 """The largest turn output (JSON characters) put in the custom status while the summary is written (Azure Storage
 keeps custom status up to 16 KB)."""
-LIVENESS_SECONDS = 5.0
-"""How long a queued turn waits behind the same running turn before checking that turn still lives."""
+LIVENESS_SECONDS = 30.0
+"""The default of a queued turn's one durable timer (`TurnInput.queue_check_seconds`)."""
 
 bp = df.Blueprint()
 
@@ -115,39 +109,44 @@ def _race(context: df.DurableOrchestrationContext, work: Any, cancel: Any) -> Ge
     return winner.result
 
 
-def queue_wait_delays() -> Generator[float, None, None]:
-    """Seconds between queue polls: 20 ms growing by half each time, at most 0.5 s."""
-    delay = FIRST_WAIT_SECONDS
-    while True:
-        yield delay
-        delay = min(delay * 1.5, MAX_WAIT_SECONDS)
-
-
 def _wait_in_queue(
-    context: df.DurableOrchestrationContext, entity: df.EntityId, slot: TurnSlot, cancel: Any
+    context: df.DurableOrchestrationContext, entity: df.EntityId, slot: TurnSlot, cancel: Any, check_seconds: float
 ) -> Generator[Any, Any, TurnSlot]:
-    """Wait until the turn runs (or was cancelled); take a dead running turn off the queue."""
-    delays = queue_wait_delays()
-    head, head_since = slot.head, context.current_utc_datetime
+    """Wait until the turn runs (or was cancelled), with no polling: the turn ahead of it raises `turn-ready` when it
+    leaves the queue (`_wake_next`), a reset or delete of the chat does too, and a cancel raises `cancel`; one durable
+    timer of `check_seconds` is the guarantee: when it fires the turn asks whether the turn ahead of it still lives,
+    and takes a dead one (terminated by hand) off the queue."""
     while slot.state == QUEUED:
-        timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=next(delays)))
+        timer = context.create_timer(context.current_utc_datetime + timedelta(seconds=check_seconds))
         woken = context.wait_for_external_event(TURN_READY_EVENT)
-        if (yield context.task_any([timer, woken, cancel])) is not timer:
+        winner = yield context.task_any([timer, woken, cancel])
+        if winner is not timer:
             timer.cancel()
+        head = slot.head
         slot = TurnSlot.from_dict((yield context.call_entity(entity, "poll_turn", context.instance_id)))
-        if slot.state != QUEUED:
-            break
-        if slot.head != head:
-            head, head_since = slot.head, context.current_utc_datetime
-        elif head and context.current_utc_datetime - head_since >= timedelta(seconds=LIVENESS_SECONDS):
-            try:
-                status = yield context.call_activity_with_retry(TURN_STATUS_ACTIVITY, ACTIVITY_RETRY, {"turnId": head})
-            except Exception:  # could not ask: assume it lives, ask again later
-                status = "Running"
-            if status not in ALIVE_STATUSES:
-                yield context.call_entity(entity, "note_failed_turn", head)
-            head_since = context.current_utc_datetime
+        if slot.state != QUEUED or winner is not timer or slot.head != head or not head:
+            continue
+        try:
+            status = yield context.call_activity_with_retry(TURN_STATUS_ACTIVITY, ACTIVITY_RETRY, {"turnId": head})
+        except Exception:  # could not ask: assume it lives, ask again later
+            status = "Running"
+        if status not in ALIVE_STATUSES:
+            left = yield context.call_entity(entity, "note_failed_turn", head)
+            yield from _wake_next(context, left, context.instance_id)
+            slot = TurnSlot.from_dict((yield context.call_entity(entity, "poll_turn", context.instance_id)))
     return slot
+
+
+def _wake_next(context: df.DurableOrchestrationContext, left: Any, me: str | None = None) -> Generator[Any, Any, None]:
+    """Raise `turn-ready` on the turn the chat now runs (`left`: an entity result naming `nextTurnId`), unless it is
+    `me`; best effort: its own durable timer brings it forward anyway."""
+    next_turn = left.get("nextTurnId") if isinstance(left, dict) else None
+    if not next_turn or next_turn == me:
+        return
+    try:
+        yield context.call_activity_with_retry(WAKE_TURNS_ACTIVITY, ACTIVITY_RETRY, {"turnIds": [next_turn]})
+    except Exception:
+        pass
 
 
 def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
@@ -168,7 +167,7 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
             pass
         next_event, preface = 2, preface[1:]
     cancel = context.wait_for_external_event(CANCEL_EVENT)
-    slot = yield from _wait_in_queue(context, entity, slot, cancel)
+    slot = yield from _wait_in_queue(context, entity, slot, cancel, turn.queue_check_seconds)
     if slot.state == CANCELLED and slot.by_user:
         return _output(turn, found=True, cancelled=True)
     if slot.state == DONE:
@@ -198,7 +197,8 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
     try:
         return (yield from _turn_loop(context, turn, run, cancel, chat.approval_timeout_seconds))
     except TurnCancelled:
-        yield context.call_entity(entity, "note_cancelled_turn", context.instance_id)
+        left = yield context.call_entity(entity, "note_cancelled_turn", context.instance_id)
+        yield from _wake_next(context, left)
         return _output(turn, found=True, cancelled=True)
 
 
@@ -230,11 +230,12 @@ def _fail(
     entity = chat_entity_id(turn.chat_id)
     recorded = run.tools_ran
     if recorded:
-        yield context.call_entity(
+        left = yield context.call_entity(
             entity, "append_turn", {**run.partial_record().to_dict(), "workingMessages": turn.working_messages}
         )
     else:
-        yield context.call_entity(entity, "note_failed_turn", context.instance_id)
+        left = yield context.call_entity(entity, "note_failed_turn", context.instance_id)
+    yield from _wake_next(context, left)
     raise TurnFailed(TurnFailure(reason, retryable, recorded, status).encode())
 
 
@@ -286,6 +287,7 @@ def _turn_loop(
     if isinstance(appended, dict) and appended.get("cancelled"):
         return _output(turn, found=False)
     appended = appended if isinstance(appended, dict) else {}
+    yield from _wake_next(context, appended)
     output = replace(run.output(), next_turn_id=appended.get("nextTurnId"), request_hash=turn.request_hash).to_dict()
     archive = appended.get("archive")
     if appended.get("fold"):

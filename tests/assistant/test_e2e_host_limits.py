@@ -23,9 +23,15 @@ WEBHOOKS = "/runtime/webhooks/durabletask"
 def secured(
     tmp_path_factory: pytest.TempPathFactory, azurite: Azurite, fake_model: FakeOpenAI
 ) -> Iterator[AssistantHost]:
-    """devhost with --require-keys (function key `fkey`, master key `mkey`) and a retention of zero hours."""
+    """devhost with --require-keys (function key `fkey`, master key `mkey`), a retention of zero hours, and queued turns
+    checking the turn ahead of them every 2 s."""
     env = {"OPENAI_BASE_URL": fake_model.base_url, "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt"}
-    extra = {"DEVHOST_FUNCTION_KEY": "fkey", "DEVHOST_MASTER_KEY": "mkey", "CHAT_TURN_RETENTION_HOURS": "0"}
+    extra = {
+        "DEVHOST_FUNCTION_KEY": "fkey",
+        "DEVHOST_MASTER_KEY": "mkey",
+        "CHAT_TURN_RETENTION_HOURS": "0",
+        "CHAT_QUEUE_CHECK_SECONDS": "2",  # a turn terminated by hand is found within 2 s
+    }
     for host in start_assistant_host(tmp_path_factory, azurite, env, extra, ("--require-keys",)):
         host.http.headers["x-functions-key"] = "fkey"
         yield host

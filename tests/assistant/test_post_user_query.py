@@ -13,6 +13,7 @@ from assistant.messages import ToolCall
 from assistant.payloads import CompletionResult, ToolInvocation, TurnInput
 from assistant.queueing import TurnSlot
 from assistant.state import ChatState, Usage, new_chat
+from orchestrators.post_user_query import LIVENESS_SECONDS
 from orchestrators.post_user_query import run_turn as _run_turn
 
 CANCEL = ("event", "cancel")
@@ -154,9 +155,9 @@ def running(chat: ChatState) -> dict[str, Any]:
     return TurnSlot(state="running", chat=chat).to_dict()
 
 
-def test_queued_turn_waits_on_timers_until_it_runs() -> None:
-    """Queued: a timer raced by the turn-ready event, then poll_turn again (growing delays), until the entity says it
-    runs."""
+def test_queued_turn_waits_for_its_wake_up_with_one_long_timer() -> None:
+    """Queued: one long timer raced by the turn-ready event (no polling timers); woken, it asks the entity again, until
+    the entity says it runs; when the timer fires with the same turn ahead, that turn's liveness is checked."""
     context = ScriptedContext(TurnInput("chat1", "second"))
     steps = run_turn(context)
     next(steps)
@@ -173,13 +174,16 @@ def test_queued_turn_waits_on_timers_until_it_runs() -> None:
         },
     )
     first_wait = steps.send(1)
-    assert first_wait == ("any", (("timer", T0 + timedelta(seconds=0.02)), ("event", "turn-ready"), CANCEL))
-    assert steps.send(first_wait[1][0]) == ("entity", "chat", "chat1", "poll_turn", "chat1-turn-x")
-    assert not first_wait[1][0].cancelled  # the timer fired
-    second_wait = steps.send(TurnSlot(state="queued", position=1).to_dict())
-    assert second_wait[1][0] == ("timer", T0 + timedelta(seconds=0.03))
-    steps.send(second_wait[1][1])  # woken by the event: the timer is cancelled
-    assert second_wait[1][0].cancelled
+    assert first_wait == ("any", (("timer", T0 + timedelta(seconds=LIVENESS_SECONDS)), ("event", "turn-ready"), CANCEL))
+    assert steps.send(first_wait[1][1]) == ("entity", "chat", "chat1", "poll_turn", "chat1-turn-x")
+    assert first_wait[1][0].cancelled  # woken by the event: the timer is cancelled
+    second_wait = steps.send(TurnSlot(state="queued", position=1, head="other").to_dict())
+    assert second_wait[1][0] == ("timer", T0 + timedelta(seconds=LIVENESS_SECONDS))
+    assert steps.send(second_wait[1][0]) == ("entity", "chat", "chat1", "poll_turn", "chat1-turn-x")  # timer fired
+    asked = steps.send(TurnSlot(state="queued", position=1, head="other").to_dict())
+    assert asked[:3] == ("activity", "turn_status", {"turnId": "other"})  # the same turn ahead: does it live?
+    third_wait = steps.send("Running")
+    steps.send(third_wait[1][1])
     model_call = steps.send(running(new_chat("chat1", None, T0)))
     assert model_call[:2] == ("activity", "chat_completion")
     assert model_call[2]["events"] == {

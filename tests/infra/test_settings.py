@@ -59,6 +59,7 @@ OPTIONAL_WITH_DEFAULTS = {
     "CHAT_MAX_BODY_BYTES": "default 1 MiB request bodies on the chat routes",
     "CHAT_MODEL_TURN_ATTEMPTS": "default 3 Durable attempts of a model call",
     "CHAT_MODEL_RETRY_SECONDS": "default 2 s between those attempts",
+    "CHAT_QUEUE_CHECK_SECONDS": "default 30 s: a queued turn checks that the turn ahead of it still lives",
     "CHAT_TURN_RETENTION_HOURS": "default 24 h before finished turns' histories are purged",
     "CHAT_TURN_EVENTS": "default on: turns publish their live events",
     "TURN_EVENTS_TABLE": "default turnevents: the Table storage table of the turns' event logs",
