@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import azure.durable_functions as df
+from azure.core.exceptions import AzureError
 from opentelemetry.trace import SpanKind
 
 from assistant import telemetry
@@ -32,7 +33,7 @@ from assistant.settings import assistant_settings, model_settings
 from assistant.state import Usage
 from assistant.tokens import count_message_tokens, fit_to_budget, token_counter, token_cutter, tools_tokens
 from skills import registry
-from storage.event_log import EventWriter, insert_events, read_events
+from storage.event_log import EventWriter, read_events, try_insert_events
 
 __all__ = ["CHAT_COMPLETION_ACTIVITY", "ask_model", "bp", "complete", "current_budget"]
 
@@ -194,10 +195,13 @@ def _ask_streaming(
     thread writes what it streams; the last text goes out with `message.completed` in one write.
     """
     body_start = target.start + len(target.preface)
-    fresh = bool(target.preface) and insert_events(
+    fresh = bool(target.preface) and try_insert_events(
         target.turn_id, target.chat_id, target.start, target.preface, together=True
     )
-    earlier = [] if fresh else read_events(target.turn_id, after=body_start - 1)
+    try:
+        earlier = [] if fresh else read_events(target.turn_id, after=body_start - 1)
+    except AzureError:  # the log is down: nothing recorded can be found; the model is asked (the log is best effort)
+        earlier, fresh = [], None
     completed = [e for e in earlier if e.type == MESSAGE_COMPLETED]
     if completed:
         return _recorded(completed[-1])
@@ -213,6 +217,7 @@ def _ask_streaming(
     writer = EventWriter(
         target.turn_id, target.chat_id, earlier[-1].sequence + 1 if earlier else body_start, last_write=0.0
     )
+    writer.broken = fresh is None
     attempt = 1 + sum(1 for e in earlier if e.type == RESET) + (1 if any(e.type == DELTA for e in earlier) else 0)
     if any(e.type == DELTA for e in earlier):
         writer.reset(attempt)

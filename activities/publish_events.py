@@ -9,7 +9,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from assistant.events import EventDraft
-from storage.event_log import append_events
+from storage.event_log import try_insert_events
 
 __all__ = ["PUBLISH_ACTIVITY", "bp"]
 
@@ -21,7 +21,10 @@ bp = df.Blueprint()
 @bp.function_name(name=PUBLISH_ACTIVITY)
 @bp.activity_trigger(input_name="request")
 def publish_turn_events(request: Any) -> int:
-    """Activity: append `{"turnId", "chatId", "start", "events": [drafts]}` to the log; the last sequence number."""
+    """Activity: append `{"turnId", "chatId", "start", "events": [drafts]}` to the log (best effort: a log that
+    refuses is logged, the turn goes on); the last sequence number."""
     payload = json.loads(request) if isinstance(request, str) else request
     drafts = [EventDraft.from_dict(d) for d in payload["events"]]
-    return append_events(str(payload["turnId"]), str(payload["chatId"]), int(payload["start"]), drafts)
+    start = int(payload["start"])
+    try_insert_events(str(payload["turnId"]), str(payload["chatId"]), start, drafts)
+    return start + len(drafts) - 1

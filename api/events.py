@@ -1,21 +1,19 @@
 """A turn's live events: `GET /api/chats/{chatId}/turns/{turnId}/events` (SSE or JSON), and the stream a POST returns.
 
-Readers follow the turn's log in Table storage (`storage/event_log/`): they read what is after
-the last event they sent, and wait with a short, growing interval (5 ms to 50 ms, back to 5 ms after
-each event) for more, or less when the writer is in this process and signals its write. The log's last event,
-`turn.completed` or `turn.failed`, is written by the
-first reader that finds the turn finished without one, from the orchestration's output (an insert
-at the next sequence number: of two readers racing, one writes it and both send the same event).
-The turn itself thus needs no extra work item to end its log, and every reader, early or late,
-sees the same events in the same order: strictly by sequence number, waiting for one written late by a
-parallel writer (`in_order`). A comment line every 15 s keeps an idle stream open.
+Every reader of a turn in this process reads from the turn's one feed (`api/feed.py`): events written here arrive
+without a read of storage; events written elsewhere are read within the feed's budget (at most 3 storage reads a
+second per turn, however many readers). The log's last event, `turn.completed` / `turn.failed` / `turn.cancelled`,
+is written by the first feed that finds the turn finished without one, from the orchestration's output (an insert
+at the next sequence number: of two readers racing, one writes it and both send the same event), so the turn needs
+no extra work item to end its log, and every reader, early or late, sees the same events in the same order. A
+comment line every 15 s keeps an idle stream open. When the log's table cannot be read, a stream says so with an
+`error` event (`live_log_unavailable`, and the turn's status URL, which has its outcome) and ends; the turn goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +22,7 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
 from api.errors import HttpError, json_errors, json_response
+from api.feed import LogUnavailable, TurnFeed, feed_for, follow
 from api.http import RequestView, empty_response, read_request
 from api.inputs import parse_chat_id, seconds_param, whole_number
 from api.lookup import chat_turn
@@ -31,31 +30,23 @@ from api.models import TurnEventBody
 from api.spec import ERROR, Param, Reply, operation, path_param
 from api.waiting import early_output, replied
 from assistant.events import (
-    MESSAGE_COMPLETED,
-    TERMINAL,
     TURN_CANCELLED,
     TURN_COMPLETED,
     TURN_FAILED,
     EventDraft,
-    TurnEvent,
     sse_comment,
     sse_frame,
 )
 from assistant.failures import TurnFailure
-from storage.event_log import append_events, log_end, read_events, signals, tail_sequence
+from storage.event_log import log_end
 
-__all__ = ["approvals_url", "bp", "events_url", "follow", "in_order", "sse_response", "wants_sse"]
+__all__ = ["LIVE_LOG_UNAVAILABLE", "approvals_url", "bp", "events_url", "sse_response", "turn_feed", "wants_sse"]
 
 bp = df.Blueprint()
 path_param("turnId", "The turn's id (`instanceId` of its POST's answer).", {"type": "string", "maxLength": 200})
 
-FIRST_POLL = 0.005
-MAX_POLL = 0.025
-STATUS_EVERY = 0.25
-"""How often a reader with nothing new asks whether the turn has finished."""
-KEEP_ALIVE_SECONDS = 15.0
-GAP_SECONDS = 10.0
-"""How long a reader waits for a missing event before it sends the ones after it (see `in_order`)."""
+LIVE_LOG_UNAVAILABLE = "live_log_unavailable"
+"""The `code` of the error a stream ends with when the turn's event log cannot be read."""
 MAX_WAIT_SECONDS = 60.0
 DEFAULT_WAIT_SECONDS = 25.0
 
@@ -127,115 +118,49 @@ def terminal_event(status: df.DurableOrchestrationStatus) -> EventDraft:
     )
 
 
-async def _finish_log(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str) -> bool:
-    """Write the terminal event when the turn has finished without one; whether the turn has finished."""
+async def _ended(client: df.DurableOrchestrationClient, turn_id: str) -> EventDraft | None:
+    """The turn's last event when it has ended (or replied: its summary comes after), else None."""
     status = await client.get_status(turn_id)
-    if not status or not replied(status):
-        return False
-    draft = terminal_event(status)
-
-    def write() -> None:
-        events = read_events(turn_id, 0)
-        if any(e.type in TERMINAL for e in events):
-            return
-        append_events(turn_id, chat_id, (events[-1].sequence if events else tail_sequence(turn_id)) + 1, [draft])
-
-    await asyncio.to_thread(write)
-    return True
+    if not status:
+        return EventDraft(
+            TURN_FAILED,
+            {"error": "the turn no longer exists (its history was purged)", "retryable": False, "recorded": False},
+        )
+    return terminal_event(status) if replied(status) else None
 
 
-async def follow(
-    client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, after: int, wait_seconds: float | None = None
-) -> AsyncIterator[TurnEvent | None]:
-    """The turn's events after `after`, as they come, until its terminal event; `None` every 15 s without one
-    (a keep-alive). With `wait_seconds` it stops after that long once at least... nothing new came."""
-    woken = signals.watch(turn_id)
-    try:
-        async for event in _follow(client, chat_id, turn_id, after, wait_seconds, woken):
-            yield event
-    finally:
-        signals.unwatch(turn_id, woken)
+def turn_feed(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str) -> TurnFeed:
+    """This process's feed of the turn's events."""
+    return feed_for(client, chat_id, turn_id, _ended)
 
 
-async def _follow(
-    client: df.DurableOrchestrationClient,
-    chat_id: str,
-    turn_id: str,
-    after: int,
-    wait_seconds: float | None,
-    woken: asyncio.Event,
-) -> AsyncIterator[TurnEvent | None]:
-    interval = FIRST_POLL
-    last_event = last_status = time.monotonic()
-    started = last_event
-    final_seen = False
-    gap_since: float | None = None
-    while True:
-        woken.clear()
-        read = await asyncio.to_thread(read_events, turn_id, after)
-        now = time.monotonic()
-        events, gap_since = in_order(read, after, gap_since, now)
-        for event in events:
-            yield event
-            after = event.sequence
-            if event.type in TERMINAL:
-                return
-            final_seen = event.type == MESSAGE_COMPLETED and not event.data.get("toolCalls")
-        if read and not events:  # held back behind a gap: its event is being written; look again soon
-            interval = FIRST_POLL
-        elif events:
-            interval, last_event = FIRST_POLL, now
-            if wait_seconds is not None:
-                return
+def _unavailable(failure: LogUnavailable, status_url: str) -> dict[str, Any]:
+    return {
+        "code": LIVE_LOG_UNAVAILABLE,
+        "error": f"the turn's live events cannot be read now ({failure.reason}); the turn goes on: its outcome is at "
+        "statusQueryGetUri, and its events can be read again once the log is back",
+        "statusQueryGetUri": status_url,
+    }
+
+
+async def _sse(feed: TurnFeed, after: int, status_url: str) -> AsyncIterator[bytes]:
+    async for item in follow(feed, after):
+        if item is None:
+            yield sse_comment()
+        elif isinstance(item, LogUnavailable):
+            yield f"event: error\ndata: {json.dumps(_unavailable(item, status_url))}\n\n".encode()
         else:
-            interval = min(interval * 1.5, MAX_POLL)
-        if (final_seen or now - last_status >= STATUS_EVERY) and not events:
-            last_status = now
-            if await _finish_log(client, chat_id, turn_id):
-                interval = 0.0
-                continue
-        if wait_seconds is not None and now - started >= wait_seconds:
-            return
-        if now - last_event >= KEEP_ALIVE_SECONDS:
-            last_event = now
-            yield None
-        try:  # the next poll, or sooner when this process writes an event of the turn
-            await asyncio.wait_for(woken.wait(), interval)
-        except TimeoutError:
-            pass
+            yield sse_frame(item)
 
 
-def in_order(
-    events: list[TurnEvent], after: int, gap_since: float | None, now: float
-) -> tuple[list[TurnEvent], float | None]:
-    """The events to send now, and since when a gap holds the rest back (None: no gap).
-
-    Writers run in parallel (two tool calls write their events from two activities), so the log can hold
-    event 5 before event 4: a reader sends events strictly in sequence and waits for the missing one. Not
-    forever: events are written best effort, so a gap still there after `GAP_SECONDS`, or once the turn's
-    terminal event is there (nothing more is being written), is skipped.
-    """
-    done = any(e.type in TERMINAL for e in events)
-    ready: list[TurnEvent] = []
-    for event in events:
-        if event.sequence > after + 1 and not done:
-            gap_since = now if gap_since is None else gap_since
-            if now - gap_since < GAP_SECONDS:
-                return ready, gap_since
-        ready.append(event)
-        after, gap_since = event.sequence, None
-    return ready, gap_since
-
-
-async def _sse(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, after: int) -> AsyncIterator[bytes]:
-    async for event in follow(client, chat_id, turn_id, after):
-        yield sse_comment() if event is None else sse_frame(event)
-
-
-def sse_response(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str, after: int = 0) -> Response:
-    """The turn's events as `text/event-stream`, from after `after` to the terminal event."""
+def sse_response(
+    client: df.DurableOrchestrationClient, view: RequestView, chat_id: str, turn_id: str, after: int = 0
+) -> Response:
+    """The turn's events as `text/event-stream`, from after `after` to the terminal event (or an `error` event)."""
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Turn-Id": turn_id}
-    return StreamingResponse(_sse(client, chat_id, turn_id, after), media_type="text/event-stream", headers=headers)
+    status_url = client.get_client_response_links(view, turn_id)["statusQueryGetUri"]
+    stream = _sse(turn_feed(client, chat_id, turn_id), after, status_url)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
 def _after(view: RequestView) -> int:
@@ -314,6 +239,19 @@ async def turn_events(req: Request, client: df.DurableOrchestrationClient) -> Re
             )
     if "application/json" in (view.headers.get("Accept") or "").lower() and not wants_sse(view):
         wait = _wait(view)
-        events = [e.to_dict() async for e in follow(client, chat_id, turn_id, after, wait) if e is not None]
+        events: list[dict[str, Any]] = []
+        async for item in follow(turn_feed(client, chat_id, turn_id), after, wait):
+            if isinstance(item, LogUnavailable):
+                status_url = client.get_client_response_links(view, turn_id)["statusQueryGetUri"]
+                body = _unavailable(item, status_url)
+                raise HttpError(
+                    503,
+                    body["error"],
+                    headers={"Retry-After": "5"},
+                    code=body["code"],
+                    statusQueryGetUri=body["statusQueryGetUri"],
+                )
+            if item is not None:
+                events.append(item.to_dict())
         return json_response(events)
-    return sse_response(client, chat_id, turn_id, after)
+    return sse_response(client, view, chat_id, turn_id, after)

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -236,14 +235,13 @@ def check_status_response(
     return json_response(CheckStatus.from_dict({**payload, **extra}).to_dict(), status=202, headers=headers)
 
 
+def _accepted(status: df.DurableOrchestrationStatus) -> bool:
+    return bool(status.custom_status) or status.runtime_status not in (None, OrchestrationRuntimeStatus.Pending)
+
+
 async def _wait_accepted(client: df.DurableOrchestrationClient, instance_id: str) -> None:
-    """Wait (bounded) until the turn holds its place in the chat's queue."""
-    deadline = time.monotonic() + ACCEPT_WAIT_SECONDS
-    while time.monotonic() < deadline:
-        status = await client.get_status(instance_id)
-        if status and (status.custom_status or status.runtime_status not in (None, OrchestrationRuntimeStatus.Pending)):
-            return
-        await asyncio.sleep(0.01)
+    """Wait (bounded, reading the status on the waits' schedule) until the turn holds its place in the chat's queue."""
+    await wait_for_instance(client, instance_id, ACCEPT_WAIT_SECONDS, until=_accepted)
 
 
 async def post_message(
@@ -288,7 +286,7 @@ async def _post_message(
     if wants_sse(req):
         if not turn.events:
             raise HttpError(406, "this app publishes no turn events (CHAT_TURN_EVENTS=off); ask for JSON or text")
-        return sse_response(client, chat_id, instance_id)
+        return sse_response(client, req, chat_id, instance_id)
     try:
         status = await wait_for_instance(
             client, instance_id, timeout, until=lambda s: _requires_action(s) or early_output(s) is not None

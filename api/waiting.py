@@ -1,4 +1,14 @@
-"""Waiting a bounded time for an orchestration instance, polling its status with a growing interval."""
+"""Waiting a bounded time for an orchestration instance: status reads within a budget, woken where the turn runs here.
+
+On Azure every status read is a call to the host's management API and a read of the Durable backend's instance
+store, and the HTTP function waiting for a turn and the turn itself usually run on different instances. So a wait
+reads the status on a fixed schedule, front-loaded because many turns end within a second: at once, then 0.1, 0.25,
+0.45, 0.7 and 1 s after the start, then every `STEADY_SECONDS` (0.5 s): at most 12 reads in a 4 s turn (3 a
+second), never more than one per 0.5 s after the first second. Where the turn's orchestrator runs in this process
+it says when the status changed (`assistant.signals`): the wait then reads at once (and twice more, 10 and 40 ms
+later, if the change is not visible yet: the host commits the orchestrator's step just after it runs), so the
+reply is seen within milliseconds instead of up to half a second later.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +20,9 @@ from typing import Any
 import azure.durable_functions as df
 from azure.durable_functions.models.OrchestrationRuntimeStatus import OrchestrationRuntimeStatus
 
-__all__ = ["FINISHED", "InstanceGone", "early_output", "poll_floor", "replied", "wait_for_instance"]
+from assistant.signals import signals
+
+__all__ = ["FINISHED", "SCHEDULE", "STEADY_SECONDS", "InstanceGone", "early_output", "replied", "wait_for_instance"]
 
 FINISHED = frozenset(
     {
@@ -20,14 +32,12 @@ FINISHED = frozenset(
         OrchestrationRuntimeStatus.Canceled,
     }
 )
-_FIRST_INTERVAL = 0.002
-_GROWTH = 1.15
-_MAX_INTERVAL = 0.025
-"""The longest wait between polls of one wait alone."""
-_MAX_FLOOR = 0.1
-"""The longest wait between polls however many waits run."""
-_in_flight = 0
-"""Waits running in this process now (the worker runs the app's async functions on one event loop)."""
+SCHEDULE = (0.0, 0.1, 0.25, 0.45, 0.7, 1.0)
+"""Seconds after the start of a wait at which it reads the status in its first second."""
+STEADY_SECONDS = 0.5
+"""The wait between two reads after the first second."""
+_AFTER_WAKE = (0.01, 0.03)
+"""Extra reads after a wake that did not yet show the change (seconds after the previous read)."""
 
 
 def early_output(status: df.DurableOrchestrationStatus) -> dict[str, Any] | None:
@@ -48,14 +58,12 @@ class InstanceGone(LookupError):
     """The instance existed when the wait began and no longer does (its history was purged)."""
 
 
-def poll_floor(in_flight: int) -> float:
-    """The shortest wait between polls while `in_flight` waits run: 2 ms per wait, at most 100 ms.
-
-    One wait alone polls from 2 ms; with many in flight the host is busy with all their turns,
-    each takes longer, and polling them as finely would only add calls (with 50 chats at once a
-    turn takes ~0.5 s, and polls every 100 ms see it done within a fifth of that).
-    """
-    return min(_FIRST_INTERVAL * max(1, in_flight), _MAX_FLOOR)
+def reads_at(elapsed: float) -> float:
+    """When (seconds after the start) the scheduled read after one at `elapsed` comes."""
+    for moment in SCHEDULE:
+        if moment > elapsed + 1e-9:
+            return moment
+    return elapsed + STEADY_SECONDS
 
 
 async def wait_for_instance(
@@ -66,29 +74,35 @@ async def wait_for_instance(
 ) -> df.DurableOrchestrationStatus | None:
     """The instance's status once it has finished, or None if it has not within `timeout_seconds`.
 
-    Polls quickly at first (a turn is often done in milliseconds), each wait 15% longer than the
-    last, up to 25 ms: a turn is seen done at most ~15% (at most 25 ms) after it finished. While
-    other waits run in the process no wait is shorter than `poll_floor` of their number (so the
-    process polls at most ~500 times a second in all): under load polls were ~12% of devhost's
-    CPU with 50 chats at once before that floor. With `until`, it also returns the status of a running
-    instance once `until` holds for it (e.g. the turn waits for an approval). Raises `InstanceGone` if the
-    instance stops existing (it must exist when the wait begins).
+    With `until`, it also returns the status of a running instance once `until` holds for it (e.g. the turn waits
+    for an approval). Raises `InstanceGone` if the instance stops existing (it must exist when the wait begins).
     """
-    global _in_flight
-    deadline = time.monotonic() + timeout_seconds
-    interval = _FIRST_INTERVAL
-    _in_flight += 1
+    started = time.monotonic()
+    deadline = started + timeout_seconds
+    watch = signals.watch(instance_id)
     try:
+        extra: list[float] = []
         while True:
             status = await client.get_status(instance_id)
             if not status:
                 raise InstanceGone(instance_id)
             if status.runtime_status in FINISHED or (until is not None and until(status)):
                 return status
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            if now >= deadline:
                 return None
-            await asyncio.sleep(min(max(interval, poll_floor(_in_flight)), remaining))
-            interval = min(interval * _GROWTH, _MAX_INTERVAL)
+            if extra:  # woken, but the change is not visible yet: read again shortly
+                await asyncio.sleep(min(extra.pop(0), deadline - now))
+                continue
+            next_read = min(started + reads_at(now - started), deadline)
+            while (left := next_read - time.monotonic()) > 0:  # until the next read, unless the status changes here
+                try:
+                    await asyncio.wait_for(watch.wake.wait(), left)
+                except TimeoutError:
+                    break
+                watch.wake.clear()
+                if watch.take()[1]:  # the turn's orchestrator (here) changed its status: read now
+                    extra = list(_AFTER_WAKE)
+                    break
     finally:
-        _in_flight -= 1
+        signals.unwatch(watch)

@@ -58,6 +58,7 @@ from assistant.memory import FoldPlan
 from assistant.messages import ToolCall, format_utc
 from assistant.payloads import CompletionResult, EventTarget, ToolResult, TurnInput, TurnOutput
 from assistant.queueing import CANCELLED, DONE, QUEUED, RUNNING, TURN_READY_EVENT, TurnSlot
+from assistant.signals import signals
 from assistant.turn import TurnRun
 from assistant.views import PendingCallView, RequiresAction
 from assistant.window import ArchiveBatch
@@ -314,6 +315,7 @@ def _fold(
     """
     if len(json.dumps(output)) <= EARLY_OUTPUT_LIMIT:
         context.set_custom_status({**ACCEPTED_STATUS, "output": output})
+        _tell_readers(context)
     try:
         result = yield context.call_activity_with_retry(SUMMARIZE_ACTIVITY, ACTIVITY_RETRY, plan.to_dict())
     except Exception:  # the model failed every attempt: the turn is done all the same
@@ -390,6 +392,7 @@ def _await_approval(
     )
     yield context.call_entity(entity, "await_approval", pending.to_dict())
     context.set_custom_status({**ACCEPTED_STATUS, "requiresAction": RequiresAction.of(pending, "").to_dict()})
+    _tell_readers(context)
     run, target = run.reserve(1)
     yield from _publish(
         context,
@@ -452,4 +455,17 @@ def _await_approval(
 @bp.orchestration_trigger(context_name="context", orchestration=POST_USER_QUERY)
 def post_user_query(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     """Run one chat turn."""
-    return (yield from run_turn(context))
+    try:
+        output = yield from run_turn(context)
+    except TurnFailed:
+        _tell_readers(context)
+        raise
+    _tell_readers(context)
+    return output
+
+
+def _tell_readers(context: df.DurableOrchestrationContext) -> None:
+    """Wake this process's readers waiting on the turn's status (its end, its early reply, a wait for a person): a
+    hint, not a fact (the status they read is committed just after this episode); never while replaying."""
+    if not context.is_replaying:
+        signals.finished(context.instance_id)

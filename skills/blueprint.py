@@ -15,7 +15,7 @@ from assistant import telemetry
 from assistant.events import tool_completed, tool_started
 from assistant.payloads import ToolInvocation
 from skills.registry import SkillRegistry
-from storage.event_log import append_events
+from storage.event_log import try_insert_events
 from storage.fences import set_fence
 
 __all__ = ["FORGET_CHAT_ACTIVITY", "bp", "build_blueprint"]
@@ -38,7 +38,7 @@ def _skill_activity(registry: SkillRegistry, name: str) -> Callable[[Any], dict[
         target = invocation.events
         if target is not None:
             started = tool_started(invocation.call.id, invocation.call.name, invocation.call.arguments)
-            append_events(target.turn_id, target.chat_id, target.start, [started])
+            try_insert_events(target.turn_id, target.chat_id, target.start, [started])
         attributes = {
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": invocation.call.name,
@@ -52,7 +52,7 @@ def _skill_activity(registry: SkillRegistry, name: str) -> Callable[[Any], dict[
             span.set_attribute("ok", result.ok)
         if target is not None and target.end is not None:
             completed = tool_completed(result.tool_call_id, result.name, result.ok, result.content)
-            append_events(target.turn_id, target.chat_id, target.end, [completed])
+            try_insert_events(target.turn_id, target.chat_id, target.end, [completed])
         return result.to_dict()
 
     run.__name__ = f"skill_{name}"

@@ -86,14 +86,20 @@ def _transport() -> RequestsTransport:
     return RequestsTransport(session=session, session_owner=True)
 
 
-@lru_cache(maxsize=1)
-def table_service() -> TableServiceClient:
-    """The Table service of `AzureWebJobsStorage` (connection string or identity-based)."""
+LIVE_RETRIES = {"retry_total": 1, "retry_backoff_factor": 0.1, "retry_backoff_max": 0.5, "connection_timeout": 2}
+"""The retry policy of `live` clients: a store that is best effort (the turn event log) fails in well under a second
+instead of holding a turn's writer or reader for the SDK's default retries (seconds, per request)."""
+
+
+@lru_cache(maxsize=2)
+def table_service(live: bool = False) -> TableServiceClient:
+    """The Table service of `AzureWebJobsStorage` (connection string or identity-based); `live`: with `LIVE_RETRIES`."""
+    options: dict[str, Any] = dict(LIVE_RETRIES) if live else {}
     connection = _env("AzureWebJobsStorage")
     if connection:
         if connection.lower().replace(" ", "").startswith("usedevelopmentstorage=true"):
             connection = DEVELOPMENT_STORAGE
-        return TableServiceClient.from_connection_string(connection, transport=_transport())
+        return TableServiceClient.from_connection_string(connection, transport=_transport(), **options)
     endpoint = _env("AzureWebJobsStorage__tableServiceUri")
     account = _env("AzureWebJobsStorage__accountName")
     if not endpoint and account:
@@ -111,12 +117,15 @@ def table_service() -> TableServiceClient:
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential(managed_identity_client_id=client_id)
-    return TableServiceClient(endpoint=endpoint, credential=credential, transport=_transport())
+    return TableServiceClient(endpoint=endpoint, credential=credential, transport=_transport(), **options)
 
 
 @lru_cache(maxsize=16)
-def table(name: str) -> TableClient:
-    """The table `name`, created if missing (once per process)."""
+def table(name: str, live: bool = False) -> TableClient:
+    """The table `name`, created if missing (once per process); `live`: its client fails fast (`LIVE_RETRIES`)."""
+    if live:
+        table(name)  # created through the patient client
+        return table_service(live=True).get_table_client(name)
     service = table_service()
     service.create_table_if_not_exists(name)
     return service.get_table_client(name)

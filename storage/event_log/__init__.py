@@ -17,7 +17,7 @@ turn orchestrator (see `assistant/events.py` and docs/assistant.md).
 
 Readers poll the table; when a reader and the writer share a process (one worker serving both, as
 a single-instance app on Azure does), every write also wakes that process's readers of the turn
-at once (`signals`), so they read without waiting for their next poll.
+at once with what it wrote (`assistant.signals`), so they need no read of storage for it.
 """
 
 from __future__ import annotations
@@ -29,14 +29,12 @@ from storage.event_log.retention import (
     forget_events_before,
     forget_stale_turn_events,
 )
-from storage.event_log.signals import TurnSignals, signals
-from storage.event_log.writer import COALESCE_SECONDS, EventWriter, append_events, insert_events
+from storage.event_log.writer import COALESCE_SECONDS, EventWriter, append_events, insert_events, try_insert_events
 
 __all__ = [
     "COALESCE_SECONDS",
     "EventWriter",
     "LogEnd",
-    "TurnSignals",
     "append_events",
     "delete_turn_events",
     "forget_chat_events",
@@ -45,6 +43,6 @@ __all__ = [
     "insert_events",
     "log_end",
     "read_events",
-    "signals",
     "tail_sequence",
+    "try_insert_events",
 ]

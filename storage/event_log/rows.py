@@ -26,7 +26,7 @@ GROUP_CHARS = 200_000
 
 def events_table() -> TableClient:
     """The event log's table (created on first use)."""
-    return table(os.environ.get("TURN_EVENTS_TABLE", "").strip() or DEFAULT_EVENTS_TABLE)
+    return table(os.environ.get("TURN_EVENTS_TABLE", "").strip() or DEFAULT_EVENTS_TABLE, live=True)
 
 
 def _now() -> str:

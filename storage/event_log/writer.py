@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import AzureError, ResourceExistsError
 
-from assistant.events import DELTA, RESET, EventDraft
-from storage.event_log.rows import event_rows, events_table
-from storage.event_log.signals import signals
+from assistant.events import DELTA, RESET, EventDraft, TurnEvent
+from assistant.signals import signals
+from storage.event_log.rows import event_rows, events_table, row_events
 
-__all__ = ["COALESCE_SECONDS", "EventWriter", "append_events", "insert_events"]
+__all__ = ["COALESCE_SECONDS", "EventWriter", "append_events", "insert_events", "try_insert_events"]
+
+log = logging.getLogger(__name__)
 
 COALESCE_SECONDS = 0.04
 """Deltas within this long of the last write go out together in the next one."""
@@ -29,17 +32,32 @@ def insert_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[Event
     """
     client = events_table()
     fresh = True
+    written: list[TurnEvent] = []
     for row in event_rows(turn_id, chat_id, start, drafts, together):
         try:
             client.create_entity(row)
         except ResourceExistsError:
-            fresh = False  # written by an earlier run of the same step: it stays
+            fresh = False  # written by an earlier run of the same step: it stays (readers read what is there)
             if row.get("count"):
                 first = int(row["RowKey"])
                 insert_events(turn_id, chat_id, first + 1, drafts[first + 1 - start : first + row["count"] - start])
-    if drafts:
-        signals.notify(turn_id)
+        else:
+            written.extend(row_events(row))
+    if written and signals.watched(turn_id):
+        signals.publish(turn_id, written)  # this process's readers get them without reading storage
     return fresh
+
+
+def try_insert_events(
+    turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft], together: bool = False
+) -> bool | None:
+    """`insert_events` for a writer to whom the live log is best effort: None when the log's table refused or could
+    not be reached (logged; the turn goes on, its outcome is durable without the log), else what it returned."""
+    try:
+        return insert_events(turn_id, chat_id, start, drafts, together)
+    except AzureError as error:
+        log.warning("turn %s: the event log refused events %d+: %s", turn_id, start, str(error).splitlines()[0][:200])
+        return None
 
 
 def append_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> int:
@@ -68,6 +86,9 @@ class EventWriter:
         self._last_write = clock() if last_write is None else last_write
         self.streamed = ""
         """The text written as deltas since this writer began (or since its last reset)."""
+        self.broken = False
+        """The log refused a write: this writer writes nothing more (the model call goes on; the log is best
+        effort, the turn's outcome is durable without it)."""
 
     @property
     def last_sequence(self) -> int:
@@ -80,8 +101,11 @@ class EventWriter:
 
     def _write(self, drafts: Sequence[EventDraft]) -> None:
         if drafts:
-            insert_events(self.turn_id, self.chat_id, self.next_sequence, drafts, together=True)
-            self.next_sequence += len(drafts)
+            if not self.broken:
+                self.broken = not try_insert_events(
+                    self.turn_id, self.chat_id, self.next_sequence, drafts, together=True
+                )
+            self.next_sequence += len(drafts)  # numbered as if written: the turn's numbering does not move
             self._last_write = self._clock()
 
     def delta(self, text: str, write: bool = True) -> None:

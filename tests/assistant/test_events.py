@@ -126,7 +126,7 @@ def test_inserts_say_whether_anything_was_there_and_keep_what_was(storage: None)
 def test_readers_send_events_in_sequence_waiting_for_one_written_late() -> None:
     """5 read before 4 (two tool calls write in parallel): 4 is waited for; a gap that lasts, or one the terminal
     event closes, is skipped."""
-    from api.events import GAP_SECONDS, in_order
+    from api.feed import GAP_SECONDS, in_order
     from assistant.events import TURN_COMPLETED
 
     def event(sequence: int, kind: str = "tool_call.started") -> TurnEvent:

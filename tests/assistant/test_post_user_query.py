@@ -78,6 +78,7 @@ class ScriptedContext:
 
     def __init__(self, turn: TurnInput) -> None:
         self.instance_id = "chat1-turn-x"
+        self.is_replaying = False
         self.current_utc_datetime = T0
         self._input = turn.to_dict()
 

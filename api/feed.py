@@ -1,0 +1,310 @@
+"""One feed per turn per process: what every reader of the turn's live events in this process reads from.
+
+The readers of one turn in one process (an SSE stream, a resumed stream, a JSON long poll) share one `TurnFeed`:
+one task that keeps the turn's events in memory and reads storage for them within a budget, whatever the number
+of readers. What it reads:
+
+- Events written in this process arrive with no read (`assistant.signals`: the writer hands them over). Where the
+  writers are elsewhere (the normal case on Azure: HTTP and Durable functions scale apart), the feed reads the log
+  at most every `READ_EVERY` (1/3 s), and only when nothing arrived here for that long or a gap waits for an event
+  written elsewhere.
+- The turn's status, to end the log with `turn.completed` / `turn.failed` from its output when nobody has: when
+  this process's orchestrator says the turn ended, once the final answer is in the log, and every `STATUS_EVERY`
+  (2 s) while nothing happens. A status read takes a read's place in the same budget: at most 3 storage reads a
+  second per turn per process, however many readers.
+- When the log's table fails (refuses or cannot be reached), the feed says so to its readers (`LogUnavailable`) and
+  stops; the turn goes on durably (its writers write the log best effort) and its status URL has its outcome.
+
+Readers get events strictly in sequence (`in_order`), waiting for one a parallel writer writes late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import azure.durable_functions as df
+
+from assistant.events import MESSAGE_COMPLETED, TERMINAL, EventDraft, TurnEvent
+from assistant.signals import Watch, signals
+from storage.event_log import append_events, read_events, tail_sequence
+
+__all__ = ["GAP_SECONDS", "READ_EVERY", "STATUS_EVERY", "LogUnavailable", "TurnFeed", "feed_for", "in_order"]
+
+log = logging.getLogger(__name__)
+
+READ_EVERY = 1 / 3
+"""The least time between two storage reads of one turn's feed (events or status): at most 3 a second."""
+STATUS_EVERY = 2.0
+"""How often the feed asks whether the turn has ended while nothing else says so."""
+QUIET_SECONDS = 1.0
+"""A feed asks for the status on `STATUS_EVERY` only once nothing has arrived for this long."""
+GAP_SECONDS = 10.0
+"""How long a reader waits for a missing event before it sends the ones after it (see `in_order`)."""
+
+
+@dataclass(frozen=True)
+class LogUnavailable:
+    """The turn's event log cannot be read now (what storage said); the turn itself goes on."""
+
+    reason: str
+
+
+def in_order(
+    events: list[TurnEvent], after: int, gap_since: float | None, now: float
+) -> tuple[list[TurnEvent], float | None]:
+    """The events to send now, and since when a gap holds the rest back (None: no gap).
+
+    Writers run in parallel (two tool calls write their events from two activities), so the log can hold
+    event 5 before event 4: a reader sends events strictly in sequence and waits for the missing one. Not
+    forever: events are written best effort, so a gap still there after `GAP_SECONDS`, or once the turn's
+    terminal event is there (nothing more is being written), is skipped.
+    """
+    done = any(e.type in TERMINAL for e in events)
+    ready: list[TurnEvent] = []
+    for event in events:
+        if event.sequence > after + 1 and not done:
+            gap_since = now if gap_since is None else gap_since
+            if now - gap_since < GAP_SECONDS:
+                return ready, gap_since
+        ready.append(event)
+        after, gap_since = event.sequence, None
+    return ready, gap_since
+
+
+class TurnFeed:
+    """The turn's events as this process knows them, kept up to date by one task while readers follow it."""
+
+    def __init__(
+        self,
+        client: df.DurableOrchestrationClient,
+        chat_id: str,
+        turn_id: str,
+        terminal: Callable[[df.DurableOrchestrationClient, str], Awaitable[EventDraft | None]],
+    ) -> None:
+        self.client = client
+        self.chat_id = chat_id
+        self.turn_id = turn_id
+        self._terminal_of = terminal
+        self.events: dict[int, TurnEvent] = {}
+        self.failure: LogUnavailable | None = None
+        self.readers = 0
+        self.reads = 0
+        """Storage reads (log queries and status reads) this feed made."""
+        self._read_from: int | None = None
+        """Read the log after this sequence number at the next read (None: after the last one known)."""
+        self._changed = asyncio.Event()
+        self._version = 0
+        self._watch: Watch | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._last_read = float("-inf")
+        self._last_status = time.monotonic()
+        self._last_arrival = time.monotonic()
+        self._status_due = False
+
+    # -- what readers see -------------------------------------------------------------------------------------------
+
+    @property
+    def terminal(self) -> TurnEvent | None:
+        """The turn's last event, once known."""
+        return next((e for e in self.events.values() if e.type in TERMINAL), None)
+
+    def after(self, sequence: int) -> list[TurnEvent]:
+        """The known events after `sequence`, in order."""
+        return [self.events[n] for n in sorted(self.events) if n > sequence]
+
+    def need_from(self, sequence: int) -> None:
+        """A reader wants what follows `sequence`: read from there if the feed may not hold it."""
+        known = min(self.events) if self.events else None
+        if known is None or sequence + 1 < known:
+            self._read_from = sequence if self._read_from is None else min(self._read_from, sequence)
+            self._last_read = float("-inf")
+            self._changed.set()
+
+    async def changed(self, version: int, within: float) -> int:
+        """Wait (at most `within` seconds) until the feed differs from `version`; the version now."""
+        deadline = time.monotonic() + within
+        while self._version == version and (left := deadline - time.monotonic()) > 0:
+            event = self._changed
+            try:
+                await asyncio.wait_for(event.wait(), left)
+            except TimeoutError:
+                break
+        return self._version
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    # -- the task ---------------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin following the turn (once)."""
+        if self._task is None:
+            self._watch = signals.watch(self.turn_id)
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"turn-feed-{self.turn_id}")
+
+    def _bump(self) -> None:
+        self._version += 1
+        old, self._changed = self._changed, asyncio.Event()
+        old.set()
+
+    def _merge(self, events: list[TurnEvent]) -> bool:
+        fresh = False
+        for event in events:
+            if event.sequence not in self.events:
+                self.events[event.sequence] = event
+                fresh = True
+        return fresh
+
+    def _final_seen(self) -> bool:
+        last = max(self.events) if self.events else None
+        event = self.events.get(last) if last is not None else None
+        return event is not None and event.type == MESSAGE_COMPLETED and not event.data.get("toolCalls")
+
+    def _gap(self) -> bool:
+        if not self.events:
+            return False
+        numbers = sorted(self.events)
+        return numbers[-1] - numbers[0] + 1 != len(numbers)
+
+    async def _run(self) -> None:
+        assert self._watch is not None
+        try:
+            while self.readers > 0 and self.terminal is None and self.failure is None:
+                now = time.monotonic()
+                wait = max(self._last_read + READ_EVERY - now, 0.0) if self._read_wanted(now) else READ_EVERY
+                try:
+                    await asyncio.wait_for(self._watch.wake.wait(), wait)
+                except TimeoutError:
+                    pass
+                self._watch.wake.clear()
+                pushed, status_changed = self._watch.take()
+                now = time.monotonic()
+                if pushed and self._merge(pushed):
+                    self._last_arrival = now
+                    self._bump()
+                if status_changed:
+                    self._status_due = True
+                if self.readers > 0 and self._read_wanted(now) and now - self._last_read >= READ_EVERY:
+                    await self._read(now)
+        except Exception as error:  # storage refused or unreachable: say so, the turn goes on
+            log.warning("the event log of turn %s cannot be read: %s", self.turn_id, error)
+            self.failure = LogUnavailable(f"{type(error).__name__}: {str(error).splitlines()[0][:200]}")
+            self._bump()
+        finally:
+            signals.unwatch(self._watch)
+
+    def _status_wanted(self, now: float) -> bool:
+        quiet = now - self._last_arrival >= QUIET_SECONDS and now - self._last_status >= STATUS_EVERY
+        return self._status_due or self._final_seen() or quiet
+
+    def _read_wanted(self, now: float) -> bool:
+        if self._read_from is not None or self._status_wanted(now):
+            return True
+        return now - self._last_arrival >= READ_EVERY or self._gap()
+
+    async def _read(self, now: float) -> None:
+        self._last_read = now
+        self.reads += 1
+        if self._read_from is None and self._status_wanted(now):
+            self._last_status = now
+            self._status_due = False
+            ended = await self._terminal_of(self.client, self.turn_id)
+            if ended is not None:
+                await asyncio.to_thread(self._finish, ended)
+                self._bump()
+            return
+        after = self._read_from if self._read_from is not None else self._contiguous()
+        self._read_from = None
+        read = await asyncio.to_thread(read_events, self.turn_id, after)
+        if self._merge(read):
+            self._last_arrival = time.monotonic()
+            self._bump()
+
+    def _contiguous(self) -> int:
+        """The last sequence number before the first gap (what a read must fetch what follows of)."""
+        if not self.events:
+            return 0
+        numbers = sorted(self.events)
+        last = numbers[0] - 1
+        for number in numbers:
+            if number != last + 1:
+                break
+            last = number
+        return last
+
+    def _finish(self, draft: EventDraft) -> None:
+        """End the log with `draft` unless it has its last event already (read whole: another reader, here or
+        elsewhere, may have written it); the events read are merged."""
+        self.reads += 1
+        events = read_events(self.turn_id, 0)
+        self._merge(events)
+        if any(e.type in TERMINAL for e in events):
+            return
+        start = (events[-1].sequence if events else tail_sequence(self.turn_id)) + 1
+        append_events(self.turn_id, self.chat_id, start, [draft])
+        self._merge(read_events(self.turn_id, start - 1))
+
+
+_feeds: dict[str, TurnFeed] = {}
+
+
+def feed_for(
+    client: df.DurableOrchestrationClient,
+    chat_id: str,
+    turn_id: str,
+    terminal: Callable[[df.DurableOrchestrationClient, str], Awaitable[EventDraft | None]],
+) -> TurnFeed:
+    """This process's feed of the turn (made on first use; gone when its last reader leaves)."""
+    feed = _feeds.get(turn_id)
+    if feed is None or (feed._task is not None and feed._task.done()):
+        feed = _feeds[turn_id] = TurnFeed(client, chat_id, turn_id, terminal)
+    return feed
+
+
+async def follow(
+    feed: TurnFeed, after: int, wait_seconds: float | None = None, keep_alive: float = 15.0
+) -> AsyncIterator[TurnEvent | LogUnavailable | None]:
+    """The turn's events after `after`, in order, until its terminal event; `None` every `keep_alive` seconds without
+    one; a `LogUnavailable` (then nothing more) when the log cannot be read. With `wait_seconds`: stop once at least
+    one event was given, or after that long."""
+    feed.readers += 1
+    feed.need_from(after)
+    feed.start()
+    started = last_given = time.monotonic()
+    gap_since: float | None = None
+    given = False
+    try:
+        while True:
+            version = feed.version
+            now = time.monotonic()
+            ready, gap_since = in_order(feed.after(after), after, gap_since, now)
+            for event in ready:
+                yield event
+                after = event.sequence
+                given = True
+                last_given = time.monotonic()
+                if event.type in TERMINAL:
+                    return
+            if feed.failure is not None:
+                yield feed.failure
+                return
+            if wait_seconds is not None and (given or now - started >= wait_seconds):
+                return
+            if now - last_given >= keep_alive:
+                last_given = now
+                yield None
+            limit = keep_alive - (now - last_given)
+            if wait_seconds is not None:
+                limit = min(limit, wait_seconds - (now - started))
+            if gap_since is not None:
+                limit = min(limit, GAP_SECONDS - (now - gap_since))
+            await feed.changed(version, max(limit, 0.01))
+    finally:
+        feed.readers -= 1
+        if feed.readers == 0 and _feeds.get(feed.turn_id) is feed:
+            del _feeds[feed.turn_id]
