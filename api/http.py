@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from azurefunctions.extensions.http.fastapi import Request, Response
 
+from api.urls import public_url
+
 __all__ = ["RequestView", "empty_response", "read_request", "text_response"]
 
 
@@ -23,6 +25,7 @@ class RequestView:
 
     method: str
     url: str
+    """The request's URL on the public origin (`api/urls.py`): every URL handed out is derived from it."""
     headers: Mapping[str, str]
     """Case-insensitive."""
     params: dict[str, str]
@@ -42,7 +45,7 @@ async def read_request(req: Request) -> RequestView:
         params[key] = f"{params[key]},{value}" if key in params else value
     return RequestView(
         method=req.method,
-        url=str(req.url),
+        url=public_url(req.headers, str(req.url)),
         headers=req.headers,
         params=params,
         route_params={k: str(v) for k, v in req.path_params.items()},

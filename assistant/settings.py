@@ -107,11 +107,18 @@ class AssistantSettings:
     model_attempts: int = 3
     """`CHAT_MODEL_TURN_ATTEMPTS`: times a turn tries a model call that fails for a passing reason (Durable retry)."""
     model_retry_seconds: float = 2.0
+    """`CHAT_MODEL_RETRY_SECONDS`: the wait between those attempts."""
     queue_check_seconds: float = 30.0
     """A queued turn's one durable timer: when it fires with the same turn ahead, that turn's liveness is checked
     (`CHAT_QUEUE_CHECK_SECONDS`; the turn ahead wakes it when it leaves the queue, this only finds one terminated
     by hand)."""
-    """`CHAT_MODEL_RETRY_SECONDS`: the wait between those attempts."""
+    public_hosts: frozenset[str] = frozenset()
+    """`CHAT_PUBLIC_HOSTS`: host names (with the port when not the default) a front end may forward (custom domains,
+    tunnels): only a listed one decides the URLs the app hands out (comma-separated, case-insensitive)."""
+    site_hostname: str | None = None
+    """`WEBSITE_HOSTNAME`: the app's own host name (Azure sets it; devhost sets its address)."""
+    on_azure: bool = False
+    """Whether the app runs on Azure (`WEBSITE_INSTANCE_ID` set): its own URLs are `https`."""
     turn_events: bool = True
     """`CHAT_TURN_EVENTS` (`on`/`off`): turns publish their events (the live stream) to Table storage."""
     turn_retention_hours: float = 24.0
@@ -189,6 +196,9 @@ def assistant_settings() -> AssistantSettings:
         model_attempts=_env_int("CHAT_MODEL_TURN_ATTEMPTS", 3),
         model_retry_seconds=_env_float("CHAT_MODEL_RETRY_SECONDS", 2.0),
         queue_check_seconds=_env_float("CHAT_QUEUE_CHECK_SECONDS", 30.0, minimum=1.0),
+        public_hosts=frozenset(h.strip().lower() for h in (_env("CHAT_PUBLIC_HOSTS") or "").split(",") if h.strip()),
+        site_hostname=_env("WEBSITE_HOSTNAME"),
+        on_azure=_env("WEBSITE_INSTANCE_ID") is not None,
         turn_retention_hours=_env_float("CHAT_TURN_RETENTION_HOURS", 24.0),
         turn_events=(_env("CHAT_TURN_EVENTS") or "on").lower() not in ("off", "0", "false", "no"),
         prompt_budget_set=_env("CHAT_PROMPT_TOKEN_BUDGET") is not None,

@@ -64,6 +64,7 @@ OPTIONAL_WITH_DEFAULTS = {
     "CHAT_TURN_EVENTS": "default on: turns publish their live events",
     "TURN_EVENTS_TABLE": "default turnevents: the Table storage table of the turns' event logs",
     "CHAT_FENCE_TABLE": "default chatfences: the Table storage table of the chats' generation markers",
+    "CHAT_PUBLIC_HOSTS": "default none: the front ends (custom domains, tunnels) whose host the handed-out URLs use",
     "OTEL_SDK_DISABLED": "OpenTelemetry's own switch: true turns tracing off",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "send traces to an OTLP collector (unset on Azure: Application Insights)",
     "OTEL_TRACES_EXPORTER": "console for spans in the log (local debugging)",
@@ -88,6 +89,12 @@ READ_BY_PLATFORM = {
     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "the worker's Azure Monitor distro: instrumentations it leaves off",
 }
 PLATFORM_PREFIXES = ("AzureFunctionsJobHost__",)
+
+# Set by App Service itself on every app (never by the infra), read by the app.
+SET_BY_PLATFORM = {
+    "WEBSITE_HOSTNAME": "the app's host name (the URLs it hands out); devhost and Core Tools set their address",
+    "WEBSITE_INSTANCE_ID": "set on Azure only: the app's own URLs are https",
+}
 
 
 def _is_env_read(call: ast.Call) -> bool:
@@ -176,7 +183,10 @@ def test_every_setting_the_code_reads_is_set_or_explained(backend: str) -> None:
     unexplained = {
         name: files
         for name, files in settings_read_by_app().items()
-        if name not in settings and name not in LOCAL_ONLY and name not in OPTIONAL_WITH_DEFAULTS
+        if name not in settings
+        and name not in LOCAL_ONLY
+        and name not in OPTIONAL_WITH_DEFAULTS
+        and name not in SET_BY_PLATFORM
     }
     assert not unexplained, f"read by the app but not set by infra/main.bicep: {unexplained}"
 
