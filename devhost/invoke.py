@@ -358,12 +358,10 @@ def to_v2_response(plan: InvocationPlan, result: Any) -> Response:
     )
 
 
-def binding_values(plan: InvocationPlan, base_url: str) -> dict[str, Any]:
+def binding_values(plan: InvocationPlan) -> dict[str, Any]:
     """The extensions' values for the plan's input bindings (the host computes them for a worker process)."""
     return {
-        item.parameter: item.extension.binding_value(
-            BindingRequest(function=plan.function, binding=item.binding, base_url=base_url)
-        )
+        item.parameter: item.extension.binding_value(BindingRequest(function=plan.function, binding=item.binding))
         for item in plan.extension_inputs
     }
 
@@ -381,7 +379,6 @@ async def invoke(
     request: Request,
     route_params: Mapping[str, str],
     *,
-    base_url: str,
     function_directory: str,
     binding_values: Mapping[str, Any] | None = None,
 ) -> Response:
@@ -406,9 +403,7 @@ async def invoke(
             kwargs[item.parameter] = (
                 binding_values[item.parameter]
                 if binding_values is not None
-                else item.extension.binding_value(
-                    BindingRequest(function=function, binding=item.binding, base_url=base_url)
-                )
+                else item.extension.binding_value(BindingRequest(function=function, binding=item.binding))
             )
         if plan.wants_context:
             kwargs["context"] = InvocationContext(

@@ -239,13 +239,9 @@ class FunctionsRoute(BaseRoute):
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _BodyRefused(413, f"the request body is {declared} bytes; the host accepts at most {limit}")
         await request.body()  # read (bounded) before the function runs
-        # The origin the client used (its Host header), as the Functions host builds webhook URLs.
-        origin = f"{request.url.scheme}://{request.url.netloc}" if request.url.netloc else self.config.base_url
         if self.workers is not None:
-            return _WorkerCall(self.workers, plan, request, decision.route_params, origin, await request.body())
-        return await invoke(
-            plan, request, decision.route_params, base_url=origin, function_directory=str(self.config.script_root)
-        )
+            return _WorkerCall(self.workers, plan, request, decision.route_params, await request.body())
+        return await invoke(plan, request, decision.route_params, function_directory=str(self.config.script_root))
 
 
 _SCOPE_KEYS = (
@@ -277,7 +273,6 @@ class _WorkerCall:
         plan: InvocationPlan,
         request: Request,
         route_params: dict[str, str],
-        origin: str,
         body: bytes,
     ) -> None:
         scope = {key: request.scope[key] for key in _SCOPE_KEYS if key in request.scope}
@@ -285,7 +280,7 @@ class _WorkerCall:
         scope["route_params"], scope["body"] = dict(route_params), body
         self.workers = workers
         self.name = plan.function.name
-        self.payload = (plan.function.name, scope, binding_values(plan, origin), origin)
+        self.payload = (plan.function.name, scope, binding_values(plan))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         messages: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()

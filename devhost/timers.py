@@ -112,13 +112,11 @@ class TimerExtension:
     def __init__(
         self,
         data_dir: Path,
-        base_url: str,
         others: Sequence[HostExtension] = (),
         keys: HostKeys | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.base_url = base_url.rstrip("/")
         self.others = list(others)
         """The extensions that provide other input bindings (the durable client)."""
         self.keys = keys
@@ -230,7 +228,7 @@ class TimerExtension:
             owner = next((e for e in self.others if kind in e.binding_types), None)
             if owner is None:
                 raise ValueError(f"input binding {binding.get('name')!r} of type {kind!r} is not supported by devhost")
-            values[str(binding["name"])] = owner.binding_value(BindingRequest(function, binding, self.base_url))
+            values[str(binding["name"])] = owner.binding_value(BindingRequest(function, binding))
         return values
 
     async def _invoke(self, timer: _Timer, *, past_due: bool, reason: str) -> bool:

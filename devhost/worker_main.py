@@ -166,9 +166,7 @@ class Worker:
             raise LookupError(f"the app has no function named {name!r}")
         return function
 
-    async def _http(
-        self, call_id: int, name: str, request: dict[str, Any], values: dict[str, Any], base_url: str
-    ) -> None:
+    async def _http(self, call_id: int, name: str, request: dict[str, Any], values: dict[str, Any]) -> None:
         """Build the request the function expects, call it, and stream its response to the host as ASGI messages."""
         plan = self.plans[name.lower()]
         body: bytes = request.pop("body")
@@ -198,7 +196,6 @@ class Worker:
                 plan,
                 starlette_request,
                 route_params,
-                base_url=base_url,
                 function_directory=str(self.script_root),
                 binding_values=values,
             )

@@ -46,9 +46,10 @@ def local_rpc_enabled() -> bool:
 class LocalRpc:
     """Routes the SDK client's management calls to `routes` in-process (see the module docstring)."""
 
-    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+    def __init__(self, routes: Sequence[BaseRoute], origin: str) -> None:
         self._router = Router(routes=list(routes))
-        self._origins: set[str] = set()
+        self.origin = origin.rstrip("/")
+        """This host's own local address, the one its client bindings name: only calls to it may go in-process."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._originals: dict[str, Helper] = {}
         self.local_calls = 0
@@ -58,10 +59,6 @@ class LocalRpc:
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The engine's event loop, once installed: calls made on it may go in-process."""
         return self._loop
-
-    def remember_origin(self, base_url: str) -> None:
-        """An origin (`http://host:port`) handed to the app in a client binding: its calls may go in-process."""
-        self._origins.add(base_url.rstrip("/"))
 
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wrap the SDK client's request helpers (once); calls made on `loop` may go in-process."""
@@ -89,7 +86,7 @@ class LocalRpc:
         if running is not self._loop:
             return None
         parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}" not in self._origins or not parts.path.startswith(f"{WEBHOOK_PREFIX}/"):
+        if f"{parts.scheme}://{parts.netloc}" != self.origin or not parts.path.startswith(f"{WEBHOOK_PREFIX}/"):
             return None
         return parts.scheme, parts.netloc, parts.path, parts.query
 

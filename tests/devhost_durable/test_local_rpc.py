@@ -89,8 +89,7 @@ def test_posted_bodies_and_entity_reads_go_in_process(hub: Hub) -> None:
 
 def test_other_origins_and_other_loops_use_http(hub: Hub) -> None:
     """A URL this process did not hand out, or a call from another loop, goes to the SDK's own helper."""
-    rpc = LocalRpc(hub.extension.routes())
-    rpc.remember_origin("http://127.0.0.1:1")
+    rpc = LocalRpc(hub.extension.routes(), "http://127.0.0.1:1")
     assert rpc._local_target(f"{hub.base_url}/runtime/webhooks/durabletask/instances/x") is None  # no loop installed
     loop = asyncio.new_event_loop()
     try:
@@ -117,7 +116,7 @@ def test_shutdown_restores_the_sdk_helpers(tmp_path: Path) -> None:
         n: getattr(getattr(module, n), "devhost_original", getattr(module, n))
         for n in ("get_async_request", "post_async_request", "delete_async_request")
     }
-    rpc = LocalRpc([])
+    rpc = LocalRpc([], "http://127.0.0.1:1")
     loop = asyncio.new_event_loop()
     try:
         rpc.install(loop)
@@ -131,7 +130,7 @@ def test_shutdown_restores_the_sdk_helpers(tmp_path: Path) -> None:
 def test_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """DEVHOST_DURABLE_LOCAL_RPC=0: the extension sends every client call over HTTP."""
     monkeypatch.setenv("DEVHOST_DURABLE_LOCAL_RPC", "0")
-    assert DurableExtension(tmp_path / "data", "OffHub").local_rpc is None
+    assert DurableExtension(tmp_path / "data", "OffHub", "http://127.0.0.1:1").local_rpc is None
 
 
 def test_ids_with_reserved_characters_and_unknown_routes(hub: Hub) -> None:

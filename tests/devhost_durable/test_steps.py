@@ -44,7 +44,7 @@ def _index(name: str, handler: Callable[[str], str]) -> FunctionIndex:
 
 
 async def _run_waiter(data_dir: Path, handler: Callable[[str], str]) -> dict[str, Any]:
-    extension = DurableExtension(data_dir, "Steps")
+    extension = DurableExtension(data_dir, "Steps", "http://127.0.0.1:1")
     await extension.startup(_index("waiter", handler))
     ops = extension.operations
     try:
@@ -85,7 +85,7 @@ def _retry_or_event(ctx: df.DurableOrchestrationContext):
 async def _retry_event_then_more(data_dir: Path) -> tuple[bool, str]:
     from devhost.durable import history as h
 
-    extension = DurableExtension(data_dir, "Steps")
+    extension = DurableExtension(data_dir, "Steps", "http://127.0.0.1:1")
     await extension.startup(_index("retry_or_event", df.Orchestrator.create(_retry_or_event)))
     engine = extension.engine
     try:
