@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+from azure.functions.timer import TimerRequest
 from croniter import croniter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -278,8 +279,6 @@ async def call_timer_function(
 ) -> None:
     """Call a timer function as the worker does: a `func.TimerRequest`, the other input bindings' values, `context`
     when it asks for it; sync functions on a thread. Raises what the function raises."""
-    from azure.functions.timer import TimerRequest  # the worker's own type
-
     request = TimerRequest(past_due=past_due, schedule={"AdjustForDST": True})
     kwargs: dict[str, Any] = {str(function.trigger.get("name")): request, **binding_values}
     try:

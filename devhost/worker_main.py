@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from devhost.channel import BASE_URL_ENV, CLIENT_BINDING_ENV, frame, read_frame
+from devhost.config import effective_host_json
 from devhost.durable import history as h
 from devhost.durable.activities import ActivityRunner
 from devhost.durable.binding import WEBHOOK_PREFIX
@@ -40,6 +41,7 @@ from devhost.durable.replay import run_orchestrator
 from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.invoke import InvocationPlan, invoke, plan_function, thread_count
 from devhost.loader import AppLoadError, FunctionIndex, FunctionSpec, describe, load_app
+from devhost.logs import configure_logging
 from devhost.processes import die_with_parent
 from devhost.timers import call_timer_function
 from devhost.workers import status_read
@@ -303,9 +305,6 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent(signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the host stops us
     sock = socket.socket(fileno=args.fd)
-    from devhost.cli import configure_logging
-    from devhost.config import effective_host_json
-
     configure_logging(effective_host_json(args.script_root), prefix=f"(worker {args.number}, pid {os.getpid()}) ")
     if str(args.script_root) not in sys.path:
         sys.path.insert(0, str(args.script_root))
