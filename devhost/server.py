@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
 from starlette.types import Receive, Scope, Send
 
+from devhost.channel import HttpBody, HttpCall, HttpStart
 from devhost.config import HostConfig
 from devhost.extension import HostExtension
 from devhost.invoke import InvocationPlan, binding_values, invoke, plan_function
@@ -277,14 +278,13 @@ class _WorkerCall:
     ) -> None:
         scope = {key: request.scope[key] for key in _SCOPE_KEYS if key in request.scope}
         scope["headers"] = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
-        scope["route_params"], scope["body"] = dict(route_params), body
         self.workers = workers
         self.name = plan.function.name
-        self.payload = (plan.function.name, scope, binding_values(plan))
+        self.call = HttpCall(plan.function.name, scope, dict(route_params), binding_values(plan), body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        messages: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        finished, cancel = self.workers.http(self.payload, messages.put_nowait)
+        messages: asyncio.Queue[HttpStart | HttpBody] = asyncio.Queue()
+        finished, cancel = self.workers.http(self.call, messages.put_nowait)
 
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":
@@ -306,12 +306,13 @@ class _WorkerCall:
                     message = messages.get_nowait()
                 else:
                     break
-                if message[0] == "http.start":
-                    started = True
-                    await send({"type": "http.response.start", "status": message[2], "headers": message[3]})
-                else:
-                    ended = not message[3]
-                    await send({"type": "http.response.body", "body": message[2], "more_body": message[3]})
+                match message:
+                    case HttpStart(_, status, headers):
+                        started = True
+                        await send({"type": "http.response.start", "status": status, "headers": headers})
+                    case HttpBody(_, body, more):
+                        ended = not more
+                        await send({"type": "http.response.body", "body": body, "more_body": more})
             try:
                 await finished
             except Exception as error:  # the worker died (or could not run the call): the client gets a 500

@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from devhost.channel import TimerCall
 from devhost.config import ConfigError, resolve_setting_refs
 from devhost.extension import BindingRequest, HostExtension
 from devhost.invoke import InvocationContext
@@ -243,7 +244,7 @@ class TimerExtension:
         try:
             values = self._binding_values(timer.function)
             if self.workers is not None:
-                await self.workers.call("timer", (name, past_due, values), retry=False)
+                await self.workers.call(TimerCall(name, past_due, values), retry=False)
             else:
                 await call_timer_function(timer.function, past_due, values, invocation_id, str(self.data_dir))
         except Exception:

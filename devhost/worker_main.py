@@ -31,7 +31,30 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.types import Message
 
-from devhost.channel import BASE_URL_ENV, CLIENT_BINDING_ENV, frame, read_frame
+from devhost.channel import (
+    BASE_URL_ENV,
+    CLIENT_BINDING_ENV,
+    ActivityCall,
+    Cancel,
+    ChannelError,
+    EntityCall,
+    Failure,
+    HostMessage,
+    HttpBody,
+    HttpCall,
+    HttpStart,
+    LoadError,
+    OrchestratorCall,
+    Ready,
+    Result,
+    Rpc,
+    RpcResult,
+    StatusChanged,
+    TimerCall,
+    WorkerMessage,
+    read_message,
+    write_message,
+)
 from devhost.config import effective_host_json
 from devhost.durable import history as h
 from devhost.durable.activities import ActivityRunner
@@ -112,55 +135,53 @@ class Worker:
         self.statuses = StatusCache()
         self._rpc_ids = 0
 
-    def send(self, message: tuple[Any, ...]) -> None:
-        self.writer.write(frame(message))
+    def send(self, message: WorkerMessage) -> None:
+        write_message(self.writer, message)
 
     # -- calls -----------------------------------------------------------------------------------
-    def start(self, call_id: int, kind: str, payload: Any) -> None:
-        if kind == "activity":
-            self.activity_calls[payload.id] = call_id
-            self.activities.dispatch(payload)
-            return
-        asyncio.get_running_loop().create_task(self._run(call_id, kind, payload))
+    def receive(self, message: HostMessage) -> None:
+        """Act on one message from the host."""
+        match message:
+            case ActivityCall(activity, call_id):
+                self.activity_calls[activity.id] = call_id
+                self.activities.dispatch(activity)
+            case HttpCall() | OrchestratorCall() | EntityCall() | TimerCall():
+                asyncio.get_running_loop().create_task(self._run(message))
+            case Cancel(call_id):
+                self.cancel(call_id)
+            case RpcResult(rpc_id, status, body, seq):
+                self.rpc_result(rpc_id, status, body, seq)
+            case StatusChanged(instance_id, seq):
+                self.statuses.changed(instance_id, seq)
 
     def _activity_done(self, activity: Any, event: h.Event) -> None:
         call_id = self.activity_calls.pop(activity.id, None)
         if call_id is not None:
-            self.send(("result", call_id, event))
+            self.send(Result(call_id, event))
 
-    async def _run(self, call_id: int, kind: str, payload: Any) -> None:
+    async def _run(self, call: HttpCall | OrchestratorCall | EntityCall | TimerCall) -> None:
         loop = asyncio.get_running_loop()
+        value: Any = None
         try:
-            if kind == "orchestrator":
-                name, context = payload
-                value: Any = await loop.run_in_executor(self.pool, run_orchestrator, self._function(name).func, context)
-            elif kind == "entity":
-                name, entity_id, exists, state, requests = payload
-                handler = self._function(name).func
-                value = await loop.run_in_executor(
-                    self.pool, run_entity_batch, handler, entity_id, exists, state, requests
-                )
-            elif kind == "timer":
-                name, past_due, values = payload
-                await call_timer_function(self._function(name), past_due, values, str(call_id), str(self.script_root))
-                value = None
-            elif kind == "http":
-                await self._http(call_id, *payload)
-                value = None
-            else:
-                raise ValueError(f"unknown call kind {kind!r}")
+            match call:
+                case OrchestratorCall(name, context):
+                    value = await loop.run_in_executor(self.pool, run_orchestrator, self._function(name).func, context)
+                case EntityCall(name, entity_id, exists, state, requests):
+                    handler = self._function(name).func
+                    value = await loop.run_in_executor(
+                        self.pool, run_entity_batch, handler, entity_id, exists, state, requests
+                    )
+                case TimerCall(name, past_due, values, call_id):
+                    await call_timer_function(
+                        self._function(name), past_due, values, str(call_id), str(self.script_root)
+                    )
+                case HttpCall():
+                    await self._http(call)
         except Exception as error:  # reported to the host, which logs it and answers for it
-            self.send(
-                (
-                    "error",
-                    call_id,
-                    "".join(traceback.format_exception_only(type(error), error)).strip()
-                    + "\n"
-                    + "".join(traceback.format_tb(error.__traceback__)),
-                )
-            )
+            text = "".join(traceback.format_exception_only(type(error), error)).strip()
+            self.send(Failure(call.call_id, text + "\n" + "".join(traceback.format_tb(error.__traceback__))))
             return
-        self.send(("result", call_id, value))
+        self.send(Result(call.call_id, value))
 
     def _function(self, name: str) -> FunctionSpec:
         function = self.functions.get(name.lower())
@@ -168,11 +189,10 @@ class Worker:
             raise LookupError(f"the app has no function named {name!r}")
         return function
 
-    async def _http(self, call_id: int, name: str, request: dict[str, Any], values: dict[str, Any]) -> None:
+    async def _http(self, call: HttpCall) -> None:
         """Build the request the function expects, call it, and stream its response to the host as ASGI messages."""
-        plan = self.plans[name.lower()]
-        body: bytes = request.pop("body")
-        route_params: dict[str, str] = request.pop("route_params")
+        plan = self.plans[call.function.lower()]
+        call_id, body = call.call_id, call.body
         disconnected = self.disconnects[call_id] = asyncio.Event()
         delivered = False
 
@@ -186,20 +206,20 @@ class Worker:
 
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self.send(("http.start", call_id, int(message["status"]), list(message.get("headers") or [])))
+                self.send(HttpStart(call_id, int(message["status"]), list(message.get("headers") or [])))
             elif message["type"] == "http.response.body":
-                self.send(("http.body", call_id, bytes(message.get("body", b"")), bool(message.get("more_body"))))
+                self.send(HttpBody(call_id, bytes(message.get("body", b"")), bool(message.get("more_body"))))
                 await self.writer.drain()
 
-        scope = {**request, "type": "http", "asgi": {"version": "3.0"}}
+        scope = {**call.scope, "type": "http", "asgi": {"version": "3.0"}}
         try:
             starlette_request = Request(scope, receive)
             response = await invoke(
                 plan,
                 starlette_request,
-                route_params,
+                call.route_params,
                 function_directory=str(self.script_root),
-                binding_values=values,
+                binding_values=call.bindings,
             )
             await response(scope, receive, send)
         finally:
@@ -235,7 +255,7 @@ class Worker:
             self._rpc_ids += 1
             rpc_id = self._rpc_ids
             waiter = self.rpc_waiters[rpc_id] = asyncio.get_running_loop().create_future()
-            self.send(("rpc", rpc_id, method, (parts.scheme, parts.netloc, parts.path, parts.query), body))
+            self.send(Rpc(rpc_id, method, parts.path, parts.query, body))
             status, answer, seq = await waiter
             if status is not None and instance is not None:
                 self.statuses.remember(instance, parts.query, status, answer, seq)
@@ -258,19 +278,12 @@ async def _serve(sock: socket.socket, script_root: Path) -> None:
     try:
         index = load_app(script_root)
     except AppLoadError as error:
-        writer.write(frame(("load_error", str(error))))
+        write_message(writer, LoadError(str(error)))
         await writer.drain()
         os._exit(3)
     except BaseException:
-        writer.write(
-            frame(
-                (
-                    "load_error",
-                    f"could not load the app in {script_root}: function_app.py failed to import "
-                    "(traceback below)\n" + traceback.format_exc(),
-                )
-            )
-        )
+        text = f"could not load the app in {script_root}: function_app.py failed to import (traceback below)\n"
+        write_message(writer, LoadError(text + traceback.format_exc()))
         await writer.drain()
         os._exit(3)
     install_sdk_speedups()  # replays and the client's status reads run here (identical results, less CPU)
@@ -278,21 +291,16 @@ async def _serve(sock: socket.socket, script_root: Path) -> None:
     origin = os.environ.get(BASE_URL_ENV)
     if origin:
         worker.install_rpc(origin.rstrip("/"))
-    worker.send(("ready", describe(index)))
+    worker.send(Ready(describe(index)))
     while True:
         try:
-            message = await read_frame(reader)
+            message = await read_message(reader)
         except (asyncio.IncompleteReadError, ConnectionError):
             os._exit(0)  # the host is gone: nothing to report to; running calls are not waited for
-        kind = message[0]
-        if kind == "call":
-            worker.start(message[1], message[2], message[3])
-        elif kind == "cancel":
-            worker.cancel(message[1])
-        elif kind == "rpc.result":
-            worker.rpc_result(message[1], message[2], message[3], message[4])
-        elif kind == "status.changed":
-            worker.statuses.changed(message[1], message[2])
+        except ChannelError:
+            log.exception("bad message from the host; exiting")
+            os._exit(2)
+        worker.receive(message)  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from devhost.channel import EntityCall
 from devhost.durable import history as h
 from devhost.durable.activities import ActivityRunner, PoolActivityRunner
 from devhost.durable.entities import EntityBatchResult, entity_id_parts, failed_batch, run_entity_batch
@@ -413,7 +414,7 @@ class DurableEngine:
         self.work_items["entity operations"] += len(requests)
         if self.workers is not None and handler is not None:
             name = entity_id_parts(entity_id)[0]
-            future = self.workers.call("entity", (name, entity_id, exists, state, requests), retry=True)
+            future = self.workers.call(EntityCall(name, entity_id, exists, state, requests), retry=True)
         else:
             if self._entity_pool is None:
                 self._entity_pool = ThreadPoolExecutor(ENTITY_THREADS, thread_name_prefix="devhost-entity")

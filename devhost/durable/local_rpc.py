@@ -50,6 +50,10 @@ class LocalRpc:
         self._router = Router(routes=list(routes))
         self.origin = origin.rstrip("/")
         """This host's own local address, the one its client bindings name: only calls to it may go in-process."""
+        parts = urlsplit(self.origin)
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc.encode("latin-1")
+        self._server = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._originals: dict[str, Helper] = {}
         self.local_calls = 0
@@ -77,8 +81,8 @@ class LocalRpc:
             setattr(module, name, original)
         self._originals.clear()
 
-    def _local_target(self, url: str) -> tuple[str, str, str, str] | None:
-        """(scheme, netloc, path, query) when `url` is one of our management URLs and we are on our loop."""
+    def _local_target(self, url: str) -> tuple[str, str] | None:
+        """(path, query) when `url` is one of our management URLs and we are on our loop."""
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -88,7 +92,7 @@ class LocalRpc:
         parts = urlsplit(url)
         if f"{parts.scheme}://{parts.netloc}" != self.origin or not parts.path.startswith(f"{WEBHOOK_PREFIX}/"):
             return None
-        return parts.scheme, parts.netloc, parts.path, parts.query
+        return parts.path, parts.query
 
     def _wrap(self, name: str, original: Helper) -> Helper:
         method = {"get_async_request": "GET", "post_async_request": "POST", "delete_async_request": "DELETE"}[name]
@@ -98,7 +102,7 @@ class LocalRpc:
             if target is None:
                 return await original(url, *args, **kwargs)
             data = (args[0] if args else kwargs.get("data")) if method == "POST" else None
-            answer = await self.call(method, target, None if data is None else json.dumps(data).encode())
+            answer = await self.call(method, *target, None if data is None else json.dumps(data).encode())
             if answer is None:  # no management route for it: let the whole host answer, over HTTP
                 return await original(url, *args, **kwargs)
             status, body = answer
@@ -111,19 +115,16 @@ class LocalRpc:
         helper.__name__ = name
         return helper
 
-    async def call(
-        self, method: str, target: tuple[str, str, str, str], body: bytes | None
-    ) -> tuple[int, bytes] | None:
-        """One ASGI request to the management routes: the status and the whole body.
+    async def call(self, method: str, raw: str, query: str, body: bytes | None) -> tuple[int, bytes] | None:
+        """One ASGI request to the management routes at this host's own address (`raw`: the percent-encoded path):
+        the status and the whole body.
 
         None when no route matches path and method fully (the host's own 404/405 answers, with
         its error bodies, come from the whole app over HTTP). A handler's unexpected exception
         becomes the 500 the host's error handler answers (`devhost.server`), logged the same way.
         """
-        scheme, netloc, raw, query = target
         path = unquote(raw)
-        host, _, port = netloc.partition(":")
-        headers = [(b"host", netloc.encode("latin-1"))]
+        headers = [(b"host", self._netloc)]
         if body is not None:
             headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         scope = {
@@ -131,14 +132,14 @@ class LocalRpc:
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
             "method": method,
-            "scheme": scheme,
+            "scheme": self._scheme,
             "path": path,
             "raw_path": raw.encode("latin-1"),
             "query_string": query.encode("latin-1"),
             "root_path": "",
             "headers": headers,
             "client": ("127.0.0.1", 0),
-            "server": (host, int(port or (443 if scheme == "https" else 80))),
+            "server": self._server,
         }
         sent = False
         status = 500

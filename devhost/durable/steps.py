@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from devhost.channel import OrchestratorCall
 from devhost.durable import history as h
 from devhost.durable.entities import EntityBatchResult
 from devhost.durable.replay import (
@@ -261,7 +262,7 @@ class OrchestrationStepper:
             self._conclude(inst, batch, now, own, episode, new_events, run_orchestrator(handler, context))
             return
         inst.running = True
-        future = workers.call("orchestrator", (row.name, context), retry=True)
+        future = workers.call(OrchestratorCall(row.name, context), retry=True)
 
         def done(result: Any) -> None:
             inst.running = False
