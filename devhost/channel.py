@@ -23,9 +23,13 @@ Worker -> host:
 Host -> worker: the calls, each answered by `Result` (its value after the arrow) or `Failure`, `call_id` set by the
 pool; then the rest:
 
-    HttpCall(function, scope,       run an HTTP function -> `HttpStart`/`HttpBody` messages, then None
-             route_params,
-             bindings, body)
+    HttpCall(function, scope,       run an HTTP function once its body is complete -> `HttpStart`/`HttpBody`
+             route_params,          messages, then None. `body` is the body's first piece; with `more_body` the
+             bindings, body,        rest follows in `RequestBody` messages (`body_length`: the declared size)
+             more_body,
+             body_length)
+    RequestBody(call_id, piece,     the next piece of an HTTP call's request body (`more` false: the last); the
+                more)               worker gathers the pieces into one `bytes` (`devhost.bodies`)
     OrchestratorCall(function,      one orchestrator episode -> a `replay.Outcome`
                      context)
     EntityCall(function, entity_id, one entity batch -> an `entities.EntityBatchResult`
@@ -34,7 +38,8 @@ pool; then the rest:
     ActivityCall(activity)          one activity (`store.ActivityRow`) -> its history event (a dict)
     TimerCall(function, past_due,   one run of a timer function -> None (an app error: `Failure`)
               bindings)
-    Cancel(call_id)                 the HTTP client went away (the function's request sees a disconnect)
+    Cancel(call_id)                 the HTTP client went away (the function's request sees a disconnect), or its
+                                    body was refused before it was complete (the worker drops it -> None)
     RpcResult(rpc_id, status,       the answer to an `Rpc` (status None: not a management route); `seq`: the number
               body, seq)            of the last status change announced when it was computed
     StatusChanged(instance_id, seq) a status this worker may have read changed (change number `seq`): a kept answer
@@ -69,6 +74,7 @@ __all__ = [
     "Message",
     "OrchestratorCall",
     "Ready",
+    "RequestBody",
     "Result",
     "Rpc",
     "RpcResult",
@@ -166,7 +172,22 @@ class HttpCall:
     bindings: dict[str, Any]
     """The host's values for the function's other input bindings (a durable client)."""
     body: bytes
+    """The request body's first piece (all of it unless `more_body`)."""
+    more_body: bool = False
+    """More of the body follows in `RequestBody` messages."""
+    body_length: int | None = None
+    """The body's declared size (`Content-Length`), None when unknown."""
     call_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestBody:
+    """The next piece of an HTTP call's request body."""
+
+    call_id: int
+    piece: bytes
+    more: bool
+    """False on the last piece."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +260,17 @@ class StatusChanged:
 Call = HttpCall | OrchestratorCall | EntityCall | ActivityCall | TimerCall
 """The work a host asks of a worker; each is answered by `Result` or `Failure` with its `call_id`."""
 WorkerMessage = Ready | LoadError | Result | Failure | HttpStart | HttpBody | Rpc
-HostMessage = HttpCall | OrchestratorCall | EntityCall | ActivityCall | TimerCall | Cancel | RpcResult | StatusChanged
+HostMessage = (
+    HttpCall
+    | OrchestratorCall
+    | EntityCall
+    | ActivityCall
+    | TimerCall
+    | RequestBody
+    | Cancel
+    | RpcResult
+    | StatusChanged
+)
 Message = WorkerMessage | HostMessage
 
 _KINDS: tuple[type[Any], ...] = (
@@ -258,6 +289,7 @@ _KINDS: tuple[type[Any], ...] = (
     Cancel,
     RpcResult,
     StatusChanged,
+    RequestBody,
 )
 _NUMBERS = {kind: number for number, kind in enumerate(_KINDS)}
 _FIELDS = {kind: attrgetter(*(f.name for f in fields(kind))) for kind in _KINDS}

@@ -24,10 +24,10 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from devhost.channel import HttpBody, HttpCall, HttpStart
 from devhost.config import HostConfig
@@ -215,6 +215,8 @@ class FunctionsRoute(BaseRoute):
             response = await self._respond(request, scope["devhost.decision"])
         except _BodyRefused as refused:
             response = _error(refused.status, refused.message, {"Connection": "close"})
+        except ClientDisconnect:
+            return  # the client left before its body was complete: nobody to answer
         await response(scope, receive, send)
 
     async def _respond(self, request: Request, decision: RouteDecision) -> Response:
@@ -239,10 +241,14 @@ class FunctionsRoute(BaseRoute):
         limit = _max_body_bytes()
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _BodyRefused(413, f"the request body is {declared} bytes; the host accepts at most {limit}")
-        await request.body()  # read (bounded) before the function runs
-        if self.workers is not None:
-            return _WorkerCall(self.workers, plan, request, decision.route_params, await request.body())
-        return await invoke(plan, request, decision.route_params, function_directory=str(self.config.script_root))
+        if self.workers is None:
+            await request.body()  # read (bounded) before the function runs in this process
+            return await invoke(plan, request, decision.route_params, function_directory=str(self.config.script_root))
+        first = await request.receive()  # the body's first piece (all of it, for most requests)
+        if first["type"] == "http.disconnect":
+            raise ClientDisconnect
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        return _WorkerCall(self.workers, plan, request, decision.route_params, first, length)
 
 
 _SCOPE_KEYS = (
@@ -262,10 +268,13 @@ _SCOPE_KEYS = (
 class _WorkerCall:
     """An HTTP function's response from a worker process: sent to the client as the worker produces it.
 
-    The request goes over as its ASGI scope (the parts a function sees), body and route params, with the
-    host's values for the function's other input bindings; the response comes back as ASGI messages,
-    relayed as they come (a stream stays a stream). A client that goes away is told to the worker (the
-    function's request sees a disconnect). A worker that dies first: 500 JSON if nothing was sent yet.
+    The request goes over as its ASGI scope (the parts a function sees) and route params, with the host's
+    values for the function's other input bindings and the body's first piece; the rest of the body follows
+    piece by piece as it arrives, each sent once the worker's socket has room for it, so devhost never holds a
+    whole body (its limits still apply: over the size, or too slow, the worker drops what it got and the
+    client gets the 413/408 JSON). The response comes back as ASGI messages, relayed as they come (a stream
+    stays a stream). A client that goes away is told to the worker (the function's request sees a
+    disconnect). A worker that dies first: 500 JSON if nothing was sent yet.
     """
 
     def __init__(
@@ -274,17 +283,49 @@ class _WorkerCall:
         plan: InvocationPlan,
         request: Request,
         route_params: dict[str, str],
-        body: bytes,
+        first: Message,
+        length: int | None,
     ) -> None:
         scope = {key: request.scope[key] for key in _SCOPE_KEYS if key in request.scope}
         scope["headers"] = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
         self.workers = workers
+        self.receive_body = request.receive
         self.name = plan.function.name
-        self.call = HttpCall(plan.function.name, scope, dict(route_params), binding_values(plan), body)
+        self.call = HttpCall(
+            plan.function.name,
+            scope,
+            dict(route_params),
+            binding_values(plan),
+            bytes(first.get("body", b"")),
+            bool(first.get("more_body", False)),
+            length,
+        )
+
+    async def _forward_body(self, call_id: int) -> None:
+        """The rest of the body to the worker, piece by piece (`_BodyRefused` over the limits, `ClientDisconnect`)."""
+        more = True
+        while more:
+            message = await self.receive_body()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect
+            more = bool(message.get("more_body", False))
+            if not await self.workers.send_body(call_id, message.get("body", b""), more):
+                return  # the worker died: the call's end says so
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         messages: asyncio.Queue[HttpStart | HttpBody] = asyncio.Queue()
-        finished, cancel = self.workers.http(self.call, messages.put_nowait)
+        exchange = self.workers.http(self.call, messages.put_nowait)
+        finished, cancel = exchange.finished, exchange.cancel
+        if self.call.more_body:
+            try:
+                await self._forward_body(exchange.call_id)
+            except _BodyRefused as refused:
+                cancel()
+                await _error(refused.status, refused.message, {"Connection": "close"})(scope, receive, send)
+                return
+            except ClientDisconnect:
+                cancel()
+                return
 
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.types import Message
 
+from devhost.bodies import BodyBuffer
 from devhost.channel import (
     BASE_URL_ENV,
     CLIENT_BINDING_ENV,
@@ -46,6 +47,7 @@ from devhost.channel import (
     LoadError,
     OrchestratorCall,
     Ready,
+    RequestBody,
     Result,
     Rpc,
     RpcResult,
@@ -131,6 +133,8 @@ class Worker:
         self.activity_calls: dict[int, int] = {}
         self.activities = ActivityRunner(activities, self._activity_done, os.environ.get(CLIENT_BINDING_ENV))
         self.disconnects: dict[int, asyncio.Event] = {}
+        self.bodies: dict[int, tuple[HttpCall, BodyBuffer]] = {}
+        """HTTP calls whose request body is still coming (the function runs once it is complete)."""
         self.rpc_waiters: dict[int, asyncio.Future[Any]] = {}
         self.statuses = StatusCache()
         self._rpc_ids = 0
@@ -145,21 +149,42 @@ class Worker:
             case ActivityCall(activity, call_id):
                 self.activity_calls[activity.id] = call_id
                 self.activities.dispatch(activity)
+            case HttpCall(more_body=True):
+                buffer = BodyBuffer(message.body_length)
+                buffer.write(message.body)
+                self.bodies[message.call_id] = (message, buffer)
+            case RequestBody(call_id, piece, more):
+                self._body_piece(call_id, piece, more)
             case HttpCall() | OrchestratorCall() | EntityCall() | TimerCall():
                 asyncio.get_running_loop().create_task(self._run(message))
             case Cancel(call_id):
-                self.cancel(call_id)
+                if self.bodies.pop(call_id, None) is not None:  # refused before it was complete: the call ends here
+                    self.send(Result(call_id, None))
+                else:
+                    self.cancel(call_id)
             case RpcResult(rpc_id, status, body, seq):
                 self.rpc_result(rpc_id, status, body, seq)
             case StatusChanged(instance_id, seq):
                 self.statuses.changed(instance_id, seq)
+
+    def _body_piece(self, call_id: int, piece: bytes, more: bool) -> None:
+        """The next piece of a call's body; the last one starts the function with the whole body."""
+        waiting = self.bodies.get(call_id)
+        if waiting is None:
+            return  # cancelled meanwhile
+        call, buffer = waiting
+        buffer.write(piece)
+        if not more:
+            del self.bodies[call_id]
+            asyncio.get_running_loop().create_task(self._run(call, buffer.value()))
 
     def _activity_done(self, activity: Any, event: h.Event) -> None:
         call_id = self.activity_calls.pop(activity.id, None)
         if call_id is not None:
             self.send(Result(call_id, event))
 
-    async def _run(self, call: HttpCall | OrchestratorCall | EntityCall | TimerCall) -> None:
+    async def _run(self, call: HttpCall | OrchestratorCall | EntityCall | TimerCall, body: bytes = b"") -> None:
+        """Run one call and answer it (`body`: an HTTP call's whole body when it came in pieces)."""
         loop = asyncio.get_running_loop()
         value: Any = None
         try:
@@ -175,8 +200,8 @@ class Worker:
                     await call_timer_function(
                         self._function(name), past_due, values, str(call_id), str(self.script_root)
                     )
-                case HttpCall():
-                    await self._http(call)
+                case HttpCall(more_body=more_body):
+                    await self._http(call, body if more_body else call.body)
         except Exception as error:  # reported to the host, which logs it and answers for it
             text = "".join(traceback.format_exception_only(type(error), error)).strip()
             self.send(Failure(call.call_id, text + "\n" + "".join(traceback.format_tb(error.__traceback__))))
@@ -189,10 +214,13 @@ class Worker:
             raise LookupError(f"the app has no function named {name!r}")
         return function
 
-    async def _http(self, call: HttpCall) -> None:
-        """Build the request the function expects, call it, and stream its response to the host as ASGI messages."""
+    async def _http(self, call: HttpCall, body: bytes) -> None:
+        """Build the request the function expects, call it, and stream its response to the host as ASGI messages.
+
+        The function's request is given the body already read, so starlette's `Request.body()`, the worker's
+        `HttpRequest.get_body()` and a FastAPI request's `body()` all return that very object."""
         plan = self.plans[call.function.lower()]
-        call_id, body = call.call_id, call.body
+        call_id = call.call_id
         disconnected = self.disconnects[call_id] = asyncio.Event()
         delivered = False
 
@@ -214,6 +242,9 @@ class Worker:
         scope = {**call.scope, "type": "http", "asgi": {"version": "3.0"}}
         try:
             starlette_request = Request(scope, receive)
+            # starlette's cache of the read body: `body()` returns this very object (reading the stream, it joins
+            # the body with the empty piece that ends it: a second whole copy)
+            starlette_request._body = body
             response = await invoke(
                 plan,
                 starlette_request,

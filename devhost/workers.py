@@ -38,6 +38,7 @@ from devhost.channel import (
     HttpStart,
     LoadError,
     Ready,
+    RequestBody,
     Result,
     Rpc,
     RpcResult,
@@ -49,7 +50,15 @@ from devhost.channel import (
 from devhost.loader import AppLoadError
 from devhost.processes import stop_process
 
-__all__ = ["MAX_ATTEMPTS", "WorkerDied", "WorkerPool", "status_read", "worker_count", "worker_process_enabled"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "HttpExchange",
+    "WorkerDied",
+    "WorkerPool",
+    "status_read",
+    "worker_count",
+    "worker_process_enabled",
+]
 
 log = logging.getLogger("devhost.workers")
 
@@ -84,6 +93,17 @@ def status_read(method: str, path: str) -> str | None:
         return None
     rest = path[len(_STATUS_PREFIX) :]
     return rest if rest and "/" not in rest else None
+
+
+@dataclass(frozen=True)
+class HttpExchange:
+    """One HTTP call running in a worker."""
+
+    call_id: int
+    finished: asyncio.Future[Any]
+    """Ends with the call (WorkerDied if its worker died first)."""
+    cancel: Callable[[], None]
+    """Tells the worker the client went away, or that the body was refused before it was complete."""
 
 
 class WorkerDied(RuntimeError):
@@ -170,25 +190,47 @@ class WorkerPool:
         self._send(call_id, _Call(replace(message, call_id=call_id), retry, future))
         return future
 
-    def http(
-        self, message: HttpCall, stream: Callable[[HttpStart | HttpBody], None]
-    ) -> tuple[asyncio.Future[Any], Callable[[], None]]:
-        """Start an HTTP call: its response's messages go to `stream`; the future ends with the call (WorkerDied if its
-        worker died first). The function returned tells the worker the client went away."""
+    def http(self, message: HttpCall, stream: Callable[[HttpStart | HttpBody], None]) -> HttpExchange:
+        """Start an HTTP call: its response's messages go to `stream`; the rest of its body, if any, goes with
+        `send_body`."""
         future = _future()
         call_id = next(self._ids)
-        worker = self._send(call_id, _Call(replace(message, call_id=call_id), False, future, stream=stream))
+        self._send(call_id, _Call(replace(message, call_id=call_id), False, future, stream=stream))
+        return HttpExchange(call_id, future, lambda: self._cancel(call_id))
 
-        def cancel() -> None:
-            if (
-                worker is not None
-                and worker.writer is not None
-                and not worker.writer.is_closing()
-                and call_id in worker.calls
-            ):
-                write_message(worker.writer, Cancel(call_id))
+    def _cancel(self, call_id: int) -> None:
+        """Tell the worker of an HTTP call that its client went away (or its body was refused)."""
+        worker = next((w for w in self._workers if call_id in w.calls), None)
+        if worker is None:
+            return
+        if worker.writer is None:  # never sent (the worker is still starting): the call ends here
+            worker.unsent = [(i, call) for i, call in worker.unsent if i != call_id]
+            call = worker.calls.pop(call_id)
+            if not call.future.done():
+                call.future.set_result(None)
+        elif not worker.writer.is_closing():
+            write_message(worker.writer, Cancel(call_id))
 
-        return future, cancel
+    async def send_body(self, call_id: int, piece: bytes, more: bool) -> bool:
+        """Send the next piece of an HTTP call's request body to the worker running the call, once the transport
+        has room for it (backpressure: the host holds no more of a body than its socket buffers). False when the
+        call has no worker any more (it died: the call's future says so)."""
+        while True:
+            worker = next((w for w in self._workers if call_id in w.calls), None)
+            if worker is None:
+                return False
+            if worker.writer is None:  # still starting: the call itself is sent first, once it is ready
+                assert worker.ready is not None
+                await asyncio.wait({worker.ready})
+                continue
+            if worker.writer.is_closing():
+                return False
+            write_message(worker.writer, RequestBody(call_id, piece, more))
+            try:
+                await worker.writer.drain()
+            except ConnectionError:
+                return False
+            return True
 
     def _send(self, call_id: int, call: _Call) -> _Worker | None:
         if self._closed or not self._workers:
