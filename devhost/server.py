@@ -35,6 +35,7 @@ from devhost.extension import HostExtension
 from devhost.invoke import InvocationPlan, binding_values, invoke, plan_function
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
 from devhost.loader import FunctionIndex, FunctionSpec, remote_index
+from devhost.paths import LimitPaths
 from devhost.protocol import protocol_class
 from devhost.responses import JSONResponse
 from devhost.routing import FunctionRoute, RouteDecision, RouteTable, RouteTemplate, RouteTemplateError, split_path
@@ -450,7 +451,7 @@ def build_app(
     for extension in extensions:
         routes.extend(extension.routes())
     routes.append(FunctionsRoute(functions, config, keys, workers))
-    middleware = [Middleware(WaitForStartup, state=state)]
+    middleware = [Middleware(LimitPaths), Middleware(WaitForStartup, state=state)]
     if config.cors_origins:
         middleware.append(
             Middleware(

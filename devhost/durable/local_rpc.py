@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Match, Router
 from starlette.types import Message
 
 from devhost.durable.binding import WEBHOOK_PREFIX
+from devhost.paths import path_refusal
 
 __all__ = ["LocalRpc", "local_rpc_enabled"]
 
@@ -123,6 +124,9 @@ class LocalRpc:
         its error bodies, come from the whole app over HTTP). A handler's unexpected exception
         becomes the 500 the host's error handler answers (`devhost.server`), logged the same way.
         """
+        refusal = path_refusal(raw.encode("latin-1"), query.encode("latin-1"))
+        if refusal is not None:  # as over HTTP (`devhost.paths`)
+            return 414, json.dumps({"error": refusal}).encode()
         path = unquote(raw)
         headers = [(b"host", self._netloc)]
         if body is not None:

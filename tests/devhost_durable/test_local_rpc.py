@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -166,3 +167,15 @@ def test_ids_with_reserved_characters_and_unknown_routes(hub: Hub) -> None:
 
     assert asyncio.run_coroutine_threadsafe(unknown(), rpc.loop).result(10) is None  # type: ignore[arg-type]
     assert rpc.local_calls == loop_calls
+
+
+def test_an_over_long_segment_is_refused_in_process_as_over_http(hub: Hub) -> None:
+    """The app's client asking with an 8,000-character instance id gets the 414 devhost answers over HTTP."""
+    rpc = hub.extension.local_rpc
+    assert rpc is not None and rpc.loop is not None
+
+    async def ask() -> Any:
+        return await rpc.call("POST", f"/runtime/webhooks/durabletask/orchestrators/chain/{'x' * 8000}", "", b"null")
+
+    status, body = asyncio.run_coroutine_threadsafe(ask(), rpc.loop).result(10)
+    assert status == 414 and "segment" in json.loads(body)["error"]
