@@ -3,9 +3,8 @@
 On Azure the Functions host and the Python worker are separate processes talking gRPC; devhost's host and workers
 talk over a socket pair (the worker gets its end by file descriptor). Every message is one of the frozen dataclasses
 below, defined here once for both processes; a frame is a 4-byte big-endian length, then the message pickled as
-`(kind number, *fields)` (`encode` / `decode`: no class reference per frame, a third of the cost of pickling the
-dataclass itself). Both sides run the same interpreter and devhost, so fields may hold the engine's own dataclasses
-(`ActivityRow`, `Outcome`, ...).
+`(kind number, *fields)` (`encode` / `decode`; no class reference in the frame). Both sides run the same interpreter
+and devhost, so fields may hold the engine's own dataclasses (`ActivityRow`, `Outcome`, ...).
 
 Worker -> host:
 

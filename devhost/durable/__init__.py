@@ -4,11 +4,16 @@ Serves `orchestrationTrigger`, `activityTrigger` and `entityTrigger` functions t
 SDK's own handlers, provides `durableClient` binding values, and mounts the management
 API under `/runtime/webhooks/durabletask/`. State lives in `<data_dir>/<hubName>.sqlite`.
 
-Modules by role: `history` (event builders), `replay` (pure replay executor),
-`entities` (entity batch executor), `store` (SQLite), `state` (in-memory hot state),
-`steps` (one orchestration step / entity batch), `engine` (scheduler and group commit),
-`operations` (client operations), `api` (HTTP routes), `binding` (client binding value),
-`local_rpc` (the app's client calls to those routes delivered in-process).
+Its modules, by role (docs/durable-engine.md has the design):
+
+- `history`: history event builders; `actions`: action types and replay bookkeeping; `replay`: the pure replay
+  executor; `entities`: the entity batch executor; `payloads`: payload encoding at the edges
+- `registry`: the app's durable functions by name; `versions`: orchestration versioning
+- `store`: SQLite; `state`: in-memory hot state and the open batch; `steps`: one orchestration step / entity batch,
+  returning what the engine must do; `engine`: the scheduler, group commit and recovery; `timers`: durable timers
+  armed in memory; `activities`: activity execution
+- `operations`: client operations; `api`: the management routes; `binding`: the client binding value;
+  `local_rpc`: the app's client calls to those routes delivered in-process; `sdk_speedups`: memoized SDK helpers
 """
 
 from __future__ import annotations

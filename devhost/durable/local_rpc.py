@@ -2,12 +2,11 @@
 
 The app's `DurableOrchestrationClient` talks to the host over HTTP (`rpcBaseUrl`), as it does on
 Azure: every `start_new`, `get_status`, `read_entity_state`... is an aiohttp request to
-`/runtime/webhooks/durabletask/...` on the same process. An app that waits for an instance polls
-`get_status`, so under load those loopback round trips (aiohttp client, two socket sends, uvicorn
-parsing) were a large share of devhost's CPU. Here the SDK's three request helpers are wrapped:
-a request for a management URL this process handed out (in a `durableClient` binding value) and
-made on the engine's event loop goes straight to the same starlette handlers as an ASGI call;
-anything else (another origin, another thread's loop) goes over HTTP as before.
+`/runtime/webhooks/durabletask/...`, here the same process. The SDK's three request helpers are
+wrapped: a request for a management URL at this host's own address (the one every `durableClient`
+binding value names) made on the engine's event loop goes straight to the same starlette handlers as
+an ASGI call, with no loopback HTTP round trip; anything else (another origin, another thread's
+loop) goes over HTTP. The worker processes' calls arrive here the same way, over their channel.
 
 What the client sees is unchanged: the same handler answers, the status code and the body
 decoded as the SDK's helpers decode it (`response.json(content_type=None)`, empty body -> None,

@@ -1,4 +1,4 @@
-"""devhost's modules import each other without cycles.
+"""devhost's modules import each other without cycles, and its packages' docstrings name all their modules.
 
 The graph is read from the source with `ast`: every `import` and `from ... import` of a devhost module, at module
 level or inside a function (a lazy import hides a cycle, it does not remove it), except those guarded by
@@ -9,6 +9,7 @@ else to the package. A package's own `__init__` being run before its submodules 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,3 +155,13 @@ def test_the_checker_sees_lazy_imports_and_skips_type_checking_ones(tmp_path: Pa
     assert graph["devhost.sub"] == {"devhost.sub.b"} and graph["devhost.d"] == {"devhost.c"}
     assert graph["devhost.c"] == set()
     assert find_cycles(graph) == [["devhost.a", "devhost.sub.b", "devhost.a"]]
+
+
+def test_each_package_docstring_names_every_module_of_its_package() -> None:
+    """`devhost/__init__.py` and `devhost/durable/__init__.py` list their modules (a module added is named there)."""
+    modules = _modules()
+    for package in ("devhost", "devhost.durable"):
+        doc = ast.get_docstring(ast.parse(modules[package].read_text(encoding="utf-8"))) or ""
+        named = set(re.findall(r"`([a-z_]+)`", doc))
+        members = {m.rsplit(".", 1)[1] for m in modules if "." in m and m.rsplit(".", 1)[0] == package}
+        assert members - named == set(), f"{package}'s docstring does not name {sorted(members - named)}"
