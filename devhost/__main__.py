@@ -38,7 +38,7 @@ def load_extensions(config: HostConfig) -> list[HostExtension]:
     """The extensions for this run: the durable engine when `devhost.durable` provides one, and timers."""
     extensions = _durable_extensions(config)
     keys = config.keys if config.require_keys else None
-    timers = TimerExtension(config.data_dir, config.base_url, others=extensions, keys=keys)
+    timers = TimerExtension(config.data_dir, others=extensions, keys=keys)
     return [*extensions, timers]
 
 

@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -33,25 +32,16 @@ from devhost.config import (
 from devhost.extension import HostExtension
 from devhost.keys import load_keys
 from devhost.loader import AppLoadError, FunctionIndex, load_app
+from devhost.logs import configure_logging
 from devhost.server import DEFAULT_GRACEFUL_SECONDS, bind_socket, serve
 from devhost.workers import WorkerPool, worker_count, worker_process_enabled
 
-__all__ = ["ExtensionLoader", "build_parser", "configure_logging", "main"]
+__all__ = ["ExtensionLoader", "build_parser", "main"]
 
 ExtensionLoader = Callable[[HostConfig], Sequence[HostExtension]]
 """Builds the host's extensions for a run (see `devhost.__main__.load_extensions`)."""
 
 log = logging.getLogger("devhost")
-
-_LEVELS = {
-    "trace": logging.DEBUG,
-    "debug": logging.DEBUG,
-    "information": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "critical": logging.CRITICAL,
-    "none": logging.CRITICAL + 10,
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,25 +88,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="log at debug level and print the effective host.json (with AzureFunctionsJobHost__* overrides)",
     )
     return parser
-
-
-def configure_logging(host_json: dict[str, object], prefix: str = "") -> None:
-    """Log to stderr with UTC timestamps (then `prefix`) at host.json's `logging.logLevel.default` level."""
-    level_name = "information"
-    logging_section = host_json.get("logging")
-    if isinstance(logging_section, dict) and isinstance(logging_section.get("logLevel"), dict):
-        level_name = str(logging_section["logLevel"].get("default", level_name)).lower()
-    formatter = logging.Formatter(
-        "[%(asctime)s.%(msecs)03dZ] " + prefix.replace("%", "%%") + "%(message)s", "%Y-%m-%dT%H:%M:%S"
-    )
-    formatter.converter = time.gmtime
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(_LEVELS.get(level_name, logging.INFO))
-    for noisy in ("azure", "httpx", "httpcore", "httpx2", "httpcore2", "urllib3", "openai"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 def _fail(message: str) -> int:

@@ -85,8 +85,10 @@ class HostConfig:
 
     @property
     def base_url(self) -> str:
-        """The origin clients use, e.g. `http://127.0.0.1:7071`."""
-        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        """devhost's own local address, e.g. `http://127.0.0.1:7071`: where its internal calls go (the durable
+        client's URLs, the worker's management calls) and what its start-up listing prints. Listening on every
+        interface (`0.0.0.0`, `::`), it is a loopback address of the same port. Never taken from a request."""
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(self.host, self.host)
         host = f"[{host}]" if ":" in host and not host.startswith("[") else host
         return f"http://{host}:{self.port}"
 

@@ -27,8 +27,8 @@ class ConstraintError(ValueError):
 
 def _as_integer(value: str, bounds: tuple[int, int]) -> int | None:
     text = value.strip()
-    if not _INTEGER.fullmatch(text):
-        return None
+    if not _INTEGER.fullmatch(text) or len(text.lstrip("+-").lstrip("0")) > 19:
+        return None  # more digits than any 64-bit integer has (and int() refuses over 4300)
     number = int(text)
     return number if bounds[0] <= number <= bounds[1] else None
 

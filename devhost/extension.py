@@ -19,13 +19,15 @@ __all__ = ["BindingRequest", "HostExtension"]
 
 @dataclass(frozen=True)
 class BindingRequest:
-    """What an extension needs to produce one input-binding value for one invocation."""
+    """What an extension needs to produce one input-binding value for one invocation.
+
+    Nothing of the invocation's request is in it: a value that holds addresses (the durable client's URLs) is built
+    from the host's own configuration, never from a request's Host or forwarding headers.
+    """
 
     function: FunctionSpec
     binding: dict[str, Any]
     """The binding as plain JSON (`type`, `name`, and its own properties)."""
-    base_url: str
-    """The origin the invocation's request came in on, e.g. `http://127.0.0.1:7071` (no slash)."""
 
 
 class HostExtension(Protocol):

@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from devhost.extension import BindingRequest, HostExtension
+from devhost.http_types import annotation_of, is_http_v2_type
 from devhost.loader import FunctionSpec
 from devhost.responses import JSONResponse
 
@@ -42,7 +43,6 @@ __all__ = [
     "binding_values",
     "build_http_request",
     "invoke",
-    "is_http_v2_type",
     "plan_function",
     "thread_count",
     "to_response",
@@ -196,7 +196,7 @@ def plan_function(function: FunctionSpec, extensions: Sequence[HostExtension]) -
     except (TypeError, ValueError):
         parameters = {}
     wants_context = "context" in parameters and "context" not in names
-    http_v2 = request_parameter in parameters and is_http_v2_type(_annotation(function.func, request_parameter))
+    http_v2 = request_parameter in parameters and is_http_v2_type(annotation_of(function.func, request_parameter))
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     for name, parameter in parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -214,31 +214,6 @@ def plan_function(function: FunctionSpec, extensions: Sequence[HostExtension]) -
         unsupported="; ".join(problems) or None,
         http_v2=http_v2,
     )
-
-
-def _annotation(function: Any, parameter: str) -> Any:
-    """The parameter's annotation, evaluated (apps often use `from __future__ import annotations`)."""
-    try:
-        return inspect.signature(function, eval_str=True).parameters[parameter].annotation
-    except (NameError, TypeError, ValueError, KeyError, SyntaxError):
-        try:
-            return inspect.signature(function).parameters[parameter].annotation
-        except (TypeError, ValueError, KeyError):
-            return None
-
-
-def is_http_v2_type(annotation: Any) -> bool:
-    """Whether `annotation` is an HTTP-streams request type: the extension's `Request` tracker or a starlette
-    request."""
-    if not inspect.isclass(annotation):
-        return False
-    if type(annotation).__name__ == "RequestTrackerMeta":
-        return True
-    try:
-        from starlette.requests import Request as StarletteRequest
-    except ImportError:  # pragma: no cover - starlette is devhost's own dependency
-        return False
-    return issubclass(annotation, StarletteRequest)
 
 
 def _joined(items: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -358,12 +333,10 @@ def to_v2_response(plan: InvocationPlan, result: Any) -> Response:
     )
 
 
-def binding_values(plan: InvocationPlan, base_url: str) -> dict[str, Any]:
+def binding_values(plan: InvocationPlan) -> dict[str, Any]:
     """The extensions' values for the plan's input bindings (the host computes them for a worker process)."""
     return {
-        item.parameter: item.extension.binding_value(
-            BindingRequest(function=plan.function, binding=item.binding, base_url=base_url)
-        )
+        item.parameter: item.extension.binding_value(BindingRequest(function=plan.function, binding=item.binding))
         for item in plan.extension_inputs
     }
 
@@ -381,7 +354,6 @@ async def invoke(
     request: Request,
     route_params: Mapping[str, str],
     *,
-    base_url: str,
     function_directory: str,
     binding_values: Mapping[str, Any] | None = None,
 ) -> Response:
@@ -406,9 +378,7 @@ async def invoke(
             kwargs[item.parameter] = (
                 binding_values[item.parameter]
                 if binding_values is not None
-                else item.extension.binding_value(
-                    BindingRequest(function=function, binding=item.binding, base_url=base_url)
-                )
+                else item.extension.binding_value(BindingRequest(function=function, binding=item.binding))
             )
         if plan.wants_context:
             kwargs["context"] = InvocationContext(

@@ -20,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import azure.functions as func
+from starlette.requests import Request as StarletteRequest
+
+from devhost.http_types import is_http_v2_type
 
 __all__ = [
     "AppLoadError",
@@ -177,8 +180,6 @@ def index_register(register: func.FunctionRegister) -> FunctionIndex:
 def _parameters(function: Callable[..., Any]) -> list[dict[str, Any]]:
     """The function's parameters as plain data: name, kind, whether it has a default, and whether its annotation is
     an HTTP-streams request type (the one thing the host needs to know of annotations)."""
-    from devhost.invoke import is_http_v2_type  # invoke imports this module
-
     try:
         signature = inspect.signature(function, eval_str=True)
     except (NameError, TypeError, ValueError, SyntaxError):
@@ -214,8 +215,6 @@ def describe(index: FunctionIndex) -> list[dict[str, Any]]:
 
 def _stand_in(meta: dict[str, Any]) -> Callable[..., Any]:
     """A callable with the function's signature that refuses to run: the app's code runs in a worker process."""
-    from starlette.requests import Request as StarletteRequest
-
     name = str(meta["name"])
 
     def remote(*args: Any, **kwargs: Any) -> Any:

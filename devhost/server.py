@@ -24,17 +24,19 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, NoMatchFound, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from devhost.channel import HttpBody, HttpCall, HttpStart
 from devhost.config import HostConfig
 from devhost.easyauth import EasyAuth
 from devhost.extension import HostExtension
 from devhost.invoke import InvocationPlan, binding_values, invoke, plan_function
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
 from devhost.loader import FunctionIndex, FunctionSpec, remote_index
+from devhost.paths import LimitPaths
 from devhost.protocol import protocol_class
 from devhost.responses import JSONResponse
 from devhost.routing import FunctionRoute, RouteDecision, RouteTable, RouteTemplate, RouteTemplateError, split_path
@@ -215,6 +217,8 @@ class FunctionsRoute(BaseRoute):
             response = await self._respond(request, scope["devhost.decision"])
         except _BodyRefused as refused:
             response = _error(refused.status, refused.message, {"Connection": "close"})
+        except ClientDisconnect:
+            return  # the client left before its body was complete: nobody to answer
         await response(scope, receive, send)
 
     async def _respond(self, request: Request, decision: RouteDecision) -> Response:
@@ -239,14 +243,14 @@ class FunctionsRoute(BaseRoute):
         limit = _max_body_bytes()
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise _BodyRefused(413, f"the request body is {declared} bytes; the host accepts at most {limit}")
-        await request.body()  # read (bounded) before the function runs
-        # The origin the client used (its Host header), as the Functions host builds webhook URLs.
-        origin = f"{request.url.scheme}://{request.url.netloc}" if request.url.netloc else self.config.base_url
-        if self.workers is not None:
-            return _WorkerCall(self.workers, plan, request, decision.route_params, origin, await request.body())
-        return await invoke(
-            plan, request, decision.route_params, base_url=origin, function_directory=str(self.config.script_root)
-        )
+        if self.workers is None:
+            await request.body()  # read (bounded) before the function runs in this process
+            return await invoke(plan, request, decision.route_params, function_directory=str(self.config.script_root))
+        first = await request.receive()  # the body's first piece (all of it, for most requests)
+        if first["type"] == "http.disconnect":
+            raise ClientDisconnect
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        return _WorkerCall(self.workers, plan, request, decision.route_params, first, length)
 
 
 _SCOPE_KEYS = (
@@ -266,10 +270,13 @@ _SCOPE_KEYS = (
 class _WorkerCall:
     """An HTTP function's response from a worker process: sent to the client as the worker produces it.
 
-    The request goes over as its ASGI scope (the parts a function sees), body and route params, with the
-    host's values for the function's other input bindings; the response comes back as ASGI messages,
-    relayed as they come (a stream stays a stream). A client that goes away is told to the worker (the
-    function's request sees a disconnect). A worker that dies first: 500 JSON if nothing was sent yet.
+    The request goes over as its ASGI scope (the parts a function sees) and route params, with the host's
+    values for the function's other input bindings and the body's first piece; the rest of the body follows
+    piece by piece as it arrives, each sent once the worker's socket has room for it, so devhost never holds a
+    whole body (its limits still apply: over the size, or too slow, the worker drops what it got and the
+    client gets the 413/408 JSON). The response comes back as ASGI messages, relayed as they come (a stream
+    stays a stream). A client that goes away is told to the worker (the function's request sees a
+    disconnect). A worker that dies first: 500 JSON if nothing was sent yet.
     """
 
     def __init__(
@@ -278,19 +285,49 @@ class _WorkerCall:
         plan: InvocationPlan,
         request: Request,
         route_params: dict[str, str],
-        origin: str,
-        body: bytes,
+        first: Message,
+        length: int | None,
     ) -> None:
         scope = {key: request.scope[key] for key in _SCOPE_KEYS if key in request.scope}
         scope["headers"] = [(bytes(k), bytes(v)) for k, v in scope.get("headers", [])]
-        scope["route_params"], scope["body"] = dict(route_params), body
         self.workers = workers
+        self.receive_body = request.receive
         self.name = plan.function.name
-        self.payload = (plan.function.name, scope, binding_values(plan, origin), origin)
+        self.call = HttpCall(
+            plan.function.name,
+            scope,
+            dict(route_params),
+            binding_values(plan),
+            bytes(first.get("body", b"")),
+            bool(first.get("more_body", False)),
+            length,
+        )
+
+    async def _forward_body(self, call_id: int) -> None:
+        """The rest of the body to the worker, piece by piece (`_BodyRefused` over the limits, `ClientDisconnect`)."""
+        more = True
+        while more:
+            message = await self.receive_body()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect
+            more = bool(message.get("more_body", False))
+            if not await self.workers.send_body(call_id, message.get("body", b""), more):
+                return  # the worker died: the call's end says so
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        messages: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        finished, cancel = self.workers.http(self.payload, messages.put_nowait)
+        messages: asyncio.Queue[HttpStart | HttpBody] = asyncio.Queue()
+        exchange = self.workers.http(self.call, messages.put_nowait)
+        finished, cancel = exchange.finished, exchange.cancel
+        if self.call.more_body:
+            try:
+                await self._forward_body(exchange.call_id)
+            except _BodyRefused as refused:
+                cancel()
+                await _error(refused.status, refused.message, {"Connection": "close"})(scope, receive, send)
+                return
+            except ClientDisconnect:
+                cancel()
+                return
 
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":
@@ -312,12 +349,13 @@ class _WorkerCall:
                     message = messages.get_nowait()
                 else:
                     break
-                if message[0] == "http.start":
-                    started = True
-                    await send({"type": "http.response.start", "status": message[2], "headers": message[3]})
-                else:
-                    ended = not message[3]
-                    await send({"type": "http.response.body", "body": message[2], "more_body": message[3]})
+                match message:
+                    case HttpStart(_, status, headers):
+                        started = True
+                        await send({"type": "http.response.start", "status": status, "headers": headers})
+                    case HttpBody(_, body, more):
+                        ended = not more
+                        await send({"type": "http.response.body", "body": body, "more_body": more})
             try:
                 await finished
             except Exception as error:  # the worker died (or could not run the call): the client gets a 500
@@ -414,7 +452,7 @@ def build_app(
     for extension in extensions:
         routes.extend(extension.routes())
     routes.append(FunctionsRoute(functions, config, keys, workers))
-    middleware = [Middleware(WaitForStartup, state=state)]
+    middleware = [Middleware(LimitPaths), Middleware(WaitForStartup, state=state)]
     if config.cors_origins:
         middleware.append(
             Middleware(

@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+from azure.functions.timer import TimerRequest
 from croniter import croniter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from devhost.channel import TimerCall
 from devhost.config import ConfigError, resolve_setting_refs
 from devhost.extension import BindingRequest, HostExtension
 from devhost.invoke import InvocationContext
@@ -112,13 +114,11 @@ class TimerExtension:
     def __init__(
         self,
         data_dir: Path,
-        base_url: str,
         others: Sequence[HostExtension] = (),
         keys: HostKeys | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.base_url = base_url.rstrip("/")
         self.others = list(others)
         """The extensions that provide other input bindings (the durable client)."""
         self.keys = keys
@@ -230,7 +230,7 @@ class TimerExtension:
             owner = next((e for e in self.others if kind in e.binding_types), None)
             if owner is None:
                 raise ValueError(f"input binding {binding.get('name')!r} of type {kind!r} is not supported by devhost")
-            values[str(binding["name"])] = owner.binding_value(BindingRequest(function, binding, self.base_url))
+            values[str(binding["name"])] = owner.binding_value(BindingRequest(function, binding))
         return values
 
     async def _invoke(self, timer: _Timer, *, past_due: bool, reason: str) -> bool:
@@ -244,7 +244,7 @@ class TimerExtension:
         try:
             values = self._binding_values(timer.function)
             if self.workers is not None:
-                await self.workers.call("timer", (name, past_due, values), retry=False)
+                await self.workers.call(TimerCall(name, past_due, values), retry=False)
             else:
                 await call_timer_function(timer.function, past_due, values, invocation_id, str(self.data_dir))
         except Exception:
@@ -280,8 +280,6 @@ async def call_timer_function(
 ) -> None:
     """Call a timer function as the worker does: a `func.TimerRequest`, the other input bindings' values, `context`
     when it asks for it; sync functions on a thread. Raises what the function raises."""
-    from azure.functions.timer import TimerRequest  # the worker's own type
-
     request = TimerRequest(past_due=past_due, schedule={"AdjustForDST": True})
     kwargs: dict[str, Any] = {str(function.trigger.get("name")): request, **binding_values}
     try:

@@ -31,7 +31,33 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.types import Message
 
-from devhost.channel import BASE_URL_ENV, CLIENT_BINDING_ENV, frame, read_frame
+from devhost.bodies import BodyBuffer
+from devhost.channel import (
+    BASE_URL_ENV,
+    CLIENT_BINDING_ENV,
+    ActivityCall,
+    Cancel,
+    ChannelError,
+    EntityCall,
+    Failure,
+    HostMessage,
+    HttpBody,
+    HttpCall,
+    HttpStart,
+    LoadError,
+    OrchestratorCall,
+    Ready,
+    RequestBody,
+    Result,
+    Rpc,
+    RpcResult,
+    StatusChanged,
+    TimerCall,
+    WorkerMessage,
+    read_message,
+    write_message,
+)
+from devhost.config import effective_host_json
 from devhost.durable import history as h
 from devhost.durable.activities import ActivityRunner
 from devhost.durable.binding import WEBHOOK_PREFIX
@@ -40,6 +66,7 @@ from devhost.durable.replay import run_orchestrator
 from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.invoke import InvocationPlan, invoke, plan_function, thread_count
 from devhost.loader import AppLoadError, FunctionIndex, FunctionSpec, describe, load_app
+from devhost.logs import configure_logging
 from devhost.processes import die_with_parent
 from devhost.timers import call_timer_function
 from devhost.workers import status_read
@@ -106,59 +133,80 @@ class Worker:
         self.activity_calls: dict[int, int] = {}
         self.activities = ActivityRunner(activities, self._activity_done, os.environ.get(CLIENT_BINDING_ENV))
         self.disconnects: dict[int, asyncio.Event] = {}
+        self.bodies: dict[int, tuple[HttpCall, BodyBuffer]] = {}
+        """HTTP calls whose request body is still coming (the function runs once it is complete)."""
         self.rpc_waiters: dict[int, asyncio.Future[Any]] = {}
         self.statuses = StatusCache()
         self._rpc_ids = 0
 
-    def send(self, message: tuple[Any, ...]) -> None:
-        self.writer.write(frame(message))
+    def send(self, message: WorkerMessage) -> None:
+        write_message(self.writer, message)
 
     # -- calls -----------------------------------------------------------------------------------
-    def start(self, call_id: int, kind: str, payload: Any) -> None:
-        if kind == "activity":
-            self.activity_calls[payload.id] = call_id
-            self.activities.dispatch(payload)
-            return
-        asyncio.get_running_loop().create_task(self._run(call_id, kind, payload))
+    def receive(self, message: HostMessage) -> None:
+        """Act on one message from the host."""
+        match message:
+            case ActivityCall(activity, call_id):
+                self.activity_calls[activity.id] = call_id
+                self.activities.dispatch(activity)
+            case HttpCall(more_body=True):
+                buffer = BodyBuffer(message.body_length)
+                buffer.write(message.body)
+                self.bodies[message.call_id] = (message, buffer)
+            case RequestBody(call_id, piece, more):
+                self._body_piece(call_id, piece, more)
+            case HttpCall() | OrchestratorCall() | EntityCall() | TimerCall():
+                asyncio.get_running_loop().create_task(self._run(message))
+            case Cancel(call_id):
+                if self.bodies.pop(call_id, None) is not None:  # refused before it was complete: the call ends here
+                    self.send(Result(call_id, None))
+                else:
+                    self.cancel(call_id)
+            case RpcResult(rpc_id, status, body, seq):
+                self.rpc_result(rpc_id, status, body, seq)
+            case StatusChanged(instance_id, seq):
+                self.statuses.changed(instance_id, seq)
+
+    def _body_piece(self, call_id: int, piece: bytes, more: bool) -> None:
+        """The next piece of a call's body; the last one starts the function with the whole body."""
+        waiting = self.bodies.get(call_id)
+        if waiting is None:
+            return  # cancelled meanwhile
+        call, buffer = waiting
+        buffer.write(piece)
+        if not more:
+            del self.bodies[call_id]
+            asyncio.get_running_loop().create_task(self._run(call, buffer.value()))
 
     def _activity_done(self, activity: Any, event: h.Event) -> None:
         call_id = self.activity_calls.pop(activity.id, None)
         if call_id is not None:
-            self.send(("result", call_id, event))
+            self.send(Result(call_id, event))
 
-    async def _run(self, call_id: int, kind: str, payload: Any) -> None:
+    async def _run(self, call: HttpCall | OrchestratorCall | EntityCall | TimerCall, body: bytes = b"") -> None:
+        """Run one call and answer it (`body`: an HTTP call's whole body when it came in pieces)."""
         loop = asyncio.get_running_loop()
+        value: Any = None
         try:
-            if kind == "orchestrator":
-                name, context = payload
-                value: Any = await loop.run_in_executor(self.pool, run_orchestrator, self._function(name).func, context)
-            elif kind == "entity":
-                name, entity_id, exists, state, requests = payload
-                handler = self._function(name).func
-                value = await loop.run_in_executor(
-                    self.pool, run_entity_batch, handler, entity_id, exists, state, requests
-                )
-            elif kind == "timer":
-                name, past_due, values = payload
-                await call_timer_function(self._function(name), past_due, values, str(call_id), str(self.script_root))
-                value = None
-            elif kind == "http":
-                await self._http(call_id, *payload)
-                value = None
-            else:
-                raise ValueError(f"unknown call kind {kind!r}")
+            match call:
+                case OrchestratorCall(name, context):
+                    value = await loop.run_in_executor(self.pool, run_orchestrator, self._function(name).func, context)
+                case EntityCall(name, entity_id, exists, state, requests):
+                    handler = self._function(name).func
+                    value = await loop.run_in_executor(
+                        self.pool, run_entity_batch, handler, entity_id, exists, state, requests
+                    )
+                case TimerCall(name, past_due, values, call_id):
+                    await call_timer_function(
+                        self._function(name), past_due, values, str(call_id), str(self.script_root)
+                    )
+                case HttpCall(more_body=more_body):
+                    await self._http(call, body if more_body else call.body)
         except Exception as error:  # reported to the host, which logs it and answers for it
-            self.send(
-                (
-                    "error",
-                    call_id,
-                    "".join(traceback.format_exception_only(type(error), error)).strip()
-                    + "\n"
-                    + "".join(traceback.format_tb(error.__traceback__)),
-                )
-            )
+            text = "".join(traceback.format_exception_only(type(error), error)).strip()
+            self.send(Failure(call.call_id, text + "\n" + "".join(traceback.format_tb(error.__traceback__))))
             return
-        self.send(("result", call_id, value))
+        self.send(Result(call.call_id, value))
 
     def _function(self, name: str) -> FunctionSpec:
         function = self.functions.get(name.lower())
@@ -166,13 +214,13 @@ class Worker:
             raise LookupError(f"the app has no function named {name!r}")
         return function
 
-    async def _http(
-        self, call_id: int, name: str, request: dict[str, Any], values: dict[str, Any], base_url: str
-    ) -> None:
-        """Build the request the function expects, call it, and stream its response to the host as ASGI messages."""
-        plan = self.plans[name.lower()]
-        body: bytes = request.pop("body")
-        route_params: dict[str, str] = request.pop("route_params")
+    async def _http(self, call: HttpCall, body: bytes) -> None:
+        """Build the request the function expects, call it, and stream its response to the host as ASGI messages.
+
+        The function's request is given the body already read, so starlette's `Request.body()`, the worker's
+        `HttpRequest.get_body()` and a FastAPI request's `body()` all return that very object."""
+        plan = self.plans[call.function.lower()]
+        call_id = call.call_id
         disconnected = self.disconnects[call_id] = asyncio.Event()
         delivered = False
 
@@ -186,21 +234,23 @@ class Worker:
 
         async def send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self.send(("http.start", call_id, int(message["status"]), list(message.get("headers") or [])))
+                self.send(HttpStart(call_id, int(message["status"]), list(message.get("headers") or [])))
             elif message["type"] == "http.response.body":
-                self.send(("http.body", call_id, bytes(message.get("body", b"")), bool(message.get("more_body"))))
+                self.send(HttpBody(call_id, bytes(message.get("body", b"")), bool(message.get("more_body"))))
                 await self.writer.drain()
 
-        scope = {**request, "type": "http", "asgi": {"version": "3.0"}}
+        scope = {**call.scope, "type": "http", "asgi": {"version": "3.0"}}
         try:
             starlette_request = Request(scope, receive)
+            # starlette's cache of the read body: `body()` returns this very object (reading the stream, it joins
+            # the body with the empty piece that ends it: a second whole copy)
+            starlette_request._body = body
             response = await invoke(
                 plan,
                 starlette_request,
-                route_params,
-                base_url=base_url,
+                call.route_params,
                 function_directory=str(self.script_root),
-                binding_values=values,
+                binding_values=call.bindings,
             )
             await response(scope, receive, send)
         finally:
@@ -236,7 +286,7 @@ class Worker:
             self._rpc_ids += 1
             rpc_id = self._rpc_ids
             waiter = self.rpc_waiters[rpc_id] = asyncio.get_running_loop().create_future()
-            self.send(("rpc", rpc_id, method, (parts.scheme, parts.netloc, parts.path, parts.query), body))
+            self.send(Rpc(rpc_id, method, parts.path, parts.query, body))
             status, answer, seq = await waiter
             if status is not None and instance is not None:
                 self.statuses.remember(instance, parts.query, status, answer, seq)
@@ -259,19 +309,12 @@ async def _serve(sock: socket.socket, script_root: Path) -> None:
     try:
         index = load_app(script_root)
     except AppLoadError as error:
-        writer.write(frame(("load_error", str(error))))
+        write_message(writer, LoadError(str(error)))
         await writer.drain()
         os._exit(3)
     except BaseException:
-        writer.write(
-            frame(
-                (
-                    "load_error",
-                    f"could not load the app in {script_root}: function_app.py failed to import "
-                    "(traceback below)\n" + traceback.format_exc(),
-                )
-            )
-        )
+        text = f"could not load the app in {script_root}: function_app.py failed to import (traceback below)\n"
+        write_message(writer, LoadError(text + traceback.format_exc()))
         await writer.drain()
         os._exit(3)
     install_sdk_speedups()  # replays and the client's status reads run here (identical results, less CPU)
@@ -279,21 +322,16 @@ async def _serve(sock: socket.socket, script_root: Path) -> None:
     origin = os.environ.get(BASE_URL_ENV)
     if origin:
         worker.install_rpc(origin.rstrip("/"))
-    worker.send(("ready", describe(index)))
+    worker.send(Ready(describe(index)))
     while True:
         try:
-            message = await read_frame(reader)
+            message = await read_message(reader)
         except (asyncio.IncompleteReadError, ConnectionError):
             os._exit(0)  # the host is gone: nothing to report to; running calls are not waited for
-        kind = message[0]
-        if kind == "call":
-            worker.start(message[1], message[2], message[3])
-        elif kind == "cancel":
-            worker.cancel(message[1])
-        elif kind == "rpc.result":
-            worker.rpc_result(message[1], message[2], message[3], message[4])
-        elif kind == "status.changed":
-            worker.statuses.changed(message[1], message[2])
+        except ChannelError:
+            log.exception("bad message from the host; exiting")
+            os._exit(2)
+        worker.receive(message)  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,9 +344,6 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent(signal.SIGKILL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the host stops us
     sock = socket.socket(fileno=args.fd)
-    from devhost.cli import configure_logging
-    from devhost.config import effective_host_json
-
     configure_logging(effective_host_json(args.script_root), prefix=f"(worker {args.number}, pid {os.getpid()}) ")
     if str(args.script_root) not in sys.path:
         sys.path.insert(0, str(args.script_root))

@@ -25,15 +25,40 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from devhost.channel import frame, read_frame
+from devhost.channel import (
+    Call,
+    Cancel,
+    Failure,
+    HttpBody,
+    HttpCall,
+    HttpStart,
+    LoadError,
+    Ready,
+    RequestBody,
+    Result,
+    Rpc,
+    RpcResult,
+    StatusChanged,
+    WorkerMessage,
+    read_message,
+    write_message,
+)
 from devhost.loader import AppLoadError
 from devhost.processes import stop_process
 
-__all__ = ["MAX_ATTEMPTS", "WorkerDied", "WorkerPool", "status_read", "worker_count", "worker_process_enabled"]
+__all__ = [
+    "MAX_ATTEMPTS",
+    "HttpExchange",
+    "WorkerDied",
+    "WorkerPool",
+    "status_read",
+    "worker_count",
+    "worker_process_enabled",
+]
 
 log = logging.getLogger("devhost.workers")
 
@@ -41,8 +66,9 @@ MAX_ATTEMPTS = 3
 """Times one piece of durable work is sent to a worker that then dies before answering."""
 EXIT_GRACE_SECONDS = 5.0
 START_TIMEOUT_SECONDS = 120.0
-Rpc = Callable[[str, tuple[str, str, str, str], "bytes | None"], Awaitable["tuple[int, bytes] | None"]]
-"""Answers the app's management API calls: (method, (scheme, netloc, path, query), body) -> (status, body) or None."""
+RpcHandler = Callable[[str, str, str, "bytes | None"], Awaitable["tuple[int, bytes] | None"]]
+"""Answers the app's management API calls: (method, path, query, body) -> (status, body), or None when no management
+route does."""
 
 
 def worker_process_enabled(environ: dict[str, str] | os._Environ[str] = os.environ, platform: str = os.name) -> bool:
@@ -69,6 +95,17 @@ def status_read(method: str, path: str) -> str | None:
     return rest if rest and "/" not in rest else None
 
 
+@dataclass(frozen=True)
+class HttpExchange:
+    """One HTTP call running in a worker."""
+
+    call_id: int
+    finished: asyncio.Future[Any]
+    """Ends with the call (WorkerDied if its worker died first)."""
+    cancel: Callable[[], None]
+    """Tells the worker the client went away, or that the body was refused before it was complete."""
+
+
 class WorkerDied(RuntimeError):
     """The worker running a call exited before answering (as often as the call may be sent)."""
 
@@ -79,13 +116,13 @@ class CallFailed(RuntimeError):
 
 @dataclass
 class _Call:
-    kind: str
-    payload: Any
+    message: Call
+    """What the worker is sent (with this call's id)."""
     retry: bool
     future: asyncio.Future[Any]
     attempts: int = 0
-    stream: Callable[[tuple[Any, ...]], None] | None = None
-    """For HTTP calls: gets the `http.start` / `http.body` messages."""
+    stream: Callable[[HttpStart | HttpBody], None] | None = None
+    """For HTTP calls: gets the response's messages."""
 
 
 @dataclass
@@ -105,7 +142,7 @@ class WorkerPool:
         self.script_root = script_root
         self.count = count
         self.env = env or {}
-        self.rpc: Rpc | None = None
+        self.rpc: RpcHandler | None = None
         """Set by the durable extension: answers the app's client calls to the management API."""
         self._workers: list[_Worker] = []
         self._ids = itertools.count(1)
@@ -145,32 +182,55 @@ class WorkerPool:
                     call.future.set_exception(WorkerDied("devhost is stopping"))
 
     # -- calls -------------------------------------------------------------------------------------
-    def call(self, kind: str, payload: Any, *, retry: bool) -> asyncio.Future[Any]:
-        """Run `kind` with `payload` in a worker; the future has its value. With `retry` (durable work, safe to run
+    def call(self, message: Call, *, retry: bool) -> asyncio.Future[Any]:
+        """Run `message` in a worker; the future has its `Result` value. With `retry` (durable work, safe to run
         again) a worker that dies before answering passes it to another, up to MAX_ATTEMPTS times."""
         future = _future()
-        self._send(next(self._ids), _Call(kind, payload, retry, future))
+        call_id = next(self._ids)
+        self._send(call_id, _Call(replace(message, call_id=call_id), retry, future))
         return future
 
-    def http(
-        self, payload: Any, stream: Callable[[tuple[Any, ...]], None]
-    ) -> tuple[asyncio.Future[Any], Callable[[], None]]:
-        """Start an HTTP call: its response's messages go to `stream`; the future ends with the call (WorkerDied if its
-        worker died first). The function returned tells the worker the client went away."""
+    def http(self, message: HttpCall, stream: Callable[[HttpStart | HttpBody], None]) -> HttpExchange:
+        """Start an HTTP call: its response's messages go to `stream`; the rest of its body, if any, goes with
+        `send_body`."""
         future = _future()
         call_id = next(self._ids)
-        worker = self._send(call_id, _Call("http", payload, False, future, stream=stream))
+        self._send(call_id, _Call(replace(message, call_id=call_id), False, future, stream=stream))
+        return HttpExchange(call_id, future, lambda: self._cancel(call_id))
 
-        def cancel() -> None:
-            if (
-                worker is not None
-                and worker.writer is not None
-                and not worker.writer.is_closing()
-                and call_id in worker.calls
-            ):
-                worker.writer.write(frame(("cancel", call_id)))
+    def _cancel(self, call_id: int) -> None:
+        """Tell the worker of an HTTP call that its client went away (or its body was refused)."""
+        worker = next((w for w in self._workers if call_id in w.calls), None)
+        if worker is None:
+            return
+        if worker.writer is None:  # never sent (the worker is still starting): the call ends here
+            worker.unsent = [(i, call) for i, call in worker.unsent if i != call_id]
+            call = worker.calls.pop(call_id)
+            if not call.future.done():
+                call.future.set_result(None)
+        elif not worker.writer.is_closing():
+            write_message(worker.writer, Cancel(call_id))
 
-        return future, cancel
+    async def send_body(self, call_id: int, piece: bytes, more: bool) -> bool:
+        """Send the next piece of an HTTP call's request body to the worker running the call, once the transport
+        has room for it (backpressure: the host holds no more of a body than its socket buffers). False when the
+        call has no worker any more (it died: the call's future says so)."""
+        while True:
+            worker = next((w for w in self._workers if call_id in w.calls), None)
+            if worker is None:
+                return False
+            if worker.writer is None:  # still starting: the call itself is sent first, once it is ready
+                assert worker.ready is not None
+                await asyncio.wait({worker.ready})
+                continue
+            if worker.writer.is_closing():
+                return False
+            write_message(worker.writer, RequestBody(call_id, piece, more))
+            try:
+                await worker.writer.drain()
+            except ConnectionError:
+                return False
+            return True
 
     def _send(self, call_id: int, call: _Call) -> _Worker | None:
         if self._closed or not self._workers:
@@ -184,7 +244,7 @@ class WorkerPool:
         if worker.writer is None or worker.writer.is_closing():
             worker.unsent.append((call_id, call))
         else:
-            worker.writer.write(frame(("call", call_id, call.kind, call.payload)))
+            write_message(worker.writer, call.message)
         return worker
 
     # -- the processes -------------------------------------------------------------------------------
@@ -214,8 +274,7 @@ class WorkerPool:
         worker.writer = writer
         try:
             while True:
-                message = await read_frame(reader)
-                self._receive(worker, message)
+                self._receive(worker, await read_message(reader))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass  # the worker closed its end: it is exiting
         except Exception:  # a garbled stream: end this worker, another takes its work
@@ -231,52 +290,44 @@ class WorkerPool:
             await asyncio.sleep(0.01)
         self._died(worker, int(worker.process.returncode))
 
-    def _receive(self, worker: _Worker, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "ready":
-            assert worker.ready is not None
-            if not worker.ready.done():
-                worker.ready.set_result(message[1])
-            unsent, worker.unsent = worker.unsent, []
-            assert worker.writer is not None
-            for call_id, call in unsent:
-                worker.writer.write(frame(("call", call_id, call.kind, call.payload)))
-            return
-        if kind == "load_error":
-            assert worker.ready is not None
-            if not worker.ready.done():
-                worker.ready.set_exception(AppLoadError(message[1]))
-            self._closed = self._closed or worker.number == 0
-            return
-        if kind == "rpc":
-            asyncio.get_running_loop().create_task(self._rpc(worker, *message[1:]))
-            return
-        call = worker.calls.get(message[1])
-        if call is None:
-            return
-        if kind in ("http.start", "http.body"):
-            if call.stream is not None:
-                call.stream(message)
-            return
-        del worker.calls[message[1]]
-        if call.future.done():
-            return
-        if kind == "result":
-            call.future.set_result(message[2])
-        elif kind == "error":
-            call.future.set_exception(CallFailed(message[2]))
+    def _receive(self, worker: _Worker, message: WorkerMessage) -> None:
+        match message:
+            case Ready(functions):
+                assert worker.ready is not None and worker.writer is not None
+                if not worker.ready.done():
+                    worker.ready.set_result(functions)
+                unsent, worker.unsent = worker.unsent, []
+                for _, call in unsent:
+                    write_message(worker.writer, call.message)
+            case LoadError(text):
+                assert worker.ready is not None
+                if not worker.ready.done():
+                    worker.ready.set_exception(AppLoadError(text))
+                self._closed = self._closed or worker.number == 0
+            case Rpc():
+                asyncio.get_running_loop().create_task(self._rpc(worker, message))
+            case HttpStart(call_id) | HttpBody(call_id):
+                call = worker.calls.get(call_id)
+                if call is not None and call.stream is not None:
+                    call.stream(message)
+            case Result(call_id, value):
+                call = worker.calls.pop(call_id, None)
+                if call is not None and not call.future.done():
+                    call.future.set_result(value)
+            case Failure(call_id, text):
+                call = worker.calls.pop(call_id, None)
+                if call is not None and not call.future.done():
+                    call.future.set_exception(CallFailed(text))
 
-    async def _rpc(
-        self, worker: _Worker, rpc_id: int, method: str, target: tuple[str, str, str, str], body: bytes | None
-    ) -> None:
-        instance = status_read(method, target[2])
+    async def _rpc(self, worker: _Worker, rpc: Rpc) -> None:
+        instance = status_read(rpc.method, rpc.path)
         if instance is not None:
             self._watched.add(instance)
         seq = self._status_seq  # before the answer is computed: a change committed meanwhile has a later number
-        answer = await self.rpc(method, target, body) if self.rpc is not None else None
+        answer = await self.rpc(rpc.method, rpc.path, rpc.query, rpc.body) if self.rpc is not None else None
         status, data = answer if answer is not None else (None, b"")
         if worker.writer is not None and not worker.writer.is_closing():
-            worker.writer.write(frame(("rpc.result", rpc_id, status, data, seq)))
+            write_message(worker.writer, RpcResult(rpc.rpc_id, status, data, seq))
 
     def status_changed(self, instance_id: str) -> None:
         """A change of the instance's status was committed: workers that may hold its status drop it."""
@@ -286,7 +337,7 @@ class WorkerPool:
         self._status_seq += 1
         for worker in self._workers:
             if worker.writer is not None and not worker.writer.is_closing():
-                worker.writer.write(frame(("status.changed", instance_id, self._status_seq)))
+                write_message(worker.writer, StatusChanged(instance_id, self._status_seq))
 
     def _died(self, worker: _Worker, code: int) -> None:
         """A worker exited on its own: fail its HTTP and timer calls, pass its durable work on, start another.

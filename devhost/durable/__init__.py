@@ -4,11 +4,16 @@ Serves `orchestrationTrigger`, `activityTrigger` and `entityTrigger` functions t
 SDK's own handlers, provides `durableClient` binding values, and mounts the management
 API under `/runtime/webhooks/durabletask/`. State lives in `<data_dir>/<hubName>.sqlite`.
 
-Modules by role: `history` (event builders), `replay` (pure replay executor),
-`entities` (entity batch executor), `store` (SQLite), `state` (in-memory hot state),
-`steps` (one orchestration step / entity batch), `engine` (scheduler and group commit),
-`operations` (client operations), `api` (HTTP routes), `binding` (client binding value),
-`local_rpc` (the app's client calls to those routes delivered in-process).
+Its modules, by role (docs/durable-engine.md has the design):
+
+- `history`: history event builders; `actions`: action types and replay bookkeeping; `replay`: the pure replay
+  executor; `entities`: the entity batch executor; `payloads`: payload encoding at the edges
+- `registry`: the app's durable functions by name; `versions`: orchestration versioning
+- `store`: SQLite; `state`: in-memory hot state and the open batch; `steps`: one orchestration step / entity batch,
+  returning what the engine must do; `engine`: the scheduler, group commit and recovery; `timers`: durable timers
+  armed in memory; `activities`: activity execution
+- `operations`: client operations; `api`: the management routes; `binding`: the client binding value;
+  `local_rpc`: the app's client calls to those routes delivered in-process; `sdk_speedups`: memoized SDK helpers
 """
 
 from __future__ import annotations
@@ -56,24 +61,20 @@ class DurableExtension:
     trigger_types = frozenset({"orchestrationtrigger", "activitytrigger", "entitytrigger"})
     binding_types = frozenset({"durableclient"})
 
-    def __init__(
-        self,
-        data_dir: Path,
-        hub_name: str,
-        keys: HostKeys | None = None,
-        base_url: str | None = None,
-    ) -> None:
+    def __init__(self, data_dir: Path, hub_name: str, origin: str, keys: HostKeys | None = None) -> None:
         self.hub_name = hub_name
+        self.origin = origin.rstrip("/")
+        """This host's own local address (`HostConfig.base_url`): every client binding's URLs point there, whatever
+        the request that invoked a function said (its Host, its X-Forwarded-* headers)."""
         self.keys = keys
         """When set, the webhooks need the master key or the `durabletask_extension` system key (`--require-keys`)."""
         code = keys.durabletask_key if keys is not None else None
-        activity_binding = client_binding_json(base_url.rstrip("/"), hub_name, code) if base_url else None
-        self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name, activity_binding)
+        self.client_binding = client_binding_json(self.origin, hub_name, code)
+        """The `durableClient` binding value every function gets (HTTP, activity, timer): one for the run."""
+        self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name, self.client_binding)
         self.operations = Operations(self.engine)
-        self.local_rpc = LocalRpc(self.routes()) if local_rpc_enabled() else None
+        self.local_rpc = LocalRpc(self.routes(), self.origin) if local_rpc_enabled() else None
         """Delivers the app's client calls to the management routes in-process (`local_rpc`)."""
-        if self.local_rpc is not None and base_url:
-            self.local_rpc.remember_origin(base_url.rstrip("/"))
 
     def routes(self) -> list[BaseRoute]:
         if self.keys is None:
@@ -105,19 +106,15 @@ class DurableExtension:
         )
 
     def binding_value(self, request: BindingRequest) -> Any:
-        if self.local_rpc is not None:
-            self.local_rpc.remember_origin(request.base_url)
-        code = self.keys.durabletask_key if self.keys is not None else None
-        return client_binding_json(request.base_url.rstrip("/"), self.hub_name, code)
+        return self.client_binding
 
     def attach_workers(self, workers: Any) -> None:
         """Run orchestrators, entities and activities in `workers` (`devhost.workers.WorkerPool`): they get the
         client binding activities are given, and the app's client calls reach the management API over their
         channel (`local_rpc`'s in-process delivery)."""
         self.engine.workers = workers
-        if self.engine.client_binding:
-            workers.env[CLIENT_BINDING_ENV] = self.engine.client_binding
-        rpc = self.local_rpc or LocalRpc(self.routes())
+        workers.env[CLIENT_BINDING_ENV] = self.client_binding
+        rpc = self.local_rpc or LocalRpc(self.routes(), self.origin)
         workers.rpc = rpc.call
         self.engine.status_listeners.append(workers.status_changed)
 
@@ -133,11 +130,10 @@ class DurableExtension:
 
 
 def create_extension(config: Any) -> DurableExtension:
-    """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir`, `hub_name`, keys, `base_url`,
-    host.json)."""
+    """The durable extension for `config` (devhost's `HostConfig`: uses `data_dir`, `hub_name`, keys, `base_url` (the
+    host's own local address), host.json)."""
     keys = getattr(config, "keys", None) if getattr(config, "require_keys", False) else None
-    base_url = getattr(config, "base_url", None)
-    extension = DurableExtension(Path(config.data_dir), str(config.hub_name), keys, base_url)
+    extension = DurableExtension(Path(config.data_dir), str(config.hub_name), str(config.base_url), keys)
     extensions = getattr(config, "host_json", {}).get("extensions") or {}
     durable = (
         next((v for k, v in extensions.items() if k.lower() == "durabletask"), None)

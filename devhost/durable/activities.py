@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from devhost.channel import ActivityCall
 from devhost.durable import history as h
 from devhost.durable.payloads import decode_activity_input, encode_activity_output
 from devhost.durable.store import ActivityRow
@@ -157,7 +158,7 @@ class PoolActivityRunner:
         if activity.name.lower() not in self._functions:
             self._done(activity, missing_activity(activity))
             return
-        future = self._pool.call("activity", activity, retry=True)
+        future = self._pool.call(ActivityCall(activity), retry=True)
         future.add_done_callback(lambda outcome: self._finished(activity, outcome))
 
     def _finished(self, activity: ActivityRow, outcome: asyncio.Future[Any]) -> None:

@@ -1,15 +1,14 @@
 """The scheduler/dispatcher: one asyncio loop drives every orchestration, entity and activity.
 
 Hot state lives in memory (`state.py`); every change is recorded in the open write batch.
-The pump steps ready instances and entities into that batch, commits it in one SQLite
+The pump steps ready instances and entities into that batch (`steps.py` computes each step and
+returns what it asks for, `Effects`, which the engine carries out), commits it in one SQLite
 transaction (group commit: one transaction for many steps), and only then releases what the
 batch scheduled: activities start, timers are armed, API callers get their answer,
 status queries see the new summaries. Messages between instances are delivered in
 memory at once (a message created and consumed in the same batch is never written),
-which is safe because batches commit strictly in order. The commit runs on the loop itself:
-a WAL commit without fsync takes a fraction of a millisecond, less than handing it to a thread
-and back cost (measured: ~0.3 ms in SQLite against ~0.7 ms from the loop's side when it ran on a
-store thread, twice on every activity's path).
+which is safe because batches commit strictly in order. The commit runs on the loop itself
+(a WAL commit without fsync is cheaper than a hand-off to a thread and back).
 
 Crash recovery (`startup`): instances not yet finished are loaded with their history,
 undelivered messages are delivered again (future timers re-armed) and activities whose
@@ -31,10 +30,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from devhost.channel import EntityCall, OrchestratorCall
 from devhost.durable import history as h
 from devhost.durable.activities import ActivityRunner, PoolActivityRunner
 from devhost.durable.entities import EntityBatchResult, entity_id_parts, failed_batch, run_entity_batch
-from devhost.durable.replay import ReplayState, SubOrchestrationCall
+from devhost.durable.registry import DurableFunctions
+from devhost.durable.replay import Outcome, ReplayState, run_orchestrator
 from devhost.durable.sdk_speedups import install_sdk_speedups
 from devhost.durable.state import (
     RUNNING_STATES,
@@ -44,37 +45,34 @@ from devhost.durable.state import (
     OpenBatch,
     replayed_by_sdk,
 )
-from devhost.durable.steps import EntitySteps, OrchestrationStepper, new_instance_row, start_message_body
+from devhost.durable.steps import (
+    Effects,
+    Episode,
+    StartChild,
+    begin,
+    conclude,
+    context,
+    fail_for_version,
+    new_instance_row,
+    record_entity_batch,
+    start_message_body,
+    take_entity_batch,
+)
 from devhost.durable.store import ActivityRow, InstanceRow, MessageRow, Store
 from devhost.durable.timers import TimerQueue
 from devhost.durable.versions import VersionPolicy
-from devhost.loader import FunctionIndex, FunctionSpec
+from devhost.loader import FunctionIndex
 
-__all__ = ["DurableEngine", "functions_by_name"]
+__all__ = ["DurableEngine"]
 
 log = logging.getLogger("devhost.durable")
 STEPS_PER_ROUND = 256
 """Steps taken into one batch before committing it (keeps the loop responsive)."""
 ENTITY_CACHE = 1024
-ENTITY_THREADS = 32
-"""Entity batches that may run at once (each on a thread; one per entity at a time)."""
 """Idle entities kept in memory (`DEVHOST_DURABLE_ENTITY_CACHE`); the least recently used beyond it are unloaded
 (their state stays in SQLite and is read again when a request comes)."""
-
-
-_NAME_KEYS = {"orchestrationtrigger": "orchestration", "activitytrigger": "activity", "entitytrigger": "entityName"}
-"""The trigger binding's own name for the function, per durable trigger type."""
-
-
-def functions_by_name(index: FunctionIndex, trigger_type: str) -> dict[str, FunctionSpec]:
-    """The app's functions of one durable trigger type by every name they answer to (lower case):
-    the function name and the name in the trigger binding."""
-    key = _NAME_KEYS[trigger_type.lower()]
-    found: dict[str, FunctionSpec] = {}
-    for spec in index.by_trigger(trigger_type):
-        for name in (spec.name, str(spec.trigger.get(key) or spec.name)):
-            found[name.lower()] = spec
-    return found
+ENTITY_THREADS = 32
+"""Entity batches that may run at once (each on a thread; one per entity at a time)."""
 
 
 def _env_int(name: str, default: int) -> int:
@@ -93,9 +91,8 @@ class DurableEngine:
         self.store: Store | None = None
         self.orchestrations: dict[str, Instance] = {}
         self.entities: dict[str, EntityState] = {}
-        self._orchestrators: dict[str, FunctionSpec] = {}
-        self._activities: dict[str, FunctionSpec] = {}
-        self._entity_functions: dict[str, FunctionSpec] = {}
+        self.functions = DurableFunctions()
+        """The app's orchestrators, activities and entities."""
         self._ready: deque[str] = deque()
         self._ready_set: set[str] = set()
         self._open = OpenBatch()
@@ -107,9 +104,7 @@ class DurableEngine:
         self.workers: Any = None
         """The worker processes that run the app's code (`devhost.workers.WorkerPool`); None: this process."""
         self._stopping = False
-        self._stepper = OrchestrationStepper(self)
         self.entity_cache = _env_int("DEVHOST_DURABLE_ENTITY_CACHE", ENTITY_CACHE)
-        self._entity_steps = EntitySteps(self)
         self._entity_pool: ThreadPoolExecutor | None = None
         self.versions = VersionPolicy()
         """host.json's versioning settings (`versions.py`)."""
@@ -120,29 +115,6 @@ class DurableEngine:
         self.work_items: Counter[str] = Counter()
         """Durable work done since start, by kind (`GET /admin/host/durable/workitems`): what a backend on Azure
         bills or moves through its queues and tables."""
-
-    # -- functions ------------------------------------------------------------------------
-    def register(self, index: FunctionIndex) -> None:
-        """Index the app's orchestrator, activity and entity functions by (case-insensitive) name."""
-        self._orchestrators.update(functions_by_name(index, "orchestrationTrigger"))
-        self._activities.update(functions_by_name(index, "activityTrigger"))
-        self._entity_functions.update(functions_by_name(index, "entityTrigger"))
-
-    def orchestrator(self, name: str) -> Callable[[str], str] | None:
-        spec = self._orchestrators.get(name.lower())
-        return spec.func if spec is not None else None
-
-    def entity_handler(self, name: str) -> Callable[[str], str] | None:
-        spec = self._entity_functions.get(name.lower())
-        return spec.func if spec is not None else None
-
-    def orchestrator_name(self, name: str) -> str | None:
-        """The registered orchestrator's canonical name, or None."""
-        spec = self._orchestrators.get(name.lower())
-        return spec.name if spec is not None else None
-
-    def has_entity(self, name: str) -> bool:
-        return name.lower() in self._entity_functions
 
     def next_id(self) -> int:
         self._id += 1
@@ -161,13 +133,13 @@ class DurableEngine:
     # -- lifecycle -------------------------------------------------------------------------
     async def startup(self, index: FunctionIndex) -> None:
         """Open the store, recover unfinished work and start the pump and the timer loop."""
-        self.register(index)
+        self.functions.register(index)
         install_sdk_speedups()
         self._wake = asyncio.Event()
         if self.workers is not None:
-            self._activity_runner = PoolActivityRunner(self.workers, self._activities, self.activity_done)
+            self._activity_runner = PoolActivityRunner(self.workers, self.functions.activities, self.activity_done)
         else:
-            self._activity_runner = ActivityRunner(self._activities, self.activity_done, self.client_binding)
+            self._activity_runner = ActivityRunner(self.functions.activities, self.activity_done, self.client_binding)
         self.store = Store(self.store_path)
         self._id = self.store.max_ids()
         self._recover()
@@ -350,31 +322,21 @@ class DurableEngine:
         self.send(instance_id, None, start_message_body(row, now), batch)
         return inst
 
-    def start_child(self, parent: Instance, call: SubOrchestrationCall, batch: OpenBatch, now: Any) -> None:
+    def start_child(self, child: StartChild, batch: OpenBatch, now: datetime) -> None:
+        """Create a sub-orchestration, or answer its parent's task with the failure when it cannot be created."""
+        call, parent = child.call, child.parent
         existing = self.load_instance(call.instance_id)
         problem = None
-        if self.orchestrator(call.name) is None:
+        if self.functions.orchestrator(call.name) is None:
             problem = f"The orchestrator function '{call.name}' doesn't exist in this app."
         elif existing is not None and existing.row.status not in TERMINAL_STATES:
             problem = f"An instance with ID '{call.instance_id}' already exists and is {existing.row.status}."
         if problem is not None:
             body = h.sub_orchestration_failed(now, call.task_id, problem, None)
-            self.send(parent.row.instance_id, parent.row.execution_id, body, batch)
+            self.send(str(parent["instance_id"]), parent["execution_id"], body, batch)
             return
-        info = {
-            "instance_id": parent.row.instance_id,
-            "execution_id": parent.row.execution_id,
-            "task_id": call.task_id,
-            "name": parent.row.name,
-        }
-        self.create_instance(
-            call.instance_id,
-            self.orchestrator_name(call.name) or call.name,
-            call.input,
-            batch,
-            info,
-            version=call.version,
-        )
+        name = self.functions.orchestrator_name(call.name) or call.name
+        self.create_instance(call.instance_id, name, call.input, batch, parent, version=call.version)
 
     def on_terminal(self, instance_id: str) -> None:
         """After a finished instance's commit: drop it from memory unless messages wait."""
@@ -413,7 +375,7 @@ class DurableEngine:
         self.work_items["entity operations"] += len(requests)
         if self.workers is not None and handler is not None:
             name = entity_id_parts(entity_id)[0]
-            future = self.workers.call("entity", (name, entity_id, exists, state, requests), retry=True)
+            future = self.workers.call(EntityCall(name, entity_id, exists, state, requests), retry=True)
         else:
             if self._entity_pool is None:
                 self._entity_pool = ThreadPoolExecutor(ENTITY_THREADS, thread_name_prefix="devhost-entity")
@@ -449,17 +411,144 @@ class DurableEngine:
         if target.startswith("@"):
             entity = self.entities.get(target)
             if entity is not None and entity.inbox:
-                self._entity_steps.step(entity, batch, now)
+                self._step_entity(entity)
                 if entity.inbox:
                     self.mark_ready(target)
             return
         inst = self.orchestrations.get(target)
-        if inst is None or not inst.inbox:
+        if inst is not None and inst.inbox and not inst.running:
+            self._step_orchestration(inst, batch, now)
+
+    # -- steps -----------------------------------------------------------------------------------
+    def _step_orchestration(self, inst: Instance, batch: OpenBatch, now: datetime) -> None:
+        """Consume `inst`'s deliverable messages: at most one replay of its orchestrator (`steps`).
+
+        In this process the replay runs at once. In a worker process (`workers`) the step is prepared in a batch
+        of its own (the messages it consumes, control events it applied), the replay runs there while the engine
+        goes on with everything else, and its outcome is recorded, with that batch, in the round it comes back:
+        the messages are deleted in the same commit as the history they became, so a crash in between replays
+        them again.
+        """
+        row = inst.row
+        refusal = self.versions.refusal(row.version) if row.status not in TERMINAL_STATES else None
+        if refusal is not None:
+            self._refuse(inst, batch, now, refusal)
             return
-        self._stepper.again = False
-        self._stepper.step(inst, batch, now)
-        if self._stepper.again and inst.inbox:
-            self.mark_ready(target)
+        own = OpenBatch() if self.workers is not None else batch
+        episode, effects = begin(inst, own, now)
+        self._carry_out(inst, effects, own, now)
+        if episode is None:
+            if own is not batch:
+                batch.take(own)
+            return
+        self.work_items["orchestrator episodes"] += 1
+        handler = self.functions.orchestrator(row.name)
+        if handler is None:
+            missing = f"The orchestrator function '{row.name}' doesn't exist in this app."
+            self._conclude(inst, batch, now, own, episode, None, missing)
+            return
+        try:
+            context_json = context(inst, episode)
+        except Exception as exc:  # an engine bug: fail this instance visibly, keep the others going
+            log.exception("durable step of %s failed", row.instance_id)
+            failure = f"devhost durable engine error: {type(exc).__name__}: {exc}"
+            self._conclude(inst, batch, now, own, episode, None, failure)
+            return
+        if self.workers is None:
+            self._conclude(inst, batch, now, own, episode, run_orchestrator(handler, context_json))
+            return
+        inst.running = True
+        future = self.workers.call(OrchestratorCall(row.name, context_json), retry=True)
+
+        def done(result: asyncio.Future[Outcome]) -> None:
+            inst.running = False
+            if self._stopping or result.cancelled():
+                return
+            try:
+                outcome, failure = result.result(), None
+            except Exception as exc:  # the worker died every time it ran this episode, or could not run it
+                outcome, failure = None, f"devhost could not run the orchestrator: {exc}"
+            self._conclude(inst, self._open, now, own, episode, outcome, failure)
+            if inst.inbox:
+                self.mark_ready(row.instance_id)
+            self.wake()
+
+        future.add_done_callback(done)
+
+    def _conclude(
+        self,
+        inst: Instance,
+        batch: OpenBatch,
+        now: datetime,
+        own: OpenBatch,
+        episode: Episode,
+        outcome: Outcome | None,
+        failure: str | None = None,
+    ) -> None:
+        """Record an episode's outcome (or `failure`) in `batch`, with the episode's own writes, and do what it
+        scheduled."""
+        if own is not batch:
+            batch.take(own)
+        self._carry_out(inst, conclude(inst, batch, now, episode, outcome, failure), batch, now)
+
+    def _refuse(self, inst: Instance, batch: OpenBatch, now: datetime, refusal: str) -> None:
+        """An instance whose version this host may not run: left waiting (`Reject`: its messages stay for a host of
+        a fitting version; logged once) or failed (`Fail`)."""
+        if self.versions.failure != "Reject":
+            self._carry_out(inst, fail_for_version(inst, batch, now, refusal), batch, now)
+        elif inst.row.instance_id not in self.rejected:
+            self.rejected.add(inst.row.instance_id)
+            log.warning("%s Instance %s waits (versionFailureStrategy Reject).", refusal, inst.row.instance_id)
+
+    def _carry_out(self, inst: Instance, effects: Effects, batch: OpenBatch, now: datetime) -> None:
+        """Do what a step of `inst` asked (`steps.Effects`), recorded in `batch`; work that leaves the engine
+        (activities, timers) is released after `batch` commits."""
+        for item in effects.activities:
+            activity = ActivityRow(
+                self.next_id(), item.instance_id, item.execution_id, item.task_id, item.name, item.input
+            )
+            batch.writes.activities.append(activity)
+            batch.after_commit.append(lambda a=activity: self.dispatch_activity(a))
+        for timer in effects.timers:
+            body = h.timer_fired(timer.fire_at, timer.timer_id, timer.fire_at)
+            message = MessageRow(self.next_id(), timer.instance_id, timer.execution_id, timer.fire_at.timestamp(), body)
+            inst.timers[timer.timer_id] = message.id
+            batch.writes.messages.append(message)
+            batch.after_commit.append(lambda m=message: self.schedule_timer(m))
+        self.cancel_timers(inst, effects.cancel_timers, batch)
+        if effects.cancel_all_timers:
+            self.cancel_timers(inst, list(inst.timers), batch)
+        for child in effects.children:
+            self.start_child(child, batch, now)
+        for message_to in effects.messages:
+            self.send(message_to.target, message_to.execution_id, message_to.body, batch, first=message_to.first)
+        if effects.finished:
+            batch.after_commit.append(lambda instance_id=inst.row.instance_id: self.on_terminal(instance_id))
+        if effects.again and inst.inbox:
+            self.mark_ready(inst.row.instance_id)
+
+    def _step_entity(self, entity: EntityState) -> None:
+        """Start the next batch of `entity`'s operations unless one is running: off the event loop (a thread, or a
+        worker process), its outcome recorded in the round it comes back (`run_entity_batch`)."""
+        if entity.running:
+            return
+        messages = take_entity_batch(entity)
+        requests = [m.body["request"] for m in messages]
+        entity.running = True
+        self.run_entity_batch(
+            (self.functions.entity_handler(entity.name), entity.entity_id, entity.exists, entity.state, requests),
+            lambda result: self._entity_done(entity, messages, result),
+        )
+
+    def _entity_done(self, entity: EntityState, messages: list[MessageRow], result: EntityBatchResult) -> None:
+        """Record a finished entity batch in the open batch (on the event loop) and answer its callers."""
+        entity.running = False
+        batch = self._open
+        for answer in record_entity_batch(entity, messages, result, batch, h.utc_now()):
+            self.send(answer.target, answer.execution_id, answer.body, batch)
+        if entity.inbox:
+            self.mark_ready(entity.entity_id)
+        self.wake()
 
     async def _pump(self) -> None:
         assert self._wake is not None and self.store is not None

@@ -2,12 +2,11 @@
 
 The app's `DurableOrchestrationClient` talks to the host over HTTP (`rpcBaseUrl`), as it does on
 Azure: every `start_new`, `get_status`, `read_entity_state`... is an aiohttp request to
-`/runtime/webhooks/durabletask/...` on the same process. An app that waits for an instance polls
-`get_status`, so under load those loopback round trips (aiohttp client, two socket sends, uvicorn
-parsing) were a large share of devhost's CPU. Here the SDK's three request helpers are wrapped:
-a request for a management URL this process handed out (in a `durableClient` binding value) and
-made on the engine's event loop goes straight to the same starlette handlers as an ASGI call;
-anything else (another origin, another thread's loop) goes over HTTP as before.
+`/runtime/webhooks/durabletask/...`, here the same process. The SDK's three request helpers are
+wrapped: a request for a management URL at this host's own address (the one every `durableClient`
+binding value names) made on the engine's event loop goes straight to the same starlette handlers as
+an ASGI call, with no loopback HTTP round trip; anything else (another origin, another thread's
+loop) goes over HTTP. The worker processes' calls arrive here the same way, over their channel.
 
 What the client sees is unchanged: the same handler answers, the status code and the body
 decoded as the SDK's helpers decode it (`response.json(content_type=None)`, empty body -> None,
@@ -29,6 +28,7 @@ from starlette.routing import BaseRoute, Match, Router
 from starlette.types import Message
 
 from devhost.durable.binding import WEBHOOK_PREFIX
+from devhost.paths import path_refusal
 
 __all__ = ["LocalRpc", "local_rpc_enabled"]
 
@@ -46,9 +46,14 @@ def local_rpc_enabled() -> bool:
 class LocalRpc:
     """Routes the SDK client's management calls to `routes` in-process (see the module docstring)."""
 
-    def __init__(self, routes: Sequence[BaseRoute]) -> None:
+    def __init__(self, routes: Sequence[BaseRoute], origin: str) -> None:
         self._router = Router(routes=list(routes))
-        self._origins: set[str] = set()
+        self.origin = origin.rstrip("/")
+        """This host's own local address, the one its client bindings name: only calls to it may go in-process."""
+        parts = urlsplit(self.origin)
+        self._scheme = parts.scheme
+        self._netloc = parts.netloc.encode("latin-1")
+        self._server = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._originals: dict[str, Helper] = {}
         self.local_calls = 0
@@ -58,10 +63,6 @@ class LocalRpc:
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The engine's event loop, once installed: calls made on it may go in-process."""
         return self._loop
-
-    def remember_origin(self, base_url: str) -> None:
-        """An origin (`http://host:port`) handed to the app in a client binding: its calls may go in-process."""
-        self._origins.add(base_url.rstrip("/"))
 
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wrap the SDK client's request helpers (once); calls made on `loop` may go in-process."""
@@ -80,8 +81,8 @@ class LocalRpc:
             setattr(module, name, original)
         self._originals.clear()
 
-    def _local_target(self, url: str) -> tuple[str, str, str, str] | None:
-        """(scheme, netloc, path, query) when `url` is one of our management URLs and we are on our loop."""
+    def _local_target(self, url: str) -> tuple[str, str] | None:
+        """(path, query) when `url` is one of our management URLs and we are on our loop."""
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -89,9 +90,9 @@ class LocalRpc:
         if running is not self._loop:
             return None
         parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}" not in self._origins or not parts.path.startswith(f"{WEBHOOK_PREFIX}/"):
+        if f"{parts.scheme}://{parts.netloc}" != self.origin or not parts.path.startswith(f"{WEBHOOK_PREFIX}/"):
             return None
-        return parts.scheme, parts.netloc, parts.path, parts.query
+        return parts.path, parts.query
 
     def _wrap(self, name: str, original: Helper) -> Helper:
         method = {"get_async_request": "GET", "post_async_request": "POST", "delete_async_request": "DELETE"}[name]
@@ -101,7 +102,7 @@ class LocalRpc:
             if target is None:
                 return await original(url, *args, **kwargs)
             data = (args[0] if args else kwargs.get("data")) if method == "POST" else None
-            answer = await self.call(method, target, None if data is None else json.dumps(data).encode())
+            answer = await self.call(method, *target, None if data is None else json.dumps(data).encode())
             if answer is None:  # no management route for it: let the whole host answer, over HTTP
                 return await original(url, *args, **kwargs)
             status, body = answer
@@ -114,19 +115,19 @@ class LocalRpc:
         helper.__name__ = name
         return helper
 
-    async def call(
-        self, method: str, target: tuple[str, str, str, str], body: bytes | None
-    ) -> tuple[int, bytes] | None:
-        """One ASGI request to the management routes: the status and the whole body.
+    async def call(self, method: str, raw: str, query: str, body: bytes | None) -> tuple[int, bytes] | None:
+        """One ASGI request to the management routes at this host's own address (`raw`: the percent-encoded path):
+        the status and the whole body.
 
         None when no route matches path and method fully (the host's own 404/405 answers, with
         its error bodies, come from the whole app over HTTP). A handler's unexpected exception
         becomes the 500 the host's error handler answers (`devhost.server`), logged the same way.
         """
-        scheme, netloc, raw, query = target
+        refusal = path_refusal(raw.encode("latin-1"), query.encode("latin-1"))
+        if refusal is not None:  # as over HTTP (`devhost.paths`)
+            return 414, json.dumps({"error": refusal}).encode()
         path = unquote(raw)
-        host, _, port = netloc.partition(":")
-        headers = [(b"host", netloc.encode("latin-1"))]
+        headers = [(b"host", self._netloc)]
         if body is not None:
             headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         scope = {
@@ -134,14 +135,14 @@ class LocalRpc:
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
             "method": method,
-            "scheme": scheme,
+            "scheme": self._scheme,
             "path": path,
             "raw_path": raw.encode("latin-1"),
             "query_string": query.encode("latin-1"),
             "root_path": "",
             "headers": headers,
             "client": ("127.0.0.1", 0),
-            "server": (host, int(port or (443 if scheme == "https" else 80))),
+            "server": self._server,
         }
         sent = False
         status = 500

@@ -86,7 +86,7 @@ class Operations:
         self, name: str, instance_id: str | None, input_text: str | None, version: str | None = None
     ) -> str:
         """Start orchestrator `name` (at `version`; None: the host's `defaultVersion`); returns the instance id."""
-        canonical = self.engine.orchestrator_name(name)
+        canonical = self.engine.functions.orchestrator_name(name)
         if canonical is None:
             raise DurableError(
                 400, f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function."
@@ -176,7 +176,7 @@ class Operations:
 
     # -- entities -------------------------------------------------------------------------------
     async def signal_entity(self, name: str, key: str, operation: str, input_text: str | None) -> None:
-        if not self.engine.has_entity(name):
+        if not self.engine.functions.has_entity(name):
             raise DurableError(404, f"No entity function named '{name}' exists in this app.")
         request = {"id": uuid.uuid4().hex, "op": operation, "signal": True, "input": input_text}
         self.engine.send(f"@{name.lower()}@{key}", None, {"request": request}, self.engine.open)

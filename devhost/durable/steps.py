@@ -1,12 +1,14 @@
-"""One orchestration step and one entity batch, applied to memory and to the open write batch.
+"""One orchestration step and one entity batch: computed on an instance's memory and the open batch's writes, and
+returned as what the engine must do (`Effects`, a list of `Send`).
 
-`OrchestrationStepper.step` takes an instance's delivered messages, builds the episode
-(control messages first: terminate, suspend, resume; stale messages of an earlier
-execution dropped; a retry-relevant event always last), runs the replay executor and
-records the outcome: history, summary, consumed messages, and the work it schedules
-(activities, timers, sub-orchestrations, entity requests, the parent's completion
-message). Work that leaves the engine (activities, timers) is handed to the engine's
-`after_commit` hooks, never dispatched before the batch that records it is committed.
+An orchestration step is `begin` (take the instance's delivered messages into an episode: control messages first,
+terminate, suspend, resume; stale messages of an earlier execution dropped; a retry-relevant event always last),
+the replay the engine runs on `context(...)`, and `conclude` (the outcome decided and recorded: history, summary,
+consumed messages). The instance's own state and the batch's writes change here; everything that reaches beyond
+the instance (activities, timers, sub-orchestrations, messages to other instances and entities, dropping it from
+memory) comes back as `Effects`, which the engine carries out, ids and after-commit work included: nothing leaves
+the engine before the batch that records it is committed. An entity batch is `take_entity_batch` and, once it ran,
+`record_entity_batch`, whose answers to callers are `Send`s.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from devhost.durable import history as h
 from devhost.durable.entities import EntityBatchResult
@@ -27,22 +28,110 @@ from devhost.durable.replay import (
     Decision,
     Outcome,
     ReplayState,
+    SubOrchestrationCall,
     build_context,
     decide,
     is_retry_event,
     request_id,
-    run_orchestrator,
 )
 from devhost.durable.state import TERMINAL_STATES, EntityState, Instance, OpenBatch, encode_played, replayed_by_sdk
-from devhost.durable.store import ActivityRow, EntityRow, InstanceRow, MessageRow
+from devhost.durable.store import EntityRow, InstanceRow, MessageRow
 
-if TYPE_CHECKING:
-    from devhost.durable.engine import DurableEngine
-
-__all__ = ["EntitySteps", "OrchestrationStepper", "new_instance_row", "start_message_body"]
+__all__ = [
+    "MAX_ENTITY_BATCH",
+    "Effects",
+    "Episode",
+    "ScheduleActivity",
+    "ScheduleTimer",
+    "Send",
+    "StartChild",
+    "begin",
+    "conclude",
+    "context",
+    "fail_for_version",
+    "new_instance_row",
+    "record_entity_batch",
+    "start_message_body",
+    "take_entity_batch",
+]
 
 log = logging.getLogger("devhost.durable")
 MAX_ENTITY_BATCH = 100
+"""Requests one entity batch takes from the entity's inbox."""
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A message for an instance or an entity (`target`), recorded in the batch and delivered in memory."""
+
+    target: str
+    execution_id: str | None
+    """The target execution it is for (None: whichever runs when it is delivered)."""
+    body: h.Event
+    first: bool = False
+    """Ahead of the target's undelivered messages (a new execution's start, the events it carries over)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleActivity:
+    """An activity work item for the orchestration's execution."""
+
+    instance_id: str
+    execution_id: str
+    task_id: int
+    name: str
+    input: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTimer:
+    """A durable timer of the orchestration's execution."""
+
+    instance_id: str
+    execution_id: str
+    timer_id: int
+    fire_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StartChild:
+    """A sub-orchestration to start (or fail at once, when it cannot be), answering the parent's task."""
+
+    call: SubOrchestrationCall
+    parent: dict[str, Any]
+    """The parent as its child records it: instance and execution ids, the task id, its name."""
+
+
+@dataclass(slots=True)
+class Effects:
+    """What a step asks of the engine, carried out in the order of the fields: activities and timers scheduled
+    (released after the commit), timers cancelled, children started, messages sent, and the instance marked to
+    leave memory."""
+
+    activities: list[ScheduleActivity] = field(default_factory=list)
+    timers: list[ScheduleTimer] = field(default_factory=list)
+    cancel_timers: list[int] = field(default_factory=list)
+    """Timer ids of the instance whose timers are deleted (they lost a `task_any`)."""
+    cancel_all_timers: bool = False
+    """Every timer of the instance goes (it finished, or a new execution began)."""
+    children: list[StartChild] = field(default_factory=list)
+    messages: list[Send] = field(default_factory=list)
+    finished: bool = False
+    """The instance ended: it leaves memory once this batch is committed (unless messages wait)."""
+    again: bool = False
+    """Messages this step kept back are deliverable now: step the instance again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """The messages one step delivers to the orchestrator."""
+
+    events: list[h.Event]
+    """The delivered events."""
+    consumed: list[MessageRow]
+    """The messages they came from (deleted in the batch that records the outcome)."""
+    new_events: list[h.Event]
+    """OrchestratorStarted, then `events`: what the replay sees as new."""
 
 
 def new_instance_row(
@@ -71,7 +160,7 @@ def new_instance_row(
     )
 
 
-def start_message_body(row: InstanceRow, now: datetime) -> dict[str, Any]:
+def start_message_body(row: InstanceRow, now: datetime) -> h.Event:
     """The ExecutionStarted event that starts `row`'s current execution."""
     parent = None
     if row.parent:
@@ -86,322 +175,218 @@ def start_message_body(row: InstanceRow, now: datetime) -> dict[str, Any]:
     return h.execution_started(now, row.name, row.instance_id, row.execution_id, row.input, parent, row.version)
 
 
-@dataclass
-class _Episode:
-    events: list[h.Event]
-    consumed: list[MessageRow]
+# -- recording ----------------------------------------------------------------------------------------------------
+def _append(inst: Instance, batch: OpenBatch, events: list[h.Event]) -> None:
+    start = inst.history_length
+    for offset, event in enumerate(events):
+        text = encode_played(event)
+        if replayed_by_sdk(event):
+            inst.played.append(text)
+        batch.writes.history.append((inst.row.instance_id, start + offset, text))
+    inst.history_length += len(events)
 
 
-class OrchestrationStepper:
-    """Runs orchestration steps for one engine."""
+def _save(inst: Instance, batch: OpenBatch, now: datetime) -> None:
+    inst.row.updated = h.format_time(now)
+    inst.row.replay = inst.replay.to_json()
+    batch.writes.instances[inst.row.instance_id] = inst.row
+    batch.touched.add(inst.row.instance_id)
 
-    def __init__(self, engine: DurableEngine) -> None:
-        self.engine = engine
-        self.again = False
-        """Set by a step that made buffered messages deliverable (the engine steps it again)."""
 
-    # -- helpers --------------------------------------------------------------------------
-    def _append(self, inst: Instance, batch: OpenBatch, events: list[h.Event]) -> None:
-        start = inst.history_length
-        for offset, event in enumerate(events):
-            text = encode_played(event)
-            if replayed_by_sdk(event):
-                inst.played.append(text)
-            batch.writes.history.append((inst.row.instance_id, start + offset, text))
-        inst.history_length += len(events)
+def _reset_history(inst: Instance, batch: OpenBatch) -> None:
+    iid = inst.row.instance_id
+    batch.writes.reset_history.append(iid)
+    batch.writes.history = [r for r in batch.writes.history if r[0] != iid]
+    inst.played = []
+    inst.history_length = 0
+    inst.replay = ReplayState()
 
-    def _save(self, inst: Instance, batch: OpenBatch, now: datetime) -> None:
-        inst.row.updated = h.format_time(now)
-        inst.row.replay = inst.replay.to_json()
-        batch.writes.instances[inst.row.instance_id] = inst.row
-        batch.touched.add(inst.row.instance_id)
 
-    def _reset_history(self, inst: Instance, batch: OpenBatch) -> None:
-        iid = inst.row.instance_id
-        batch.writes.reset_history.append(iid)
-        batch.writes.history = [r for r in batch.writes.history if r[0] != iid]
-        inst.played = []
-        inst.history_length = 0
-        inst.replay = ReplayState()
-        self.engine.cancel_timers(inst, list(inst.timers), batch)
+def _finish(
+    inst: Instance,
+    batch: OpenBatch,
+    now: datetime,
+    status: str,
+    output: str | None,
+    details: str | None,
+    effects: Effects,
+) -> Effects:
+    """The instance ended with `status`: its timers go, its parent (if any) hears of it, it leaves memory."""
+    row = inst.row
+    _save(inst, batch, now)
+    effects.cancel_all_timers = effects.finished = True
+    parent = row.parent
+    if parent:
+        task_id = int(parent["task_id"])
+        if status == "Completed":
+            body = h.sub_orchestration_completed(now, task_id, output)
+        else:
+            reason = f"Sub-orchestration '{row.name}' ({row.instance_id}) {status.lower()}: {output}"
+            body = h.sub_orchestration_failed(now, task_id, reason, details)
+        effects.messages.append(Send(str(parent["instance_id"]), parent.get("execution_id"), body))
+    return effects
 
-    # -- episode ----------------------------------------------------------------------------
-    def _episode(self, inst: Instance, batch: OpenBatch, now: datetime) -> _Episode | None:
-        """Pick the messages of this step; applies control messages directly."""
-        row = inst.row
-        events: list[h.Event] = []
-        consumed: list[MessageRow] = []
-        keep: list[MessageRow] = []
-        stop = False
-        for message in inst.inbox:
-            if stop:
-                keep.append(message)
-                continue
-            event = message.body
-            kind = event["EventType"]
-            if message.execution_id and message.execution_id != row.execution_id:
-                consumed.append(message)  # a result or timer of an earlier execution
-                continue
-            if row.status in TERMINAL_STATES:
-                consumed.append(message)
-                continue
-            if kind == h.EventType.EXECUTION_TERMINATED:
-                self._terminate(inst, batch, now, event.get("Input"))
-                consumed, keep, events = list(inst.inbox), [], []
-                break
-            if row.status == "Suspended":
-                if kind == h.EventType.EXECUTION_RESUMED:
-                    consumed.append(message)
-                    self._append(inst, batch, [h.execution_resumed(now, event.get("Reason"))])
-                    row.status = "Running"
-                    self.again = True  # the buffered messages are deliverable now
-                else:
-                    keep.append(message)
-                continue
-            if kind == h.EventType.EXECUTION_SUSPENDED:
-                consumed.append(message)
-                if events:  # deliver what came before the suspension first
-                    keep.append(message)
-                    consumed.remove(message)
-                    stop = self.again = True
-                    continue
-                self._append(inst, batch, [h.execution_suspended(now, event.get("Reason"))])
-                row.status = "Suspended"
-                continue
+
+def _terminate(inst: Instance, batch: OpenBatch, now: datetime, reason: str | None, effects: Effects) -> Effects:
+    row = inst.row
+    _append(inst, batch, [h.execution_terminated(now, reason)])
+    row.status = "Terminated"
+    row.output = json.dumps(reason) if reason is not None else None
+    return _finish(inst, batch, now, "Terminated", row.output, None, effects)
+
+
+# -- the orchestration step -----------------------------------------------------------------------------------
+def begin(inst: Instance, batch: OpenBatch, now: datetime) -> tuple[Episode | None, Effects]:
+    """Take `inst`'s deliverable messages: control messages are applied here, the rest becomes the episode to
+    replay (None when there is nothing to deliver, or the instance has finished)."""
+    row = inst.row
+    effects = Effects()
+    events: list[h.Event] = []
+    consumed: list[MessageRow] = []
+    keep: list[MessageRow] = []
+    stop = False
+    for message in inst.inbox:
+        if stop:
+            keep.append(message)
+            continue
+        event = message.body
+        kind = event["EventType"]
+        if message.execution_id and message.execution_id != row.execution_id:
+            consumed.append(message)  # a result or timer of an earlier execution
+            continue
+        if row.status in TERMINAL_STATES:
+            consumed.append(message)
+            continue
+        if kind == h.EventType.EXECUTION_TERMINATED:
+            _terminate(inst, batch, now, event.get("Input"), effects)
+            consumed, keep, events = list(inst.inbox), [], []
+            break
+        if row.status == "Suspended":
             if kind == h.EventType.EXECUTION_RESUMED:
                 consumed.append(message)
-                continue
-            if kind == h.EventType.EXECUTION_STARTED:
-                if inst.played or any(e["EventType"] == h.EventType.EXECUTION_STARTED for e in events):
-                    consumed.append(message)
-                    continue
-            elif not inst.played and not events:
-                keep.append(message)  # nothing to deliver to before the execution starts
+                _append(inst, batch, [h.execution_resumed(now, event.get("Reason"))])
+                row.status = "Running"
+                effects.again = True  # the buffered messages are deliverable now
+            else:
+                keep.append(message)
+            continue
+        if kind == h.EventType.EXECUTION_SUSPENDED:
+            if events:  # deliver what came before the suspension first
+                keep.append(message)
+                stop = effects.again = True
                 continue
             consumed.append(message)
-            events.append(event)
-            if is_retry_event(event, inst.replay):
-                stop = self.again = True  # the rest waits for the next step
-        inst.inbox = keep
-        batch.writes.delete_messages.extend(m.id for m in consumed)
-        if consumed:
-            self._save(inst, batch, now)
-        if not events or row.status in TERMINAL_STATES:
-            return None
-        return _Episode(events, consumed)
+            _append(inst, batch, [h.execution_suspended(now, event.get("Reason"))])
+            row.status = "Suspended"
+            continue
+        if kind == h.EventType.EXECUTION_RESUMED:
+            consumed.append(message)
+            continue
+        if kind == h.EventType.EXECUTION_STARTED:
+            if inst.played or any(e["EventType"] == h.EventType.EXECUTION_STARTED for e in events):
+                consumed.append(message)
+                continue
+        elif not inst.played and not events:
+            keep.append(message)  # nothing to deliver to before the execution starts
+            continue
+        consumed.append(message)
+        events.append(event)
+        if is_retry_event(event, inst.replay):
+            stop = effects.again = True  # the rest waits for the next step
+    inst.inbox = keep
+    batch.writes.delete_messages.extend(m.id for m in consumed)
+    if consumed:
+        _save(inst, batch, now)
+    if not events or row.status in TERMINAL_STATES:
+        return None, effects
+    return Episode(events, consumed, [h.orchestrator_started(now), *events]), effects
 
-    def _refused(self, inst: Instance, batch: OpenBatch, now: datetime, refusal: str) -> bool:
-        """An instance whose version this host may not run: left waiting (`Reject`: its messages stay for a host of
-        a fitting version) or failed (`Fail`). Whether the step ends here."""
-        if self.engine.versions.failure == "Reject":
-            if inst.row.instance_id not in self.engine.rejected:
-                self.engine.rejected.add(inst.row.instance_id)
-                log.warning("%s Instance %s waits (versionFailureStrategy Reject).", refusal, inst.row.instance_id)
-            return True
-        message = f"{refusal} (versionFailureStrategy Fail)"
-        batch.writes.delete_messages.extend(m.id for m in inst.inbox)
-        inst.inbox = []
-        row = inst.row
-        row.status, row.output = "Failed", json.dumps(message)
-        self._append(
-            inst,
-            batch,
-            [h.orchestrator_started(now), h.execution_failed(now, message, None), h.orchestrator_completed(now)],
-        )
-        self._finish(inst, batch, now, "Failed", message, None)
-        return True
 
-    # -- the step -------------------------------------------------------------------------------
-    def step(self, inst: Instance, batch: OpenBatch, now: datetime) -> None:
-        """Consume `inst`'s deliverable messages: at most one replay of the orchestrator.
+def context(inst: Instance, episode: Episode) -> str:
+    """The context JSON the SDK's orchestrator handler replays for `episode`."""
+    row = inst.row
+    parent_id = row.parent.get("instance_id") if row.parent else None
+    return build_context(row.instance_id, parent_id, row.input, inst.played, episode.new_events)
 
-        In this process the replay runs at once. In a worker process (`engine.workers`) the step is
-        prepared here in a batch of its own (the messages it consumes, control events it applied),
-        the replay runs there while the engine goes on with everything else, and its result is
-        applied, with that batch, in the round it comes back: the messages are deleted in the
-        same commit as the history they became, so a crash in between replays them again.
-        """
-        if inst.running:
-            return
-        refusal = self.engine.versions.refusal(inst.row.version) if inst.row.status not in TERMINAL_STATES else None
-        if refusal is not None and self._refused(inst, batch, now, refusal):
-            return
-        workers = self.engine.workers
-        own = OpenBatch() if workers is not None else batch
-        episode = self._episode(inst, own, now)
-        if episode is None:
-            if own is not batch:
-                batch.take(own)
-            return
-        row = inst.row
-        self.engine.work_items["orchestrator episodes"] += 1
-        new_events = [h.orchestrator_started(now), *episode.events]
-        handler = self.engine.orchestrator(row.name)
-        parent_id = row.parent.get("instance_id") if row.parent else None
-        if handler is None:
-            missing = f"The orchestrator function '{row.name}' doesn't exist in this app."
-            self._conclude(inst, batch, now, own, episode, new_events, None, missing)
-            return
+
+def fail_for_version(inst: Instance, batch: OpenBatch, now: datetime, refusal: str) -> Effects:
+    """`versionFailureStrategy` Fail: the instance, whose version this host may not run, fails saying why."""
+    message = f"{refusal} (versionFailureStrategy Fail)"
+    batch.writes.delete_messages.extend(m.id for m in inst.inbox)
+    inst.inbox = []
+    row = inst.row
+    row.status, row.output = "Failed", json.dumps(message)
+    _append(
+        inst,
+        batch,
+        [h.orchestrator_started(now), h.execution_failed(now, message, None), h.orchestrator_completed(now)],
+    )
+    return _finish(inst, batch, now, "Failed", message, None, Effects())
+
+
+def conclude(
+    inst: Instance, batch: OpenBatch, now: datetime, episode: Episode, outcome: Outcome | None, failure: str | None
+) -> Effects:
+    """Record the episode's outcome (or `failure`: the instance fails with it); what it scheduled."""
+    row = inst.row
+    if failure is not None or outcome is None:
+        decision = Decision(completion=Completion("Failed", failure or "the orchestrator did not run"))
+    else:
         try:
-            context = build_context(row.instance_id, parent_id, row.input, inst.played, new_events)
+            decision = decide(inst.replay, episode.events, outcome, now, row.instance_id, row.execution_id)
         except Exception as exc:  # an engine bug: fail this instance visibly, keep the others going
             log.exception("durable step of %s failed", row.instance_id)
-            self._conclude(
-                inst,
-                batch,
-                now,
-                own,
-                episode,
-                new_events,
-                None,
-                f"devhost durable engine error: {type(exc).__name__}: {exc}",
+            decision = Decision(
+                completion=Completion("Failed", f"devhost durable engine error: {type(exc).__name__}: {exc}")
             )
-            return
-        if workers is None:
-            self._conclude(inst, batch, now, own, episode, new_events, run_orchestrator(handler, context))
-            return
-        inst.running = True
-        future = workers.call("orchestrator", (row.name, context), retry=True)
+    if row.status in ("Pending", "ContinuedAsNew"):
+        row.status = "Running"
+    if decision.custom_status is not None:
+        row.custom_status = decision.custom_status
+    return _apply(inst, batch, now, episode.new_events, decision)
 
-        def done(result: Any) -> None:
-            inst.running = False
-            if self.engine.stopping or result.cancelled():
-                return
-            try:
-                outcome = result.result()
-            except Exception as exc:  # the worker died every time it ran this episode, or could not run it
-                self._conclude(
-                    inst,
-                    self.engine.open,
-                    now,
-                    own,
-                    episode,
-                    new_events,
-                    None,
-                    f"devhost could not run the orchestrator: {exc}",
-                )
-            else:
-                self._conclude(inst, self.engine.open, now, own, episode, new_events, outcome)
-            if inst.inbox:
-                self.engine.mark_ready(row.instance_id)
-            self.engine.wake()
 
-        future.add_done_callback(done)
-
-    def _conclude(
-        self,
-        inst: Instance,
-        batch: OpenBatch,
-        now: datetime,
-        own: OpenBatch,
-        episode: _Episode,
-        new_events: list[h.Event],
-        outcome: Outcome | None,
-        failure: str | None = None,
-    ) -> None:
-        """Apply an episode's outcome (or `failure`: the instance fails with it) with the episode's own writes."""
-        if own is not batch:
-            batch.take(own)
-        row = inst.row
-        if failure is not None or outcome is None:
-            decision = Decision(completion=Completion("Failed", failure or "the orchestrator did not run"))
-        else:
-            try:
-                decision = decide(inst.replay, episode.events, outcome, now, row.instance_id, row.execution_id)
-            except Exception as exc:  # an engine bug: fail this instance visibly, keep the others going
-                log.exception("durable step of %s failed", row.instance_id)
-                decision = Decision(
-                    completion=Completion("Failed", f"devhost durable engine error: {type(exc).__name__}: {exc}")
-                )
-        if row.status in ("Pending", "ContinuedAsNew"):
-            row.status = "Running"
-        if decision.custom_status is not None:
-            row.custom_status = decision.custom_status
-        self._apply(inst, batch, now, new_events, decision)
-
-    def _apply(
-        self, inst: Instance, batch: OpenBatch, now: datetime, new_events: list[h.Event], decision: Decision
-    ) -> None:
-        engine, row = self.engine, inst.row
-        events = new_events + decision.new_events
-        for call in decision.activities:
-            activity = ActivityRow(
-                engine.next_id(), row.instance_id, row.execution_id, call.task_id, call.name, call.input
-            )
-            batch.writes.activities.append(activity)
-            batch.after_commit.append(lambda a=activity: engine.dispatch_activity(a))
-        for timer in decision.timers:
-            message = MessageRow(
-                engine.next_id(),
-                row.instance_id,
-                row.execution_id,
-                timer.fire_at.timestamp(),
-                h.timer_fired(timer.fire_at, timer.timer_id, timer.fire_at),
-            )
-            inst.timers[timer.timer_id] = message.id
-            batch.writes.messages.append(message)
-            batch.after_commit.append(lambda m=message: engine.schedule_timer(m))
-        engine.cancel_timers(inst, decision.cancelled_timers, batch)
-        for sub in decision.suborchestrations:
-            engine.start_child(inst, sub, batch, now)
-        for call in decision.entity_calls:
-            engine.send(call.target, None, {"request": call.request}, batch)
-        completion = decision.completion
-        if completion is None:
-            events.append(h.orchestrator_completed(now))
-            self._append(inst, batch, events)
-            self._save(inst, batch, now)
-            return
-        if completion.status == "ContinuedAsNew":
-            carried = _unprocessed_events(inst, new_events) if completion.preserve_events else []
-            row.status = "ContinuedAsNew"
-            row.input = completion.output
-            row.output = None
-            row.execution_id = uuid.uuid4().hex
-            self._reset_history(inst, batch)
-            self._save(inst, batch, now)
-            engine.send(row.instance_id, None, start_message_body(row, now), batch, first=True)
-            for event in reversed(carried):
-                engine.send(row.instance_id, None, {**event, "IsPlayed": False}, batch, first=True)
-            if carried:  # keep ExecutionStarted first, the carried events right after it
-                started = next(m for m in inst.inbox if m.body["EventType"] == h.EventType.EXECUTION_STARTED)
-                inst.inbox.remove(started)
-                inst.inbox.insert(0, started)
-            return
-        if completion.status == "Completed":
-            events.append(h.execution_completed(now, completion.output))
-            row.output = completion.output
-        else:
-            events.append(h.execution_failed(now, completion.output or "", completion.details))
-            row.output = json.dumps(f"Orchestrator function '{row.name}' failed: {completion.output}")
+def _apply(inst: Instance, batch: OpenBatch, now: datetime, new_events: list[h.Event], decision: Decision) -> Effects:
+    row = inst.row
+    iid, execution = row.instance_id, row.execution_id
+    parent = {"instance_id": iid, "execution_id": execution, "name": row.name}
+    effects = Effects(
+        activities=[ScheduleActivity(iid, execution, c.task_id, c.name, c.input) for c in decision.activities],
+        timers=[ScheduleTimer(iid, execution, t.timer_id, t.fire_at) for t in decision.timers],
+        cancel_timers=list(decision.cancelled_timers),
+        children=[StartChild(call, {**parent, "task_id": call.task_id}) for call in decision.suborchestrations],
+        messages=[Send(call.target, None, {"request": call.request}) for call in decision.entity_calls],
+    )
+    events = new_events + decision.new_events
+    completion = decision.completion
+    if completion is None:
         events.append(h.orchestrator_completed(now))
-        row.status = completion.status
-        self._append(inst, batch, events)
-        self._finish(inst, batch, now, completion.status, completion.output, completion.details)
-
-    def _finish(
-        self, inst: Instance, batch: OpenBatch, now: datetime, status: str, output: str | None, details: str | None
-    ) -> None:
-        row = inst.row
-        self._save(inst, batch, now)
-        self.engine.cancel_timers(inst, list(inst.timers), batch)
-        parent = row.parent
-        if parent:
-            task_id = int(parent["task_id"])
-            if status == "Completed":
-                body = h.sub_orchestration_completed(now, task_id, output)
-            else:
-                reason = f"Sub-orchestration '{row.name}' ({row.instance_id}) {status.lower()}: {output}"
-                body = h.sub_orchestration_failed(now, task_id, reason, details)
-            self.engine.send(str(parent["instance_id"]), parent.get("execution_id"), body, batch)
-        batch.after_commit.append(lambda: self.engine.on_terminal(row.instance_id))
-
-    def _terminate(self, inst: Instance, batch: OpenBatch, now: datetime, reason: str | None) -> None:
-        row = inst.row
-        self._append(inst, batch, [h.execution_terminated(now, reason)])
-        row.status = "Terminated"
-        row.output = json.dumps(reason) if reason is not None else None
-        self._finish(inst, batch, now, "Terminated", row.output, None)
+        _append(inst, batch, events)
+        _save(inst, batch, now)
+        return effects
+    if completion.status == "ContinuedAsNew":
+        carried = _unprocessed_events(inst, new_events) if completion.preserve_events else []
+        row.status = "ContinuedAsNew"
+        row.input = completion.output
+        row.output = None
+        row.execution_id = uuid.uuid4().hex
+        _reset_history(inst, batch)
+        effects.cancel_all_timers = True
+        _save(inst, batch, now)
+        # Each goes ahead of the inbox, so the start comes first, then the carried events in their order.
+        effects.messages += [Send(iid, None, {**event, "IsPlayed": False}, first=True) for event in reversed(carried)]
+        effects.messages.append(Send(iid, None, start_message_body(row, now), first=True))
+        return effects
+    if completion.status == "Completed":
+        events.append(h.execution_completed(now, completion.output))
+        row.output = completion.output
+    else:
+        events.append(h.execution_failed(now, completion.output or "", completion.details))
+        row.output = json.dumps(f"Orchestrator function '{row.name}' failed: {completion.output}")
+    events.append(h.orchestrator_completed(now))
+    row.status = completion.status
+    _append(inst, batch, events)
+    return _finish(inst, batch, now, completion.status, completion.output, completion.details, effects)
 
 
 def _unprocessed_events(inst: Instance, new_events: list[h.Event]) -> list[h.Event]:
@@ -427,51 +412,27 @@ def _unprocessed_events(inst: Instance, new_events: list[h.Event]) -> list[h.Eve
     return unprocessed
 
 
-class EntitySteps:
-    """Runs entity batches for one engine, off the event loop.
+# -- entity batches -------------------------------------------------------------------------------------------
+def take_entity_batch(entity: EntityState) -> list[MessageRow]:
+    """The next batch of `entity`'s requests (up to MAX_ENTITY_BATCH, in arrival order), out of its inbox."""
+    messages = entity.inbox[:MAX_ENTITY_BATCH]
+    entity.inbox = entity.inbox[MAX_ENTITY_BATCH:]
+    return messages
 
-    A step takes up to MAX_ENTITY_BATCH delivered requests and hands them to the engine's entity runner
-    (a thread pool): the round that delivered them commits without waiting for the operations, so a
-    signal is durable (committed) before its operation runs, a slow operation delays nothing else, and
-    batches of different entities run at once. The batch's outcome (state, consumed messages, responses
-    to callers) is applied in one later commit, so a crash in between runs the batch again from the
-    committed state. One entity runs one batch at a time, in arrival order.
-    """
 
-    def __init__(self, engine: DurableEngine) -> None:
-        self.engine = engine
-
-    def step(self, entity: EntityState, batch: OpenBatch, now: datetime) -> None:
-        """Start the next batch of `entity` unless one is running."""
-        if entity.running:
-            return
-        messages = entity.inbox[:MAX_ENTITY_BATCH]
-        entity.inbox = entity.inbox[MAX_ENTITY_BATCH:]
-        requests = [m.body["request"] for m in messages]
-        handler: Callable[[str], str] | None = self.engine.entity_handler(entity.name)
-        entity.running = True
-        self.engine.run_entity_batch(
-            (handler, entity.entity_id, entity.exists, entity.state, requests),
-            lambda result: self._finish(entity, messages, result),
+def record_entity_batch(
+    entity: EntityState, messages: list[MessageRow], result: EntityBatchResult, batch: OpenBatch, now: datetime
+) -> list[Send]:
+    """Record a batch that ran: the entity's new state (or its deletion) and its consumed requests; the answers to
+    its callers."""
+    entity.exists, entity.state = result.exists, result.state
+    entity.updated = h.format_time(now)
+    batch.writes.delete_messages.extend(m.id for m in messages)
+    if result.exists:
+        batch.writes.entities[entity.entity_id] = EntityRow(
+            entity.entity_id, entity.name, entity.key, entity.state, entity.updated
         )
-
-    def _finish(self, entity: EntityState, messages: list[MessageRow], result: EntityBatchResult) -> None:
-        """Record a finished batch in the open batch (on the event loop)."""
-        entity.running = False
-        batch, now = self.engine.open, h.utc_now()
-        entity.exists, entity.state = result.exists, result.state
-        entity.updated = h.format_time(now)
-        batch.writes.delete_messages.extend(m.id for m in messages)
-        if result.exists:
-            batch.writes.entities[entity.entity_id] = EntityRow(
-                entity.entity_id, entity.name, entity.key, entity.state, entity.updated
-            )
-        else:
-            batch.writes.entities.pop(entity.entity_id, None)
-            batch.writes.delete_entities.append(entity.entity_id)
-        for response in result.responses:
-            body = h.event_raised(now, response.request_id, response.payload)
-            self.engine.send(response.parent, response.parent_execution, body, batch)
-        if entity.inbox:
-            self.engine.mark_ready(entity.entity_id)
-        self.engine.wake()
+    else:
+        batch.writes.entities.pop(entity.entity_id, None)
+        batch.writes.delete_entities.append(entity.entity_id)
+    return [Send(r.parent, r.parent_execution, h.event_raised(now, r.request_id, r.payload)) for r in result.responses]

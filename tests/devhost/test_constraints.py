@@ -53,3 +53,11 @@ def test_every_known_constraint_builds() -> None:
     }
     for name in KNOWN_CONSTRAINTS:
         assert Constraint(name, args.get(name, ())).name == name
+
+
+def test_more_digits_than_any_integer_are_no_match_not_an_error() -> None:
+    """Python's int() refuses over 4300 digits: an integer constraint must answer no, never raise."""
+    huge = "9" * 5000
+    for name, args in (("int", ()), ("long", ()), ("min", ("1",)), ("max", ("1",)), ("range", ("1", "2"))):
+        assert not Constraint(name, args).accepts(huge)
+    assert Constraint("long", ()).accepts("0" * 40 + "42")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -49,3 +50,14 @@ def test_the_function_sees_the_client_go_away(serve_app: ServeApp) -> None:
         time.sleep(0.05)
     assert "dropped cancelled" in _events(host.script_root)
     assert "dropped finished" not in _events(host.script_root)
+
+
+def test_a_large_body_in_pieces_reaches_the_fastapi_request_whole(serve_app: ServeApp) -> None:
+    """A 3 MB JSON body, sent chunked and with a Content-Length, arrives whole in the function's FastAPI request."""
+    host = serve_app("streaming")
+    document = json.dumps({"a": ["x" * 1000] * 3000}).encode()
+    pieces = [document[i : i + 65536] for i in range(0, len(document), 65536)]
+    for content in (iter(pieces), document):
+        response = httpx.post(f"{host.base_url}/api/echo/big", content=content, timeout=60)
+        assert response.status_code == 201, response.text
+        assert response.json()["json"] == {"a": ["x" * 1000] * 3000}

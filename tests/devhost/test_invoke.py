@@ -36,7 +36,7 @@ class RecordingExtension:
                 "taskHubName": "hub",
                 "creationUrls": {},
                 "managementUrls": {},
-                "rpcBaseUrl": f"{request.base_url}/runtime/webhooks/durabletask/",
+                "rpcBaseUrl": "http://127.0.0.1:1234/runtime/webhooks/durabletask/",
             }
         )
 
@@ -162,11 +162,10 @@ def test_extension_binding_value_reaches_the_function() -> None:
     extension = RecordingExtension()
     plan = plan_function(_specs(app)["start"], [extension])
     assert plan.unsupported is None and [i.parameter for i in plan.extension_inputs] == ["client"]
-    response = asyncio.run(invoke(plan, _request(), {}, base_url="http://127.0.0.1:1234", function_directory="/app"))
+    response = asyncio.run(invoke(plan, _request(), {}, function_directory="/app"))
     assert response.status_code == 200 and response.body == b"started"
     assert isinstance(seen["client"], df.DurableOrchestrationClient)
     assert extension.requests[0].binding["type"] == "durableClient"
-    assert extension.requests[0].base_url == "http://127.0.0.1:1234"
 
 
 def test_build_http_request() -> None:

@@ -69,3 +69,34 @@ def test_request_bodies_are_bounded_in_size_and_time(serve_app: ServeApp) -> Non
     status, body = _status_and_json(_raw(host.port, stalled, wait=10))
     assert status == 408 and "body" in str(body["error"])
     assert httpx.post(f"{host.base_url}/api/echo", content=b"fine").status_code == 200
+
+
+def test_an_over_long_path_segment_is_a_414_on_every_route(serve_app: ServeApp) -> None:
+    """An 8,000-character segment (under the URL limit): 414 JSON on a function route (with and without a route
+    constraint), the Durable management API, the admin API and an unknown path; never a 5xx, never a function
+    call. A segment at the limit (in characters: percent-encoded it may be longer) is served, and a constraint given
+    more digits than any integer has is no match."""
+    host = serve_app("dfapp")
+    long = "9" * 8000
+    refused = [
+        ("GET", f"/api/pbp/ping/{long}"),
+        ("GET", f"/api/df/ping/{long}"),
+        ("POST", f"/runtime/webhooks/durabletask/orchestrators/orch/{long}"),
+        ("GET", f"/runtime/webhooks/durabletask/instances/{long}"),
+        ("POST", f"/runtime/webhooks/durabletask/entities/counter/{long}?op=add"),
+        ("POST", f"/admin/functions/{long}"),
+        ("GET", f"/{long}/x"),
+        ("GET", f"/api/{'%41' * 1100}"),
+    ]
+    for method, path in refused:
+        response = httpx.request(method, f"{host.base_url}{path}", timeout=30)
+        assert response.status_code == 414, (method, path[:60], response.status_code, response.text[:200])
+        assert "segment" in response.json()["error"]
+    at_limit = httpx.post(f"{host.base_url}/runtime/webhooks/durabletask/orchestrators/orch/{'i' * 1024}")
+    assert at_limit.status_code == 202 and at_limit.json()["id"] == "i" * 1024
+    encoded = "%C3%A9" * 1000  # 1,000 characters, 6,000 bytes as sent
+    assert httpx.get(f"{host.base_url}/api/pbp/ping/{encoded}").status_code == 404
+    digits = httpx.get(f"{host.base_url}/api/pbp/ping/{'9' * 1000}")
+    assert digits.status_code == 404 and digits.headers["content-type"] == "application/json"
+    assert httpx.get(f"{host.base_url}/api/pbp/ping/7").text == "pong 7 from func.Blueprint"
+    assert "Executed 'Functions.df_ping'" not in host.log_text()

@@ -332,9 +332,9 @@ def test_bound_socket_is_tcp_so_accepted_connections_get_nodelay() -> None:
         sock.close()
 
 
-def test_binding_request_carries_the_origin_the_client_used() -> None:
-    """Extensions get the request's own origin (Host header), as the host builds webhook URLs from it."""
-    seen: list[str] = []
+def test_binding_requests_carry_nothing_of_the_request() -> None:
+    """Extensions get the function and its binding only: no origin a Host header could choose."""
+    seen: list[object] = []
 
     class ClientExtension:
         trigger_types: frozenset[str] = frozenset()
@@ -344,7 +344,7 @@ def test_binding_request_carries_the_origin_the_client_used() -> None:
             return []
 
         def binding_value(self, request: object) -> str:
-            seen.append(request.base_url)  # type: ignore[attr-defined]
+            seen.append(request)
             return "value"
 
     app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -362,6 +362,6 @@ def test_binding_request_carries_the_origin_the_client_used() -> None:
         extensions,
         HostState("Running"),
     )
-    with TestClient(asgi, base_url="http://localhost:9999") as test_client:
+    with TestClient(asgi, base_url="http://attacker.example:9999") as test_client:
         assert test_client.get("/api/uses-client").text == "value"
-    assert seen == ["http://localhost:9999"]
+    assert len(seen) == 1 and set(vars(seen[0])) == {"function", "binding"}

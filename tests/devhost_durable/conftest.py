@@ -53,7 +53,7 @@ class Hub:
         starter = basic_index().get("starter")
         assert starter is not None
         binding = starter.bindings_of_type("durableClient")[0]
-        value = self.extension.binding_value(BindingRequest(starter, binding, self.base_url))
+        value = self.extension.binding_value(BindingRequest(starter, binding))
         return df.DurableOrchestrationClient(value)
 
     def http(self) -> httpx.Client:
@@ -86,7 +86,8 @@ class Hub:
 
 def serve(data_dir: Path, hub_name: str = "TestHub") -> Hub:
     """Start the extension for the test app on a free port."""
-    extension = DurableExtension(data_dir, hub_name)
+    port = free_port()
+    extension = DurableExtension(data_dir, hub_name, f"http://127.0.0.1:{port}")
     index = basic_index()
 
     @contextlib.asynccontextmanager
@@ -96,7 +97,6 @@ def serve(data_dir: Path, hub_name: str = "TestHub") -> Hub:
         await extension.shutdown()
 
     app = Starlette(routes=extension.routes(), lifespan=lifespan)
-    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -89,8 +90,7 @@ def test_posted_bodies_and_entity_reads_go_in_process(hub: Hub) -> None:
 
 def test_other_origins_and_other_loops_use_http(hub: Hub) -> None:
     """A URL this process did not hand out, or a call from another loop, goes to the SDK's own helper."""
-    rpc = LocalRpc(hub.extension.routes())
-    rpc.remember_origin("http://127.0.0.1:1")
+    rpc = LocalRpc(hub.extension.routes(), "http://127.0.0.1:1")
     assert rpc._local_target(f"{hub.base_url}/runtime/webhooks/durabletask/instances/x") is None  # no loop installed
     loop = asyncio.new_event_loop()
     try:
@@ -106,7 +106,7 @@ def test_other_origins_and_other_loops_use_http(hub: Hub) -> None:
         mine, other_origin, other_path = loop.run_until_complete(targets())
     finally:
         loop.close()
-    assert mine == ("http", "127.0.0.1:1", "/runtime/webhooks/durabletask/instances/x", "a=1")
+    assert mine == ("/runtime/webhooks/durabletask/instances/x", "a=1")
     assert other_origin is None and other_path is None
 
 
@@ -117,7 +117,7 @@ def test_shutdown_restores_the_sdk_helpers(tmp_path: Path) -> None:
         n: getattr(getattr(module, n), "devhost_original", getattr(module, n))
         for n in ("get_async_request", "post_async_request", "delete_async_request")
     }
-    rpc = LocalRpc([])
+    rpc = LocalRpc([], "http://127.0.0.1:1")
     loop = asyncio.new_event_loop()
     try:
         rpc.install(loop)
@@ -131,7 +131,7 @@ def test_shutdown_restores_the_sdk_helpers(tmp_path: Path) -> None:
 def test_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """DEVHOST_DURABLE_LOCAL_RPC=0: the extension sends every client call over HTTP."""
     monkeypatch.setenv("DEVHOST_DURABLE_LOCAL_RPC", "0")
-    assert DurableExtension(tmp_path / "data", "OffHub").local_rpc is None
+    assert DurableExtension(tmp_path / "data", "OffHub", "http://127.0.0.1:1").local_rpc is None
 
 
 def test_ids_with_reserved_characters_and_unknown_routes(hub: Hub) -> None:
@@ -163,8 +163,19 @@ def test_ids_with_reserved_characters_and_unknown_routes(hub: Hub) -> None:
     loop_calls = rpc.local_calls
 
     async def unknown() -> Any:
-        target = ("http", hub.base_url.removeprefix("http://"), "/runtime/webhooks/durabletask/no/such/route", "")
-        return await rpc.call("GET", target, None)
+        return await rpc.call("GET", "/runtime/webhooks/durabletask/no/such/route", "", None)
 
     assert asyncio.run_coroutine_threadsafe(unknown(), rpc.loop).result(10) is None  # type: ignore[arg-type]
     assert rpc.local_calls == loop_calls
+
+
+def test_an_over_long_segment_is_refused_in_process_as_over_http(hub: Hub) -> None:
+    """The app's client asking with an 8,000-character instance id gets the 414 devhost answers over HTTP."""
+    rpc = hub.extension.local_rpc
+    assert rpc is not None and rpc.loop is not None
+
+    async def ask() -> Any:
+        return await rpc.call("POST", f"/runtime/webhooks/durabletask/orchestrators/chain/{'x' * 8000}", "", b"null")
+
+    status, body = asyncio.run_coroutine_threadsafe(ask(), rpc.loop).result(10)
+    assert status == 414 and "segment" in json.loads(body)["error"]
