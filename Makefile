@@ -6,13 +6,14 @@ HOST ?= 127.0.0.1
 PORT ?= 7071
 PYTEST_ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
+NGINX ?= /usr/sbin/nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null && [ "$$(id -u)" != 0 ] && echo sudo)
 PIP := $(PY) -m pip install --disable-pip-version-check --progress-bar off
 
 .PHONY: run test lint openapi bench setup setup-run clean
 
 setup-run: $(VENV)/.host-installed node_modules/.installed local.settings.json
-setup: setup-run $(VENV)/.installed $(CHROMIUM)
+setup: setup-run $(VENV)/.installed $(CHROMIUM) $(NGINX)
 
 $(VENV)/.created:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -40,6 +41,12 @@ $(CHROMIUM):
 	@echo "Installing Debian's chromium for the chat page's browser tests ..."
 	$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium \
 		|| echo "WARNING: chromium could not be installed; the page's browser tests will be skipped"
+
+# The front-end tests put Debian's nginx in front of devhost (a real reverse proxy terminating TLS).
+$(NGINX):
+	@echo "Installing Debian's nginx-light for the front-end tests ..."
+	$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx-light \
+		|| echo "WARNING: nginx could not be installed; the front-end tests will be skipped"
 
 local.settings.json:
 	cp local.settings.example.json $@

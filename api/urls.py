@@ -31,9 +31,8 @@ def public_origin(headers: Mapping[str, str], request_url: str) -> str:
         proto = _first(headers.get("X-Forwarded-Proto")).lower()
         scheme = proto if proto in ("http", "https") else ("https" if settings.on_azure else "http")
         return f"{scheme}://{forwarded}"
-    if settings.site_hostname:
-        scheme = "https" if settings.on_azure else (urlsplit(request_url).scheme or "http")
-        return f"{scheme}://{settings.site_hostname}"
+    if settings.site_hostname:  # the app's own address: https on Azure, devhost's plain http locally
+        return f"{'https' if settings.on_azure else 'http'}://{settings.site_hostname}"
     parts = urlsplit(request_url)
     return f"{parts.scheme}://{parts.netloc}"
 

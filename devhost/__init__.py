@@ -7,7 +7,8 @@ Its modules, by room (docs/devhost.md tells what the host does; docs/durable-eng
 - `loader`: import the app and index its functions (the worker's checks); `http_types`: which request type a
   function takes
 - `server`: the starlette app run by uvicorn; `protocol`: the HTTP/1.1 parser's limits; `paths`: the path limits;
-  `routing` and `constraints`: route templates; `keys`: auth levels; `responses`: JSON errors
+  `routing` and `constraints`: route templates; `keys`: auth levels; `responses`: JSON errors; `easyauth`: App
+  Service Authentication's emulation (`/.auth/*`, the principal headers)
 - `invoke`: call one HTTP function as the worker does; `bodies`: a request body gathered into one `bytes`
 - `workers`: the host's side of its worker processes; `worker_main`: a worker process, which loads and runs the
   app; `channel`: the messages between them; `processes`: stopping child processes

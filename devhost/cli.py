@@ -43,6 +43,9 @@ ExtensionLoader = Callable[[HostConfig], Sequence[HostExtension]]
 
 log = logging.getLogger("devhost")
 
+WEBSITE_HOSTNAME = "WEBSITE_HOSTNAME"
+"""Set for the app to devhost's own address (host:port) unless the environment sets it."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (`start` is the one command)."""
@@ -144,8 +147,11 @@ def _start(args: argparse.Namespace, load_extensions: ExtensionLoader) -> int:
             )
         keys, keys_path = load_keys(config.data_dir)
         config = replace(config, port=int(sock.getsockname()[1]), keys=keys)
+        # The app's own host name, as App Service (and Core Tools) set it: apps build their public URLs from it.
+        os.environ.setdefault(WEBSITE_HOSTNAME, config.base_url.split("://", 1)[1])
         if isinstance(index, WorkerPool):
             index.env[BASE_URL_ENV] = config.base_url
+            index.env[WEBSITE_HOSTNAME] = os.environ[WEBSITE_HOSTNAME]
         extensions = list(load_extensions(config))
         if config.require_keys:
             origin = (
