@@ -26,7 +26,7 @@ from api.feed import LogUnavailable, TurnFeed, feed_for, follow
 from api.http import RequestView, empty_response, read_request
 from api.inputs import parse_chat_id, seconds_param, whole_number
 from api.lookup import chat_turn
-from api.models import TurnEventBody
+from api.models import Error, TurnEventBody
 from api.spec import ERROR, Param, Reply, operation, path_param
 from api.waiting import early_output, replied
 from assistant.events import (
@@ -217,6 +217,12 @@ def _wait(view: RequestView) -> float:
         400: ERROR,
         404: ERROR,
         500: ERROR,
+        503: Reply(
+            "The turn's live event log cannot be read just now (JSON long poll; `Retry-After` says when to ask "
+            "again; the turn itself goes on: its status URL has the outcome). SSE says the same as its last "
+            "event, `event: error` with code `live_log_unavailable`.",
+            json=Error,
+        ),
     },
 )
 async def turn_events(req: Request, client: df.DurableOrchestrationClient) -> Response:
