@@ -22,10 +22,10 @@ from azure.durable_functions.models.OrchestrationRuntimeStatus import Orchestrat
 from azurefunctions.extensions.http.fastapi import Request, Response, StreamingResponse
 
 from api.errors import HttpError, json_errors, json_response
-from api.feed import LogUnavailable, TurnFeed, feed_for, follow
+from api.feed import LogUnavailable, TurnFeed, feed_for, follow, known_end
 from api.http import RequestView, empty_response, read_request
 from api.inputs import parse_chat_id, seconds_param, whole_number
-from api.lookup import chat_turn
+from api.lookup import check_chat_turn
 from api.models import Error, TurnEventBody
 from api.spec import ERROR, Param, Reply, operation, path_param
 from api.waiting import early_output, replied
@@ -232,16 +232,20 @@ async def turn_events(req: Request, client: df.DurableOrchestrationClient) -> Re
     chat_id = parse_chat_id(view.route_params.get("chatId"))
     turn_id = view.route_params.get("turnId") or ""
     after = _after(view)
-    await chat_turn(client, chat_id, turn_id)
+    await check_chat_turn(client, chat_id, turn_id)
     if after:
-        end = await asyncio.to_thread(log_end, turn_id)
-        if end.terminal is not None and after == end.terminal:
+        known = known_end(turn_id)
+        if known is None or after > known[0]:
+            end = await asyncio.to_thread(log_end, turn_id)
+            known = (end.last, end.terminal)
+        last, terminal = known
+        if terminal is not None and after == terminal:
             return empty_response(204)  # the turn is over and the client has all of it: EventSource stops here
-        if after > (end.terminal if end.terminal is not None else end.last):
+        if after > (terminal if terminal is not None else last):
             raise HttpError(
                 400,
                 f"Last-Event-ID / after is {after}, beyond the turn's last event "
-                f"({end.terminal if end.terminal is not None else end.last}); resume from an id this turn sent",
+                f"({terminal if terminal is not None else last}); resume from an id this turn sent",
             )
     if "application/json" in (view.headers.get("Accept") or "").lower() and not wants_sse(view):
         wait = _wait(view)

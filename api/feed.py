@@ -6,12 +6,13 @@ of readers. What it reads:
 
 - Events written in this process arrive with no read (`assistant.signals`: the writer hands them over). Where the
   writers are elsewhere (the normal case on Azure: HTTP and Durable functions scale apart), the feed reads the log
-  at most every `READ_EVERY` (1/3 s), and only when nothing arrived here for that long or a gap waits for an event
-  written elsewhere.
+  at most every `READ_EVERY` (0.4 s), and only when nothing arrived here for that long or a gap waits for an event
+  written elsewhere; once events arrive with no read, only after `QUIET_SECONDS` without one.
 - The turn's status, to end the log with `turn.completed` / `turn.failed` from its output when nobody has: when
   this process's orchestrator says the turn ended, once the final answer is in the log, and every `STATUS_EVERY`
   (2 s) while nothing happens. A status read takes a read's place in the same budget: at most 3 storage reads a
-  second per turn per process, however many readers.
+  second per turn per process, however many readers. The feed outlives its last reader by `LINGER_SECONDS`, so a
+  long poll's next request keeps what it knows and its budget.
 - When the log's table fails (refuses or cannot be reached), the feed says so to its readers (`LogUnavailable`) and
   stops; the turn goes on durably (its writers write the log best effort) and its status URL has its outcome.
 
@@ -30,18 +31,33 @@ import azure.durable_functions as df
 
 from assistant.events import MESSAGE_COMPLETED, TERMINAL, EventDraft, TurnEvent
 from assistant.signals import Watch, signals
-from storage.event_log import append_events, read_events, tail_sequence
+from storage.event_log import end_log, read_events, tail_sequence
 
-__all__ = ["GAP_SECONDS", "READ_EVERY", "STATUS_EVERY", "LogUnavailable", "TurnFeed", "feed_for", "in_order"]
+__all__ = [
+    "GAP_SECONDS",
+    "LINGER_SECONDS",
+    "READ_EVERY",
+    "STATUS_EVERY",
+    "LogUnavailable",
+    "TurnFeed",
+    "feed_for",
+    "in_order",
+    "known_end",
+]
 
 log = logging.getLogger(__name__)
 
-READ_EVERY = 1 / 3
-"""The least time between two storage reads of one turn's feed (events or status): at most 3 a second."""
+READ_EVERY = 0.4
+"""The least time between two storage reads of one turn's feed (events or status): at most 2.5 a second, so that a
+turn's whole stream, its first and last reads included, stays within 3 a second."""
 STATUS_EVERY = 2.0
 """How often the feed asks whether the turn has ended while nothing else says so."""
 QUIET_SECONDS = 1.0
-"""A feed asks for the status on `STATUS_EVERY` only once nothing has arrived for this long."""
+"""A feed asks for the status on `STATUS_EVERY` only once nothing has arrived for this long; and once events arrive
+with no read (their writer is in this process), it reads the log only after this long without one."""
+LINGER_SECONDS = 10.0
+"""How long a feed outlives its last reader: a long poll's next request, or a stream's reconnection, finds what the
+feed knows and its read budget (no second feed for the same turn reading storage from the start)."""
 GAP_SECONDS = 10.0
 """How long a reader waits for a missing event before it sends the ones after it (see `in_order`)."""
 
@@ -104,6 +120,9 @@ class TurnFeed:
         self._last_status = time.monotonic()
         self._last_arrival = time.monotonic()
         self._status_due = False
+        self._pushed = False
+        """Events arrived here with no read: their writer is in this process."""
+        self._linger: asyncio.TimerHandle | None = None
 
     # -- what readers see -------------------------------------------------------------------------------------------
 
@@ -142,10 +161,32 @@ class TurnFeed:
     # -- the task ---------------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Begin following the turn (once)."""
-        if self._task is None:
+        """Follow the turn while it has readers (again, after a pause without any)."""
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        if self._task is None or (self._task.done() and self.failure is None and self.terminal is None):
             self._watch = signals.watch(self.turn_id)
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"turn-feed-{self.turn_id}")
+
+    def left(self) -> None:
+        """Its last reader left: forget the feed after `LINGER_SECONDS` unless another comes."""
+        if self._linger is not None:
+            self._linger.cancel()
+        self._linger = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._forget)
+
+    def _forget(self) -> None:
+        self._linger = None
+        if self.readers == 0 and _feeds.get(self.turn_id) is self:
+            del _feeds[self.turn_id]
+
+    def end(self) -> tuple[int, int | None] | None:
+        """(the highest sequence number known, the terminal event's if known) once the feed holds events, else None.
+        The log holds at least that much: a number at most the first is in it."""
+        if not self.events:
+            return None
+        terminal = self.terminal
+        return max(self.events), terminal.sequence if terminal is not None else None
 
     def _bump(self) -> None:
         self._version += 1
@@ -186,6 +227,7 @@ class TurnFeed:
                 now = time.monotonic()
                 if pushed and self._merge(pushed):
                     self._last_arrival = now
+                    self._pushed = True
                     self._bump()
                 if status_changed:
                     self._status_due = True
@@ -205,7 +247,7 @@ class TurnFeed:
     def _read_wanted(self, now: float) -> bool:
         if self._read_from is not None or self._status_wanted(now):
             return True
-        return now - self._last_arrival >= READ_EVERY or self._gap()
+        return now - self._last_arrival >= (QUIET_SECONDS if self._pushed else READ_EVERY) or self._gap()
 
     async def _read(self, now: float) -> None:
         self._last_read = now
@@ -238,19 +280,20 @@ class TurnFeed:
         return last
 
     def _finish(self, draft: EventDraft) -> None:
-        """End the log with `draft` unless it has its last event already (read whole: another reader, here or
-        elsewhere, may have written it); the events read are merged."""
-        self.reads += 1
-        events = read_events(self.turn_id, 0)
-        self._merge(events)
-        if any(e.type in TERMINAL for e in events):
-            return
-        start = (events[-1].sequence if events else tail_sequence(self.turn_id)) + 1
-        append_events(self.turn_id, self.chat_id, start, [draft])
-        self._merge(read_events(self.turn_id, start - 1))
+        """End the log with `draft` after the events known, unless it has its last event already (another reader,
+        here or elsewhere, may have written it: `end_log` writes only where no event is); what it found or wrote is
+        merged."""
+        start = (max(self.events) if self.events else tail_sequence(self.turn_id)) + 1
+        self._merge(end_log(self.turn_id, self.chat_id, start, draft))
 
 
 _feeds: dict[str, TurnFeed] = {}
+
+
+def known_end(turn_id: str) -> tuple[int, int | None] | None:
+    """Where the turn's log ends, when this process's feed of it knows (`TurnFeed.end`), else None."""
+    feed = _feeds.get(turn_id)
+    return feed.end() if feed is not None else None
 
 
 def feed_for(
@@ -306,5 +349,5 @@ async def follow(
             await feed.changed(version, max(limit, 0.01))
     finally:
         feed.readers -= 1
-        if feed.readers == 0 and _feeds.get(feed.turn_id) is feed:
-            del _feeds[feed.turn_id]
+        if feed.readers == 0:
+            feed.left()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from typing import Any
 
 import azure.durable_functions as df
@@ -10,7 +11,12 @@ import azure.durable_functions as df
 from api.errors import HttpError
 from assistant.ids import is_turn_id
 
-__all__ = ["chat_turn", "stored_input"]
+__all__ = ["chat_turn", "check_chat_turn", "stored_input"]
+
+_CHECKED_LIMIT = 4096
+_checked: OrderedDict[tuple[str, str], None] = OrderedDict()
+"""(chat, turn) pairs this process found to belong together: a turn's chat never changes, so a reader following a
+turn (a long poll's next request, a stream's reconnection) needs no second status read to know it."""
 
 
 def stored_input(status: df.DurableOrchestrationStatus) -> dict[str, Any]:
@@ -32,3 +38,16 @@ async def chat_turn(client: df.DurableOrchestrationClient, chat_id: str, turn_id
         shown = turn_id if len(turn_id) <= 80 else turn_id[:80] + "..."
         raise HttpError(404, f"chat {chat_id!r} has no turn {shown!r}")
     return status
+
+
+async def check_chat_turn(client: df.DurableOrchestrationClient, chat_id: str, turn_id: str) -> None:
+    """404 unless `turn_id` is a turn of chat `chat_id` (as `chat_turn`; a pair found once is remembered in this
+    process: no status read the next time)."""
+    key = (chat_id, turn_id)
+    if key in _checked:
+        _checked.move_to_end(key)
+        return
+    await chat_turn(client, chat_id, turn_id)
+    _checked[key] = None
+    if len(_checked) > _CHECKED_LIMIT:
+        _checked.popitem(last=False)

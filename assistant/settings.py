@@ -121,6 +121,10 @@ class AssistantSettings:
     """Whether the app runs on Azure (`WEBSITE_INSTANCE_ID` set): its own URLs are `https`."""
     turn_events: bool = True
     """`CHAT_TURN_EVENTS` (`on`/`off`): turns publish their events (the live stream) to Table storage."""
+    live_wake: bool = True
+    """`CHAT_LIVE_WAKE` (`on`/`off`): a turn's writers hand its readers in the same process what they wrote, with no
+    storage read (`assistant.signals`). Off, every reader polls storage within its budget, as it does where the turn
+    runs in another process (Azure's usual case; how those budgets are measured on one machine)."""
     turn_retention_hours: float = 24.0
     """`CHAT_TURN_RETENTION_HOURS`: how long finished turns' orchestration histories are kept (the Idempotency-Key
     window)."""
@@ -201,6 +205,7 @@ def assistant_settings() -> AssistantSettings:
         on_azure=_env("WEBSITE_INSTANCE_ID") is not None,
         turn_retention_hours=_env_float("CHAT_TURN_RETENTION_HOURS", 24.0),
         turn_events=(_env("CHAT_TURN_EVENTS") or "on").lower() not in ("off", "0", "false", "no"),
+        live_wake=(_env("CHAT_LIVE_WAKE") or "on").lower() not in ("off", "0", "false", "no"),
         prompt_budget_set=_env("CHAT_PROMPT_TOKEN_BUDGET") is not None,
         context_tokens=_env_int("CHAT_MODEL_CONTEXT_TOKENS", 0, minimum=1024) if context else None,
         summary=_SWITCH[summary.lower()] if summary is not None else model_settings().provider != "offline",

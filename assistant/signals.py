@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable
 
 from assistant.events import TurnEvent
+from assistant.settings import assistant_settings
 
 __all__ = ["TurnSignals", "Watch", "signals"]
 
@@ -60,8 +61,12 @@ class TurnSignals:
         self._watches: dict[str, list[Watch]] = {}
 
     def watch(self, turn_id: str) -> Watch:
-        """Collect what this process's writers say of `turn_id` (call from the reader's event loop; `unwatch` after)."""
+        """Collect what this process's writers say of `turn_id` (call from the reader's event loop; `unwatch` after).
+
+        With `CHAT_LIVE_WAKE=off` nothing ever arrives: the reader polls as if the writers were elsewhere."""
         watch = Watch(turn_id, asyncio.get_running_loop())
+        if not assistant_settings().live_wake:
+            return watch
         with self._lock:
             self._watches.setdefault(turn_id, []).append(watch)
         return watch

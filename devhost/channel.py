@@ -18,6 +18,8 @@ Worker -> host:
     HttpBody(call_id, body, more)   a piece of it (`more` false: the last piece)
     Rpc(rpc_id, method, path,       the app's durable client calls the host's management API
         query, body)
+    Tally(query_id, reads)          the status reads this worker answered from its cache since it started: instance
+                                    -> (count, the latest times) (the answer to a `TallyQuery`)
 
 Host -> worker: the calls, each answered by `Result` (its value after the arrow) or `Failure`, `call_id` set by the
 pool; then the rest:
@@ -43,6 +45,8 @@ pool; then the rest:
               body, seq)            of the last status change announced when it was computed
     StatusChanged(instance_id, seq) a status this worker may have read changed (change number `seq`): a kept answer
                                     for that instance is stale (`worker_main.StatusCache`)
+    TallyQuery(query_id)            how many status reads did the worker answer from its cache (for
+                                    `devhost.durable.tally`) -> `Tally`
 """
 
 from __future__ import annotations
@@ -78,6 +82,8 @@ __all__ = [
     "Rpc",
     "RpcResult",
     "StatusChanged",
+    "Tally",
+    "TallyQuery",
     "TimerCall",
     "WorkerMessage",
     "decode",
@@ -256,9 +262,25 @@ class StatusChanged:
     seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class TallyQuery:
+    """The host asks a worker for its count of status reads answered from its cache."""
+
+    query_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """A worker's status reads answered from its cache since it started."""
+
+    query_id: int
+    reads: dict[str, tuple[int, list[float]]]
+    """Instance id -> (reads, `time.time()` of the latest)."""
+
+
 Call = HttpCall | OrchestratorCall | EntityCall | ActivityCall | TimerCall
 """The work a host asks of a worker; each is answered by `Result` or `Failure` with its `call_id`."""
-WorkerMessage = Ready | LoadError | Result | Failure | HttpStart | HttpBody | Rpc
+WorkerMessage = Ready | LoadError | Result | Failure | HttpStart | HttpBody | Rpc | Tally
 HostMessage = (
     HttpCall
     | OrchestratorCall
@@ -269,6 +291,7 @@ HostMessage = (
     | Cancel
     | RpcResult
     | StatusChanged
+    | TallyQuery
 )
 Message = WorkerMessage | HostMessage
 
@@ -289,6 +312,8 @@ _KINDS: tuple[type[Any], ...] = (
     RpcResult,
     StatusChanged,
     RequestBody,
+    TallyQuery,
+    Tally,
 )
 _NUMBERS = {kind: number for number, kind in enumerate(_KINDS)}
 _FIELDS = {kind: attrgetter(*(f.name for f in fields(kind))) for kind in _KINDS}

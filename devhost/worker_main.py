@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,6 +53,8 @@ from devhost.channel import (
     Rpc,
     RpcResult,
     StatusChanged,
+    Tally,
+    TallyQuery,
     TimerCall,
     WorkerMessage,
     read_message,
@@ -64,6 +67,7 @@ from devhost.durable.binding import WEBHOOK_PREFIX
 from devhost.durable.entities import run_entity_batch
 from devhost.durable.replay import run_orchestrator
 from devhost.durable.sdk_speedups import install_sdk_speedups
+from devhost.durable.tally import StatusReads, remember
 from devhost.invoke import InvocationPlan, invoke, plan_function, thread_count
 from devhost.loader import AppLoadError, FunctionIndex, FunctionSpec, describe, load_app
 from devhost.logs import configure_logging
@@ -93,6 +97,16 @@ class StatusCache:
     def __init__(self) -> None:
         self._answers: dict[str, dict[str, tuple[int, bytes]]] = {}
         self._changed: dict[str, int] = {}
+        self.hits: dict[str, StatusReads] = {}
+        """The reads answered here, by instance: on Azure each is a call (`devhost.durable.tally`)."""
+
+    def hit(self, instance: str) -> None:
+        """A read of `instance` was answered from here."""
+        remember(self.hits, instance).add(time.time(), cached=True)
+
+    def hits_json(self) -> dict[str, tuple[int, list[float]]]:
+        """The reads answered here: instance -> (count, the latest times)."""
+        return {instance: (reads.count, list(reads.times)) for instance, reads in self.hits.items()}
 
     def get(self, instance: str, query: str) -> tuple[int, bytes] | None:
         return self._answers.get(instance, {}).get(query)
@@ -166,6 +180,8 @@ class Worker:
                 self.rpc_result(rpc_id, status, body, seq)
             case StatusChanged(instance_id, seq):
                 self.statuses.changed(instance_id, seq)
+            case TallyQuery(query_id):
+                self.send(Tally(query_id, self.statuses.hits_json()))
 
     def _body_piece(self, call_id: int, piece: bytes, more: bool) -> None:
         """The next piece of a call's body; the last one starts the function with the whole body."""
@@ -278,6 +294,7 @@ class Worker:
             if instance is not None:
                 cached = self.statuses.get(instance, parts.query)
                 if cached is not None:
+                    self.statuses.hit(instance)
                     status, answer = cached
                     value = json.loads(answer.decode("utf-8")) if answer.strip() else None
                     return [status, "" if value is None else value]

@@ -43,6 +43,8 @@ from devhost.channel import (
     Rpc,
     RpcResult,
     StatusChanged,
+    Tally,
+    TallyQuery,
     WorkerMessage,
     read_message,
     write_message,
@@ -135,6 +137,10 @@ class _Worker:
     unsent: list[tuple[int, _Call]] = field(default_factory=list)
 
 
+TALLY_TIMEOUT_SECONDS = 5.0
+"""How long the host waits for the workers' counts of cached status reads."""
+
+
 class WorkerPool:
     """The worker processes of one devhost."""
 
@@ -152,6 +158,7 @@ class WorkerPool:
         self._status_seq = 0
         self._watched: set[str] = set()
         """Instances whose status a worker read over the channel since its last change (it may have it cached)."""
+        self._tallies: dict[int, asyncio.Future[dict[str, tuple[int, list[float]]]]] = {}
         self.functions: list[dict[str, Any]] = []
         """The app's functions as the first worker described them (`devhost.loader.describe`)."""
 
@@ -306,6 +313,10 @@ class WorkerPool:
                 self._closed = self._closed or worker.number == 0
             case Rpc():
                 asyncio.get_running_loop().create_task(self._rpc(worker, message))
+            case Tally(query_id, reads):
+                waiter = self._tallies.pop(query_id, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(reads)
             case HttpStart(call_id) | HttpBody(call_id):
                 call = worker.calls.get(call_id)
                 if call is not None and call.stream is not None:
@@ -328,6 +339,24 @@ class WorkerPool:
         status, data = answer if answer is not None else (None, b"")
         if worker.writer is not None and not worker.writer.is_closing():
             write_message(worker.writer, RpcResult(rpc.rpc_id, status, data, seq))
+
+    async def cached_status_reads(self) -> dict[str, tuple[int, list[float]]]:
+        """The status reads every live worker answered from its cache (instance -> (count, latest times)), summed
+        (`devhost.durable.tally`; a worker that died took its count with it)."""
+        waiters = []
+        for worker in self._workers:
+            if worker.writer is None or worker.writer.is_closing():
+                continue
+            query_id = next(self._ids)
+            waiter = self._tallies[query_id] = asyncio.get_running_loop().create_future()
+            write_message(worker.writer, TallyQuery(query_id))
+            waiters.append(waiter)
+        total: dict[str, tuple[int, list[float]]] = {}
+        for reads in await asyncio.wait_for(asyncio.gather(*waiters), TALLY_TIMEOUT_SECONDS) if waiters else []:
+            for instance, (count, times) in reads.items():
+                before, seen = total.get(instance, (0, []))
+                total[instance] = (before + count, seen + list(times))
+        return total
 
     def status_changed(self, instance_id: str) -> None:
         """A change of the instance's status was committed: workers that may hold its status drop it."""

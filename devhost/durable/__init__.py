@@ -13,7 +13,8 @@ Its modules, by role (docs/durable-engine.md has the design):
   returning what the engine must do; `engine`: the scheduler, group commit and recovery; `timers`: durable timers
   armed in memory; `activities`: activity execution
 - `operations`: client operations; `api`: the management routes; `binding`: the client binding value;
-  `local_rpc`: the app's client calls to those routes delivered in-process; `sdk_speedups`: memoized SDK helpers
+  `local_rpc`: the app's client calls to those routes delivered in-process; `sdk_speedups`: memoized SDK helpers;
+  `tally`: the count of management calls, as Azure would bill them
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from devhost.durable.binding import WEBHOOK_PREFIX, client_binding_json, managem
 from devhost.durable.engine import DurableEngine
 from devhost.durable.local_rpc import LocalRpc, local_rpc_enabled
 from devhost.durable.operations import DurableError, Operations
+from devhost.durable.tally import CALLS_PATH, ManagementTally
 from devhost.durable.versions import version_policy
 from devhost.extension import BindingRequest
 from devhost.keys import AuthLevel, HostKeys, KeyCheck, check_key
@@ -40,6 +42,7 @@ from devhost.loader import FunctionIndex
 from devhost.responses import JSONResponse
 
 __all__ = [
+    "CALLS_PATH",
     "WEBHOOK_PREFIX",
     "WORK_ITEMS_PATH",
     "DurableEngine",
@@ -73,25 +76,47 @@ class DurableExtension:
         """The `durableClient` binding value every function gets (HTTP, activity, timer): one for the run."""
         self.engine = DurableEngine(Path(data_dir) / f"{hub_name}.sqlite", hub_name, self.client_binding)
         self.operations = Operations(self.engine)
+        self.tally = ManagementTally()
+        """Every management API call since start (`GET /admin/host/durable/managementcalls`)."""
         self.local_rpc = LocalRpc(self.routes(), self.origin) if local_rpc_enabled() else None
         """Delivers the app's client calls to the management routes in-process (`local_rpc`)."""
 
     def routes(self) -> list[BaseRoute]:
         if self.keys is None:
-            management = management_routes(self.operations, self.hub_name)
+            management = management_routes(self.operations, self.hub_name, tally=self.tally)
         else:
-            management = management_routes(self.operations, self.hub_name, self._authorize, self.keys.durabletask_key)
-        return [*management, Route(WORK_ITEMS_PATH, self._work_items, methods=["GET"])]
+            management = management_routes(
+                self.operations, self.hub_name, self._authorize, self.keys.durabletask_key, self.tally
+            )
+        return [
+            *management,
+            Route(WORK_ITEMS_PATH, self._work_items, methods=["GET"]),
+            Route(CALLS_PATH, self._management_calls, methods=["GET"]),
+        ]
 
-    async def _work_items(self, request: Request) -> Response:
-        """devhost's own: the durable work done since start, by kind (the master key when keys are required)."""
+    def _admin_refusal(self, request: Request, what: str) -> Response | None:
         if (
             self.keys is not None
             and check_key(AuthLevel.ADMIN, self.keys, query=request.query_params, headers=request.headers)
             is not KeyCheck.ALLOWED
         ):
-            return JSONResponse({"error": "the work-item counts need the master key"}, status_code=401)
-        return JSONResponse(dict(sorted(self.engine.work_items.items())))
+            return JSONResponse({"error": f"the {what} need the master key"}, status_code=401)
+        return None
+
+    async def _work_items(self, request: Request) -> Response:
+        """devhost's own: the durable work done since start, by kind (the master key when keys are required)."""
+        refusal = self._admin_refusal(request, "work-item counts")
+        return refusal or JSONResponse(dict(sorted(self.engine.work_items.items())))
+
+    async def _management_calls(self, request: Request) -> Response:
+        """devhost's own: the management API calls since start, with the status reads workers answered from their
+        caches (`devhost.durable.tally`; the master key when keys are required)."""
+        refusal = self._admin_refusal(request, "management call counts")
+        if refusal is not None:
+            return refusal
+        workers = self.engine.workers
+        cached = await workers.cached_status_reads() if workers is not None else {}
+        return JSONResponse(self.tally.snapshot(cached))
 
     def _authorize(self, request: Request) -> str | None:
         """Why `request` may not call the webhooks (as on Azure: the master or the system key), or None."""

@@ -18,6 +18,7 @@ from devhost.durable import history as h
 from devhost.durable.binding import WEBHOOK_PREFIX, management_urls, rpc_prefix
 from devhost.durable.operations import DurableError, InstanceQuery, Operations
 from devhost.durable.payloads import PayloadError, body_to_text, text_to_value
+from devhost.durable.tally import APP_CALL, ManagementTally
 from devhost.responses import JSONResponse
 
 __all__ = ["management_routes"]
@@ -50,8 +51,13 @@ def _base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def _guarded(handler: Handler, authorize: Authorizer | None = None) -> Handler:
+def _guarded(
+    handler: Handler, authorize: Authorizer | None = None, tally: ManagementTally | None = None, operation: str = ""
+) -> Handler:
     async def run(request: Request) -> Response:
+        if tally is not None:
+            source = "app" if request.scope.get(APP_CALL) else "http"
+            tally.count(source, operation, request.path_params.get("instance_id"))
         if authorize is not None:
             refusal = authorize(request)
             if refusal is not None:
@@ -100,13 +106,17 @@ def _query(request: Request) -> InstanceQuery:
 
 
 def management_routes(
-    ops: Operations, hub_name: str, authorize: Authorizer | None = None, code: str | None = None
+    ops: Operations,
+    hub_name: str,
+    authorize: Authorizer | None = None,
+    code: str | None = None,
+    tally: ManagementTally | None = None,
 ) -> list[BaseRoute]:
     """Starlette routes of the management API bound to `ops`.
 
     With `authorize` (keys required) every public route asks it first, URLs handed out carry
     `code` (the system key), and the same handlers also answer under `rpc_prefix(code)` for the
-    SDK client's RPC calls.
+    SDK client's RPC calls. With `tally`, every call is counted (`devhost.durable.tally`).
     """
 
     def urls(request: Request, instance_id: str) -> dict[str, str]:
@@ -231,31 +241,33 @@ def management_routes(
         return JSONResponse(items, headers={"x-ms-continuation-token": token} if token else {})
 
     p = WEBHOOK_PREFIX
-    table: list[tuple[str, Handler, list[str]]] = [
-        ("/orchestrators/{name}", start, ["POST"]),
-        ("/orchestrators/{name}/{instance_id}", start, ["POST"]),
-        ("/instances", list_instances, ["GET"]),
-        ("/instances/", list_instances, ["GET"]),
-        ("/instances", purge_instances, ["DELETE"]),
-        ("/instances/", purge_instances, ["DELETE"]),
-        ("/instances/{instance_id}", get_instance, ["GET"]),
-        ("/instances/{instance_id}", purge_instance, ["DELETE"]),
-        ("/instances/{instance_id}/raiseEvent/{event}", raise_event, ["POST"]),
-        ("/instances/{instance_id}/terminate", control("terminate"), ["POST"]),
-        ("/instances/{instance_id}/suspend", control("suspend"), ["POST"]),
-        ("/instances/{instance_id}/resume", control("resume"), ["POST"]),
-        ("/instances/{instance_id}/restart", restart, ["POST"]),
-        ("/instances/{instance_id}/rewind", rewind, ["POST"]),
-        ("/entities", list_entities, ["GET"]),
-        ("/entities/{name}", list_entities, ["GET"]),
-        ("/entities/{name}/{key}", get_entity, ["GET"]),
-        ("/entities/{name}/{key}", signal_entity, ["POST", "DELETE"]),
+    table: list[tuple[str, Handler, list[str], str]] = [
+        ("/orchestrators/{name}", start, ["POST"], "start"),
+        ("/orchestrators/{name}/{instance_id}", start, ["POST"], "start"),
+        ("/instances", list_instances, ["GET"], "list"),
+        ("/instances/", list_instances, ["GET"], "list"),
+        ("/instances", purge_instances, ["DELETE"], "purgeMany"),
+        ("/instances/", purge_instances, ["DELETE"], "purgeMany"),
+        ("/instances/{instance_id}", get_instance, ["GET"], "status"),
+        ("/instances/{instance_id}", purge_instance, ["DELETE"], "purge"),
+        ("/instances/{instance_id}/raiseEvent/{event}", raise_event, ["POST"], "raiseEvent"),
+        ("/instances/{instance_id}/terminate", control("terminate"), ["POST"], "terminate"),
+        ("/instances/{instance_id}/suspend", control("suspend"), ["POST"], "suspend"),
+        ("/instances/{instance_id}/resume", control("resume"), ["POST"], "resume"),
+        ("/instances/{instance_id}/restart", restart, ["POST"], "restart"),
+        ("/instances/{instance_id}/rewind", rewind, ["POST"], "rewind"),
+        ("/entities", list_entities, ["GET"], "listEntities"),
+        ("/entities/{name}", list_entities, ["GET"], "listEntities"),
+        ("/entities/{name}/{key}", get_entity, ["GET"], "readEntity"),
+        ("/entities/{name}/{key}", signal_entity, ["POST", "DELETE"], "signalEntity"),
     ]
     routes: list[BaseRoute] = [
-        Route(p + path, _guarded(handler, authorize), methods=methods) for path, handler, methods in table
+        Route(p + path, _guarded(handler, authorize, tally, operation), methods=methods)
+        for path, handler, methods, operation in table
     ]
     if authorize is not None and code:
         routes += [
-            Route(rpc_prefix(code) + path, _guarded(handler), methods=methods) for path, handler, methods in table
+            Route(rpc_prefix(code) + path, _guarded(handler, None, tally, operation), methods=methods)
+            for path, handler, methods, operation in table
         ]
     return routes

@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Match, Router
 from starlette.types import Message
 
 from devhost.durable.binding import WEBHOOK_PREFIX
+from devhost.durable.tally import APP_CALL
 from devhost.paths import path_refusal
 
 __all__ = ["LocalRpc", "local_rpc_enabled"]
@@ -143,6 +144,7 @@ class LocalRpc:
             "headers": headers,
             "client": ("127.0.0.1", 0),
             "server": self._server,
+            APP_CALL: True,
         }
         sent = False
         status = 500

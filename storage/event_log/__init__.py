@@ -29,7 +29,14 @@ from storage.event_log.retention import (
     forget_events_before,
     forget_stale_turn_events,
 )
-from storage.event_log.writer import COALESCE_SECONDS, EventWriter, append_events, insert_events, try_insert_events
+from storage.event_log.writer import (
+    COALESCE_SECONDS,
+    EventWriter,
+    append_events,
+    end_log,
+    insert_events,
+    try_insert_events,
+)
 
 __all__ = [
     "COALESCE_SECONDS",
@@ -37,6 +44,7 @@ __all__ = [
     "LogEnd",
     "append_events",
     "delete_turn_events",
+    "end_log",
     "forget_chat_events",
     "forget_events_before",
     "forget_stale_turn_events",

@@ -8,14 +8,17 @@ from collections.abc import Callable, Sequence
 
 from azure.core.exceptions import AzureError, ResourceExistsError
 
-from assistant.events import DELTA, RESET, EventDraft, TurnEvent
+from assistant.events import DELTA, RESET, TERMINAL, EventDraft, TurnEvent
 from assistant.signals import signals
+from storage.event_log.reader import read_events
 from storage.event_log.rows import event_rows, events_table, row_events
 
-__all__ = ["COALESCE_SECONDS", "EventWriter", "append_events", "insert_events", "try_insert_events"]
+__all__ = ["COALESCE_SECONDS", "EventWriter", "append_events", "end_log", "insert_events", "try_insert_events"]
 
 log = logging.getLogger(__name__)
 
+_END_ATTEMPTS = 3
+"""How often `end_log` tries a later number when events keep arriving where it writes."""
 COALESCE_SECONDS = 0.04
 """Deltas within this long of the last write go out together in the next one."""
 
@@ -65,6 +68,29 @@ def append_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[Event
     used."""
     insert_events(turn_id, chat_id, start, drafts)
     return start + len(drafts) - 1
+
+
+def end_log(turn_id: str, chat_id: str, start: int, draft: EventDraft) -> list[TurnEvent]:
+    """Write the turn's last event at `start`, or after the events found there, unless one of them is a last event
+    already (another reader ended the log first); the events from `start` on as stored. One insert when `start` is
+    free, a read when it was taken."""
+    found: list[TurnEvent] = []
+    for _ in range(_END_ATTEMPTS):
+        row = event_rows(turn_id, chat_id, start, [draft], False)[0]
+        try:
+            events_table().create_entity(row)
+        except ResourceExistsError:
+            more = read_events(turn_id, start - 1)
+            found += more
+            if not more or any(e.type in TERMINAL for e in more):
+                return found
+            start = more[-1].sequence + 1
+            continue
+        events = row_events(row)
+        if signals.watched(turn_id):
+            signals.publish(turn_id, events)
+        return found + events
+    return found
 
 
 class EventWriter:

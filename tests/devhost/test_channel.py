@@ -29,6 +29,8 @@ from devhost.channel import (
     Rpc,
     RpcResult,
     StatusChanged,
+    Tally,
+    TallyQuery,
     TimerCall,
     decode,
     encode,
@@ -58,6 +60,8 @@ EXAMPLES: list[Message] = [
     RpcResult(15, None, b"", 2),
     RpcResult(16, 200, b'{"runtimeStatus": "Running"}', 3),
     StatusChanged("inst", 4),
+    TallyQuery(17),
+    Tally(17, {"inst": (3, [1.5, 2.0, 2.5])}),
 ]
 
 

@@ -72,6 +72,14 @@ async def starter(req: func.HttpRequest, client: df.DurableOrchestrationClient) 
     return client.create_check_status_response(req, instance_id)
 
 
+@app.route(route="poll/{instance}")
+@app.durable_client_input(client_name="client")
+async def poll(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Read an instance's status `times` times in a row (a waiting app's polling)."""
+    statuses = [await client.get_status(req.route_params["instance"]) for _ in range(int(req.params.get("times", "1")))]
+    return func.HttpResponse(json.dumps([str(s.runtime_status) for s in statuses]))
+
+
 @app.orchestration_trigger(context_name="context")
 def pids(context: df.DurableOrchestrationContext):
     activity = yield context.call_activity("activity_pid", None)
