@@ -7,7 +7,8 @@ of readers. What it reads:
 - Events written in this process arrive with no read (`assistant.signals`: the writer hands them over). Where the
   writers are elsewhere (the normal case on Azure: HTTP and Durable functions scale apart), the feed reads the log
   at most every `READ_EVERY` (0.4 s), and only when nothing arrived here for that long or a gap waits for an event
-  written elsewhere; once events arrive with no read, only after `QUIET_SECONDS` without one.
+  written elsewhere; once events arrive with no read, only after `QUIET_SECONDS` without one; while the turn waits
+  for a person or for the turn ahead of it, at most every `WAITING_EVERY` (1 s).
 - The turn's status, to end the log with `turn.completed` / `turn.failed` from its output when nobody has: when
   this process's orchestrator says the turn ended, once the final answer is in the log, and every `STATUS_EVERY`
   (2 s) while nothing happens. A status read takes a read's place in the same budget: at most 3 storage reads a
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 import azure.durable_functions as df
 
-from assistant.events import MESSAGE_COMPLETED, TERMINAL, EventDraft, TurnEvent
+from assistant.events import APPROVAL_REQUIRED, MESSAGE_COMPLETED, TERMINAL, TURN_QUEUED, EventDraft, TurnEvent
 from assistant.signals import Watch, signals
 from storage.event_log import end_log, read_events, tail_sequence
 
@@ -52,12 +53,18 @@ READ_EVERY = 0.4
 turn's whole stream, its first and last reads included, stays within 3 a second."""
 STATUS_EVERY = 2.0
 """How often the feed asks whether the turn has ended while nothing else says so."""
+WAITING_EVERY = 1.0
+"""The least time between two reads while the turn waits for a person (its last event `approval.required`) or for
+the turn ahead of it (`turn.queued` with a position): an open stream of a waiting turn reads once a second."""
 QUIET_SECONDS = 1.0
 """A feed asks for the status on `STATUS_EVERY` only once nothing has arrived for this long; and once events arrive
 with no read (their writer is in this process), it reads the log only after this long without one."""
 LINGER_SECONDS = 10.0
 """How long a feed outlives its last reader: a long poll's next request, or a stream's reconnection, finds what the
 feed knows and its read budget (no second feed for the same turn reading storage from the start)."""
+_AFTER_WAKE = (0.01, 0.03, 0.1)
+"""Status reads after one that followed this process's orchestrator's word and did not yet show the change (seconds
+after the previous read): bounded, and only where the orchestrator runs here."""
 GAP_SECONDS = 10.0
 """How long a reader waits for a missing event before it sends the ones after it (see `in_order`)."""
 
@@ -120,6 +127,9 @@ class TurnFeed:
         self._last_status = time.monotonic()
         self._last_arrival = time.monotonic()
         self._status_due = False
+        self._rechecks: list[float] = []
+        """Seconds after the last read at which to read the status again: this process's orchestrator said it
+        changed, and the read found no change yet (the host commits the step just after it ran)."""
         self._pushed = False
         """Events arrived here with no read: their writer is in this process."""
         self._linger: asyncio.TimerHandle | None = None
@@ -217,7 +227,10 @@ class TurnFeed:
         try:
             while self.readers > 0 and self.terminal is None and self.failure is None:
                 now = time.monotonic()
-                wait = max(self._last_read + READ_EVERY - now, 0.0) if self._read_wanted(now) else READ_EVERY
+                every = self._every()
+                wait = max(self._last_read + every - now, 0.0) if self._read_wanted(now) else every
+                if self._rechecks:
+                    wait = min(wait, max(self._last_read + self._rechecks[0] - now, 0.0))
                 try:
                     await asyncio.wait_for(self._watch.wake.wait(), wait)
                 except TimeoutError:
@@ -231,7 +244,12 @@ class TurnFeed:
                     self._bump()
                 if status_changed:
                     self._status_due = True
-                if self.readers > 0 and self._read_wanted(now) and now - self._last_read >= READ_EVERY:
+                # a status change this process's orchestrator announced is read at once (a few per turn at most)
+                if self._rechecks and now - self._last_read >= self._rechecks[0]:
+                    self._rechecks.pop(0)
+                    self._status_due = True
+                due = self._status_due or now - self._last_read >= self._every()
+                if self.readers > 0 and self._read_wanted(now) and due:
                     await self._read(now)
         except Exception as error:  # storage refused or unreachable: say so, the turn goes on
             log.warning("the event log of turn %s cannot be read: %s", self.turn_id, error)
@@ -249,14 +267,27 @@ class TurnFeed:
             return True
         return now - self._last_arrival >= (QUIET_SECONDS if self._pushed else READ_EVERY) or self._gap()
 
+    def _every(self) -> float:
+        """The least time between two reads now: `WAITING_EVERY` while the turn waits for a person or for a turn
+        ahead of it (nothing is written until then), else `READ_EVERY`."""
+        last = self.events[max(self.events)] if self.events else None
+        if last is not None and (
+            last.type == APPROVAL_REQUIRED or (last.type == TURN_QUEUED and int(last.data.get("position") or 0) > 0)
+        ):
+            return WAITING_EVERY
+        return READ_EVERY
+
     async def _read(self, now: float) -> None:
         self._last_read = now
         self.reads += 1
         if self._read_from is None and self._status_wanted(now):
             self._last_status = now
-            self._status_due = False
+            woken, self._status_due = self._status_due, False
             ended = await self._terminal_of(self.client, self.turn_id)
-            if ended is not None:
+            if ended is None and woken and not self._rechecks:
+                self._rechecks = list(_AFTER_WAKE)
+            elif ended is not None:
+                self._rechecks = []
                 await asyncio.to_thread(self._finish, ended)
                 self._bump()
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from typing import Any
@@ -17,6 +18,8 @@ _CHECKED_LIMIT = 4096
 _checked: OrderedDict[tuple[str, str], None] = OrderedDict()
 """(chat, turn) pairs this process found to belong together: a turn's chat never changes, so a reader following a
 turn (a long poll's next request, a stream's reconnection) needs no second status read to know it."""
+_checking: dict[tuple[str, str], asyncio.Future[df.DurableOrchestrationStatus]] = {}
+"""Checks under way: a second reader of the same pair waits for the first one's read."""
 
 
 def stored_input(status: df.DurableOrchestrationStatus) -> dict[str, Any]:
@@ -47,7 +50,11 @@ async def check_chat_turn(client: df.DurableOrchestrationClient, chat_id: str, t
     if key in _checked:
         _checked.move_to_end(key)
         return
-    await chat_turn(client, chat_id, turn_id)
+    running = _checking.get(key)
+    if running is None:  # readers arriving together (ten streams of one turn) share one status read
+        running = _checking[key] = asyncio.ensure_future(chat_turn(client, chat_id, turn_id))
+        running.add_done_callback(lambda _: _checking.pop(key, None))
+    await asyncio.shield(running)
     _checked[key] = None
     if len(_checked) > _CHECKED_LIMIT:
         _checked.popitem(last=False)

@@ -16,6 +16,7 @@ BENCHMARKS = (
     "assistant_turns",
     "assistant_memory",
     "work_items",
+    "storage_costs",
     "stream_latency",
     "stream_memory",
     "peers",

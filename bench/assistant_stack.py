@@ -13,7 +13,7 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ import aiohttp
 from tests.support.azurite import Azurite, start_azurite
 from tests.support.devhost import DevhostProcess, start_devhost
 from tests.support.fake_openai import FakeOpenAI, ScriptedReply, tool_call
+from tests.support.storage_proxy import StorageProxy
 
 __all__ = ["APP_DIR", "AssistantClient", "Stack", "TurnTiming", "assistant_stack", "sleep_message"]
 
@@ -114,6 +115,8 @@ class Stack:
     model: FakeOpenAI
     azurite: Azurite
     devhost: DevhostProcess
+    proxy: StorageProxy | None = None
+    """The counting proxy in front of Azurite's Table service, when asked for (the app's tables go through it)."""
 
     @property
     def base_url(self) -> str:
@@ -121,13 +124,22 @@ class Stack:
 
 
 @contextmanager
-def assistant_stack(env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """Scripted model + Azurite + devhost (fresh data dir, free ports); everything stopped after."""
-    with tempfile.TemporaryDirectory(prefix="assistant-bench-") as tmp, FakeOpenAI(responder=respond) as model:
+def assistant_stack(
+    env: dict[str, str] | None = None,
+    responder: Callable[[dict[str, Any]], ScriptedReply] = respond,
+    count_tables: bool = False,
+) -> Iterator[Stack]:
+    """Scripted model + Azurite + devhost (fresh data dir, free ports); everything stopped after. `count_tables`
+    puts a counting proxy in front of Azurite's Table service (`tests.support.storage_proxy`)."""
+    with (
+        tempfile.TemporaryDirectory(prefix="assistant-bench-") as tmp,
+        FakeOpenAI(responder=responder) as model,
+    ):
         azurite = start_azurite(Path(tmp) / "azurite")
+        proxy = StorageProxy(azurite).start() if count_tables else None
         try:
             settings = {
-                "AzureWebJobsStorage": azurite.connection_string,
+                "AzureWebJobsStorage": proxy.connection_string if proxy is not None else azurite.connection_string,
                 "OPENAI_BASE_URL": model.base_url,
                 "OPENAI_API_KEY": "bench",
                 "CHAT_MODEL_DEPLOYMENT_NAME": "fake-gpt",
@@ -138,8 +150,10 @@ def assistant_stack(env: dict[str, str] | None = None) -> Iterator[Stack]:
             }
             devhost = start_devhost(APP_DIR, data_dir=Path(tmp) / "devhost", env=settings)
             try:
-                yield Stack(model=model, azurite=azurite, devhost=devhost)
+                yield Stack(model=model, azurite=azurite, devhost=devhost, proxy=proxy)
             finally:
                 devhost.stop()
         finally:
+            if proxy is not None:
+                proxy.stop()
             azurite.stop()

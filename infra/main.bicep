@@ -96,10 +96,10 @@ param maximumInstanceCount int = 100
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most HTTP invocations one instance runs at once (Flex Consumption perInstanceConcurrency; its default for Python apps is 1, so each open turn stream would hold a whole instance). 8 fits the 2,048 MB instance (1 vCPU): measured with `python -m bench stream_memory`, see docs/deploy.md "HTTP concurrency".')
+@description('Most HTTP invocations one instance runs at once (Flex Consumption perInstanceConcurrency; its default for Python apps is 1, so each open turn stream would hold a whole instance). 50 fits the 2,048 MB instance (1 vCPU): measured with `python -m bench stream_memory`, see docs/deploy.md "HTTP concurrency".')
 @minValue(1)
 @maxValue(1000)
-param httpPerInstanceConcurrency int = 8
+param httpPerInstanceConcurrency int = 50
 
 @description('Share of traces kept, 0 to 1 (OTEL_TRACES_SAMPLER_ARG of the microsoft.fixed_percentage sampler the Functions host and the Python worker both read). Text, as Bicep has no decimals.')
 param traceSamplingRatio string = '1.0'

@@ -17,6 +17,7 @@ work while it waits.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -197,6 +198,7 @@ def test_ten_streams_of_one_turn_share_one_poller(apart: Counted, model: FakeOpe
     table_reads = apart.event_reads(since)
     status = apart.status_reads(turn)["count"] - before
     assert table_reads + status <= READS_PER_SECOND * elapsed, (table_reads, status, elapsed)
+    assert status <= 3, status  # ten requests arriving together check the turn's chat with one read
     print(f"\nten streams: {table_reads} event-log reads + {status} status reads in {elapsed:.2f} s")
 
 
@@ -278,3 +280,30 @@ def test_readers_in_the_writers_process_are_handed_the_words(together: Counted, 
     table_reads = together.event_reads(since)
     assert table_reads <= 3, table_reads
     print(f"\none stream, woken: {table_reads} event-log reads")
+
+
+def test_an_open_stream_of_a_turn_waiting_for_a_person_reads_once_a_second(apart: Counted, model: FakeOpenAI) -> None:
+    """A stream left open on a turn that waits for an approval reads storage about once a second (nothing is written
+    until someone decides), not at the live rate."""
+    chat = apart.host.new_chat()
+    todo = add_todo(apart.host, model, chat, "water the ferns")
+    waiting = ask_to_delete(apart.host, model, chat, todo)
+    assert waiting.status_code == 202, waiting.text
+    turn = waiting.json()["id"]
+    before = apart.status_reads(turn)["count"]
+    since = time.monotonic()
+    seconds = 4.0
+    kinds: list[str] = []
+    with (  # the stream goes quiet after its first events: it is left open until the read times out
+        httpx.Client(timeout=httpx.Timeout(30, read=seconds)) as http,
+        connect_sse(
+            http, "GET", f"{apart.host.api}/chats/{chat}/turns/{turn}/events", headers={"Accept": "text/event-stream"}
+        ) as source,
+        contextlib.suppress(httpx.ReadTimeout),
+    ):
+        for sse in source.iter_sse():
+            kinds.append(sse.event)
+    elapsed = time.monotonic() - since
+    assert "approval.required" in kinds, kinds
+    reads = apart.event_reads(since) + apart.status_reads(turn)["count"] - before
+    assert reads <= elapsed * 1.0 + 2, (reads, elapsed)  # the request's check and first read, then 1 a second

@@ -18,8 +18,12 @@ def test_sizes_and_refusals() -> None:
 def test_report_rows_come_from_the_samples() -> None:
     """Each measure's p50/p95 in both phases, with the targets."""
     args = parse_args(["--streams", "2"])
-    alone = Phase([Sample(10.0, 5.0, 20.0, 30.0)] * 3)
-    loaded = Phase([Sample(50.0, 6.0, 40.0, 60.0), Sample(70.0, 8.0, 44.0, 80.0)])
+    alone = Phase([Sample(10.0, 5.0, 20.0, 30.0, 7.0)] * 3)
+    loaded = Phase([Sample(50.0, 6.0, 40.0, 60.0, 200.0), Sample(70.0, 8.0, 44.0, 80.0, 240.0)])
     table = report(args, alone, loaded)
     assert "| added time to first delta, p50 / p95 (ms) | 10.0 / 10.0 | 60.0 / 69.0 |" in table
+    assert "| each word behind the model (median of a turn), p50 / p95 (ms) | 7.0 / 7.0 | 220.0 / 238.0 |" in table
     assert "p50 < 30 alone, < 100 with 2" in table
+    assert "CHAT_LIVE_WAKE=on" in table and "CHAT_LIVE_WAKE=off" in report(
+        parse_args(["--streams", "2", "--wake", "off"]), alone, loaded
+    )

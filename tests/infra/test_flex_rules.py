@@ -60,7 +60,7 @@ def test_maximum_instance_count_is_kept_within_flex_limits() -> None:
     assert site.body["properties"]["functionAppConfig"]["scaleAndConcurrency"]["maximumInstanceCount"] == 40
 
 
-HTTP_CONCURRENCY_DEFAULT = 8
+HTTP_CONCURRENCY_DEFAULT = 50
 """Chosen from `python -m bench stream_memory` for the 2,048 MB (1 vCPU) instance: docs/deploy.md "HTTP concurrency"."""
 THREADS_FLOOR = 32
 """The Python worker's own ceiling for its default pool (min(32, cores + 4)), above Durable's per-instance limits."""
@@ -106,7 +106,7 @@ def test_http_concurrency_default_is_the_measured_one_everywhere() -> None:
     assert f"| `FUNCTION_HTTP_CONCURRENCY` | `httpPerInstanceConcurrency` | `{HTTP_CONCURRENCY_DEFAULT}`" in docs
 
 
-@pytest.mark.parametrize(("concurrency", "threads"), [(None, "32"), (8, "32"), (64, "64"), (1000, "1000")])
+@pytest.mark.parametrize(("concurrency", "threads"), [(None, "50"), (8, "32"), (64, "64"), (1000, "1000")])
 @pytest.mark.parametrize("backend", ["AzureStorage", "DurableTaskScheduler"])
 def test_the_workers_thread_pool_is_sized_with_http_concurrency(
     backend: str, concurrency: int | None, threads: str

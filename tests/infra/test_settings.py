@@ -62,6 +62,7 @@ OPTIONAL_WITH_DEFAULTS = {
     "CHAT_QUEUE_CHECK_SECONDS": "default 30 s: a queued turn checks that the turn ahead of it still lives",
     "CHAT_TURN_RETENTION_HOURS": "default 24 h before finished turns' histories are purged",
     "CHAT_TURN_EVENTS": "default on: turns publish their live events",
+    "CHAT_LIVE_WAKE": "default on: writers hand readers in their process what they wrote (off: measuring budgets)",
     "TURN_EVENTS_TABLE": "default turnevents: the Table storage table of the turns' event logs",
     "CHAT_FENCE_TABLE": "default chatfences: the Table storage table of the chats' generation markers",
     "CHAT_PUBLIC_HOSTS": "default none: the front ends (custom domains, tunnels) whose host the handed-out URLs use",
