@@ -30,7 +30,16 @@ from dataclasses import dataclass
 
 import azure.durable_functions as df
 
-from assistant.events import APPROVAL_REQUIRED, MESSAGE_COMPLETED, TERMINAL, TURN_QUEUED, EventDraft, TurnEvent
+from assistant.events import (
+    APPROVAL_REQUIRED,
+    MESSAGE_COMPLETED,
+    TERMINAL,
+    TURN_COMPLETED,
+    TURN_QUEUED,
+    EventDraft,
+    TurnEvent,
+    turn_record,
+)
 from assistant.signals import Watch, signals
 from storage.event_log import end_log, read_events, tail_sequence
 
@@ -314,8 +323,14 @@ class TurnFeed:
         """End the log with `draft` after the events known, unless it has its last event already (another reader,
         here or elsewhere, may have written it: `end_log` writes only where no event is); what it found or wrote is
         merged."""
-        start = (max(self.events) if self.events else tail_sequence(self.turn_id)) + 1
-        self._merge(end_log(self.turn_id, self.chat_id, start, draft))
+        drafts = [draft]
+        if not self.events:  # the turn published nothing while it ran: its record from its messages comes first
+            start = tail_sequence(self.turn_id) + 1
+            if start == 1 and draft.type == TURN_COMPLETED:
+                drafts = [*turn_record(draft.data.get("recentMessages") or ()), draft]
+        else:
+            start = max(self.events) + 1
+        self._merge(end_log(self.turn_id, self.chat_id, start, drafts))
 
 
 _feeds: dict[str, TurnFeed] = {}

@@ -25,7 +25,7 @@ from api.errors import HttpError, json_response
 from api.events import approvals_url, events_url, sse_response, wants_sse
 from api.http import RequestView, text_response
 from api.inputs import json_body, parse_timeout, required_text, wants_json
-from api.lookup import stored_input
+from api.lookup import ask_live, stored_input
 from api.models import CheckStatus, Error, TurnReply
 from api.spec import ERROR, Param, Reply
 from api.waiting import FINISHED, InstanceGone, early_output, wait_for_instance
@@ -195,19 +195,21 @@ def _same_request(status: df.DurableOrchestrationStatus, turn: TurnInput) -> Non
         raise HttpError(422, _KEY_REUSED)
 
 
-async def _start_once(client: df.DurableOrchestrationClient, instance_id: str, turn: TurnInput, keyed: bool) -> None:
-    """Start the turn; with a key, unless a repeat finds it already there — and only for the request that owns
-    the key (422 for another: checked before the start and again after it, since concurrent starts may both
-    succeed when the first turn has already finished, Durable overwriting a finished instance)."""
+async def _start_once(
+    client: df.DurableOrchestrationClient, instance_id: str, turn: TurnInput, keyed: bool
+) -> df.DurableOrchestrationStatus | None:
+    """Start the turn; with a key, unless a repeat finds it already there (its status is returned) — and only for
+    the request that owns the key (422 for another: checked before the start and again after it, since concurrent
+    starts may both succeed when the first turn has already finished, Durable overwriting a finished instance)."""
     if not keyed:
         await client.start_new(POST_USER_QUERY, instance_id, turn.to_dict())
-        return
+        return None
     checked_at = datetime.now(UTC)
     existing = await client.get_status(instance_id, show_input=True)
     if existing and existing.runtime_status is not None:
         _same_request(existing, turn)
         if existing.runtime_status not in _RETRYABLE:
-            return
+            return existing
         # Run again: the turn's event log starts afresh (its earlier run ended it with turn.failed).
         await asyncio.to_thread(delete_turn_events, instance_id)
     else:
@@ -223,6 +225,7 @@ async def _start_once(client: df.DurableOrchestrationClient, instance_id: str, t
     stored = await client.get_status(instance_id, show_input=True)
     if stored and stored.runtime_status is not None:
         _same_request(stored, turn)
+    return None
 
 
 def check_status_response(
@@ -267,6 +270,9 @@ async def _post_message(
     if not chat_exists:
         raise HttpError(404, f"chat {chat_id!r} does not exist; create it with PUT first")
     settings = assistant_settings()
+    # A turn is live (its events in the log as they happen) when its request streams it or will follow it (it does
+    # not wait: `timeoutSeconds=0`); any other turn writes none unless a reader comes (`live_on_watch`).
+    live = settings.turn_events and (wants_sse(req) or timeout == 0)
     turn = TurnInput(
         chat_id=chat_id,
         message=message,
@@ -277,15 +283,18 @@ async def _post_message(
         model_attempts=settings.model_attempts,
         model_retry_seconds=settings.model_retry_seconds,
         queue_check_seconds=settings.queue_check_seconds,
-        events=settings.turn_events,
+        events=live,
+        live_on_watch=settings.turn_events and not live,
         traceparent=telemetry.inject(),
         summary=settings.summary,
     )
     instance_id = turn_instance_id(chat_id, key)
-    await _start_once(client, instance_id, turn, keyed=key is not None)
+    existing = await _start_once(client, instance_id, turn, keyed=key is not None)
     if wants_sse(req):
-        if not turn.events:
+        if not settings.turn_events:
             raise HttpError(406, "this app publishes no turn events (CHAT_TURN_EVENTS=off); ask for JSON or text")
+        if existing is not None:  # a repeat of the key streams a turn a plain request may have started
+            await ask_live(client, existing)
         return sse_response(client, req, chat_id, instance_id)
     try:
         status = await wait_for_instance(
@@ -294,7 +303,7 @@ async def _post_message(
     except InstanceGone:
         # Deleting the chat purged the turn after it ended without writing anything.
         raise HttpError(409, _GONE.format(chat_id=chat_id), instanceId=instance_id) from None
-    extra = {"eventsUrl": events_url(req, chat_id, instance_id)} if turn.events else {}
+    extra = {"eventsUrl": events_url(req, chat_id, instance_id)} if settings.turn_events else {}
     early = early_output(status) if status is not None else None
     if status is not None and status.runtime_status not in FINISHED and early is None:
         # The turn waits for a person: say what to decide, and where.

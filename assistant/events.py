@@ -26,7 +26,7 @@ format is versioned by adding types and fields, never by changing them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
@@ -56,6 +56,7 @@ __all__ = [
     "sse_frame",
     "tool_completed",
     "tool_started",
+    "turn_record",
 ]
 
 TURN_QUEUED = "turn.queued"
@@ -130,6 +131,36 @@ def tool_completed(call_id: str, name: str, ok: bool, result: str) -> EventDraft
     """`tool_call.completed`, the result cut to `RESULT_CHARS`."""
     cut = result if len(result) <= RESULT_CHARS else result[:RESULT_CHARS] + "…"
     return EventDraft(TOOL_COMPLETED, {"toolCallId": call_id, "name": name, "ok": ok, "result": cut})
+
+
+def turn_record(messages: Iterable[Mapping[str, Any]]) -> list[EventDraft]:
+    """The events of a turn that published none while it ran, from its messages as the API shows them (a late
+    reader's record of it): each assistant message's `message.completed` (content, tool calls) and each tool
+    call's `tool_call.started` and `tool_call.completed` (`ok` unless its result is an error, which skills and
+    the turn write as `error: ...`). The model's usage per call is not in the messages: the `turn.completed` that
+    follows has the turn's."""
+    drafts: list[EventDraft] = []
+    calls: dict[str, tuple[str, str]] = {}
+    for message in messages:
+        if message.get("role") == "assistant":
+            made = [
+                {"id": c["id"], "name": c["functionName"], "arguments": c["arguments"]}
+                for c in message.get("toolCalls") or ()
+            ]
+            calls.update((c["id"], (c["name"], c["arguments"])) for c in made)
+            data: dict[str, Any] = {"content": message.get("content") or "", "toolCalls": made}
+            if message.get("truncated"):
+                data["truncated"] = True
+            drafts.append(EventDraft(MESSAGE_COMPLETED, data))
+        elif message.get("role") == "tool":
+            call_id = str(message.get("toolCallId") or "")
+            name, arguments = calls.get(call_id, ("", ""))
+            result = str(message.get("content") or "")
+            drafts += [
+                tool_started(call_id, name, arguments),
+                tool_completed(call_id, name, not result.startswith("error: "), result),
+            ]
+    return drafts
 
 
 def final_text(events: Iterable[TurnEvent]) -> str:

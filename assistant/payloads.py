@@ -73,7 +73,11 @@ class TurnInput:
     model_retry_seconds: float = 2.0
     """Wait between the attempts (`CHAT_MODEL_RETRY_SECONDS`)."""
     events: bool = True
-    """Publish the turn's events to its log (`CHAT_TURN_EVENTS`, on by default)."""
+    """Publish the turn's events to its log from its start (`CHAT_TURN_EVENTS` on, and the request that started it
+    streams, or will follow it: a live turn)."""
+    live_on_watch: bool = omit_default(False)
+    """The turn starts without events, and publishes them from its next step once a reader asks for them (the
+    `live` external event, raised by the first request that follows it): what nobody watches costs nothing."""
     traceparent: str | None = None
     """The W3C trace context of the request that sent the message: the turn's spans join its trace."""
     summary: bool = False

@@ -22,6 +22,7 @@ from assistant.wire import Count, wire
 __all__ = [
     "CANCELLED",
     "DONE",
+    "LIVE_EVENT",
     "QUEUED",
     "RUNNING",
     "TURN_READY_EVENT",
@@ -31,6 +32,9 @@ __all__ = [
     "poll_turn",
 ]
 
+LIVE_EVENT = "live"
+"""External event a reader of a turn started without events raises: the turn publishes its events from its next step
+(`TurnInput.live_on_watch`)."""
 TURN_READY_EVENT = "turn-ready"
 """External event that ends a queued turn's wait: raised on the turn queued next when the turn ahead of it leaves the
 queue (`activities.turns.wake_turns`), and on every queued turn when a reset or delete empties the queue."""

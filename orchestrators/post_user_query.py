@@ -57,7 +57,7 @@ from assistant.ids import kept_hash
 from assistant.memory import FoldPlan
 from assistant.messages import ToolCall, format_utc
 from assistant.payloads import CompletionResult, EventTarget, ToolResult, TurnInput, TurnOutput
-from assistant.queueing import CANCELLED, DONE, QUEUED, RUNNING, TURN_READY_EVENT, TurnSlot
+from assistant.queueing import CANCELLED, DONE, LIVE_EVENT, QUEUED, RUNNING, TURN_READY_EVENT, TurnSlot
 from assistant.signals import signals
 from assistant.turn import TurnRun
 from assistant.views import PendingCallView, RequiresAction
@@ -99,9 +99,16 @@ class TurnCancelled(Exception):
     """A person cancelled the turn: it stops here and writes nothing."""
 
 
-def _race(context: df.DurableOrchestrationContext, work: Any, cancel: Any) -> Generator[Any, Any, Any]:
-    """`work`'s result, unless the cancel event comes first (`TurnCancelled`); `work`'s failure is raised."""
-    winner = yield context.task_any([work, cancel])
+def _race(
+    context: df.DurableOrchestrationContext, work: Any, cancel: Any, watched: Any = None
+) -> Generator[Any, Any, Any]:
+    """`work`'s result, unless the cancel event comes first (`TurnCancelled`); `work`'s failure is raised. A `watched`
+    event that comes meanwhile is taken (the next steps publish their events) and the wait goes on."""
+    while True:
+        pending = [work, cancel] if watched is None or watched.is_completed else [work, cancel, watched]
+        winner = yield context.task_any(pending)
+        if winner is not watched:
+            break
     if winner is cancel:
         raise TurnCancelled()
     if getattr(winner, "state", None) is TaskState.FAILED:
@@ -168,6 +175,9 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
             pass
         next_event, preface = 2, preface[1:]
     cancel = context.wait_for_external_event(CANCEL_EVENT)
+    # A turn nobody streams writes no events until a reader asks (it raises `live`; checked between steps, never
+    # waited for): what nobody watches costs nothing.
+    watched = context.wait_for_external_event(LIVE_EVENT) if turn.live_on_watch and not turn.events else None
     slot = yield from _wait_in_queue(context, entity, slot, cancel, turn.queue_check_seconds)
     if slot.state == CANCELLED and slot.by_user:
         return _output(turn, found=True, cancelled=True)
@@ -196,7 +206,7 @@ def run_turn(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dic
         .traced(turn.traceparent, (context.current_utc_datetime - accepted_at).total_seconds())
     )
     try:
-        return (yield from _turn_loop(context, turn, run, cancel, chat.approval_timeout_seconds))
+        return (yield from _turn_loop(context, turn, run, cancel, chat.approval_timeout_seconds, watched))
     except TurnCancelled:
         left = yield context.call_entity(entity, "note_cancelled_turn", context.instance_id)
         yield from _wake_next(context, left)
@@ -241,18 +251,26 @@ def _fail(
 
 
 def _turn_loop(
-    context: df.DurableOrchestrationContext, turn: TurnInput, run: TurnRun, cancel: Any, approval_timeout: int
+    context: df.DurableOrchestrationContext,
+    turn: TurnInput,
+    run: TurnRun,
+    cancel: Any,
+    approval_timeout: int,
+    watched: Any = None,
 ) -> Generator[Any, Any, dict[str, Any]]:
-    """Model requests and tool rounds until the final text, then the append; every step raced by `cancel`."""
+    """Model requests and tool rounds until the final text, then the append; every step raced by `cancel`. Once
+    `watched` (the `live` event) has come, the steps that follow publish their events."""
     known_tools = registry.names() if run.tools is None else registry.names() & frozenset(run.tools)
     retry = df.RetryOptions(
         first_retry_interval_in_milliseconds=max(int(turn.model_retry_seconds * 1000), 1),
         max_number_of_attempts=max(turn.model_attempts, 1),
     )
     while not run.done:
+        if watched is not None and not run.events and watched.is_completed:
+            run = run.with_events(1, [EventDraft(TURN_STARTED)])  # the log was empty until now
         try:
             work = context.call_activity_with_retry(CHAT_COMPLETION_ACTIVITY, retry, run.model_request().to_dict())
-            answer = yield from _race(context, work, cancel)
+            answer = yield from _race(context, work, cancel, watched)
         except TurnCancelled:
             raise
         except Exception as error:  # the model failed every attempt: the activity's reason says why
@@ -272,6 +290,9 @@ def _turn_loop(
             run, done = yield from _run_calls(context, run, now, index, cancel)
             results.extend(done)
             if waiting:
+                if watched is not None and not run.events:  # a turn waiting for a person is followed: live from here
+                    run, target = run.with_events(1, ()).reserve(1)
+                    yield from _publish(context, target, [EventDraft(TURN_STARTED)])
                 run, decided = yield from _await_approval(context, turn, run, waiting, index, cancel, approval_timeout)
                 results.extend(decided)
         except TurnCancelled:

@@ -70,26 +70,29 @@ def append_events(turn_id: str, chat_id: str, start: int, drafts: Sequence[Event
     return start + len(drafts) - 1
 
 
-def end_log(turn_id: str, chat_id: str, start: int, draft: EventDraft) -> list[TurnEvent]:
-    """Write the turn's last event at `start`, or after the events found there, unless one of them is a last event
-    already (another reader ended the log first); the events from `start` on as stored. One insert when `start` is
-    free, a read when it was taken."""
+def end_log(turn_id: str, chat_id: str, start: int, drafts: Sequence[EventDraft]) -> list[TurnEvent]:
+    """Write the turn's last events (`drafts`, its terminal event last) at `start`, or after the events found there,
+    unless one of those is a last event already (another reader ended the log first); the events from `start` on as
+    stored. One insert per row when `start` is free (events grouped as `insert_events` groups them), a read when it
+    was taken."""
     found: list[TurnEvent] = []
     for _ in range(_END_ATTEMPTS):
-        row = event_rows(turn_id, chat_id, start, [draft], False)[0]
-        try:
-            events_table().create_entity(row)
-        except ResourceExistsError:
-            more = read_events(turn_id, start - 1)
-            found += more
-            if not more or any(e.type in TERMINAL for e in more):
-                return found
-            start = more[-1].sequence + 1
-            continue
-        events = row_events(row)
-        if signals.watched(turn_id):
-            signals.publish(turn_id, events)
-        return found + events
+        written: list[TurnEvent] = []
+        for index, row in enumerate(event_rows(turn_id, chat_id, start, drafts, True)):
+            try:
+                events_table().create_entity(row)
+            except ResourceExistsError:
+                more = read_events(turn_id, start - 1)
+                if index or not more or any(e.type in TERMINAL for e in more):
+                    return found + (more if index == 0 else [e for e in more if e.sequence >= start])
+                found += more
+                start = more[-1].sequence + 1
+                break
+            written += row_events(row)
+        else:
+            if written and signals.watched(turn_id):
+                signals.publish(turn_id, written)
+            return found + written
     return found
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 from httpx_sse import connect_sse
 
 from assistant.events import TurnEvent, final_text
@@ -45,11 +46,13 @@ def test_a_stream_cut_short_is_voided_and_asked_again(target: AssistantHost, mod
     assert _messages(host, chat)[-1]["content"] == "The whole answer."
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["asked-whole", "streamed"])
 def test_only_cut_or_garbage_answers_fail_the_turn_with_the_chat_unchanged(
-    target: AssistantHost, model: FakeOpenAI
+    target: AssistantHost, model: FakeOpenAI, streamed: bool
 ) -> None:
-    """Every attempt cut, empty or not an answer at all (HTML, broken JSON): 503 saying the model's answer was not
-    complete; nothing of the turn is in the chat."""
+    """Every attempt cut, empty or not an answer at all (HTML, broken JSON): the turn fails saying the model's answer
+    was not complete (or not JSON), retryable; nothing of the turn is in the chat. Both ways the model is asked: whole
+    (a turn nobody streams: a 503) and streamed (an SSE POST: `turn.failed`)."""
     host = target
     for replies in (
         (ScriptedReply(content="cut here and", end_after=1), ScriptedReply(content="", end_after=0)),
@@ -57,11 +60,18 @@ def test_only_cut_or_garbage_answers_fail_the_turn_with_the_chat_unchanged(
     ):
         chat = host.new_chat()
         model.reset().script(*replies)
-        answer = host.http.post(
-            f"{host.api}/chats/{chat}", json={"message": "hi"}, headers={"Accept": "application/json"}
-        )
-        assert answer.status_code == 503, answer.text
-        assert "before it was complete" in answer.json()["error"] and answer.json()["recorded"] is False
+        if streamed:
+            last = _stream(host, chat, "hi")[-1]
+            assert last.type == "turn.failed" and last.data["retryable"] is True, last
+            error = str(last.data["error"])
+        else:
+            answer = host.http.post(
+                f"{host.api}/chats/{chat}", json={"message": "hi"}, headers={"Accept": "application/json"}
+            )
+            assert answer.status_code == 503, answer.text
+            assert answer.json()["recorded"] is False
+            error = answer.json()["error"]
+        assert "before it was complete" in error or "not valid JSON" in error, error
         assert [m["role"] for m in _messages(host, chat)] == ["system"]
 
 

@@ -48,8 +48,10 @@ def test_timeout_and_dropped_connection_are_retried(assistant_host: AssistantHos
         (lambda m: m.fail(503, retry_after=0.01, times=6), 503, "HTTP 503", 6),
         (lambda m: m.fail(429, retry_after=0.01, times=6), 503, "HTTP 429", 6),
         (lambda m: m.fail(500, retry_after=0.01, times=6), 502, "HTTP 500", 6),
-        # a stream that breaks off after its 200 is not retried by the client, only by the turn's next attempt
-        (lambda m: m.drop(times=2), 503, "could not be reached", 2),
+        # an answer that breaks off after its 200 is retried by the client (a turn nobody streams asks without
+        # streaming), then by the turn's next attempt; a stream that breaks off is retried only by the latter
+        # (tests/adversarial/test_model_streams.py)
+        (lambda m: m.drop(times=6), 503, "could not be reached", 6),
     ],
 )
 def test_model_still_failing_fails_the_turn_atomically_and_frees_the_chat(

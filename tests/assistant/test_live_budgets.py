@@ -33,7 +33,7 @@ from httpx_sse import connect_sse
 from tests.assistant.conftest import AssistantHost, start_assistant_host
 from tests.assistant.test_e2e_approvals import add_todo, ask_to_delete
 from tests.support.azurite import Azurite
-from tests.support.fake_openai import FakeOpenAI, ScriptedReply
+from tests.support.fake_openai import FakeOpenAI, ScriptedReply, tool_call
 from tests.support.storage_proxy import StorageProxy
 
 EVENTS_TABLE = "turnevents"
@@ -134,9 +134,10 @@ def _turn_running(counted: Counted, chat: str) -> str:
 
 def test_a_waiting_post_reads_the_status_within_its_budget(apart: Counted, model: FakeOpenAI) -> None:
     """A plain POST waiting for a ~3.5 s turn: at most 3 status reads a second, at most one per 0.5 s after its first
-    second, and the reply returned."""
+    second, and the reply returned. (Nobody streams it, so the model is asked without streaming: its reply takes
+    the stream's whole time.)"""
     chat = apart.host.new_chat()
-    _script_stream(model)
+    model.script(ScriptedReply(content=SENTENCE, delay=FIRST_WORD_SECONDS + WORDS * WORD_SECONDS))
     started = time.time()
     response = apart.host.http.post(
         f"{apart.host.api}/chats/{chat}", json={"message": "talk to me"}, headers={"Accept": "application/json"}
@@ -307,3 +308,54 @@ def test_an_open_stream_of_a_turn_waiting_for_a_person_reads_once_a_second(apart
     assert "approval.required" in kinds, kinds
     reads = apart.event_reads(since) + apart.status_reads(turn)["count"] - before
     assert reads <= elapsed * 1.0 + 2, (reads, elapsed)  # the request's check and first read, then 1 a second
+
+
+def test_a_turn_nobody_streams_writes_no_events_and_a_late_reader_gets_its_record(
+    apart: Counted, model: FakeOpenAI
+) -> None:
+    """A plain POST's turn (a tool call, then text) writes nothing to the event log while it runs and asks the model
+    whole; a reader afterwards gets the turn's record, written once by the first reader: the model's messages, the
+    tool call, `turn.completed`, numbered from 1."""
+    chat = apart.host.new_chat()
+    since = time.monotonic()
+    model.call_tools(tool_call("AddTodo", {"taskDescription": "water the ferns"})).reply("added water the ferns")
+    answer = apart.host.http.post(
+        f"{apart.host.api}/chats/{chat}", json={"message": "add it"}, headers={"Accept": "application/json"}
+    )
+    assert answer.status_code == 200, answer.text
+    turn = answer.json()["instanceId"]
+    assert all(not request.get("stream") for request in model.requests)
+    assert apart.proxy.count(lambda r: r.table == EVENTS_TABLE, since) == 0
+    url = f"{apart.host.api}/chats/{chat}/turns/{turn}/events"
+    first = apart.host.http.get(url, headers={"Accept": "application/json"}).json()
+    kinds = [e["type"] for e in first]
+    assert kinds == ["message.completed", "tool_call.started", "tool_call.completed", "message.completed"] + [
+        "turn.completed"
+    ], kinds
+    assert [e["sequence"] for e in first] == [1, 2, 3, 4, 5]
+    assert first[0]["toolCalls"][0]["name"] == "AddTodo" and first[2]["ok"] is True
+    assert first[1]["toolCallId"] == first[2]["toolCallId"] == first[0]["toolCalls"][0]["id"]
+    assert first[-1]["reply"] == "added water the ferns" == first[-2]["content"]
+    again = apart.host.http.get(url, headers={"Accept": "application/json"}).json()
+    assert again == first
+    assert apart.proxy.count(lambda r: r.table == EVENTS_TABLE and r.method == "POST", since) == 2  # once: 2 rows
+
+
+def test_a_reader_of_a_running_turn_makes_its_next_steps_live(apart: Counted, model: FakeOpenAI) -> None:
+    """A plain POST that stops waiting (202) on a slow tool-calling answer; a stream of its events asks the turn for
+    them: the next model call streams (`turn.started`, deltas, `message.completed`), then `turn.completed`."""
+    chat = apart.host.new_chat()
+    model.script(
+        ScriptedReply(tool_calls=(tool_call("GetTodos", {}),), delay=1.5),
+        ScriptedReply(content=SENTENCE, delay=0.2, token_delay=0.01),
+    )
+    accepted = apart.host.http.post(
+        f"{apart.host.api}/chats/{chat}", params={"timeoutSeconds": 0.5}, json={"message": "what is on my list?"}
+    )
+    assert accepted.status_code == 202, accepted.text
+    events, _ = _stream(apart, accepted.json()["eventsUrl"])
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "turn.started" and "message.delta" in kinds and kinds[-1] == "turn.completed", kinds
+    assert [data["sequence"] for _, data in events] == list(range(1, len(events) + 1))
+    assert events[-1][1]["reply"] == SENTENCE
+    assert model.requests[0].get("stream") is not True and model.requests[1].get("stream") is True

@@ -66,7 +66,8 @@ class ScriptedReply:
     """Streamed answers: break the connection off after this many pieces of text."""
     end_after: int | None = None
     """Streamed answers: end the body cleanly after this many pieces of text (no `finish_reason`, no `[DONE]`):
-    a stream cut short by a proxy or a server that gave up."""
+    a stream cut short by a proxy or a server that gave up. Not streamed: the text of that many words with a null
+    `finish_reason` (a server that gave up before finishing)."""
     finish_reason: str | None = None
     """The answer's `finish_reason` (default: `stop`, or `tool_calls`); `""` sends none (null when not streamed)."""
 
@@ -302,7 +303,10 @@ class FakeOpenAI:
                 "error": {"message": reply.content or f"scripted failure {reply.status}", "type": "fake", "code": None}
             }
             return JSONResponse(error, status_code=reply.status, headers=headers)
-        message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
+        content, finish = reply.content, _finish(reply) or None
+        if reply.end_after is not None:
+            content, finish = " ".join(reply.content.split(" ")[: reply.end_after]), None
+        message: dict[str, Any] = {"role": "assistant", "content": content or None}
         if reply.tool_calls:
             message["tool_calls"] = [
                 {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
@@ -315,7 +319,7 @@ class FakeOpenAI:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body.get("model", "fake"),
-                "choices": [{"index": 0, "message": message, "finish_reason": _finish(reply) or None}],
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": {
                     "prompt_tokens": prompt,
                     "completion_tokens": completion,
